@@ -1,0 +1,63 @@
+"""Options and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+
+__all__ = ["CLIError", "NotBuiltYet", "common_parent", "configure_logging", "seed_everything"]
+
+
+class CLIError(Exception):
+    """Bad command-line input; printed as one line and exit status 2."""
+
+
+class NotBuiltYet(CLIError):
+    """A stage of the pipeline that is not available in this build; says what is missing."""
+
+
+def common_parent() -> argparse.ArgumentParser:
+    """Return a parent parser with the options every subcommand takes."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("common options")
+    group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    group.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device for model work, e.g. cpu or cuda:0 (default: cpu)",
+    )
+    group.add_argument(
+        "--quiet", action="store_true", help="no progress bars, warnings and errors only"
+    )
+    group.add_argument("--verbose", action="store_true", help="debug logging")
+    return parent
+
+
+def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Configure the root logger for the command line (the only place that does)."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and (if imported) torch global RNGs. Only the CLI calls this."""
+    if not 0 <= seed < 2**63:
+        raise CLIError(f"--seed must be an integer in [0, 2**63), got {seed}")
+    random.seed(seed)
+    import numpy as np
+
+    np.random.seed(seed % 2**32)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def progress_enabled(args: argparse.Namespace) -> bool:
+    """Progress bars on unless ``--quiet`` or stderr is not a terminal and CI is set."""
+    if getattr(args, "quiet", False):
+        return False
+    return not (os.environ.get("CI") and not sys.stderr.isatty())

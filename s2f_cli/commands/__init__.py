@@ -1,0 +1,7 @@
+"""Subcommands: each module has NAME, HELP, add_arguments(parser) and run(args) -> int."""
+
+from s2f_cli.commands import audit, compare, data, demo, population, predict, report, train
+
+COMMANDS = (demo, population, train, predict, audit, report, compare, data)
+
+__all__ = ["COMMANDS"]

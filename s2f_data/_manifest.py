@@ -1,0 +1,422 @@
+"""The manifest: one table format that every data source writes and every consumer reads.
+
+One row per utterance. Stored as ``manifest.csv`` with a JSON sidecar ``manifest.json`` that
+names the data source, its version and the label vocabularies. Paths in the CSV are relative
+to the manifest's folder (absolute paths are allowed) and must stay inside the data root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from s2f_data._atomic import atomic_write_text
+from s2f_data.exceptions import ManifestError
+
+__all__ = [
+    "DEMOGRAPHIC_COLUMNS",
+    "MANIFEST_SCHEMA_VERSION",
+    "REQUIRED_COLUMNS",
+    "SPLITS",
+    "Manifest",
+    "ManifestInfo",
+    "ManifestIssue",
+    "read_manifest",
+    "sidecar_path",
+    "validate_manifest",
+    "write_manifest",
+]
+
+MANIFEST_SCHEMA_VERSION = 1
+REQUIRED_COLUMNS: tuple[str, ...] = ("utterance_id", "speaker_id", "audio_path", "split")
+DEMOGRAPHIC_COLUMNS: tuple[str, ...] = ("language", "accent", "gender", "age_group", "ethnicity")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("face_path",)
+PATH_COLUMNS: tuple[str, ...] = ("audio_path", "face_path")
+SPLITS: frozenset[str] = frozenset({"train", "val", "test"})
+#: Columns whose empty cells mean "unknown" and are kept as missing (<NA>), never guessed.
+MISSABLE_COLUMNS: tuple[str, ...] = (*OPTIONAL_COLUMNS, *DEMOGRAPHIC_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ManifestInfo:
+    """Sidecar metadata of a manifest.
+
+    Parameters
+    ----------
+    source : str
+        Name of the data source (``"biaslab"``, ``"voxceleb1"``, ...).
+    source_version : str
+        Version of the source or of the generator.
+    vocabularies : dict of str to tuple of str
+        Allowed labels per demographic column. A column without an entry accepts any label.
+    data_root : str or None
+        Folder that every path must stay inside, relative to the manifest's folder or
+        absolute. ``None`` means the manifest's own folder.
+    extra : dict
+        Free metadata (population spec, import options, ...), stored as given.
+    schema_version : int
+        Manifest schema version.
+    """
+
+    source: str
+    source_version: str = ""
+    vocabularies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    data_root: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dictionary."""
+        return {
+            "schema_version": self.schema_version,
+            "source": self.source,
+            "source_version": self.source_version,
+            "vocabularies": {k: list(v) for k, v in self.vocabularies.items()},
+            "data_root": self.data_root,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ManifestInfo:
+        """Build from :meth:`to_dict` output; raise ``ValueError`` on a bad layout."""
+        if not isinstance(data, dict) or "source" not in data:
+            raise ValueError("manifest sidecar must be a JSON object with a 'source' field")
+        version = int(data.get("schema_version", MANIFEST_SCHEMA_VERSION))
+        if version > MANIFEST_SCHEMA_VERSION:
+            raise ValueError(
+                f"manifest sidecar has schema_version {version}; this version of s2f-audit "
+                f"reads up to {MANIFEST_SCHEMA_VERSION}"
+            )
+        vocab = data.get("vocabularies") or {}
+        if not isinstance(vocab, dict) or not all(isinstance(v, list) for v in vocab.values()):
+            raise ValueError("manifest sidecar 'vocabularies' must map column -> list of labels")
+        return cls(
+            source=str(data["source"]),
+            source_version=str(data.get("source_version", "")),
+            vocabularies={str(k): tuple(str(x) for x in v) for k, v in vocab.items()},
+            data_root=data.get("data_root"),
+            extra=dict(data.get("extra") or {}),
+            schema_version=version,
+        )
+
+
+@dataclass(frozen=True)
+class ManifestIssue:
+    """One problem found in a manifest.
+
+    Parameters
+    ----------
+    line : int or None
+        Line in the CSV file (the header is line 1), or ``None`` for a table-level problem.
+    column : str or None
+        Offending column.
+    value : str or None
+        Offending cell value.
+    message : str
+        What was expected.
+    """
+
+    line: int | None
+    column: str | None
+    value: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+@dataclass
+class Manifest:
+    """A validated manifest table and its sidecar.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per utterance; string columns, missing values as ``<NA>``.
+    info : ManifestInfo
+        Sidecar metadata.
+    folder : pathlib.Path
+        Folder the manifest lives in; relative paths resolve against it.
+    """
+
+    frame: pd.DataFrame
+    info: ManifestInfo
+    folder: Path
+
+    @property
+    def data_root(self) -> Path:
+        """Folder every path must stay inside."""
+        return _data_root(self.folder, self.info)
+
+    def resolve(self, value: str) -> Path:
+        """Resolve a path cell to an absolute path inside the data root.
+
+        Parameters
+        ----------
+        value : str
+            A cell of ``audio_path`` or ``face_path``.
+
+        Returns
+        -------
+        pathlib.Path
+            Absolute, normalised path.
+
+        Raises
+        ------
+        ValueError
+            If the path escapes the data root.
+        """
+        return _resolve(value, self.folder, self.data_root)
+
+    def audio_paths(self) -> list[Path]:
+        """Absolute audio paths, one per row."""
+        return [self.resolve(v) for v in self.frame["audio_path"]]
+
+    def face_paths(self) -> list[Path | None]:
+        """Absolute face paths, one per row (``None`` where missing)."""
+        if "face_path" not in self.frame:
+            return [None] * len(self.frame)
+        return [None if pd.isna(v) else self.resolve(v) for v in self.frame["face_path"]]
+
+
+def sidecar_path(csv_path: str | os.PathLike[str]) -> Path:
+    """Return the sidecar path of a manifest CSV (``x.csv`` -> ``x.json``)."""
+    return Path(csv_path).with_suffix(".json")
+
+
+def _data_root(folder: Path, info: ManifestInfo) -> Path:
+    if info.data_root is None:
+        return Path(os.path.normpath(folder.absolute()))
+    root = Path(info.data_root)
+    if not root.is_absolute():
+        root = folder / root
+    return Path(os.path.normpath(root.absolute()))
+
+
+def _resolve(value: str, folder: Path, root: Path) -> Path:
+    raw = Path(value)
+    full = raw if raw.is_absolute() else folder.absolute() / raw
+    full = Path(os.path.normpath(full))
+    if full != root and root not in full.parents:
+        raise ValueError(f"path {value!r} resolves to {full}, outside the data root {root}")
+    return full
+
+
+def validate_manifest(
+    frame: pd.DataFrame,
+    info: ManifestInfo,
+    folder: str | os.PathLike[str],
+    *,
+    check_files: bool = False,
+) -> list[ManifestIssue]:
+    """Check a manifest table and return every problem found (empty list when valid).
+
+    Checks: required columns present and non-empty; unique ``utterance_id``; ``split`` in
+    ``{"train", "val", "test"}``; demographic labels inside the declared vocabularies; paths
+    inside the data root; one speaker never in two splits; optionally that files exist.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Manifest table as read by :func:`read_manifest` (strings, ``<NA>`` for missing).
+    info : ManifestInfo
+        Sidecar with vocabularies and data root.
+    folder : path-like
+        Folder of the manifest file.
+    check_files : bool
+        Also check that every referenced file exists.
+
+    Returns
+    -------
+    list of ManifestIssue
+        Problems, in line order for row-level ones.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"utterance_id": ["a"], "speaker_id": ["s"],
+    ...                    "audio_path": ["a.wav"], "split": ["exam"]})
+    >>> [str(i) for i in validate_manifest(df, ManifestInfo("demo"), ".")]
+    ["line 2, column 'split': value 'exam' is not one of ['test', 'train', 'val']"]
+    """
+    folder = Path(folder)
+    issues: list[ManifestIssue] = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    for col in missing:
+        issues.append(ManifestIssue(None, col, None, f"required column {col!r} is missing"))
+    if missing:
+        return issues
+    root = _data_root(folder, info)
+
+    def line(i: int) -> int:
+        return int(i) + 2  # header is line 1
+
+    for col in REQUIRED_COLUMNS:
+        for i in frame.index[frame[col].isna() | (frame[col].astype("string") == "")]:
+            issues.append(ManifestIssue(line(i), col, "", "required value is empty"))
+
+    ids = frame["utterance_id"]
+    dup = ids.duplicated(keep="first") & ids.notna()
+    for i in frame.index[dup]:
+        first = int(frame.index[(ids == ids[i])][0])
+        issues.append(
+            ManifestIssue(
+                line(i),
+                "utterance_id",
+                str(ids[i]),
+                f"duplicate utterance_id {ids[i]!r} (first seen on line {line(first)})",
+            )
+        )
+
+    allowed = sorted(SPLITS)
+    for i, v in frame["split"].items():
+        if pd.notna(v) and v != "" and v not in SPLITS:
+            issues.append(
+                ManifestIssue(line(i), "split", str(v), f"value {v!r} is not one of {allowed}")
+            )
+
+    for col, vocab in info.vocabularies.items():
+        if col not in frame.columns:
+            continue
+        allowed_set = set(vocab)
+        for i, v in frame[col].items():
+            if pd.notna(v) and v not in allowed_set:
+                issues.append(
+                    ManifestIssue(
+                        line(i),
+                        col,
+                        str(v),
+                        f"label {v!r} is not in the declared vocabulary {list(vocab)}",
+                    )
+                )
+
+    for col in PATH_COLUMNS:
+        if col not in frame.columns:
+            continue
+        for i, v in frame[col].items():
+            if pd.isna(v) or v == "":
+                continue
+            try:
+                full = _resolve(str(v), folder, root)
+            except ValueError as err:
+                issues.append(ManifestIssue(line(i), col, str(v), str(err)))
+                continue
+            if check_files and not full.is_file():
+                issues.append(ManifestIssue(line(i), col, str(v), f"file not found: {full}"))
+
+    splits_per_speaker = frame.groupby("speaker_id", dropna=True)["split"].nunique()
+    for spk in splits_per_speaker.index[splits_per_speaker > 1]:
+        rows = frame.index[frame["speaker_id"] == spk]
+        names = sorted(frame.loc[rows, "split"].dropna().unique())
+        issues.append(
+            ManifestIssue(
+                line(rows[0]),
+                "split",
+                None,
+                f"speaker {spk!r} appears in several splits {names}; split by speaker",
+            )
+        )
+    issues.sort(key=lambda x: (x.line is not None, x.line or 0))
+    return issues
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ManifestError(f"{path}: cannot read manifest CSV: {err}") from err
+    frame = frame.astype("string")
+    for col in MISSABLE_COLUMNS:
+        if col in frame.columns:
+            frame[col] = frame[col].mask(frame[col].str.strip() == "")
+    return frame
+
+
+def read_manifest(
+    path: str | os.PathLike[str],
+    *,
+    validate: bool = True,
+    check_files: bool = False,
+) -> Manifest:
+    """Read ``manifest.csv`` and its JSON sidecar.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file. The sidecar is the same name with ``.json``.
+    validate : bool
+        Raise :class:`~s2f_data.exceptions.ManifestError` listing every problem.
+    check_files : bool
+        Also check that referenced files exist.
+
+    Returns
+    -------
+    Manifest
+        The table (string columns; empty demographic cells as ``<NA>``) and its sidecar.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest file not found")
+    side = sidecar_path(path)
+    if side.is_file():
+        try:
+            info = ManifestInfo.from_dict(json.loads(side.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, ValueError) as err:
+            raise ManifestError(f"{side}: bad manifest sidecar: {err}") from err
+    else:
+        info = ManifestInfo(source="unknown")
+    frame = _read_csv(path)
+    if validate:
+        issues = validate_manifest(frame, info, path.parent, check_files=check_files)
+        if issues:
+            raise ManifestError.from_issues(path, issues)
+    return Manifest(frame=frame, info=info, folder=path.parent)
+
+
+def write_manifest(
+    frame: pd.DataFrame, path: str | os.PathLike[str], info: ManifestInfo
+) -> Path:
+    """Validate and write a manifest CSV and its sidecar atomically.
+
+    Column order: required columns, ``face_path``, demographic columns, then extras in the
+    given order. Missing values are written as empty cells.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per utterance.
+    path : path-like
+        Destination CSV.
+    info : ManifestInfo
+        Sidecar metadata.
+
+    Returns
+    -------
+    pathlib.Path
+        The CSV path.
+    """
+    path = Path(path)
+    frame = frame.reset_index(drop=True)
+    for col in DEMOGRAPHIC_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = pd.NA
+    check = frame.astype("string")
+    issues = validate_manifest(check, info, path.parent)
+    if issues:
+        raise ManifestError.from_issues(path, issues)
+    front = [*REQUIRED_COLUMNS, *[c for c in OPTIONAL_COLUMNS if c in frame], *DEMOGRAPHIC_COLUMNS]
+    order = front + [c for c in frame.columns if c not in front]
+    atomic_write_text(path, frame[order].to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(sidecar_path(path), json.dumps(info.to_dict(), indent=2) + "\n")
+    return path
