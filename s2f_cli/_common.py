@@ -19,20 +19,36 @@ class NotBuiltYet(CLIError):
     """A stage of the pipeline that is not available in this build; says what is missing."""
 
 
-def common_parent() -> argparse.ArgumentParser:
-    """Return a parent parser with the options every subcommand takes."""
+def common_parent(nested: bool = False) -> argparse.ArgumentParser:
+    """Return a parent parser with the options every subcommand takes.
+
+    Parameters
+    ----------
+    nested : bool
+        For a second-level subcommand (``data check``): defaults are suppressed so that a
+        value given before the nested name is not overwritten.
+    """
     parent = argparse.ArgumentParser(add_help=False)
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if nested else value
+
     group = parent.add_argument_group("common options")
-    group.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    group.add_argument("--seed", type=int, default=default(0), help="random seed (default: 0)")
     group.add_argument(
         "--device",
-        default="cpu",
+        default=default("cpu"),
         help="torch device for model work, e.g. cpu or cuda:0 (default: cpu)",
     )
     group.add_argument(
-        "--quiet", action="store_true", help="no progress bars, warnings and errors only"
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no progress bars, warnings and errors only",
     )
-    group.add_argument("--verbose", action="store_true", help="debug logging")
+    group.add_argument(
+        "--verbose", action="store_true", default=default(False), help="debug logging"
+    )
     return parent
 
 
@@ -49,7 +65,7 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     import numpy as np
 
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - global seed for third-party code
     if "torch" in sys.modules:
         import torch
 

@@ -3,8 +3,8 @@
 Everything downstream reads one format, the manifest (one row per utterance).
 """
 
-from s2f_data._audio import load_audio, resample
 from s2f_data._atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from s2f_data._audio import load_audio, resample
 from s2f_data._manifest import (
     DEMOGRAPHIC_COLUMNS,
     MANIFEST_SCHEMA_VERSION,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from s2f_cli._common import CLIError, NotBuiltYet
+from s2f_cli._common import CLIError, NotBuiltYet, common_parent
 
 NAME = "data"
 HELP = "import data sets to a manifest; check a manifest"
@@ -19,12 +19,17 @@ HELP = "import data sets to a manifest; check a manifest"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options."""
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    check = sub.add_parser("check", help="validate a manifest and list every problem")
+    nested = [common_parent(nested=True)]
+    check = sub.add_parser(
+        "check", help="validate a manifest and list every problem", parents=nested
+    )
     check.add_argument("manifest", help="manifest.csv")
     check.add_argument(
         "--no-files", action="store_true", help="do not check that referenced files exist"
     )
-    imp = sub.add_parser("import", help="convert a data set's layout to a manifest")
+    imp = sub.add_parser(
+        "import", help="convert a data set's layout to a manifest", parents=nested
+    )
     imp.add_argument("format", help="data set format")
     imp.add_argument("root", help="data set root folder or metadata file")
     imp.add_argument("--out", required=True, help="output manifest.csv")

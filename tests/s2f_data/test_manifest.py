@@ -1,0 +1,166 @@
+"""Manifest format: reading, writing and validation with line/column-precise messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from s2f_data import (
+    ManifestError,
+    ManifestInfo,
+    read_manifest,
+    sidecar_path,
+    validate_manifest,
+    write_manifest,
+)
+
+VOCAB = {"gender": ("female", "male"), "ethnicity": ("Asian", "Black", "Indian", "White")}
+
+
+def _frame(**over: list) -> pd.DataFrame:
+    data = {
+        "utterance_id": ["u1", "u2", "u3"],
+        "speaker_id": ["s1", "s1", "s2"],
+        "audio_path": ["audio/u1.wav", "audio/u2.wav", "audio/u3.wav"],
+        "split": ["train", "train", "test"],
+        "gender": ["female", "female", "male"],
+        "ethnicity": ["Asian", "Asian", "White"],
+    }
+    data.update(over)
+    return pd.DataFrame(data)
+
+
+def _write_raw(tmp_path: Path, frame: pd.DataFrame, info: ManifestInfo | None = None) -> Path:
+    path = tmp_path / "manifest.csv"
+    frame.to_csv(path, index=False)
+    info = info or ManifestInfo("test", vocabularies=VOCAB)
+    sidecar_path(path).write_text(json.dumps(info.to_dict()))
+    return path
+
+
+def test_round_trip_keeps_values_and_missing(tmp_path: Path) -> None:
+    frame = _frame(gender=["female", None, "male"], accent=["", "en-us", None])
+    frame["extra_col"] = ["a", "b", "c"]
+    path = write_manifest(frame, tmp_path / "manifest.csv", ManifestInfo("t", vocabularies=VOCAB))
+    back = read_manifest(path)
+    assert list(back.frame["utterance_id"]) == ["u1", "u2", "u3"]
+    assert back.frame["gender"].isna().tolist() == [False, True, False]
+    # empty demographic cells are kept as missing, not as "" or "nan"
+    assert back.frame["accent"].isna().tolist() == [True, False, True]
+    assert back.frame["extra_col"].tolist() == ["a", "b", "c"]
+    assert back.info.vocabularies == VOCAB
+    # required columns first, then face_path (absent), demographics, extras
+    header = path.read_text().splitlines()[0].split(",")
+    assert header[:4] == ["utterance_id", "speaker_id", "audio_path", "split"]
+    assert header[-1] == "extra_col"
+
+
+def test_labels_like_na_or_none_are_not_turned_into_missing(tmp_path: Path) -> None:
+    frame = _frame(accent=["NA", "None", "null"])
+    path = write_manifest(frame, tmp_path / "m.csv", ManifestInfo("t"))
+    assert read_manifest(path).frame["accent"].tolist() == ["NA", "None", "null"]
+
+
+def test_missing_required_column_is_named(tmp_path: Path) -> None:
+    path = _write_raw(tmp_path, _frame().drop(columns=["speaker_id"]))
+    with pytest.raises(ManifestError, match="required column 'speaker_id' is missing"):
+        read_manifest(path)
+
+
+def test_label_outside_vocabulary_names_line_and_column(tmp_path: Path) -> None:
+    path = _write_raw(tmp_path, _frame(gender=["female", "femal", "male"]))
+    with pytest.raises(ManifestError) as info:
+        read_manifest(path)
+    msg = str(info.value)
+    assert "line 3, column 'gender'" in msg
+    assert "'femal' is not in the declared vocabulary" in msg
+    assert len(info.value.issues) == 1
+
+
+def test_duplicate_utterance_id(tmp_path: Path) -> None:
+    path = _write_raw(tmp_path, _frame(utterance_id=["u1", "u2", "u1"]))
+    with pytest.raises(ManifestError, match=r"line 4, column 'utterance_id'.*first seen on line 2"):
+        read_manifest(path)
+
+
+def test_bad_split_and_speaker_in_two_splits(tmp_path: Path) -> None:
+    issues = validate_manifest(
+        _frame(split=["train", "exam", "test"]).astype("string"), ManifestInfo("t"), tmp_path
+    )
+    msgs = [str(i) for i in issues]
+    assert any("value 'exam' is not one of ['test', 'train', 'val']" in m for m in msgs)
+    issues = validate_manifest(
+        _frame(split=["train", "test", "test"]).astype("string"), ManifestInfo("t"), tmp_path
+    )
+    assert any("speaker 's1' appears in several splits" in str(i) for i in issues)
+
+
+def test_relative_and_absolute_paths_resolve(tmp_path: Path) -> None:
+    absolute = str(tmp_path / "audio" / "abs.wav")
+    frame = _frame(audio_path=["audio/u1.wav", "./audio/../audio/u2.wav", absolute])
+    path = write_manifest(frame, tmp_path / "manifest.csv", ManifestInfo("t"))
+    paths = read_manifest(path).audio_paths()
+    assert paths[0] == tmp_path / "audio" / "u1.wav"
+    assert paths[1] == tmp_path / "audio" / "u2.wav"
+    assert paths[2] == Path(absolute)
+
+
+@pytest.mark.parametrize("bad", ["../outside.wav", "audio/../../x.wav", "/etc/passwd"])
+def test_path_escaping_data_root_is_rejected(tmp_path: Path, bad: str) -> None:
+    sub = tmp_path / "data"
+    sub.mkdir()
+    path = _write_raw(sub, _frame(audio_path=["a.wav", bad, "b.wav"]))
+    with pytest.raises(ManifestError, match=r"line 3, column 'audio_path'.*outside the data root"):
+        read_manifest(path)
+
+
+def test_declared_data_root_allows_parent_folder(tmp_path: Path) -> None:
+    (tmp_path / "meta").mkdir()
+    info = ManifestInfo("t", data_root="..")
+    frame = _frame(audio_path=["../wav/a.wav", "../wav/b.wav", "../wav/c.wav"])
+    path = write_manifest(frame, tmp_path / "meta" / "manifest.csv", info)
+    assert read_manifest(path).audio_paths()[0] == tmp_path / "wav" / "a.wav"
+
+
+def test_check_files_reports_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "audio").mkdir()
+    for name in ("u1", "u3"):
+        (tmp_path / "audio" / f"{name}.wav").write_bytes(b"x")
+    path = _write_raw(tmp_path, _frame())
+    read_manifest(path)  # files not checked by default
+    with pytest.raises(ManifestError, match=r"line 3, column 'audio_path': file not found"):
+        read_manifest(path, check_files=True)
+
+
+def test_empty_required_value(tmp_path: Path) -> None:
+    path = _write_raw(tmp_path, _frame(speaker_id=["s1", "", "s2"]))
+    with pytest.raises(ManifestError, match="line 3, column 'speaker_id': required value is empty"):
+        read_manifest(path)
+
+
+def test_write_refuses_invalid_frame(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="not in the declared vocabulary"):
+        write_manifest(_frame(gender=["x", "female", "male"]), tmp_path / "m.csv",
+                       ManifestInfo("t", vocabularies=VOCAB))
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_sidecar_from_newer_version_is_refused(tmp_path: Path) -> None:
+    path = _write_raw(tmp_path, _frame())
+    data = json.loads(sidecar_path(path).read_text())
+    data["schema_version"] = 99
+    sidecar_path(path).write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match="schema_version 99"):
+        read_manifest(path)
+
+
+def test_unreadable_csv_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.csv"
+    path.write_bytes(b"")
+    with pytest.raises(ManifestError, match=r"manifest\.csv: cannot read manifest CSV"):
+        read_manifest(path)
+    with pytest.raises(ManifestError, match="manifest file not found"):
+        read_manifest(tmp_path / "nope.csv")
