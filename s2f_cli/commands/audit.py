@@ -1,5 +1,9 @@
 """Audit a model on a manifest: writes AUDIT_DIR/audit.json and one CSV per table.
 
+The evaluation runs the model on every utterance of the chosen split, judges the true face,
+the reconstruction and the upper bound (true face -> encoder -> decoder) with the same
+attribute judge, and computes per-group statistics with speaker-cluster bootstrap intervals.
+
 Example::
 
     s2f-audit audit --checkpoint runs/a --manifest evalpop/manifest.csv --out audits/a
@@ -8,8 +12,10 @@ Example::
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
-from s2f_cli._common import NotBuiltYet
+from s2f_cli._common import progress_enabled
 
 NAME = "audit"
 HELP = "run the stratified fairness audit of a model"
@@ -20,8 +26,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="run folder or checkpoint")
     parser.add_argument("--manifest", required=True, help="evaluation manifest.csv")
     parser.add_argument("--out", required=True, help="audit output folder")
+    parser.add_argument(
+        "--judge",
+        default="auto",
+        help="attribute judge: auto (bias-lab judge for bias-lab data), none, or a judge folder",
+    )
+    parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
+    parser.add_argument("--max-order", type=int, default=2, help="intersection order (default 2)")
+    parser.add_argument(
+        "--min-group-size", type=int, default=None, help="speakers below which a group is flagged"
+    )
+    parser.add_argument(
+        "--reference", default="overall", help="disparity reference: overall | best"
+    )
+    parser.add_argument(
+        "--correction", choices=("holm", "bh", "none"), default="holm",
+        help="multiple-testing correction (default holm)",
+    )
+    parser.add_argument("--gallery-size", type=int, default=100, help="retrieval gallery size")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
-    raise NotBuiltYet("the audit engine is not built yet (issue #7)")
+    from audit._run import audit_model
+
+    if args.n_boot < 1:
+        raise ValueError(f"--n-boot must be at least 1, got {args.n_boot}")
+    path = audit_model(
+        args.checkpoint,
+        args.manifest,
+        args.out,
+        judge=args.judge,
+        split=None if args.split == "all" else args.split,
+        max_order=args.max_order,
+        reference=args.reference,
+        n_boot=args.n_boot,
+        min_group_size=args.min_group_size,
+        correction=args.correction,
+        gallery_size=args.gallery_size,
+        seed=args.seed,
+        device=args.device,
+        command=shlex.join(["s2f-audit", *sys.argv[1:]]),
+        progress=progress_enabled(args),
+    )
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,435 @@
+"""The per-utterance evaluation table: model + judge + manifest -> one row per utterance.
+
+This is the only part of :mod:`audit` that runs the model (torch is imported lazily). Each row
+holds the manifest columns, the judge's labels and probabilities for the true face, the
+reconstruction from the voice and the upper bound (true face -> face encoder -> decoder),
+feature similarity, the retrieval rank of the true face in a gallery, craniofacial measures
+of both faces and voice measures. One bad file never stops the batch: it is listed in the
+error table with its path and reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from audit.exceptions import AuditInputError
+
+if TYPE_CHECKING:
+    from s2f_data import Manifest
+
+__all__ = ["EvaluationResult", "build_evaluation_table"]
+
+log = logging.getLogger(__name__)
+
+_MANIFEST_COLUMNS = (
+    "utterance_id",
+    "speaker_id",
+    "split",
+    "language",
+    "accent",
+    "gender",
+    "age_group",
+    "ethnicity",
+)
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`build_evaluation_table` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per successfully evaluated utterance.
+    errors : pandas.DataFrame
+        One row per utterance that could not be evaluated: ``utterance_id``, ``path``,
+        ``stage``, ``reason``.
+    samples : list of dict
+        Sample reconstructions written to disk (``utterance_id``, group columns,
+        ``true_face``, ``reconstruction``, ``upper_bound`` as paths relative to the output).
+    info : dict
+        Settings used (gallery size, split, judge name, ...).
+    """
+
+    table: pd.DataFrame
+    errors: pd.DataFrame
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _to_uint8(images: Any) -> np.ndarray:
+    """``(batch, 3, H, W)`` float tensor in [0, 1] -> ``(batch, H, W, 3)`` uint8."""
+    arr = images.detach().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
+    return np.round(arr * 255.0).astype(np.uint8)
+
+
+def _load_face(path: Path, size: int) -> np.ndarray:
+    """Read an image as RGB uint8 ``(size, size, 3)`` (centre crop to square, then resize)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            w, h = img.size
+            side = min(w, h)
+            left, top = (w - side) // 2, (h - side) // 2
+            img = img.crop((left, top, left + side, top + side))
+            img = img.resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(img, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read face image: {err}") from err
+
+
+def _judge_columns(judge: Any, images: np.ndarray, prefix: str) -> dict[str, Any]:
+    """Judge labels and probabilities as ``<prefix>_<attr>`` / ``<prefix>_<attr>_p_<label>``."""
+    from audit.judges._protocol import check_probabilities
+
+    probs = check_probabilities(judge, judge.predict_proba(images), len(images))
+    out: dict[str, Any] = {}
+    for attr, labels in judge.vocabularies.items():
+        p = probs[attr]
+        ok = ~np.isnan(p).all(axis=1)
+        top = np.argmax(np.where(ok[:, None], p, 0.0), axis=1)
+        label = np.asarray(labels, dtype=object)[top]
+        out[f"{prefix}_{attr}"] = pd.array(np.where(ok, label, None), dtype="string")
+        for k, lab in enumerate(labels):
+            out[f"{prefix}_{attr}_p_{lab}"] = p[:, k]
+    return out
+
+
+def _retrieval_ranks(
+    voice: np.ndarray,
+    faces: np.ndarray,
+    owner: np.ndarray,
+    gallery_size: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, int]:
+    """1-based rank of each utterance's own face among ``gallery_size`` faces by cosine.
+
+    ``faces`` holds one L2-normalised feature per speaker; ``owner[i]`` indexes the face of
+    utterance ``i``. Each gallery is the true face plus distinct other speakers' faces drawn
+    at random. Ties count against the true face (pessimistic rank).
+    """
+    n_faces = len(faces)
+    size = min(gallery_size, n_faces)
+    ranks = np.empty(len(voice), dtype=np.int64)
+    sims = voice @ faces.T  # (utterances, speakers)
+    for i in range(len(voice)):
+        others = np.delete(np.arange(n_faces), owner[i])
+        pick = rng.choice(others, size=size - 1, replace=False) if size > 1 else others[:0]
+        own = sims[i, owner[i]]
+        ranks[i] = 1 + int(np.sum(sims[i, pick] >= own))
+    return ranks, size
+
+
+def build_evaluation_table(
+    model: Any,
+    manifest: Manifest,
+    judge: Any | None,
+    *,
+    split: str | None = "test",
+    gallery_size: int = 100,
+    batch_size: int = 32,
+    voice_measures: bool = True,
+    samples_dir: str | Path | None = None,
+    samples_per_group: int = 2,
+    sample_groups: Sequence[str] = ("language", "ethnicity"),
+    random_state: int = 0,
+    progress: bool = False,
+) -> EvaluationResult:
+    """Run the model and the measurement instruments over a manifest.
+
+    Parameters
+    ----------
+    model : s2f_model.Speech2Face
+        A trained model in eval mode.
+    manifest : s2f_data.Manifest
+        Evaluation manifest; rows need ``face_path`` for face-side measures.
+    judge : Judge or None
+        Attribute judge applied to true faces, reconstructions and upper-bound faces, all at
+        the model's output resolution so that they are judged alike. ``None`` skips
+        attribute columns.
+    split : str or None
+        Evaluate only rows of this split (``None``: all rows).
+    gallery_size : int
+        Faces per retrieval gallery (true face + distinct other speakers), capped at the
+        number of speakers.
+    batch_size : int
+        Utterances per forward pass.
+    voice_measures : bool
+        Measure F0 and other voice statistics of each utterance (parselmouth).
+    samples_dir : path-like or None
+        Where to write sample reconstructions (PNG); ``None`` writes none.
+    samples_per_group : int
+        Sample utterances per group of ``sample_groups``.
+    sample_groups : sequence of str
+        Columns whose combinations get samples.
+    random_state : int
+        Seeds gallery draws and sample choice.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    EvaluationResult
+        The table, the error table, samples and settings.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from s2f_data import load_audio
+
+    frame = manifest.frame
+    if split is not None:
+        frame = frame[frame["split"] == split]
+    if len(frame) == 0:
+        raise AuditInputError(
+            f"the manifest has no rows in split {split!r}; splits present: "
+            f"{sorted(manifest.frame['split'].dropna().unique())}"
+        )
+    frame = frame.reset_index(drop=True)
+    cfg = model.cfg
+    face_in = cfg.face.image_size
+    rng = np.random.default_rng(random_state)
+    errors: list[dict[str, Any]] = []
+
+    # Faces, once per distinct file: (n_faces, H, W, 3) at the encoder's input size.
+    has_faces = "face_path" in frame.columns and frame["face_path"].notna().any()
+    face_index: dict[str, int] = {}
+    face_images: list[np.ndarray] = []
+    face_landmarks: list[np.ndarray | None] = []
+    row_face = np.full(len(frame), -1, dtype=np.int64)
+    if has_faces:
+        lm_col = "landmarks_path" if "landmarks_path" in frame.columns else None
+        for i, row in frame.iterrows():
+            cell = row["face_path"]
+            if pd.isna(cell):
+                continue
+            if cell not in face_index:
+                try:
+                    face_path = manifest.resolve(cell)
+                    image = _load_face(face_path, face_in)
+                except ValueError as err:
+                    errors.append(
+                        {"utterance_id": row["utterance_id"], "path": str(cell),
+                         "stage": "face", "reason": str(err)}
+                    )
+                    continue
+                landmarks = None
+                if lm_col is not None and pd.notna(row[lm_col]):
+                    try:
+                        landmarks = np.load(manifest.resolve(row[lm_col])).astype(np.float32)
+                        if landmarks.shape != (68, 2):
+                            raise ValueError(f"expected shape (68, 2), got {landmarks.shape}")
+                    except (OSError, ValueError) as err:
+                        errors.append(
+                            {"utterance_id": row["utterance_id"], "path": str(row[lm_col]),
+                             "stage": "landmarks", "reason": str(err)}
+                        )
+                        landmarks = None
+                face_index[cell] = len(face_images)
+                face_images.append(image)
+                face_landmarks.append(landmarks)
+            row_face[i] = face_index[cell]
+
+    # Voices, in batches.
+    n = len(frame)
+    feats_voice: list[np.ndarray] = []
+    recon_imgs: list[np.ndarray] = []
+    recon_lms: list[np.ndarray] = []
+    vmeasures: list[dict[str, float]] = []
+    ok_rows: list[int] = []
+    bar = tqdm(total=n, desc="evaluate", unit="utt", disable=not progress)
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            waves, idx = [], []
+            for i in range(start, min(start + batch_size, n)):
+                cell = frame.at[i, "audio_path"]
+                try:
+                    wave = load_audio(manifest.resolve(cell), cfg.audio.sample_rate)
+                except (ValueError, OSError) as err:
+                    errors.append(
+                        {"utterance_id": frame.at[i, "utterance_id"], "path": str(cell),
+                         "stage": "audio", "reason": str(err)}
+                    )
+                    continue
+                if has_faces and row_face[i] < 0:
+                    continue  # its face failed to load; already in the error table
+                waves.append(wave)
+                idx.append(i)
+            bar.update(min(start + batch_size, n) - start)
+            if not waves:
+                continue
+            clip = cfg.audio.clip_samples
+            batch = torch.stack(
+                [model.frontend.fit_clip(torch.from_numpy(w)[None, :])[0, :clip] for w in waves]
+            )  # (batch, clip samples)
+            feats = model.encode_voice(batch)
+            out = model.decode(feats)
+            feats_voice.append(feats.cpu().numpy())
+            recon_imgs.append(_to_uint8(out.image))
+            recon_lms.append(out.landmarks.cpu().numpy())
+            if voice_measures:
+                from audit._voice_measures import voice_measures as measure
+
+                for w in waves:
+                    try:
+                        vmeasures.append(measure(w, cfg.audio.sample_rate))
+                    except (ValueError, RuntimeError) as err:
+                        log.warning("voice measures failed: %s", err)
+                        vmeasures.append({})
+            ok_rows.extend(idx)
+    bar.close()
+    if not ok_rows:
+        raise AuditInputError(
+            f"no utterance could be evaluated ({len(errors)} errors; first: "
+            f"{errors[0]['reason'] if errors else 'none'})"
+        )
+
+    table = frame.loc[ok_rows, [c for c in _MANIFEST_COLUMNS if c in frame.columns]]
+    table = table.reset_index(drop=True)
+    v = np.concatenate(feats_voice)  # (n_ok, D)
+    recon = np.concatenate(recon_imgs)  # (n_ok, S, S, 3)
+    recon_lm = np.concatenate(recon_lms)  # (n_ok, 68, 2)
+    cols: dict[str, Any] = {}
+    info: dict[str, Any] = {"split": split, "n_evaluated": len(ok_rows), "n_errors": len(errors)}
+
+    if has_faces:
+        owner_face = row_face[ok_rows]
+        with torch.inference_mode():
+            imgs = torch.from_numpy(np.stack(face_images)).permute(0, 3, 1, 2).float() / 255.0
+            f_parts, up_imgs, up_lms = [], [], []
+            for start in range(0, len(imgs), batch_size):
+                f = model.encode_face(imgs[start : start + batch_size])
+                o = model.decode(f)
+                f_parts.append(f.cpu().numpy())
+                up_imgs.append(_to_uint8(o.image))
+                up_lms.append(o.landmarks.cpu().numpy())
+        f_all = np.concatenate(f_parts)  # (n_faces, D)
+        upper_all = np.concatenate(up_imgs)  # (n_faces, S, S, 3)
+        f_row = f_all[owner_face]
+        vn = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        fn = f_row / np.maximum(np.linalg.norm(f_row, axis=1, keepdims=True), 1e-12)
+        cols["cos_sim"] = np.sum(vn * fn, axis=1)
+        cols["l1"] = np.abs(vn - fn).sum(axis=1)
+        cols["l2"] = np.linalg.norm(vn - fn, axis=1)
+        # Retrieval over one face per speaker (the first face seen for each speaker).
+        spk = table["speaker_id"].to_numpy()
+        spk_face: dict[str, int] = {}
+        for s, k in zip(spk, owner_face, strict=True):
+            spk_face.setdefault(s, int(k))
+        speakers = list(spk_face)
+        gallery = f_all[[spk_face[s] for s in speakers]]
+        gallery = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
+        owner = np.array([speakers.index(s) for s in spk])
+        ranks, g = _retrieval_ranks(vn, gallery, owner, gallery_size, rng)
+        cols["retrieval_rank"] = ranks
+        cols["gallery_size"] = np.full(len(ranks), g)
+        info["gallery_size"] = int(g)
+
+        # Judge all faces at the reconstruction's resolution, so they are judged alike.
+        if judge is not None:
+            true_small = np.stack(
+                [_resize(face_images[k], recon.shape[1]) for k in owner_face]
+            )  # (n_ok, S, S, 3)
+            cols.update(_judge_columns(judge, true_small, "true"))
+            cols.update(_judge_columns(judge, recon, "recon"))
+            cols.update(_judge_columns(judge, upper_all[owner_face], "upper"))
+            info["judge"] = getattr(judge, "name", type(judge).__name__)
+
+        # Craniofacial measures: ground-truth landmarks where known, else the upper bound's.
+        from audit._craniofacial import craniofacial_measures
+
+        up_lm_all = np.concatenate(up_lms)
+        true_lm = np.stack(
+            [
+                face_landmarks[k] if face_landmarks[k] is not None else up_lm_all[k]
+                for k in owner_face
+            ]
+        )
+        true_m = craniofacial_measures(true_lm)
+        recon_m = craniofacial_measures(recon_lm)
+        for name in true_m.columns:
+            cols[f"true_{name}"] = true_m[name].to_numpy()
+            cols[f"recon_{name}"] = recon_m[name].to_numpy()
+
+        if samples_dir is not None:
+            samples = _write_samples(
+                table, owner_face, face_images, recon, upper_all, Path(samples_dir),
+                sample_groups, samples_per_group, rng,
+            )
+        else:
+            samples = []
+    else:
+        samples = []
+
+    if voice_measures and vmeasures:
+        vm = pd.DataFrame(vmeasures)
+        rename = {"median_f0_hz": "f0_median_hz"}
+        for name in vm.columns:
+            cols[rename.get(name, f"voice_{name}")] = vm[name].to_numpy()
+
+    table = pd.concat([table, pd.DataFrame(cols)], axis=1)
+    err = pd.DataFrame(errors, columns=["utterance_id", "path", "stage", "reason"])
+    return EvaluationResult(table=table, errors=err, samples=samples, info=info)
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    pil = Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(pil, dtype=np.uint8)
+
+
+def _write_samples(
+    table: pd.DataFrame,
+    owner_face: np.ndarray,
+    faces: list[np.ndarray],
+    recon: np.ndarray,
+    upper: np.ndarray,
+    folder: Path,
+    groups: Sequence[str],
+    per_group: int,
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """Write true / reconstruction / upper-bound PNG triples for a few utterances per group."""
+    from PIL import Image
+
+    from s2f_data import atomic_open
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cols = [c for c in groups if c in table.columns]
+    out: list[dict[str, Any]] = []
+    keys = table[cols].astype("string").fillna("(missing)") if cols else None
+    buckets = (
+        keys.groupby(cols, sort=True, dropna=False).indices if keys is not None
+        else {"all": np.arange(len(table))}
+    )
+    for idx in buckets.values():
+        chosen = rng.choice(idx, size=min(per_group, len(idx)), replace=False)
+        for i in sorted(int(j) for j in chosen):
+            uid = str(table.at[i, "utterance_id"])
+            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in uid)
+            record: dict[str, Any] = {"utterance_id": uid}
+            record.update({c: str(keys.at[i, c]) for c in cols} if keys is not None else {})
+            size = recon.shape[1]
+            for name, img in (
+                ("true_face", _resize(faces[owner_face[i]], size * 2)),
+                ("reconstruction", _resize(recon[i], size * 2)),
+                ("upper_bound", _resize(upper[owner_face[i]], size * 2)),
+            ):
+                path = folder / f"{safe}_{name}.png"
+                with atomic_open(path, "wb") as fh:
+                    Image.fromarray(img).save(fh, format="PNG")
+                record[name] = path.name
+            out.append(record)
+    return out

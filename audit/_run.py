@@ -1,0 +1,247 @@
+"""`audit_model`: checkpoint + manifest -> audit folder (audit.json, CSV tables, samples)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+__all__ = ["audit_model", "resolve_judge"]
+
+log = logging.getLogger(__name__)
+
+JudgeSpec = Literal["auto", "none"] | str | os.PathLike[str] | Any
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_judge(
+    judge: JudgeSpec,
+    *,
+    source: str,
+    cache_dir: Path,
+    seed: int = 0,
+    n_faces: int = 2048,
+) -> tuple[Any | None, dict[str, Any]]:
+    """Turn a judge specification into a judge object.
+
+    Parameters
+    ----------
+    judge : "auto", "none", path or judge object
+        ``"auto"``: a bias-lab judge for bias-lab data (loaded from ``cache_dir`` or trained
+        there on rendered faces); for other sources none (attributes not measured).
+        A path: a judge folder saved by ``BiasLabJudge.save``. An object: used as is.
+    source : str
+        The manifest's data source.
+    cache_dir : pathlib.Path
+        Folder of the auto-trained judge.
+    seed : int
+        Seed of the judge's training.
+    n_faces : int
+        Rendered faces for training an auto judge.
+
+    Returns
+    -------
+    judge : Judge or None
+    info : dict
+        ``name``, ``kind`` and, for a trained judge, its held-out accuracy.
+    """
+    if judge is None or (isinstance(judge, str) and judge == "none"):
+        return None, {"name": "none", "note": "attributes not measured"}
+    if isinstance(judge, str | os.PathLike) and str(judge) != "auto":
+        from audit.judges._biaslab import load_judge
+
+        loaded = load_judge(judge)
+        return loaded, {"name": loaded.name, "kind": "biaslab", "path": str(judge)}
+    if not isinstance(judge, str | os.PathLike):
+        return judge, {"name": getattr(judge, "name", type(judge).__name__), "kind": "given"}
+    if source != "biaslab":
+        log.warning(
+            "no attribute judge for data source %r: attribute agreement is not measured; "
+            "pass a judge to measure it",
+            source,
+        )
+        return None, {"name": "none", "note": f"no judge available for source {source!r}"}
+    from audit.judges._biaslab import load_judge, render_judge_dataset, train_biaslab_judge
+
+    meta = cache_dir / "judge.json"
+    want = {"seed": seed, "n_faces": n_faces}
+    if meta.is_file():
+        try:
+            loaded = load_judge(cache_dir)
+            if loaded.training.get("request") == want:
+                return loaded, _judge_info(loaded, cache_dir)
+        except (OSError, ValueError) as err:
+            log.warning("cached judge in %s unusable (%s); retraining", cache_dir, err)
+    images, labels = render_judge_dataset(n_faces, seed=seed)
+    trained = train_biaslab_judge(
+        images, labels[["gender", "age_group", "ethnicity"]], labels["face_id"], seed=seed
+    )
+    trained.training = {**trained.training, "request": want}
+    trained.save(cache_dir)
+    return trained, _judge_info(trained, cache_dir)
+
+
+def _judge_info(judge: Any, folder: Path) -> dict[str, Any]:
+    report = getattr(judge, "report", None)
+    info: dict[str, Any] = {"name": judge.name, "kind": "biaslab", "path": str(folder)}
+    if isinstance(report, pd.DataFrame) and not report.empty:
+        info["report"] = json.loads(report.to_json(orient="records"))
+    return info
+
+
+def audit_model(
+    checkpoint: str | os.PathLike[str],
+    manifest: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    judge: JudgeSpec = "auto",
+    split: str | None = "test",
+    groupings: Sequence[str | Sequence[str]] | None = None,
+    max_order: int = 2,
+    reference: str | Mapping[str, str] = "overall",
+    n_boot: int = 1000,
+    min_group_size: int | None = None,
+    correction: Literal["holm", "bh", "none"] = "holm",
+    gallery_size: int = 100,
+    seed: int = 0,
+    device: str = "cpu",
+    command: str | None = None,
+    progress: bool = False,
+) -> Path:
+    """Audit a trained model on a manifest and write the audit folder.
+
+    Writes ``audit.json`` (provenance + every table), one CSV per table, ``evaluation.csv``
+    (one row per utterance), ``errors.csv`` (files that could not be evaluated) and sample
+    reconstructions under ``samples/``.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        Run folder or checkpoint of a trained model.
+    manifest : path-like
+        Evaluation ``manifest.csv``.
+    out_dir : path-like
+        Output folder.
+    judge : "auto", "none", path or judge object
+        See :func:`resolve_judge`.
+    split : str or None
+        Rows to evaluate (default the test split).
+    groupings, max_order, reference, n_boot, min_group_size, correction
+        Passed to :func:`audit.run_audit_tables`.
+    gallery_size : int
+        Retrieval gallery size (capped at the number of evaluated speakers).
+    seed : int
+        Seeds the judge training, galleries, samples and bootstrap.
+    device : str
+        Torch device for the model.
+    command : str or None
+        The command line to record.
+    progress : bool
+        Progress bars.
+
+    Returns
+    -------
+    pathlib.Path
+        Path of ``audit.json``.
+    """
+    from audit._audit import DEFAULT_MIN_GROUP_SIZE, run_audit_tables
+    from audit._evaluation import build_evaluation_table
+    from audit._schema import AuditResult, row_ids_sha256
+    from s2f_data import read_manifest
+    from s2f_model import load_model
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = Path(manifest)
+    man = read_manifest(manifest_path)
+    model = load_model(checkpoint, map_location=device)
+    judge_obj, judge_info = resolve_judge(
+        judge, source=man.info.source, cache_dir=out / "judge", seed=seed
+    )
+    result = build_evaluation_table(
+        model,
+        man,
+        judge_obj,
+        split=split,
+        gallery_size=gallery_size,
+        samples_dir=out / "samples",
+        random_state=seed,
+        progress=progress,
+    )
+    table = result.table
+    if min_group_size is None:
+        min_group_size = DEFAULT_MIN_GROUP_SIZE
+    labels = {
+        attr: list(vocab)
+        for attr, vocab in (getattr(judge_obj, "vocabularies", None) or {}).items()
+    }
+    tables = run_audit_tables(
+        table,
+        groupings=groupings,
+        max_order=max_order,
+        reference=reference,
+        n_boot=n_boot,
+        min_group_size=min_group_size,
+        correction=correction,
+        random_state=seed,
+        labels=labels or None,
+    )
+    tables["errors"] = result.errors
+    if judge_info.get("report"):
+        tables["judge_accuracy"] = pd.DataFrame(judge_info.pop("report"))
+    ckpt_path = Path(checkpoint)
+    ckpt_files = sorted(ckpt_path.glob("*.safetensors")) if ckpt_path.is_dir() else [ckpt_path]
+    training = getattr(model, "training_info", None) or {}
+    res = AuditResult(
+        tables=tables,
+        settings={
+            "split": split,
+            "max_order": max_order,
+            "reference": reference,
+            "n_boot": n_boot,
+            "ci_level": 0.95,
+            "min_group_size": min_group_size,
+            "correction": correction,
+            "gallery_size": result.info.get("gallery_size"),
+            "judge": judge_info,
+        },
+        seed=seed,
+        command=command,
+        model={
+            "name": ckpt_path.name,
+            "checkpoint": str(ckpt_path),
+            "sha256": _sha256(ckpt_files[-1]) if ckpt_files and ckpt_files[-1].is_file() else None,
+            "config": model.cfg.to_dict(),
+            "training_data": training,
+        },
+        data={
+            "manifest": str(manifest_path),
+            "sha256": _sha256(manifest_path),
+            "source": man.info.source,
+            "source_version": man.info.source_version,
+            "n_utterances": len(table),
+            "n_speakers": int(table["speaker_id"].nunique()),
+            "n_errors": len(result.errors),
+            "row_ids_sha256": row_ids_sha256(table["utterance_id"]),
+            "vocabularies": {k: list(v) for k, v in man.info.vocabularies.items()},
+        },
+        artifacts={"samples": result.samples, "samples_dir": "samples"},
+    )
+    path = res.write(out, evaluation=table)
+    if len(result.errors):
+        log.warning("%d utterance(s) could not be evaluated; see %s", len(result.errors),
+                    out / "errors.csv")
+    return path
