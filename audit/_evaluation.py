@@ -53,7 +53,8 @@ class EvaluationResult:
         ``stage``, ``reason``.
     samples : list of dict
         Sample reconstructions written to disk (``utterance_id``, group columns,
-        ``true_face``, ``reconstruction``, ``upper_bound`` as paths relative to the output).
+        ``true_face``, ``reconstruction``, ``upper_bound`` as paths relative to the parent of
+        ``samples_dir``, i.e. the audit folder).
     info : dict
         Settings used (gallery size, split, judge name, ...).
     """
@@ -430,6 +431,6 @@ def _write_samples(
                 path = folder / f"{safe}_{name}.png"
                 with atomic_open(path, "wb") as fh:
                     Image.fromarray(img).save(fh, format="PNG")
-                record[name] = path.name
+                record[name] = path.relative_to(folder.parent).as_posix()
             out.append(record)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ __all__ = ["DemoSettings", "run_demo"]
 log = logging.getLogger(__name__)
 
 _MARKER = ".stage.json"
+_STARTED = ".stage-started.json"
 
 
 @dataclass(frozen=True)
@@ -89,19 +91,32 @@ class DemoSettings:
         return dataclasses.asdict(self)
 
 
+def _read_key(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def _stage(folder: Path, key: dict[str, Any], work: Callable[[], Any], name: str) -> bool:
-    """Run ``work`` unless ``folder`` holds a marker with the same ``key``; return True if run."""
-    marker = folder / _MARKER
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text(encoding="utf-8")) == key:
-                log.info("%s: finished earlier, skipped (%s)", name, folder)
-                return False
-        except json.JSONDecodeError:
-            pass
+    """Run ``work`` unless ``folder`` holds a marker with the same ``key``; return True if run.
+
+    A folder started with the same key but not finished is left in place, so the stage can
+    resume; a folder started or finished with another key is cleared first.
+    """
+    marker, started = folder / _MARKER, folder / _STARTED
+    key = json.loads(json.dumps(key, sort_keys=True))  # normalise (tuples -> lists)
+    if _read_key(marker) == key:
+        log.info("%s: finished earlier, skipped (%s)", name, folder)
+        return False
+    if folder.exists() and _read_key(started) != key:
+        log.info("%s: %s holds results of other settings; starting afresh", name, folder)
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    atomic_write_text(started, json.dumps(key, sort_keys=True))
     start = time.perf_counter()
     work()
-    folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(marker, json.dumps(key, sort_keys=True))
     log.info("%s: done in %.1f s", name, time.perf_counter() - start)
     return True

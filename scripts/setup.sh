@@ -9,7 +9,7 @@ VENV=${S2F_VENV:-.venv}
 PY=${S2F_PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 STAMP="$VENV/.s2f-setup-stamp"
-EXTRAS=${S2F_EXTRAS:-dev}
+EXTRAS=${S2F_EXTRAS:-dev,parquet}
 
 say() { printf '[setup] %s\n' "$*"; }
 
