@@ -4,4 +4,163 @@ Tables in, tables out: tidy pandas DataFrames with ``n``, confidence intervals a
 The statistics core imports without torch.
 """
 
-__all__: list[str] = []
+from audit._audit import (
+    DEFAULT_GROUPING_COLUMNS,
+    DEFAULT_MIN_GROUP_SIZE,
+    TABLE_NAMES,
+    build_metric_specs,
+    check_evaluation_table,
+    run_audit_tables,
+)
+from audit._bootstrap import (
+    CI_METHODS,
+    SpeakerBootstrap,
+    bootstrap_interval,
+    bootstrap_p_value,
+    expanded_alpha,
+)
+from audit._compare import align_evaluations, compare_audits, compare_evaluations, mcnemar_exact
+from audit._correlation import pearson_from_sums, pearson_spec, speaker_permutation_test
+from audit._fairlearn import FAIRLEARN_METRICS, to_metric_frame
+from audit._groups import MISSING, OVERALL, Grouping, build_groupings, column_levels, group_label
+from audit._metrics import (
+    MetricSpec,
+    agreement_specs,
+    calibration_specs,
+    cohen_kappa_from_counts,
+    confusion_spec,
+    detect_measures,
+    detect_targets,
+    ece_from_sums,
+    label_vocabulary,
+    rate_spec,
+    retrieval_specs,
+    similarity_specs,
+)
+from audit._multitest import CORRECTIONS, adjust_p_values, benjamini_hochberg, holm
+from audit._pitch import DEFAULT_F0_BINS, f0_bin_column
+from audit._plots import plot_ci_forest, plot_confusion
+from audit._reweight import kish_effective_n, poststratification_weights, raking_weights
+from audit._schema import (
+    AUDIT_FILENAME,
+    EVALUATION_FILENAME,
+    SCHEMA_VERSION,
+    AuditResult,
+    data_identity,
+    package_versions,
+    read_audit,
+    row_ids_sha256,
+    validate_audit,
+)
+from audit._synthetic import SYNTHETIC_TRUTH, make_evaluation_table
+from audit._tables import CONFUSION_COLUMNS, FLAGS, RECORD_COLUMNS, metric_tables
+from audit.exceptions import (
+    AuditInputError,
+    AuditSchemaError,
+    MismatchedRowsError,
+    ReweightingWarning,
+    SmallGroupWarning,
+)
+
+__all__ = [
+    "AUDIT_FILENAME",
+    "CI_METHODS",
+    "CONFUSION_COLUMNS",
+    "CORRECTIONS",
+    "DEFAULT_F0_BINS",
+    "DEFAULT_GROUPING_COLUMNS",
+    "DEFAULT_MIN_GROUP_SIZE",
+    "EVALUATION_FILENAME",
+    "FAIRLEARN_METRICS",
+    "FLAGS",
+    "MISSING",
+    "OVERALL",
+    "RECORD_COLUMNS",
+    "SCHEMA_VERSION",
+    "SYNTHETIC_TRUTH",
+    "TABLE_NAMES",
+    "AuditInputError",
+    "AuditResult",
+    "AuditSchemaError",
+    "Grouping",
+    "MetricSpec",
+    "MismatchedRowsError",
+    "ReweightingWarning",
+    "SmallGroupWarning",
+    "SpeakerBootstrap",
+    "adjust_p_values",
+    "agreement_specs",
+    "align_evaluations",
+    "benjamini_hochberg",
+    "bootstrap_interval",
+    "bootstrap_p_value",
+    "build_groupings",
+    "build_metric_specs",
+    "calibration_specs",
+    "check_evaluation_table",
+    "cohen_kappa_from_counts",
+    "column_levels",
+    "compare_audits",
+    "compare_evaluations",
+    "confusion_spec",
+    "data_identity",
+    "detect_measures",
+    "detect_targets",
+    "ece_from_sums",
+    "expanded_alpha",
+    "f0_bin_column",
+    "group_label",
+    "holm",
+    "kish_effective_n",
+    "label_vocabulary",
+    "make_evaluation_table",
+    "mcnemar_exact",
+    "metric_tables",
+    "package_versions",
+    "pearson_from_sums",
+    "pearson_spec",
+    "plot_ci_forest",
+    "plot_confusion",
+    "poststratification_weights",
+    "raking_weights",
+    "rate_spec",
+    "read_audit",
+    "retrieval_specs",
+    "row_ids_sha256",
+    "run_audit_tables",
+    "similarity_specs",
+    "speaker_permutation_test",
+    "to_metric_frame",
+    "validate_audit",
+]
+
+# Names of modules written alongside the statistics core (judges, measures, the evaluation
+# builder and the audit runner); guarded so that the core imports while they are absent.
+try:
+    from audit._craniofacial import (
+        CRANIOFACIAL_MEASURES,
+        craniofacial_measures,
+        inter_ocular_distance,
+    )
+
+    __all__ += ["CRANIOFACIAL_MEASURES", "craniofacial_measures", "inter_ocular_distance"]
+except ImportError:  # pragma: no cover - module not written yet
+    pass
+try:
+    from audit._voice_measures import VOICE_MEASURES, voice_measures, voice_measures_batch
+
+    __all__ += ["VOICE_MEASURES", "voice_measures", "voice_measures_batch"]
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from audit._evaluation import EvaluationResult, build_evaluation_table
+
+    __all__ += ["EvaluationResult", "build_evaluation_table"]
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from audit._run import audit_model, resolve_judge
+
+    __all__ += ["audit_model", "resolve_judge"]
+except ImportError:  # pragma: no cover
+    pass

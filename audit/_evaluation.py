@@ -53,8 +53,8 @@ class EvaluationResult:
         ``stage``, ``reason``.
     samples : list of dict
         Sample reconstructions written to disk (``utterance_id``, group columns,
-        ``true_face``, ``reconstruction``, ``upper_bound`` as paths relative to the parent of
-        ``samples_dir``, i.e. the audit folder).
+        ``true_face``, ``reconstruction``, ``upper_bound`` as file names inside
+        ``samples_dir``).
     info : dict
         Settings used (gallery size, split, judge name, ...).
     """
@@ -431,6 +431,6 @@ def _write_samples(
                 path = folder / f"{safe}_{name}.png"
                 with atomic_open(path, "wb") as fh:
                     Image.fromarray(img).save(fh, format="PNG")
-                record[name] = path.relative_to(folder.parent).as_posix()
+                record[name] = path.name
             out.append(record)
     return out

@@ -1,15 +1,147 @@
-"""Audio loading: any file soundfile reads -> mono float32 at the requested sample rate."""
+"""Audio loading: any file soundfile or PyAV reads -> mono float32 at the requested rate.
+
+Two decoders: soundfile (libsndfile: WAV PCM 8/16/24/32-bit and float, FLAC, OGG, MP3, ...)
+and PyAV (the audio track of video and AAC files: mp4, m4a, mov, mkv, webm). Integer PCM is
+scaled to [-1, 1); float files are kept as stored. Channels are averaged to mono and any
+sample rate is resampled with ``torchaudio.functional.resample``.
+
+The clip policy of the paper (speech of ``clip_seconds``, shorter clips looped, longer ones
+cropped) lives in :func:`fit_clip` and :func:`load_clip`; :func:`load_clip` reads only the
+windows it needs, so an hour-long file is never decoded whole.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
 from s2f_data.exceptions import DataFormatError
 
-__all__ = ["load_audio", "resample"]
+__all__ = [
+    "CROP_MODES",
+    "VIDEO_SUFFIXES",
+    "AudioFileInfo",
+    "Clip",
+    "ClipPolicy",
+    "audio_info",
+    "decode_audio",
+    "fit_clip",
+    "load_audio",
+    "load_clip",
+    "resample",
+    "to_mono",
+]
+
+#: Suffixes decoded with PyAV (audio track of a video or AAC container).
+VIDEO_SUFFIXES: frozenset[str] = frozenset(
+    {".mp4", ".m4a", ".m4v", ".aac", ".mov", ".mkv", ".webm", ".avi", ".3gp"}
+)
+CropMode = Literal["first", "centre", "windows"]
+CROP_MODES: frozenset[str] = frozenset({"first", "centre", "windows"})
+
+
+@dataclass(frozen=True)
+class AudioFileInfo:
+    """What a file holds, read from its header (nothing decoded).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    sample_rate : int
+        Native sample rate in Hz.
+    channels : int
+        Channel count.
+    frames : int or None
+        Samples per channel; ``None`` when the container does not say.
+    subtype : str
+        Sample format (``"PCM_16"``, ``"FLOAT"``, ``"aac"``, ...).
+    backend : {"soundfile", "pyav"}
+        The decoder used.
+    truncated : bool
+        A WAV file whose header promises more data than the file holds (an interrupted
+        copy); the samples present are still decoded.
+    """
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int | None
+    subtype: str
+    backend: str
+    truncated: bool = False
+
+    @property
+    def duration_s(self) -> float | None:
+        """Duration in seconds, or ``None`` when unknown."""
+        return None if self.frames is None else self.frames / self.sample_rate
+
+
+@dataclass(frozen=True)
+class ClipPolicy:
+    """How a waveform becomes the model's fixed-length input (paper: 6 s).
+
+    Parameters
+    ----------
+    seconds : float
+        Clip length. Shorter speech is repeated until it fills the clip (and flagged).
+    crop : {"first", "centre", "windows"}
+        For longer speech: the first window, the centre window, or ``n_windows`` windows
+        spread evenly over the file (their features are meant to be averaged).
+    n_windows : int
+        Number of windows for ``crop="windows"``.
+    """
+
+    seconds: float = 6.0
+    crop: CropMode = "first"
+    n_windows: int = 3
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.seconds) and self.seconds > 0):
+            raise ValueError(f"ClipPolicy.seconds must be a positive number, got {self.seconds}")
+        if self.crop not in CROP_MODES:
+            raise ValueError(f"ClipPolicy.crop must be one of {sorted(CROP_MODES)}, "
+                             f"got {self.crop!r}")
+        if not (isinstance(self.n_windows, int) and self.n_windows >= 1):
+            raise ValueError(f"ClipPolicy.n_windows must be an integer >= 1, "
+                             f"got {self.n_windows!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dictionary."""
+        return {"seconds": self.seconds, "crop": self.crop, "n_windows": self.n_windows}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClipPolicy:
+        """Build from :meth:`to_dict` output."""
+        return cls(seconds=float(data["seconds"]), crop=data["crop"],
+                   n_windows=int(data["n_windows"]))
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Fixed-length windows cut from one utterance.
+
+    Parameters
+    ----------
+    windows : numpy.ndarray
+        Shape ``(n_windows, samples)`` float32; one row unless ``crop="windows"``.
+    sample_rate : int
+        Rate of ``windows``.
+    looped : bool
+        The speech was shorter than the clip and was repeated to fill it.
+    source_seconds : float
+        Duration of the whole utterance.
+    """
+
+    windows: np.ndarray
+    sample_rate: int
+    looped: bool
+    source_seconds: float
 
 
 def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -26,28 +158,258 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     -------
     numpy.ndarray
         Shape ``(ceil(samples * target_sr / orig_sr),)``, float32.
+
+    Examples
+    --------
+    >>> resample(np.zeros(48000, dtype=np.float32), 48000, 16000).shape
+    (16000,)
     """
     if wave.ndim != 1:
         raise ValueError(f"resample expects a 1-D signal, got shape {wave.shape}")
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
     if orig_sr == target_sr:
         return wave.astype(np.float32, copy=False)
     import torch
     import torchaudio.functional as taf
 
+    g = math.gcd(int(orig_sr), int(target_sr))
     out = taf.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)),
-                       orig_sr, target_sr)
+                       int(orig_sr) // g, int(target_sr) // g)
     return out.numpy()
 
 
-def load_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> np.ndarray:
+def to_mono(data: np.ndarray) -> np.ndarray:
+    """Average channels: ``(samples, channels) -> (samples,)``; 1-D input is returned as is."""
+    if data.ndim == 1:
+        return data.astype(np.float32, copy=False)
+    if data.ndim != 2:
+        raise ValueError(f"expected (samples, channels), got shape {data.shape}")
+    return data.mean(axis=1, dtype=np.float64).astype(np.float32)
+
+
+def _use_pyav(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        if not path.exists():
+            raise DataFormatError(f"{path}: audio file not found")
+        if not path.is_file():
+            raise DataFormatError(f"{path}: not a regular file")
+        if not os.access(path, os.R_OK):
+            raise DataFormatError(f"{path}: no permission to read the file")
+        if path.stat().st_size == 0:
+            raise DataFormatError(f"{path}: file is empty (0 bytes)")
+    except OSError as err:  # e.g. a parent folder that may not be searched
+        raise DataFormatError(f"{path}: cannot access the file: {err}") from err
+
+
+def audio_info(path: str | os.PathLike[str]) -> AudioFileInfo:
+    """Read a file's sample rate, channels and length without decoding it.
+
+    Parameters
+    ----------
+    path : path-like
+        Audio or video file.
+
+    Returns
+    -------
+    AudioFileInfo
+        Header information.
+
+    Raises
+    ------
+    DataFormatError
+        If the file is missing, unreadable, or not audio; the message names the file.
+    """
+    path = Path(path)
+    _check_readable(path)
+    if _use_pyav(path):
+        container = _open_av(path)
+        try:
+            stream = _audio_stream(container, path)
+            frames = None
+            if stream.duration is not None and stream.time_base is not None:
+                frames = round(float(stream.duration * stream.time_base) * stream.rate)
+            return AudioFileInfo(path, int(stream.rate), int(stream.channels), frames,
+                                 stream.codec_context.name, "pyav", False)
+        finally:
+            container.close()
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise DataFormatError(f"{path}: not a readable audio file: {err}") from err
+    return AudioFileInfo(path, int(info.samplerate), int(info.channels), int(info.frames),
+                         str(info.subtype), "soundfile", _wav_truncated(path))
+
+
+def _wav_truncated(path: Path) -> bool:
+    """Tell whether a RIFF/WAVE file's ``data`` chunk declares more bytes than the file holds.
+
+    libsndfile then decodes the samples that are present, silently; this flags the file.
+    """
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return False
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            chunk_id, chunk_len = struct.unpack("<4sI", fh.read(8))
+            if chunk_id == b"data":
+                # 0 and 0xFFFFFFFF mark a stream written without a final length.
+                return chunk_len not in (0, 0xFFFFFFFF) and pos + 8 + chunk_len > size
+            pos += 8 + chunk_len + (chunk_len & 1)
+    return False
+
+
+def _open_av(path: Path) -> Any:
+    import av
+
+    try:
+        return av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as err:
+        raise DataFormatError(f"{path}: cannot open media file: {err}") from err
+
+
+def _audio_stream(container: Any, path: Path) -> Any:
+    if not container.streams.audio:
+        raise DataFormatError(f"{path}: media file has no audio track")
+    return container.streams.audio[0]
+
+
+def _decode_pyav(path: Path, start_s: float, duration_s: float | None) -> tuple[np.ndarray, int]:
+    import av
+
+    container = _open_av(path)
+    chunks: list[np.ndarray] = []
+    try:
+        stream = _audio_stream(container, path)
+        sr = int(stream.rate)
+        first = round(start_s * sr)
+        stop = None if duration_s is None else first + round(duration_s * sr)
+        # Planar float output, channels and rate unchanged: frame.to_ndarray() is (ch, n).
+        converter = av.AudioResampler(format="fltp")
+        pos = 0
+        try:
+            for frame in container.decode(stream):
+                for out in converter.resample(frame):
+                    arr = out.to_ndarray().T  # (channels, n) -> (n, channels)
+                    lo, hi = pos, pos + arr.shape[0]
+                    pos = hi
+                    if hi <= first:
+                        continue
+                    chunks.append(arr[max(0, first - lo): None if stop is None else stop - lo])
+                if stop is not None and pos >= stop:
+                    break
+        except (av.error.FFmpegError, ValueError) as err:
+            raise DataFormatError(f"{path}: cannot decode audio track: {err}") from err
+        channels = int(stream.channels) or 1
+        declared = None
+        if stream.duration is not None and stream.time_base is not None:
+            declared = round(float(stream.duration * stream.time_base) * sr)
+    finally:
+        container.close()
+    if not chunks:
+        return np.zeros((0, channels), dtype=np.float32), sr
+    data = np.concatenate(chunks).astype(np.float32, copy=False)
+    if declared is not None and duration_s is None:
+        # AAC pads its last frame to 1024 samples: keep the length the container declares.
+        data = data[: max(0, declared - first)]
+    return data, sr
+
+
+def _decode_soundfile(
+    path: Path, start_s: float, duration_s: float | None
+) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            sr = int(fh.samplerate)
+            first = round(start_s * sr)
+            if first:
+                fh.seek(min(first, fh.frames))
+            n = -1 if duration_s is None else round(duration_s * sr)
+            data = fh.read(n, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise DataFormatError(f"{path}: cannot decode audio: {err}") from err
+    return data, sr
+
+
+def decode_audio(
+    path: str | os.PathLike[str],
+    *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode (part of) a file at its native rate and channel count.
+
+    Parameters
+    ----------
+    path : path-like
+        Audio file, or a video/AAC container (decoded with PyAV).
+    start_s : float
+        Offset of the first sample to return, in seconds.
+    duration_s : float or None
+        Seconds to return; ``None`` reads to the end.
+
+    Returns
+    -------
+    data : numpy.ndarray
+        Shape ``(samples, channels)``, float32; integer PCM scaled to [-1, 1).
+    sample_rate : int
+        Native rate in Hz.
+
+    Raises
+    ------
+    DataFormatError
+        Missing, unreadable, empty, undecodable or non-finite audio; the message names the
+        file.
+    """
+    path = Path(path)
+    if start_s < 0 or (duration_s is not None and duration_s <= 0):
+        raise ValueError(f"need start_s >= 0 and duration_s > 0, got {start_s}, {duration_s}")
+    _check_readable(path)
+    if _use_pyav(path):
+        data, sr = _decode_pyav(path, start_s, duration_s)
+    else:
+        data, sr = _decode_soundfile(path, start_s, duration_s)
+    if data.shape[0] == 0:
+        where = f" after {start_s:g} s" if start_s else ""
+        raise DataFormatError(f"{path}: audio file has no samples{where}")
+    if not np.isfinite(data).all():
+        bad = int((~np.isfinite(data)).any(axis=1).sum())
+        raise DataFormatError(f"{path}: audio contains NaN or Inf samples ({bad} of "
+                              f"{data.shape[0]} frames); rejected")
+    return data, sr
+
+
+def load_audio(
+    path: str | os.PathLike[str],
+    sample_rate: int = 16000,
+    *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+) -> np.ndarray:
     """Decode an audio file to mono float32 at ``sample_rate``.
 
     Parameters
     ----------
     path : path-like
-        Any format libsndfile reads (WAV, FLAC, OGG, ...).
+        Any format libsndfile reads (WAV, FLAC, OGG, MP3), or the audio track of a video or
+        AAC file (mp4, m4a, mov, mkv, webm) through PyAV.
     sample_rate : int
         Target rate in Hz; other rates are resampled.
+    start_s, duration_s : float
+        Optional segment to read (seconds); by default the whole file.
 
     Returns
     -------
@@ -59,17 +421,107 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> np.nda
     DataFormatError
         If the file cannot be decoded, is empty, or holds NaN/Inf samples; the message
         names the file.
-    """
-    import soundfile as sf
 
-    path = Path(path)
-    try:
-        data, sr = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DataFormatError(f"{path}: cannot decode audio: {err}") from err
-    if data.shape[0] == 0:
-        raise DataFormatError(f"{path}: audio file has no samples")
-    if not np.isfinite(data).all():
-        raise DataFormatError(f"{path}: audio contains NaN or Inf samples")
-    mono = data.mean(axis=1)  # (samples, channels) -> (samples,)
-    return resample(mono, int(sr), sample_rate)
+    Examples
+    --------
+    >>> import tempfile, pathlib, soundfile as sf
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.wav"
+    >>> sf.write(p, np.zeros((8000, 2)), 8000)
+    >>> load_audio(p).shape
+    (16000,)
+    """
+    data, sr = decode_audio(path, start_s=start_s, duration_s=duration_s)
+    return resample(to_mono(data), sr, sample_rate)
+
+
+def _window_starts(total: int, length: int, policy: ClipPolicy) -> list[int]:
+    if total <= length:
+        return [0]
+    if policy.crop == "first":
+        return [0]
+    if policy.crop == "centre":
+        return [(total - length) // 2]
+    return [round(float(x)) for x in np.linspace(0, total - length, policy.n_windows)]
+
+
+def fit_clip(wave: np.ndarray, sample_rate: int, policy: ClipPolicy | None = None) -> Clip:
+    """Loop or crop a mono waveform to the policy's clip length.
+
+    Parameters
+    ----------
+    wave : numpy.ndarray
+        Shape ``(samples,)``.
+    sample_rate : int
+        Rate of ``wave`` in Hz.
+    policy : ClipPolicy or None
+        Clip length and crop mode (default: 6 s, first window).
+
+    Returns
+    -------
+    Clip
+        ``windows`` of shape ``(k, round(seconds * sample_rate))``; ``k`` is 1 except for
+        ``crop="windows"`` on speech longer than the clip.
+
+    Examples
+    --------
+    >>> clip = fit_clip(np.arange(3, dtype=np.float32), 1, ClipPolicy(seconds=7))
+    >>> clip.windows.tolist(), clip.looped
+    ([[0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0]], True)
+    """
+    policy = policy or ClipPolicy()
+    if wave.ndim != 1 or wave.shape[0] == 0:
+        raise ValueError(f"fit_clip expects a non-empty 1-D signal, got shape {wave.shape}")
+    length = round(policy.seconds * sample_rate)
+    total = wave.shape[0]
+    looped = total < length
+    if looped:
+        windows = np.resize(wave, length)[None, :]  # repeat until the clip is full
+    else:
+        starts = _window_starts(total, length, policy)
+        windows = np.stack([wave[s: s + length] for s in starts])
+    return Clip(windows.astype(np.float32, copy=False), sample_rate, looped, total / sample_rate)
+
+
+def load_clip(
+    path: str | os.PathLike[str],
+    policy: ClipPolicy | None = None,
+    sample_rate: int = 16000,
+) -> Clip:
+    """Read only the windows the clip policy needs and return them at ``sample_rate``.
+
+    For files whose length the header gives (everything soundfile reads) only the needed
+    windows are decoded, so memory stays bounded by the clip length however long the file.
+
+    Parameters
+    ----------
+    path : path-like
+        Audio or video file.
+    policy : ClipPolicy or None
+        Clip length and crop mode (default: 6 s, first window).
+    sample_rate : int
+        Output rate in Hz.
+
+    Returns
+    -------
+    Clip
+        Windows ``(k, round(seconds * sample_rate))`` float32 and the looped flag.
+    """
+    policy = policy or ClipPolicy()
+    info = audio_info(path)
+    length = round(policy.seconds * sample_rate)
+    if info.backend != "soundfile" or info.frames is None:
+        return fit_clip(load_audio(path, sample_rate), sample_rate, policy)
+    total_s = info.frames / info.sample_rate
+    if total_s <= policy.seconds:
+        return fit_clip(load_audio(path, sample_rate), sample_rate, policy)
+    # Window starts in seconds, as fit_clip would place them on the resampled signal.
+    total_out = math.ceil(info.frames * sample_rate / info.sample_rate)
+    starts = _window_starts(total_out, length, policy)
+    windows = []
+    for s in starts:
+        seg = load_audio(path, sample_rate, start_s=s / sample_rate,
+                         duration_s=policy.seconds + 1.0 / info.sample_rate)
+        if seg.shape[0] < length:  # the last window may end a sample short after resampling
+            seg = np.pad(seg, (0, length - seg.shape[0]), mode="edge")
+        windows.append(seg[:length])
+    return Clip(np.stack(windows), sample_rate, False, total_s)

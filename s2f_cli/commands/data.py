@@ -1,54 +1,193 @@
-"""Import public data sets into the manifest format, and check manifests.
+r"""Import public data sets into the manifest format, and check manifests.
 
 Examples::
 
     s2f-audit data check pop/manifest.csv
-    s2f-audit data import voxceleb1 /data/vox1 --out vox1/manifest.csv
+    s2f-audit data check vox1/manifest.csv --decode --errors vox1/errors.csv
+    s2f-audit data import voxceleb1 /data/vox1 --out vox1/manifest.csv --faces /data/vggface1
+    s2f-audit data import voxceleb2 /data/vox2 --out vox2/manifest.csv --age-table enriched.csv
+    s2f-audit data import avspeech /data/avspeech --out avs/manifest.csv --frames-dir avs/faces
+    s2f-audit data import common_voice /data/cv-corpus-17.0/en --out cv/manifest.csv
+    s2f-audit data import casual_conversations /data/cc --out cc/manifest.csv
+    s2f-audit data import table meta.parquet --out mine/manifest.csv \\
+        --map audio_path=file --map speaker_id=spk --map gender=sex
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
-from s2f_cli._common import CLIError, NotBuiltYet, common_parent
+from s2f_cli._common import CLIError
 
 NAME = "data"
 HELP = "import data sets to a manifest; check a manifest"
+
+FORMAT_NAMES = ("voxceleb1", "voxceleb2", "avspeech", "common_voice", "casual_conversations",
+                "table")
+#: Which command-line options each format takes (option dest -> adapter keyword).
+FORMAT_OPTIONS: dict[str, dict[str, str]] = {
+    "voxceleb1": {"meta": "meta", "faces": "faces_dir", "age_table": "age_table"},
+    "voxceleb2": {"meta": "meta", "faces": "faces_dir", "age_table": "age_table"},
+    "avspeech": {"clips_dir": "clips_dir", "side_table": "side_table",
+                 "frames_dir": "frames_dir", "val_fraction": "val_fraction",
+                 "test_fraction": "test_fraction"},
+    "common_voice": {"tsv": "tsv_files", "age_scheme": "age_scheme", "clips_dir": "clips_dir",
+                     "val_fraction": "val_fraction", "test_fraction": "test_fraction"},
+    "casual_conversations": {"json": "json_path", "frames_dir": "frames_dir",
+                             "no_frames": "extract_frames", "frame_time": "frame_time",
+                             "exclude_dark": "include_dark", "val_fraction": "val_fraction",
+                             "test_fraction": "test_fraction"},
+    "table": {"map": "mapping", "base_dir": "base_dir", "source": "source",
+              "val_fraction": "val_fraction", "test_fraction": "test_fraction"},
+}
+SEEDED = {"avspeech", "common_voice", "casual_conversations", "table"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options."""
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    nested = [common_parent(nested=True)]
-    check = sub.add_parser(
-        "check", help="validate a manifest and list every problem", parents=nested
-    )
+    check = sub.add_parser("check", help="validate a manifest and list every problem")
     check.add_argument("manifest", help="manifest.csv")
     check.add_argument(
         "--no-files", action="store_true", help="do not check that referenced files exist"
     )
+    check.add_argument("--decode", action="store_true",
+                       help="decode every audio file and face; report quality and errors")
+    check.add_argument("--errors", metavar="CSV", help="with --decode: write the error table")
+    check.add_argument("--quality", metavar="CSV",
+                       help="with --decode: write the per-utterance quality table")
+    check.add_argument("--strict", action="store_true",
+                       help="with --decode: stop at the first file that fails")
+
     imp = sub.add_parser(
-        "import", help="convert a data set's layout to a manifest", parents=nested
-    )
-    imp.add_argument("format", help="data set format")
+        "import", help="convert a data set's layout to a manifest",
+        description="Options apply to the formats named in their help; others are refused.")
+    imp.add_argument("format", choices=FORMAT_NAMES, help="data set format")
     imp.add_argument("root", help="data set root folder or metadata file")
     imp.add_argument("--out", required=True, help="output manifest.csv")
+    imp.add_argument("--meta", help="voxceleb1/2: meta file if not <root>/vox?_meta.csv")
+    imp.add_argument("--faces", metavar="DIR",
+                     help="voxceleb1/2: folder of VGGFace images or face crops")
+    imp.add_argument("--age-table", metavar="CSV",
+                     help="voxceleb1/2: age enrichment table (VoxCeleb_ID, video_id, "
+                          "birth_year, recording_year / speaker_age)")
+    imp.add_argument("--clips-dir", metavar="DIR",
+                     help="avspeech, common_voice: folder of clips")
+    imp.add_argument("--side-table", metavar="CSV",
+                     help="avspeech: demographics keyed by clip_id or ytid")
+    imp.add_argument("--frames-dir", metavar="DIR",
+                     help="avspeech, casual_conversations: where face frames are saved")
+    imp.add_argument("--no-frames", action="store_true",
+                     help="casual_conversations: do not extract face frames")
+    imp.add_argument("--frame-time", type=float, metavar="SECONDS",
+                     help="casual_conversations: frame time (default: middle of the video)")
+    imp.add_argument("--exclude-dark", action="store_true",
+                     help="casual_conversations: leave out the dark_files")
+    imp.add_argument("--json", metavar="FILE", help="casual_conversations: annotation JSON")
+    imp.add_argument("--tsv", action="append", metavar="NAME",
+                     help="common_voice: TSV file(s) to read (default train, dev, test)")
+    imp.add_argument("--age-scheme", choices=("project", "decades"),
+                     help="common_voice: age groups (default: project)")
+    imp.add_argument("--map", action="append", metavar="COLUMN=SOURCE",
+                     help="table: manifest column = table column (repeatable)")
+    imp.add_argument("--base-dir", metavar="DIR",
+                     help="table: folder the table's paths are relative to")
+    imp.add_argument("--source", help="table: source name for the sidecar")
+    imp.add_argument("--seed", type=int, default=argparse.SUPPRESS,
+                     help="seed of the speaker split where the source has none (the common "
+                          "--seed, accepted here too)")
+    imp.add_argument("--val-fraction", type=float,
+                     help="speaker fraction for val when the source has no split")
+    imp.add_argument("--test-fraction", type=float,
+                     help="speaker fraction for test when the source has no split")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
     if args.data_command == "check":
         return _check(args)
-    raise NotBuiltYet("data set adapters are not built yet (issue #5)")
+    return _import(args)
 
 
 def _check(args: argparse.Namespace) -> int:
     from s2f_data import ManifestError, read_manifest
 
+    if not args.decode and (args.errors or args.quality or args.strict):
+        raise CLIError("--errors, --quality and --strict need --decode")
     try:
         manifest = read_manifest(args.manifest, check_files=not args.no_files)
     except ManifestError as err:
+        if err.issues:  # every problem, not only the first few
+            err = ManifestError.from_issues(args.manifest, err.issues, shown=len(err.issues))
         raise CLIError(str(err)) from err
     n_spk = manifest.frame["speaker_id"].nunique()
     print(f"{args.manifest}: OK ({len(manifest.frame)} utterances, {n_spk} speakers)")
+    if args.decode:
+        return _decode(args, manifest)
+    return 0
+
+
+def _decode(args: argparse.Namespace, manifest: Any) -> int:
+    from s2f_data._atomic import atomic_write_text
+    from s2f_data._batch import BatchError, check_media
+
+    try:
+        quality, errors = check_media(manifest.audio_paths(), manifest.face_paths(),
+                                      strict=args.strict)
+    except BatchError as err:
+        raise CLIError(f"--strict: stopped at the first bad file: {err}") from err
+    quality.insert(1, "utterance_id", manifest.frame["utterance_id"].to_numpy())
+    if args.quality:
+        atomic_write_text(args.quality, quality.to_csv(index=False, lineterminator="\n"))
+    if args.errors:
+        atomic_write_text(args.errors, errors.to_csv(index=False, lineterminator="\n"))
+    flags = quality["flags"].dropna().str.split(";").explode()
+    counts = flags[flags != ""].value_counts()
+    n = len(quality)
+    print(f"decoded: {n - (errors['kind'] == 'audio').sum()} of {n} audio files, "
+          f"{(errors['kind'] == 'face').sum()} face error(s)")
+    for flag, k in counts.items():
+        print(f"  flag {flag}: {k} utterance(s)")
+    for row in errors.itertuples():
+        line = int(row.index) + 2
+        print(f"  line {line}: {row.kind} {row.path}: {row.reason}")
+    return 1 if len(errors) else 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from s2f_data import ManifestError
+    from s2f_data._atomic import atomic_write_text
+    from s2f_data.adapters import import_dataset, parse_mapping
+
+    allowed = FORMAT_OPTIONS[args.format]
+    options: dict[str, Any] = {}
+    for dest in {d for opts in FORMAT_OPTIONS.values() for d in opts}:
+        value = getattr(args, dest)
+        if value is None or value is False:
+            continue
+        if dest not in allowed:
+            flag = "--" + dest.replace("_", "-")
+            raise CLIError(f"{flag} does not apply to format {args.format!r}; it takes "
+                           f"{sorted('--' + d.replace('_', '-') for d in allowed)}")
+        key = allowed[dest]
+        if dest == "map":
+            value = parse_mapping(value)
+        elif dest == "tsv":
+            value = tuple(value)
+        elif dest in ("no_frames", "exclude_dark"):
+            value = False  # flags that switch a default-on behaviour off
+        options[key] = value
+    if args.format in SEEDED:
+        options["seed"] = args.seed
+    try:
+        result = import_dataset(args.format, args.root, args.out, **options)
+    except ManifestError as err:
+        raise CLIError(f"the imported table is not a valid manifest:\n{err}") from err
+    print(result.summary())
+    if len(result.skipped):
+        skipped_path = Path(args.out).with_suffix(".skipped.csv")
+        atomic_write_text(skipped_path, result.skipped.to_csv(index=False, lineterminator="\n"))
+        print(f"skipped items listed in {skipped_path}")
     return 0

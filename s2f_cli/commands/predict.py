@@ -1,15 +1,22 @@
 """Reconstruct faces from voices: voice.wav -> face.png (files, folders or a manifest).
 
-Example::
+Any sample rate and channel count is accepted (the loader resamples and mixes to mono). A file
+that cannot be read is reported with the reason and skipped; the others are still written.
+Exit status 0 when every input gave a face, 1 when some failed.
 
-    s2f-audit predict --checkpoint runs/a voice.wav --out faces/
+Examples::
+
+    s2f-audit predict --checkpoint runs/a voice.wav -o face.png
+    s2f-audit predict --checkpoint runs/a voices/ pop/manifest.csv --out faces/
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from s2f_cli._common import NotBuiltYet
+from s2f_cli._common import progress_enabled
 
 NAME = "predict"
 HELP = "reconstruct face images from voice recordings"
@@ -20,8 +27,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="run folder or checkpoint")
     parser.add_argument("inputs", nargs="+", help="audio files, folders or a manifest.csv")
     parser.add_argument("--out", "-o", required=True, help="output folder (or .png for one)")
+    parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
-    raise NotBuiltYet("inference is not built yet (issue #3)")
+    from s2f_model._checkpoint import load_model
+    from s2f_model._predict import predict_faces
+
+    model = load_model(args.checkpoint, map_location=args.device)
+    out = Path(args.out)
+    single = out.suffix.lower() == ".png"
+    report = predict_faces(
+        model,
+        args.inputs,
+        None if single else out,
+        output=out if single else None,
+        batch_size=args.batch_size,
+        progress=progress_enabled(args),
+    )
+    for path, reason in report.failures:
+        print(f"s2f-audit predict: failed: {path}: {reason}", file=sys.stderr)
+    where = out if single else out / "predictions.csv"
+    print(f"{report.n_ok} face(s) written, {report.n_failed} failed ({where})")
+    return 1 if report.n_failed else 0

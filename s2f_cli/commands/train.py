@@ -1,28 +1,95 @@
 """Train the Speech2Face model (face side, then voice encoder) on a manifest.
 
-Example::
+Stages: the face encoder as an identity classifier over the training speakers, the face
+decoder on its frozen features, then the voice encoder with the face side frozen (the paper's
+loss). The run folder gets ``checkpoint.json`` (resumable, every ``--checkpoint-every``
+steps) and, at the end, ``model.json`` for ``s2f-audit predict`` / ``audit``.
+
+Examples::
 
     s2f-audit train --manifest pop/manifest.csv --preset compact --out runs/a
+    s2f-audit train --manifest pop/manifest.csv --out runs/a --resume
+    s2f-audit train --manifest pop/manifest.csv --out runs/quick --steps 50
+    torchrun --nproc_per_node 2 -m s2f_cli train --manifest pop/manifest.csv --out runs/ddp
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 
-from s2f_cli._common import NotBuiltYet
+from s2f_cli._common import CLIError, progress_enabled
 
 NAME = "train"
 HELP = "train the model on a manifest"
+
+log = logging.getLogger("s2f_cli.train")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options."""
     parser.add_argument("--manifest", required=True, help="manifest.csv to train on")
-    parser.add_argument("--preset", default="compact", help="compact (default) | paper")
+    parser.add_argument("--preset", default="compact", choices=("compact", "paper"),
+                        help="compact (default) | paper")
     parser.add_argument("--out", required=True, help="run folder (checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder")
+    parser.add_argument("--face-from", metavar="RUN",
+                        help="reuse the face encoder and decoder of a finished run (same "
+                             "preset) and train only the voice encoder")
+    group = parser.add_argument_group("overrides of the preset's training settings")
+    group.add_argument("--steps", type=int, metavar="N",
+                       help="steps of every stage (face encoder, decoder, voice encoder)")
+    group.add_argument("--face-steps", type=int, metavar="N",
+                       help="steps of the face encoder stage and of the decoder stage")
+    group.add_argument("--voice-steps", type=int, metavar="N",
+                       help="steps of the voice encoder stage")
+    group.add_argument("--batch-size", type=int, metavar="N", help="clips per step")
+    group.add_argument("--lr", type=float, help="Adam learning rate")
+    group.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
+                       help="autocast precision")
+    group.add_argument("--checkpoint-every", type=int, metavar="N",
+                       help="write a resumable checkpoint every N steps (0: stage ends only)")
+    group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any config setting by dotted path, value as JSON, e.g. "
+                            "--set face.image_size=32 (repeatable)")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """Collect the config overrides the options ask for (later ones win)."""
+    out: dict[str, object] = {"train.seed": int(args.seed), "train.device": args.device}
+    if args.steps is not None:
+        out["train.face_steps"] = out["train.voice_steps"] = args.steps
+    for flag, key in (("face_steps", "train.face_steps"), ("voice_steps", "train.voice_steps"),
+                      ("batch_size", "train.batch_size"), ("lr", "train.lr"),
+                      ("precision", "train.precision"),
+                      ("checkpoint_every", "train.checkpoint_every")):
+        value = getattr(args, flag)
+        if value is not None:
+            out[key] = value
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw  # a bare string such as --set train.device=cpu
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
-    raise NotBuiltYet("model training is not built yet (issue #3)")
+    from s2f_model._config import S2FConfig
+    from s2f_model._train import train
+
+    cfg = S2FConfig.preset(args.preset).replace(**_overrides(args))
+    result = train(cfg, args.manifest, args.out, resume=args.resume,
+                   progress=progress_enabled(args), face_from=args.face_from)
+    steps = {stage: len(losses) for stage, losses in result.losses.items()}
+    log.info("trained %s in %.1f s: steps %s", args.out, result.seconds, steps)
+    if result.evaluation:
+        log.info("validation: %s", ", ".join(f"{k}={v:.4g}" for k, v in
+                                            result.evaluation.items()))
+    print(f"model written to {result.run_dir / 'model.json'}")
+    return 0

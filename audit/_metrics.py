@@ -1,0 +1,428 @@
+"""Metric definitions: each metric is a function of group totals of per-row statistics.
+
+A `MetricSpec` holds an ``(n_rows, K)`` array of per-row statistics and a function that maps
+totals ``(..., K)`` to the metric ``(...)``. Point estimates apply it to the group totals,
+bootstrap replicates to the replicate totals (see `audit.SpeakerBootstrap`), so one sparse
+matrix product per grouping serves every metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from audit._groups import _is_missing
+from audit.exceptions import AuditInputError
+
+__all__ = [
+    "MetricSpec",
+    "agreement_specs",
+    "calibration_specs",
+    "cohen_kappa_from_counts",
+    "confusion_spec",
+    "detect_measures",
+    "detect_targets",
+    "ece_from_sums",
+    "label_vocabulary",
+    "rate_spec",
+    "retrieval_specs",
+    "similarity_specs",
+]
+
+_PROB = "_p_"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric as a function of group totals.
+
+    Attributes
+    ----------
+    metric : str
+        Metric name (``agreement``, ``kappa``, ``recall@5``, ...).
+    target : str
+        What it measures (judged attribute, ``retrieval``, ``feature``, measure name).
+    label : str or None
+        Class for per-class metrics, else None.
+    stats : ndarray, shape (n_rows, K)
+        Per-row statistics (zero on rows that do not count).
+    valid : ndarray of bool, shape (n_rows,)
+        Rows that count towards ``n_utterances`` / ``n_speakers``.
+    func : callable
+        Totals ``(..., K)`` -> value ``(...)`` (NaN where undefined).
+    higher_is_better : bool
+        Direction, used for the ``"best"`` reference.
+    extras : dict of str to callable
+        Further columns computed from the point totals (e.g. chance level).
+    labels : tuple of str or None
+        Label list of a confusion spec (rows and columns of ``func``'s matrices).
+    """
+
+    metric: str
+    target: str
+    label: str | None
+    stats: np.ndarray
+    valid: np.ndarray
+    func: Callable[[np.ndarray], np.ndarray]
+    higher_is_better: bool = True
+    extras: Mapping[str, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict)
+    labels: tuple[str, ...] | None = None
+
+    @property
+    def n_stats(self) -> int:
+        """Number of statistics ``K``."""
+        return int(self.stats.shape[1])
+
+
+def _ratio(sums: np.ndarray, num: int = 0, den: int = 1) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sums[..., den] > 0, sums[..., num] / sums[..., den], np.nan)
+
+
+def rate_spec(
+    metric: str,
+    target: str,
+    numerator: np.ndarray,
+    valid: np.ndarray,
+    *,
+    label: str | None = None,
+    higher_is_better: bool = True,
+    extras: Mapping[str, np.ndarray] | None = None,
+) -> MetricSpec:
+    """Define a mean over valid rows: ``sum(numerator * valid) / sum(valid)``.
+
+    Parameters
+    ----------
+    metric, target : str
+        Names (see `MetricSpec`).
+    numerator : ndarray, shape (n_rows,)
+        Per-row value (indicator for a rate); ignored where ``valid`` is False.
+    valid : ndarray of bool, shape (n_rows,)
+        Rows in the denominator.
+    label : str, optional
+        Class for per-class metrics.
+    higher_is_better : bool
+        Direction.
+    extras : dict of str to ndarray, optional
+        Per-row values whose group means over valid rows become extra columns.
+
+    Returns
+    -------
+    MetricSpec
+    """
+    valid = np.asarray(valid, dtype=bool)
+    num = np.where(valid, np.asarray(numerator, dtype=np.float64), 0.0)
+    columns = [num, valid.astype(np.float64)]
+    extra_funcs: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    for i, (name, values) in enumerate((extras or {}).items()):
+        columns.append(np.where(valid, np.asarray(values, dtype=np.float64), 0.0))
+        extra_funcs[name] = lambda s, j=i + 2: _ratio(s, j, 1)
+    return MetricSpec(
+        metric,
+        target,
+        label,
+        np.column_stack(columns),
+        valid,
+        _ratio,
+        higher_is_better,
+        extra_funcs,
+    )
+
+
+def _labels_of(values: pd.Series) -> pd.Series:
+    """Strings with missing (NA or blank) as None."""
+    miss = _is_missing(values)
+    out = np.full(len(values), None, dtype=object)
+    out[~miss] = values[~miss].astype(str).to_numpy(dtype=object)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def detect_targets(table: pd.DataFrame) -> list[str]:
+    """Judged attributes: ``t`` with label columns ``true_<t>`` and ``recon_<t>``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> detect_targets(pd.DataFrame({"true_gender": ["f"], "recon_gender": ["m"]}))
+    ['gender']
+    """
+    out = []
+    for col in table.columns:
+        if not (isinstance(col, str) and col.startswith("true_")) or _PROB in col:
+            continue
+        target = col[len("true_") :]
+        other = f"recon_{target}"
+        if other in table.columns and not pd.api.types.is_numeric_dtype(table[col].dtype):
+            out.append(target)
+    return out
+
+
+def detect_measures(table: pd.DataFrame) -> list[str]:
+    """Craniofacial measures: ``m`` with numeric columns ``true_<m>`` and ``recon_<m>``."""
+    out = []
+    for col in table.columns:
+        if not (isinstance(col, str) and col.startswith("true_")) or _PROB in col:
+            continue
+        measure = col[len("true_") :]
+        other = f"recon_{measure}"
+        if (
+            other in table.columns
+            and pd.api.types.is_numeric_dtype(table[col].dtype)
+            and not pd.api.types.is_bool_dtype(table[col].dtype)
+            and pd.api.types.is_numeric_dtype(table[other].dtype)
+        ):
+            out.append(measure)
+    return out
+
+
+def label_vocabulary(
+    table: pd.DataFrame, target: str, labels: Sequence[str] | None = None
+) -> list[str]:
+    """Full label list of a judged attribute.
+
+    Categories of categorical columns, else the sorted union of the labels seen in
+    ``true_<t>``, ``recon_<t>``, ``upper_<t>``, ``<t>`` and the ``*_<t>_p_<label>`` columns.
+    ``labels`` overrides; a label outside it raises.
+    """
+    seen: set[str] = set()
+    for col in (f"true_{target}", f"recon_{target}", f"upper_{target}"):
+        if col in table.columns:
+            if isinstance(table[col].dtype, pd.CategoricalDtype):
+                seen.update(map(str, table[col].cat.categories))
+            seen.update(v for v in _labels_of(table[col]) if v is not None)
+    for col in table.columns:
+        for prefix in ("true", "recon", "upper"):
+            head = f"{prefix}_{target}{_PROB}"
+            if isinstance(col, str) and col.startswith(head):
+                seen.add(col[len(head) :])
+    if labels is None:
+        return sorted(seen)
+    labels = [str(v) for v in labels]
+    unknown = sorted(seen - set(labels))
+    if unknown:
+        raise AuditInputError(
+            f"labels {unknown} of {target!r} are not in the given label list {labels}"
+        )
+    return labels
+
+
+def cohen_kappa_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Cohen's kappa from confusion counts ``(..., L, L)`` (rows true, columns predicted).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(float(cohen_kappa_from_counts(np.array([[20.0, 5], [10, 15]]))), 6)
+    0.4
+    """
+    n = counts.sum(axis=(-1, -2))
+    trace = np.trace(counts, axis1=-2, axis2=-1)
+    expected = (counts.sum(axis=-1) * counts.sum(axis=-2)).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        po = trace / n
+        pe = expected / n**2
+        kappa = (po - pe) / (1 - pe)
+    return np.where((n > 0) & (pe < 1), kappa, np.nan)
+
+
+def _pair_codes(
+    table: pd.DataFrame, true_col: str, pred_col: str, labels: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    true = _labels_of(table[true_col])
+    pred = _labels_of(table[pred_col])
+    for col, ser in ((true_col, true), (pred_col, pred)):
+        bad = ser.notna() & ~ser.isin(list(labels))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise AuditInputError(
+                f"column {col!r} row {row}: label {ser.iloc[row]!r} is not in {list(labels)}"
+            )
+    valid = (true.notna() & pred.notna()).to_numpy()
+    index = pd.Index(list(labels))
+    t = np.where(true.notna(), index.get_indexer(true.fillna("").to_numpy(object)), -1)
+    p = np.where(pred.notna(), index.get_indexer(pred.fillna("").to_numpy(object)), -1)
+    return t.astype(np.int64), p.astype(np.int64), valid
+
+
+def confusion_spec(
+    table: pd.DataFrame, target: str, labels: Sequence[str], source: str = "recon"
+) -> MetricSpec:
+    """Confusion counts of ``true_<t>`` (rows) against ``<source>_<t>`` (columns).
+
+    ``func`` returns the counts ``(..., L, L)``; row-normalise them for rates.
+    """
+    n_lab = len(labels)
+    t, p, valid = _pair_codes(table, f"true_{target}", f"{source}_{target}", labels)
+    stats = np.zeros((len(table), n_lab * n_lab))
+    rows = np.flatnonzero(valid)
+    stats[rows, t[rows] * n_lab + p[rows]] = 1.0
+
+    def func(s: np.ndarray) -> np.ndarray:
+        return s.reshape(*s.shape[:-1], n_lab, n_lab)
+
+    name = "confusion" if source == "recon" else f"{source}_confusion"
+    return MetricSpec(name, target, None, stats, valid, func, labels=tuple(labels))
+
+
+def agreement_specs(
+    table: pd.DataFrame, target: str, labels: Sequence[str], source: str = "recon"
+) -> list[MetricSpec]:
+    """Agreement rate, Cohen's kappa, macro recall and per-class recall of one attribute.
+
+    ``source="upper"`` gives the upper-bound row (metric names prefixed ``upper_``).
+    """
+    n_lab = len(labels)
+    conf = confusion_spec(table, target, labels, source)
+    prefix = "" if source == "recon" else f"{source}_"
+    stats, valid = conf.stats, conf.valid
+
+    def agreement(s: np.ndarray) -> np.ndarray:
+        c = s.reshape(*s.shape[:-1], n_lab, n_lab)
+        n = c.sum(axis=(-1, -2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(n > 0, np.trace(c, axis1=-2, axis2=-1) / n, np.nan)
+
+    def kappa(s: np.ndarray) -> np.ndarray:
+        return cohen_kappa_from_counts(s.reshape(*s.shape[:-1], n_lab, n_lab))
+
+    def macro_recall(s: np.ndarray) -> np.ndarray:
+        c = s.reshape(*s.shape[:-1], n_lab, n_lab)
+        support = c.sum(axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            recall = np.diagonal(c, axis1=-2, axis2=-1) / support
+            present = support > 0
+            total = np.where(present, recall, 0.0).sum(axis=-1)
+            return np.where(present.any(axis=-1), total / present.sum(axis=-1), np.nan)
+
+    specs = [
+        MetricSpec(f"{prefix}agreement", target, None, stats, valid, agreement),
+        MetricSpec(f"{prefix}kappa", target, None, stats, valid, kappa),
+        MetricSpec(f"{prefix}macro_recall", target, None, stats, valid, macro_recall),
+    ]
+    t, p, _ = _pair_codes(table, f"true_{target}", f"{source}_{target}", labels)
+    for i, label in enumerate(labels):
+        in_class = valid & (t == i)
+        specs.append(
+            rate_spec(f"{prefix}recall", target, (p == i).astype(float), in_class, label=label)
+        )
+    return specs
+
+
+def retrieval_specs(table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)) -> list[MetricSpec]:
+    """Recall@K of ``retrieval_rank`` (1-based) with chance ``K / gallery_size`` beside it."""
+    if "retrieval_rank" not in table.columns:
+        return []
+    rank = pd.to_numeric(table["retrieval_rank"], errors="coerce").to_numpy(dtype=float)
+    if "gallery_size" in table.columns:
+        gallery = pd.to_numeric(table["gallery_size"], errors="coerce").to_numpy(dtype=float)
+    else:
+        gallery = np.full(len(table), np.nan)
+    valid = np.isfinite(rank)
+    bad = valid & ((rank < 1) | (np.isfinite(gallery) & (rank > gallery)))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise AuditInputError(
+            f"retrieval_rank row {row} is {rank[row]:g}, expected 1 <= rank <= gallery_size "
+            f"({gallery[row]:g})"
+        )
+    specs = []
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise AuditInputError(f"retrieval K must be a positive integer, got {k!r}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            chance = np.minimum(k, gallery) / gallery
+        specs.append(
+            rate_spec(
+                f"recall@{k}",
+                "retrieval",
+                (rank <= k).astype(float),
+                valid,
+                extras={"chance": chance, "gallery_size": gallery},
+            )
+        )
+    return specs
+
+
+def similarity_specs(
+    table: pd.DataFrame,
+    columns: Mapping[str, bool] | None = None,
+) -> list[MetricSpec]:
+    """Group means of feature-similarity columns (present ones of ``cos_sim``, ``l1``, ``l2``).
+
+    ``columns`` maps column -> higher_is_better.
+    """
+    columns = columns or {"cos_sim": True, "l1": False, "l2": False}
+    specs = []
+    for col, higher in columns.items():
+        if col in table.columns:
+            x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+            specs.append(rate_spec(col, "feature", x, np.isfinite(x), higher_is_better=higher))
+    return specs
+
+
+def ece_from_sums(sums: np.ndarray, n_bins: int) -> np.ndarray:
+    """Compute the expected calibration error from per-bin totals ``(..., 3 * n_bins)``.
+
+    The totals are, per bin, the count, the summed confidence and the summed correctness:
+    ``ECE = sum_b |correct_b - confidence_b| / n``.
+    """
+    s = sums.reshape(*sums.shape[:-1], n_bins, 3)
+    n = s[..., 0].sum(axis=-1)
+    gap = np.abs(s[..., 2] - s[..., 1]).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, gap / n, np.nan)
+
+
+def calibration_specs(
+    table: pd.DataFrame,
+    targets: Sequence[str],
+    labels: Mapping[str, Sequence[str]],
+    n_bins: int = 10,
+) -> list[MetricSpec]:
+    """Top-label expected calibration error (equal-width bins) of the judge, per attribute.
+
+    For attribute ``t`` the judge's probabilities on true faces ``true_<t>_p_<label>`` are
+    scored against the recorded label ``<t>`` when both exist (the judge's own calibration);
+    otherwise ``recon_<t>_p_<label>`` against ``true_<t>`` (how far the judge's confidence on
+    reconstructions matches agreement with the true face's label). The ``label`` field of
+    the result names the pair.
+    """
+    specs = []
+    for target in targets:
+        for prob_prefix, truth_col in (
+            (f"true_{target}", target),
+            (f"recon_{target}", f"true_{target}"),
+        ):
+            cols = [f"{prob_prefix}{_PROB}{lab}" for lab in labels[target]]
+            if truth_col not in table.columns or not all(c in table.columns for c in cols):
+                continue
+            probs = table[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+            truth = _labels_of(table[truth_col])
+            lookup = {lab: i for i, lab in enumerate(labels[target])}
+            t = np.array([lookup.get(v, -1) if v is not None else -1 for v in truth])
+            valid = np.isfinite(probs).all(axis=1) & (t >= 0)
+            conf = np.where(valid, probs.max(axis=1, initial=0.0, where=np.isfinite(probs)), 0)
+            pred = np.argmax(np.where(np.isfinite(probs), probs, -np.inf), axis=1)
+            correct = (pred == t).astype(float)
+            bins = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+            stats = np.zeros((len(table), 3 * n_bins))
+            rows = np.flatnonzero(valid)
+            stats[rows, bins[rows] * 3] = 1.0
+            stats[rows, bins[rows] * 3 + 1] = conf[rows]
+            stats[rows, bins[rows] * 3 + 2] = correct[rows]
+            specs.append(
+                MetricSpec(
+                    "ece",
+                    target,
+                    f"{prob_prefix}{_PROB}* vs {truth_col}",
+                    stats,
+                    valid,
+                    lambda s, nb=n_bins: ece_from_sums(s, nb),
+                    higher_is_better=False,
+                )
+            )
+            break
+    return specs

@@ -1,0 +1,461 @@
+"""Tidy group-metric tables: values, CIs, disparities against a reference, corrected p-values.
+
+`metric_tables` is the engine behind `audit.run_audit_tables`: for every grouping it runs one
+stratified speaker-cluster bootstrap of the group totals of all metrics at once, then derives
+values, intervals, differences and ratios to the reference group, and p-values; the p-values
+of each family (one metric of one target and label, over all groupings and groups) are then
+corrected together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from audit._bootstrap import SpeakerBootstrap, bootstrap_interval, bootstrap_p_value
+from audit._groups import OVERALL, Grouping
+from audit._metrics import MetricSpec
+from audit._multitest import CORRECTIONS, adjust_p_values
+from audit.exceptions import AuditInputError
+
+__all__ = [
+    "CONFUSION_COLUMNS",
+    "FLAGS",
+    "RECORD_COLUMNS",
+    "Reference",
+    "metric_tables",
+]
+
+Reference = Literal["overall", "best"] | Mapping[str, str] | None
+
+#: Columns of every group-metric table, in order (extra metric columns follow).
+RECORD_COLUMNS: tuple[str, ...] = (
+    "metric",
+    "target",
+    "label",
+    "attribute",
+    "group",
+    "group_label",
+    "n_utterances",
+    "n_speakers",
+    "value",
+    "ci_low",
+    "ci_high",
+    "reference",
+    "reference_value",
+    "difference",
+    "diff_ci_low",
+    "diff_ci_high",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "p_value",
+    "p_adjusted",
+    "flags",
+)
+#: Columns of the confusion table.
+CONFUSION_COLUMNS: tuple[str, ...] = (
+    "metric",
+    "target",
+    "attribute",
+    "group",
+    "group_label",
+    "true_label",
+    "pred_label",
+    "n_utterances",
+    "n_speakers",
+    "count",
+    "value",
+    "ci_low",
+    "ci_high",
+    "flags",
+)
+#: Every flag a record can carry.
+FLAGS: tuple[str, ...] = (
+    "empty",
+    "insufficient_data",
+    "reference",
+    "significant",
+    "unstable_ci",
+)
+_UNSTABLE_FRACTION = 0.05
+
+
+def _check_reference(reference: Reference) -> None:
+    if reference is None or reference in ("overall", "best"):
+        return
+    if isinstance(reference, Mapping) and reference:
+        return
+    raise AuditInputError(
+        "reference must be 'overall', 'best' or a mapping column -> group label "
+        f"(e.g. {{'gender': 'male'}}), got {reference!r}"
+    )
+
+
+def _speaker_counts(
+    boot: SpeakerBootstrap, codes: np.ndarray, valid: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Utterances and distinct speakers per group among valid rows."""
+    n_utt = np.bincount(codes[valid], minlength=n_groups)
+    pairs = np.unique(boot.speaker_codes[valid] * n_groups + codes[valid])
+    n_spk = np.bincount(pairs % n_groups, minlength=n_groups)
+    return n_utt, n_spk
+
+
+class _CountCache:
+    """Utterance and speaker counts per group for each distinct validity mask."""
+
+    def __init__(self, boot: SpeakerBootstrap, codes: np.ndarray, n_groups: int) -> None:
+        self.boot, self.codes, self.n_groups = boot, codes, n_groups
+        self.cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = np.packbits(valid).tobytes()
+        if key not in self.cache:
+            self.cache[key] = _speaker_counts(self.boot, self.codes, valid, self.n_groups)
+        return self.cache[key]
+
+
+def _reference_index(
+    grouping: Grouping,
+    reference: Reference,
+    values: np.ndarray,
+    eligible: np.ndarray,
+    higher_is_better: bool,
+) -> int | Literal["overall"] | None:
+    """Find the reference of a grouping: a group index, ``"overall"`` or None (none)."""
+    if reference is None or not grouping.columns:
+        return None
+    if reference == "overall":
+        return "overall"
+    if reference == "best":
+        pool = np.flatnonzero(eligible & np.isfinite(values))
+        if len(pool) == 0:
+            pool = np.flatnonzero(np.isfinite(values))
+        if len(pool) == 0:
+            return None
+        key = values[pool] if higher_is_better else -values[pool]
+        return int(pool[np.argmax(key)])
+    if not isinstance(reference, Mapping):
+        raise AuditInputError(f"unknown reference {reference!r}")
+    if not all(c in reference for c in grouping.columns):
+        return "overall"
+    index = grouping.find(reference)
+    if index is None:
+        wanted = {c: reference[c] for c in grouping.columns}
+        raise AuditInputError(
+            f"reference group {wanted} does not exist in grouping {grouping.attribute!r}; "
+            f"groups are {grouping.labels()}"
+        )
+    return index
+
+
+def _grouping_records(
+    grouping: Grouping,
+    specs: Sequence[MetricSpec],
+    cols: Callable[[MetricSpec], slice],
+    weights: np.ndarray | None,
+    point: np.ndarray,
+    reps: np.ndarray,
+    counts: _CountCache,
+    reference: Reference,
+    labels: list[str],
+    ci_level: float,
+    ci_method: Literal["expanded", "percentile"],
+    min_group_size: int,
+) -> list[dict]:
+    """Build the records of all scalar metrics of one grouping (intervals in one batch)."""
+    n_groups, n_specs = grouping.n_groups, len(specs)
+    n_boot = reps.shape[0]
+    value = np.empty((n_specs, n_groups))
+    value_reps = np.empty((n_boot, n_specs, n_groups))
+    n_utt = np.empty((n_specs, n_groups), dtype=np.int64)
+    n_spk = np.empty((n_specs, n_groups), dtype=np.int64)
+    ref_value = np.full(n_specs, np.nan)
+    ref_reps = np.full((n_boot, n_specs), np.nan)
+    m = np.zeros((n_specs, n_groups))
+    refs: list[int | str | None] = []
+    for i, spec in enumerate(specs):
+        sl = cols(spec)
+        value[i] = spec.func(point[:, sl])
+        value_reps[:, i] = spec.func(reps[:, :, sl])
+        n_utt[i], n_spk[i] = counts(spec.valid)
+        sufficient = n_spk[i] >= min_group_size
+        ref = _reference_index(grouping, reference, value[i], sufficient, spec.higher_is_better)
+        refs.append(ref)
+        if ref == "overall":
+            ref_value[i] = spec.func(point[:, sl].sum(axis=0))
+            ref_reps[:, i] = spec.func(reps[:, :, sl].sum(axis=1))
+            m[i] = n_spk[i]
+        elif ref is not None:
+            ref_value[i], ref_reps[:, i] = value[i, ref], value_reps[:, i, ref]
+            m[i] = np.minimum(n_spk[i], n_spk[i, ref])
+    if weights is not None:
+        w_sum = np.zeros((n_specs, n_groups))
+        ess = np.full((n_specs, n_groups), np.nan)
+        for i, spec in enumerate(specs):
+            codes, w = grouping.codes[spec.valid], weights[spec.valid]
+            w_sum[i] = np.bincount(codes, weights=w, minlength=n_groups)
+            w_sq = np.bincount(codes, weights=w * w, minlength=n_groups)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ess[i] = np.where(w_sq > 0, w_sum[i] ** 2 / w_sq, 0.0)
+    low, high = bootstrap_interval(value_reps, n_spk, ci_level, ci_method)
+    nan_frac = np.mean(~np.isfinite(value_reps), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = value - ref_value[:, None]
+        diff_reps = value_reps - ref_reps[:, :, None]
+        ratio = np.where(ref_value[:, None] != 0, value / ref_value[:, None], np.nan)
+        ratio_reps = np.where(ref_reps[:, :, None] != 0, value_reps / ref_reps[:, :, None], np.nan)
+    d_lo, d_hi = bootstrap_interval(diff_reps, m, ci_level, ci_method)
+    r_lo, r_hi = bootstrap_interval(ratio_reps, m, ci_level, ci_method)
+    p = bootstrap_p_value(diff, diff_reps, m)
+    for i, ref in enumerate(refs):
+        if isinstance(ref, int):
+            for arr in (diff, d_lo, d_hi, ratio, r_lo, r_hi, p):
+                arr[i, ref] = np.nan
+    records = []
+    for i, spec in enumerate(specs):
+        ref = refs[i]
+        ref_label = None if ref is None else OVERALL if ref == "overall" else labels[ref]
+        extras = {name: f(point[:, cols(spec)]) for name, f in spec.extras.items()}
+        for g in range(n_groups):
+            flags = []
+            if n_utt[i, g] == 0:
+                flags.append("empty")
+            elif n_spk[i, g] < min_group_size:
+                flags.append("insufficient_data")
+            if isinstance(ref, int) and g == ref:
+                flags.append("reference")
+            if n_utt[i, g] > 0 and nan_frac[i, g] > _UNSTABLE_FRACTION:
+                flags.append("unstable_ci")
+            rec = {
+                "metric": spec.metric,
+                "target": spec.target,
+                "label": spec.label,
+                "attribute": grouping.attribute,
+                "group": dict(grouping.groups[g]),
+                "group_label": labels[g],
+                "n_utterances": int(n_utt[i, g]),
+                "n_speakers": int(n_spk[i, g]),
+                "value": float(value[i, g]),
+                "ci_low": float(low[i, g]),
+                "ci_high": float(high[i, g]),
+                "reference": ref_label,
+                "reference_value": float(ref_value[i]) if ref is not None else np.nan,
+                "difference": float(diff[i, g]),
+                "diff_ci_low": float(d_lo[i, g]),
+                "diff_ci_high": float(d_hi[i, g]),
+                "ratio": float(ratio[i, g]),
+                "ratio_ci_low": float(r_lo[i, g]),
+                "ratio_ci_high": float(r_hi[i, g]),
+                "p_value": float(p[i, g]),
+                "p_adjusted": np.nan,
+                "flags": flags,
+            }
+            for name, vals in extras.items():
+                rec[name] = float(vals[g])
+            if weights is not None:
+                rec["weight_sum"] = float(w_sum[i, g])
+                rec["effective_n"] = float(ess[i, g])
+            records.append(rec)
+    return records
+
+
+def metric_tables(
+    table: pd.DataFrame,
+    specs: Sequence[MetricSpec],
+    groupings: Sequence[Grouping],
+    boot: SpeakerBootstrap,
+    *,
+    confusion: Sequence[MetricSpec] = (),
+    reference: Reference = "overall",
+    ci_level: float = 0.95,
+    ci_method: Literal["expanded", "percentile"] = "expanded",
+    min_group_size: int = 10,
+    correction: Literal["holm", "bh", "none"] = "holm",
+    weights: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Group-metric records (and confusion-matrix records) for every grouping.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Evaluation table (rows aligned with ``boot`` and the groupings).
+    specs : sequence of MetricSpec
+        Scalar metrics.
+    groupings : sequence of Grouping
+        Groupings of the rows (see `audit.build_groupings`).
+    boot : SpeakerBootstrap
+        Bootstrap over the table's speakers.
+    confusion : sequence of MetricSpec
+        Confusion-count specs (see `audit.confusion_spec`) for the confusion table.
+    reference : {"overall", "best"}, mapping or None
+        Reference of the disparities; None computes none.
+    ci_level : float
+        Confidence level.
+    ci_method : {"expanded", "percentile"}
+        Interval method (see `audit.bootstrap_interval`).
+    min_group_size : int
+        Fewer speakers than this flags ``insufficient_data``; such groups stay in the table
+        but are left out of the p-value families and never flagged significant.
+    correction : {"holm", "bh", "none"}
+        Multiple-testing correction per family.
+    weights : ndarray, shape (n_rows,), optional
+        Row weights (e.g. from `audit.raking_weights`): every metric becomes its weighted
+        version, and the metric table gains ``weight_sum`` and ``effective_n`` (Kish's
+        ``(sum w)^2 / sum w^2`` over the group's valid rows). The weights are taken as
+        fixed in the bootstrap. ``n_utterances`` stays the unweighted count.
+
+    Returns
+    -------
+    metrics : DataFrame
+        Columns `RECORD_COLUMNS` plus extra metric columns (e.g. ``chance``).
+    confusion : DataFrame
+        Columns `CONFUSION_COLUMNS`.
+    """
+    _check_reference(reference)
+    if correction not in CORRECTIONS:
+        raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if isinstance(min_group_size, bool) or not isinstance(min_group_size, int | np.integer):
+        raise AuditInputError(f"min_group_size must be an integer, got {min_group_size!r}")
+    if min_group_size < 2:
+        raise AuditInputError(f"min_group_size must be >= 2 speakers, got {min_group_size}")
+    if len(table) == 0:
+        raise AuditInputError("the evaluation table has no rows")
+    # One stacked statistics matrix; specs sharing a statistics array share its columns.
+    blocks: list[np.ndarray] = []
+    offsets: dict[int, int] = {}
+    for spec in [*specs, *confusion]:
+        if id(spec.stats) not in offsets:
+            offsets[id(spec.stats)] = sum(b.shape[1] for b in blocks)
+            blocks.append(spec.stats)
+    stacked = np.hstack(blocks) if blocks else np.zeros((len(table), 0))
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(table),):
+            raise AuditInputError(f"weights must have shape ({len(table)},), got {weights.shape}")
+        bad = ~np.isfinite(weights) | (weights < 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise AuditInputError(
+                f"weight of row {row} is {weights[row]!r}; weights must be finite and >= 0"
+            )
+        stacked = stacked * weights[:, None]
+
+    def cols(spec: MetricSpec) -> slice:
+        start = offsets[id(spec.stats)]
+        return slice(start, start + spec.n_stats)
+
+    records: list[dict] = []
+    conf_records: list[dict] = []
+    alpha = 1 - ci_level
+    for grouping in groupings:
+        n_groups = grouping.n_groups
+        point, reps = boot.group_sums(stacked, grouping.codes, n_groups)
+        labels = grouping.labels()
+        counts = _CountCache(boot, grouping.codes, n_groups)
+
+        if specs:
+            records.extend(
+                _grouping_records(
+                    grouping,
+                    specs,
+                    cols,
+                    weights,
+                    point,
+                    reps,
+                    counts,
+                    reference,
+                    labels,
+                    ci_level,
+                    ci_method,
+                    min_group_size,
+                )
+            )
+
+        for spec in confusion:
+            sl = cols(spec)
+            cnt = spec.func(point[:, sl])  # (G, L, L)
+            cnt_reps = spec.func(reps[:, :, sl])  # (B, G, L, L)
+            n_lab = cnt.shape[-1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rate = cnt / cnt.sum(axis=-1, keepdims=True)
+                rate_reps = cnt_reps / cnt_reps.sum(axis=-1, keepdims=True)
+            if spec.labels is None:
+                raise AuditInputError(f"confusion spec {spec.metric!r} carries no label list")
+            labels_t = list(spec.labels)
+            t_codes = np.argmax(spec.stats, axis=1) // n_lab
+            n_spk_rows = np.zeros((n_groups, n_lab), dtype=np.int64)
+            for i in range(n_lab):
+                _, n_spk_rows[:, i] = counts(spec.valid & (t_codes == i))
+            m = np.repeat(n_spk_rows[:, :, None], n_lab, axis=2)
+            low, high = bootstrap_interval(rate_reps, m, ci_level, ci_method)
+            row_n = cnt.sum(axis=-1)
+            for g in range(n_groups):
+                for i in range(n_lab):
+                    flags = []
+                    if row_n[g, i] == 0:
+                        flags.append("empty")
+                    elif n_spk_rows[g, i] < min_group_size:
+                        flags.append("insufficient_data")
+                    for j in range(n_lab):
+                        conf_records.append(
+                            {
+                                "metric": spec.metric,
+                                "target": spec.target,
+                                "attribute": grouping.attribute,
+                                "group": dict(grouping.groups[g]),
+                                "group_label": labels[g],
+                                "true_label": labels_t[i],
+                                "pred_label": labels_t[j],
+                                "n_utterances": int(row_n[g, i]),
+                                "n_speakers": int(n_spk_rows[g, i]),
+                                "count": int(np.rint(cnt[g, i, j])),
+                                "value": float(rate[g, i, j]),
+                                "ci_low": float(low[g, i, j]),
+                                "ci_high": float(high[g, i, j]),
+                                "flags": list(flags),
+                            }
+                        )
+
+    metrics = pd.DataFrame.from_records(records)
+    if metrics.empty:
+        metrics = pd.DataFrame(columns=list(RECORD_COLUMNS))
+    else:
+        extra_cols = [c for c in metrics.columns if c not in RECORD_COLUMNS]
+        metrics = metrics[list(RECORD_COLUMNS) + extra_cols]
+        adjust_families(metrics, correction, alpha)
+    conf = pd.DataFrame.from_records(conf_records, columns=list(CONFUSION_COLUMNS))
+    return metrics, conf
+
+
+def adjust_families(
+    metrics: pd.DataFrame,
+    correction: Literal["holm", "bh", "none"],
+    alpha: float,
+    by: Sequence[str] = ("metric", "target", "label"),
+) -> None:
+    """Fill ``p_adjusted`` and the ``significant`` flag in place, one family per ``by`` key.
+
+    By default a family is one (metric, target, label) over all groupings and groups.
+    Empty, insufficient-data and reference rows are left out (``p_adjusted`` NaN).
+    """
+    keys = [metrics[c].map(lambda v: "" if v is None else str(v)) for c in by]
+    excluded = {"empty", "insufficient_data", "reference"}
+    eligible_all = metrics["p_value"].notna().to_numpy() & np.array(
+        [not (excluded & set(f)) for f in metrics["flags"]], dtype=bool
+    )
+    p_adj = np.full(len(metrics), np.nan)
+    for _, idx in pd.Series(np.arange(len(metrics))).groupby(keys).groups.items():
+        pos = np.asarray(idx)
+        pos = pos[eligible_all[pos]]
+        if len(pos):
+            p_adj[pos] = adjust_p_values(metrics["p_value"].to_numpy()[pos], correction)
+    metrics["p_adjusted"] = p_adj
+    metrics["flags"] = [
+        [*f, "significant"] if (pa < alpha and "significant" not in f) else list(f)
+        for f, pa in zip(metrics["flags"], p_adj, strict=True)
+    ]

@@ -1,0 +1,24 @@
+"""Errors of the judges subpackage."""
+
+from __future__ import annotations
+
+__all__ = ["JudgeError", "MissingJudgeDependencyError", "missing_extra"]
+
+#: The install extra that brings the real-face judge packages (see pyproject.toml).
+JUDGES_EXTRA = "judges"
+
+
+class JudgeError(ValueError):
+    """A judge, its input images or its saved files are not usable; the message says why."""
+
+
+class MissingJudgeDependencyError(ImportError):
+    """An optional package a real-face judge needs is not installed."""
+
+
+def missing_extra(package: str, err: ImportError) -> MissingJudgeDependencyError:
+    """Build the error raised when an optional judge package cannot be imported."""
+    return MissingJudgeDependencyError(
+        f"this judge needs the optional package {package!r}, which failed to import "
+        f"({err}); install the extra with: pip install 's2f-audit[{JUDGES_EXTRA}]'"
+    )

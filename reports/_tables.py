@@ -1,0 +1,445 @@
+"""Turn audit records into display tables (cells with text and exact values) and exports.
+
+Nothing here computes a statistic: values are shown as audit wrote them, only formatted.
+Every numeric cell keeps the exact value in a ``data-value`` attribute so tests (and readers
+with a parser) can check the HTML against audit.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s2f_data import atomic_write_text
+
+__all__ = [
+    "Cell",
+    "DisplayTable",
+    "build_table",
+    "export_table",
+    "fmt_number",
+    "group_label",
+    "has_flag",
+]
+
+#: Flags that mean a row must never be presented as a finding.
+NOT_A_FINDING = frozenset({"insufficient_data", "empty"})
+
+#: Known columns in display order; unknown columns follow in record order.
+_LEADING = (
+    "metric",
+    "target",
+    "label",
+    "task",
+    "measure",
+    "attribute",
+    "group",
+    "true_label",
+    "predicted_label",
+    "pred_label",
+    "gallery_size",
+    "chance",
+    "k",
+    "n_utterances",
+    "n_speakers",
+    "n",
+    "count",
+)
+#: (point, low, high) columns shown together as "value [low, high]".
+_ESTIMATES = (
+    ("value", "ci_low", "ci_high"),
+    ("difference", "diff_ci_low", "diff_ci_high"),
+    ("ratio", "ratio_ci_low", "ratio_ci_high"),
+    ("value_a", "ci_low_a", "ci_high_a"),
+    ("value_b", "ci_low_b", "ci_high_b"),
+    ("difference_a", "diff_ci_low_a", "diff_ci_high_a"),
+    ("difference_b", "diff_ci_low_b", "diff_ci_high_b"),
+    ("change", "change_ci_low", "change_ci_high"),
+)
+_COUNT_COLUMNS = frozenset({"gallery_size", "n", "count", "k", "n_utterances", "n_speakers"})
+_TRAILING = ("reference", "reference_value", "p_value", "p_adjusted", "flags", "not_a_finding")
+_HEADERS = {
+    "n_utterances": "n utt.",
+    "n_speakers": "n spk.",
+    "value": "value [CI]",
+    "difference": "difference [CI]",
+    "ratio": "ratio [CI]",
+    "p_value": "p",
+    "p_adjusted": "p adj.",
+    "gallery_size": "gallery",
+    "true_label": "true",
+    "value_a": "A [CI]",
+    "value_b": "B [CI]",
+    "difference_a": "A gap [CI]",
+    "difference_b": "B gap [CI]",
+    "difference_b_minus_a": "B − A (unpaired)",
+    "disparity_a": "gap A",
+    "disparity_b": "gap B",
+    "change": "change in |gap| [CI]",
+    "predicted_label": "predicted",
+    "pred_label": "predicted",
+    "reference_value": "reference value",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell.
+
+    Attributes
+    ----------
+    column : str
+        Record key the cell shows (``data-col``).
+    text : str
+        Displayed text.
+    raw : str or None
+        Exact value for ``data-value`` (``repr`` of floats, so it round-trips), or None.
+    low, high : str or None
+        Exact CI bounds for ``data-ci-low`` / ``data-ci-high`` when the cell is an estimate.
+    flags : tuple of str
+        Flags to show as badges (flags column only).
+    """
+
+    column: str
+    text: str
+    raw: str | None = None
+    low: str | None = None
+    high: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    """A table row: its cells and its status (``insufficient``, ``empty``, ``significant``)."""
+
+    cells: tuple[Cell, ...]
+    status: tuple[str, ...] = ()
+    index: int = 0
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class DisplayTable:
+    """A table ready for the template, plus the records it came from (for exports).
+
+    ``source`` names the audit table the rows come from and each row's ``index`` is the
+    record's position in it, so every HTML row can be traced back to audit.json.
+    """
+
+    name: str
+    headers: tuple[tuple[str, str], ...]  # (column key, header text)
+    rows: tuple[Row, ...]
+    records: tuple[dict[str, Any], ...] = field(repr=False)
+    truncated: int = 0  # rows left out of the HTML (all are in the exports)
+    source: str = ""
+    caption: str = ""
+
+
+def has_flag(record: Mapping[str, Any], flag: str) -> bool:
+    """Return whether ``record['flags']`` contains ``flag`` (flags may be a list or a string)."""
+    return flag in _flags(record.get("flags"))
+
+
+def _flags(value: Any) -> tuple[str, ...]:
+    if type(value) is list:
+        return tuple(value) if all(type(v) is str for v in value) else tuple(map(str, value))
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ()
+    if isinstance(value, str):
+        return tuple(part for part in value.replace(",", ";").split(";") if part)
+    if isinstance(value, Iterable):
+        return tuple(str(part) for part in value)
+    return (str(value),)
+
+
+def group_label(group: Any) -> str:
+    """Return a readable label for a group (``{"language": "en"}`` -> ``language=en``).
+
+    Examples
+    --------
+    >>> group_label({"ethnicity": "Asian", "language": "en"})
+    'ethnicity=Asian × language=en'
+    >>> group_label({})
+    'all'
+    """
+    if isinstance(group, Mapping):
+        if not group:
+            return "all"
+        return " × ".join(f"{key}={_plain(value)}" for key, value in group.items())
+    if group is None:
+        return "all"
+    return _plain(group)
+
+
+def _plain(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _present(value: Any) -> bool:
+    return _is_number(value) and not (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_number(value: Any, column: str = "") -> str:
+    """Format a number for display; None and NaN show as an em dash (never as 0).
+
+    Examples
+    --------
+    >>> fmt_number(0.123456), fmt_number(float("nan")), fmt_number(12), fmt_number(0.0004, "p")
+    ('0.123', '—', '12', '<0.001')
+    """
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if value is None or (kind is float and value != value):
+        return "—"
+    if kind is not float:
+        if not _is_number(value):
+            return str(value)
+        if isinstance(value, int):
+            return str(value)
+        if math.isnan(value):
+            return "—"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if column.startswith("p") and 0 <= value < 0.001:
+        return "<0.001"
+    if value != 0 and abs(value) < 0.001:
+        return f"{value:.1e}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3f}"
+
+
+def _raw(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return repr(value)
+    if _is_number(value):
+        return str(value)
+    return None
+
+
+def _column_order(records: Sequence[Mapping[str, Any]], hidden: Iterable[str]) -> list[str]:
+    present: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            present.setdefault(key, None)
+    hidden = set(hidden)
+    estimate_parts = {part for triple in _ESTIMATES for part in triple[1:]}
+    estimate_heads = {triple[0] for triple in _ESTIMATES}
+    keys = [k for k in present if k not in hidden and k not in estimate_parts]
+
+    def non_empty(key: str) -> bool:
+        for record in records:
+            value = record.get(key)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            if key == "flags" and not _flags(value):
+                continue
+            return True
+        return key in {"value", "n_utterances", "n"}  # keep n and value even when all missing
+
+    ordered = [k for k in _LEADING if k in keys]
+    ordered += [k for k in keys if k not in _LEADING and k not in _TRAILING]
+    ordered += [k for k in _TRAILING if k in keys and k not in estimate_heads]
+    # estimates go right after the counts / leading columns
+    insert_at = max((ordered.index(k) + 1 for k in _LEADING if k in ordered), default=0)
+    estimates = [t[0] for t in _ESTIMATES if t[0] in present and t[0] not in hidden]
+    for offset, head in enumerate(estimates):
+        if head in ordered:
+            ordered.remove(head)
+        ordered.insert(insert_at + offset, head)
+    return [k for k in ordered if non_empty(k)]
+
+
+_ESTIMATE_OF = {head: (low, high) for head, low, high in _ESTIMATES}
+
+
+def _cell(record: Mapping[str, Any], key: str) -> Cell:
+    value = record.get(key)
+    kind = type(value)
+    if key == "flags":
+        flags = _flags(value)
+        return Cell(key, ", ".join(flags), flags=flags)
+    if key == "group":
+        label = record.get("group_label")
+        return Cell(key, label if type(label) is str else group_label(value))
+    bounds = _ESTIMATE_OF.get(key)
+    if bounds is not None:
+        low, high = record.get(bounds[0]), record.get(bounds[1])
+        text = fmt_number(value, key)
+        if _present(low) or _present(high):
+            text = f"{text} [{fmt_number(low, key)}, {fmt_number(high, key)}]"
+        return Cell(key, text, _raw(value), _raw(low), _raw(high))
+    if kind is str:
+        return Cell(key, value)
+    if kind is float or kind is int or _is_number(value):
+        if key in _COUNT_COLUMNS and kind is float and value.is_integer():
+            return Cell(key, str(int(value)), _raw(value))
+        return Cell(key, fmt_number(value, key), _raw(value))
+    if isinstance(value, Mapping):
+        return Cell(key, group_label(value))
+    if isinstance(value, list | tuple):
+        return Cell(key, ", ".join(_plain(v) for v in value))
+    return Cell(key, _plain(value) if value is not None else "—")
+
+
+def row_status(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the display status of a record: ``empty``, ``insufficient``, ``significant``."""
+    flags = _flags(record.get("flags"))
+    status = []
+    if "empty" in flags:
+        status.append("empty")
+    if "insufficient_data" in flags:
+        status.append("insufficient")
+    if record.get("not_a_finding"):
+        status.append("heldback")
+    elif "significant" in flags and not NOT_A_FINDING.intersection(flags):
+        status.append("significant")
+    return tuple(status)
+
+
+def build_table(
+    name: str,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    hidden: Iterable[str] = (),
+    max_rows: int | None = None,
+    indices: Sequence[int] | None = None,
+    source: str = "",
+    caption: str = "",
+) -> DisplayTable:
+    """Build a display table from records.
+
+    Parameters
+    ----------
+    name : str
+        Table name (used for ids, ``data-table`` and export file names).
+    records : sequence of mapping
+        The audit's records, shown in the given order.
+    hidden : iterable of str
+        Keys not shown as columns (still exported).
+    max_rows : int or None
+        Show at most this many rows in the HTML (the exports keep all of them).
+    indices : sequence of int or None
+        Position of each record in its audit table (default: 0, 1, ...).
+    source : str
+        Name of the audit table the records come from (default: ``name``).
+    caption : str
+        Text shown above the table.
+
+    Returns
+    -------
+    DisplayTable
+        Headers, rows and the source records.
+    """
+    hidden = set(hidden)
+    if any("group" in r for r in records):
+        hidden.add("group_label")  # the group column shows the audit's own label
+    columns = _column_order(records, hidden)
+    headers = tuple((key, _HEADERS.get(key, key.replace("_", " "))) for key in columns)
+    shown = records if max_rows is None else records[:max_rows]
+    positions = list(indices) if indices is not None else list(range(len(records)))
+    if len(positions) != len(records):
+        raise ValueError(f"table {name!r}: {len(positions)} indices for {len(records)} records")
+    rows = tuple(
+        Row(tuple(_cell(record, key) for key in columns), row_status(record), positions[i])
+        for i, record in enumerate(shown)
+    )
+    return DisplayTable(
+        name,
+        headers,
+        rows,
+        tuple(dict(r) for r in records),
+        len(records) - len(shown),
+        source or name,
+        caption,
+    )
+
+
+def _csv_value(value: Any) -> str:
+    kind = type(value)
+    if value is None:
+        return ""
+    if kind is str:
+        return value
+    if kind is float:
+        return "" if value != value else repr(value)  # NaN -> empty
+    if kind is int:
+        return str(value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={_plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ";".join(_plain(v) for v in value)
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(float(value))
+    return str(value)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _json_line(record: Mapping[str, Any]) -> str:
+    try:  # fast path: records of audit.json hold no NaN (written as null)
+        return json.dumps(record, ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(_json_safe(record), ensure_ascii=False, allow_nan=False)
+
+
+def export_table(
+    folder: Path, name: str, records: Sequence[Mapping[str, Any]]
+) -> tuple[Path, Path]:
+    """Write ``<folder>/<name>.csv`` and ``<name>.json`` with every record of a table.
+
+    The JSON holds the records as audit wrote them (NaN written as null); the CSV flattens a
+    ``group`` mapping to ``key=value; key=value`` and ``flags`` to ``a;b``.
+
+    Parameters
+    ----------
+    folder : Path
+        Export folder (created if missing).
+    name : str
+        Table name, used as the file stem.
+    records : sequence of mapping
+        The records.
+
+    Returns
+    -------
+    (Path, Path)
+        The CSV and JSON paths.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    columns: dict[str, None] = {}
+    for record in records:
+        for key in record:
+            columns.setdefault(str(key), None)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([_csv_value(record.get(key)) for key in columns])
+    csv_path, json_path = folder / f"{name}.csv", folder / f"{name}.json"
+    atomic_write_text(csv_path, buffer.getvalue())
+    lines = (_json_line(r) for r in records)
+    atomic_write_text(json_path, "[\n" + ",\n".join(lines) + "\n]\n" if records else "[]\n")
+    return csv_path, json_path

@@ -1,0 +1,199 @@
+"""Common Voice adapter (voice only: no faces).
+
+Published layout: ``cv-corpus-<version>/<locale>/`` holding ``clips/*.mp3`` and
+tab-separated ``train.tsv``, ``dev.tsv``, ``test.tsv`` (also ``validated.tsv``,
+``other.tsv``, ...) with columns ``client_id``, ``path``, ``sentence``, ``up_votes``,
+``down_votes``, ``age``, ``gender``, ``accents``, ``variant``, ``locale`` (newer releases add
+``sentence_id``, ``sentence_domain``, ``segment``; older ones have ``accent`` and no
+``variant``). Sentences contain unbalanced quote characters, so the files are read with
+quoting switched off.
+
+Every source column is kept as given, prefixed ``cv_``. The manifest columns are derived:
+
+- ``gender`` (documented mapping, raw label kept in ``cv_gender``):
+  ``male``, ``male_masculine`` -> ``male``; ``female``, ``female_feminine`` -> ``female``;
+  ``other``, ``non-binary`` -> ``other``; ``intersex``, ``transgender`` -> missing (they do
+  not state a gender); ``do_not_wish_to_say`` and empty -> missing.
+- ``age_group`` with ``age_scheme="project"``: ``twenties`` -> 18-29, ``thirties`` -> 30-44,
+  ``fifties`` -> 45-59, ``sixties`` .. ``nineties`` -> 60+; ``teens`` and ``fourties`` (sic,
+  the published spelling; ``forties`` is accepted too) straddle two project groups and stay
+  missing. With ``age_scheme="decades"`` the age words themselves are the groups
+  (``forties`` spelled as published, ``fourties``).
+- ``language``: the primary subtag of ``locale`` (``zh-CN`` -> ``zh``), or of the folder name
+  when the TSV has no ``locale`` column; ``accent``: the ``accents`` (or ``accent``) cell.
+- ``split``: ``train.tsv`` -> train, ``dev.tsv`` -> val, ``test.tsv`` -> test; other files
+  are split by ``client_id`` with ``seed``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from s2f_data._manifest import ManifestInfo
+from s2f_data.adapters._common import (
+    ImportResult,
+    PathWriter,
+    assign_splits,
+    clean,
+    finish,
+    read_delimited,
+    require_columns,
+)
+from s2f_data.exceptions import DataFormatError
+
+__all__ = ["CV_AGE_GROUPS", "CV_AGE_WORDS", "CV_GENDERS", "import_common_voice"]
+
+#: Common Voice age words, as published ("fourties" sic) -> project age group (None: unknown).
+CV_AGE_GROUPS: dict[str, str | None] = {
+    "teens": None, "twenties": "18-29", "thirties": "30-44", "fourties": None,
+    "forties": None, "fifties": "45-59", "sixties": "60+", "seventies": "60+",
+    "eighties": "60+", "nineties": "60+",
+}
+CV_AGE_WORDS: tuple[str, ...] = ("teens", "twenties", "thirties", "fourties", "fifties",
+                                 "sixties", "seventies", "eighties", "nineties")
+#: Common Voice gender labels (old and new) -> manifest gender (None: missing).
+CV_GENDERS: dict[str, str | None] = {
+    "male": "male", "male_masculine": "male", "female": "female",
+    "female_feminine": "female", "other": "other", "non-binary": "other",
+    "intersex": None, "transgender": None, "do_not_wish_to_say": None,
+}
+SPLIT_FILES = {"train.tsv": "train", "dev.tsv": "val", "test.tsv": "test"}
+AgeScheme = Literal["project", "decades"]
+
+
+def _read_tsv(path: Path) -> pd.DataFrame:
+    table = read_delimited(path, sep="\t", what="Common Voice TSV", quoting=csv.QUOTE_NONE)
+    require_columns(table, ["client_id", "path", "age", "gender"], path, "Common Voice TSV")
+    return table
+
+
+def import_common_voice(
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    tsv_files: tuple[str, ...] = ("train.tsv", "dev.tsv", "test.tsv"),
+    age_scheme: AgeScheme = "project",
+    clips_dir: str | os.PathLike[str] | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+) -> ImportResult:
+    """Import a Common Voice locale folder.
+
+    Parameters
+    ----------
+    root : path-like
+        Locale folder (``cv-corpus-<version>/<locale>``) with the TSV files and ``clips/``.
+    out : path-like
+        Manifest CSV to write.
+    tsv_files : tuple of str
+        TSV files to read, in order; a clip listed twice keeps its first row (the repeat is
+        listed as skipped).
+    age_scheme : {"project", "decades"}
+        Age groups: the project's (straddling decades missing) or the age words as given.
+    clips_dir : path-like, optional
+        Audio folder (default ``<root>/clips``).
+    val_fraction, test_fraction, seed :
+        Speaker split for TSV files other than train/dev/test.
+
+    Returns
+    -------
+    ImportResult
+        The written manifest, skipped items and notes.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataFormatError(f"{root}: Common Voice locale folder not found")
+    if age_scheme not in ("project", "decades"):
+        raise ValueError(f"age_scheme must be 'project' or 'decades', got {age_scheme!r}")
+    clips = Path(clips_dir) if clips_dir is not None else root / "clips"
+    if not clips.is_dir():
+        raise DataFormatError(f"{clips}: clips folder not found")
+    frames = []
+    for name in tsv_files:
+        path = root / name
+        t = _read_tsv(path)
+        t["_file"] = name
+        t["_line"] = t.index + 2
+        frames.append(t)
+    table = pd.concat(frames, ignore_index=True).fillna("")
+    source_cols = [c for c in table.columns if not c.startswith("_")]
+    split = table["_file"].map(SPLIT_FILES)
+    if split.isna().any():
+        ids = table.loc[split.isna(), "client_id"]
+        split_of = assign_splits(ids, val_fraction, test_fraction, seed)
+        split = split.fillna(table["client_id"].map(split_of))
+    table["_split"] = split
+
+    writer = PathWriter(out, [clips])
+    rows: list[dict[str, Any]] = []
+    skipped: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    folder_lang = root.name.split("-")[0].lower()
+    for r in table.to_dict("records"):
+        where = f"{r['_file']} line {r['_line']}"
+        if r["path"] in seen:
+            skipped.append((f"{where}: {r['path']}", "clip listed again (first row kept)"))
+            continue
+        seen.add(r["path"])
+        if not r["client_id"] or not r["path"]:
+            skipped.append((where, "empty client_id or path"))
+            continue
+        audio = clips / r["path"]
+        if not audio.is_file():
+            skipped.append((f"{where}: {r['path']}", "audio file not found"))
+            continue
+        age_word = r["age"].lower()
+        if age_word and age_word not in CV_AGE_GROUPS:
+            raise DataFormatError(f"{root / r['_file']}: line {r['_line']}, column 'age': "
+                                  f"unknown age {r['age']!r}; expected one of "
+                                  f"{list(CV_AGE_WORDS)} or empty")
+        gender_word = r["gender"].lower()
+        if gender_word and gender_word not in CV_GENDERS:
+            raise DataFormatError(f"{root / r['_file']}: line {r['_line']}, column 'gender': "
+                                  f"unknown gender {r['gender']!r}; expected one of "
+                                  f"{list(CV_GENDERS)} or empty")
+        if age_scheme == "project":
+            group = CV_AGE_GROUPS.get(age_word)
+        else:
+            group = "fourties" if age_word == "forties" else (age_word or None)
+        locale = clean(r.get("locale")) or folder_lang
+        accent = clean(r.get("accents")) or clean(r.get("accent"))
+        row: dict[str, Any] = {
+            "utterance_id": Path(r["path"]).stem,
+            "speaker_id": r["client_id"],
+            "audio_path": writer.cell(audio),
+            "split": r["_split"],
+            "language": locale.split("-")[0].split("_")[0].lower() if locale else None,
+            "accent": accent,
+            "gender": CV_GENDERS.get(gender_word),
+            "age_group": group,
+        }
+        for c in source_cols:
+            row[f"cv_{c}"] = clean(r[c])
+        rows.append(row)
+    vocab = {
+        "gender": ("female", "male", "other"),
+        "age_group": ("18-29", "30-44", "45-59", "60+") if age_scheme == "project"
+        else CV_AGE_WORDS,
+    }
+    notes = []
+    if age_scheme == "project":
+        n_straddle = sum(1 for r in rows if r["cv_age"] in ("teens", "fourties", "forties"))
+        if n_straddle:
+            notes.append(f"{n_straddle} utterance(s) aged 'teens' or 'fourties' straddle two "
+                         "project age groups: age_group left missing (cv_age keeps the word)")
+    info = ManifestInfo(
+        source="common_voice", source_version=root.parent.name, vocabularies=vocab,
+        data_root=writer.data_root(),
+        extra={"tsv_files": list(tsv_files), "age_scheme": age_scheme,
+               "gender_mapping": {k: v for k, v in CV_GENDERS.items()},
+               "age_mapping": CV_AGE_GROUPS if age_scheme == "project" else None,
+               "split_seed": seed},
+    )
+    return finish(rows, out, info, skipped, notes, f"Common Voice at {root}")

@@ -1,0 +1,404 @@
+"""Checkpoints: safetensors for tensors, JSON for everything else; never pickle.
+
+A checkpoint is a pair of files in a run folder:
+
+- ``<name>.json``: format tag, model config, training position (stage, step), scheduler
+  state, the optimizer's non-tensor state, metadata, the identity of the training manifest,
+  and the name and SHA-256 of the tensor file;
+- ``<tensor file>.safetensors``: model weights (``model.<key>``), optimizer tensors
+  (``optim.<param index>.<name>``) and RNG states (``rng.<name>``, uint8).
+
+The tensor file is written first under a name that carries the stage and step, the JSON last
+(both atomically), then older tensor files are removed: a process killed at any moment leaves
+the previous consistent pair behind. Loading checks the SHA-256 and never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from s2f_data import atomic_open, atomic_write_text
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "CheckpointError",
+    "LoadedCheckpoint",
+    "file_sha256",
+    "find_checkpoint",
+    "load_checkpoint",
+    "load_model",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "s2f-audit-checkpoint"
+CHECKPOINT_VERSION = 1
+#: Name of the training checkpoint inside a run folder (resume reads it).
+TRAIN_CHECKPOINT = "checkpoint.json"
+#: Name of the final inference checkpoint inside a run folder (``load_model`` prefers it).
+MODEL_CHECKPOINT = "model.json"
+_PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".tar"})
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, damaged, of another format, or would need unpickling."""
+
+
+@dataclass
+class LoadedCheckpoint:
+    """What :func:`load_checkpoint` returns.
+
+    Parameters
+    ----------
+    meta : dict
+        The JSON document (config, stage, step, scheduler, metadata, ...).
+    model_state : dict of str to torch.Tensor
+        Model weights, keys as in ``module.state_dict()``.
+    optimizer_state : dict or None
+        A state dict ready for ``optimizer.load_state_dict`` (``None`` if none was saved).
+    rng_states : dict of str to torch.Tensor
+        RNG states as uint8 tensors (``torch.set_rng_state`` takes them as they are).
+    path : pathlib.Path
+        The JSON file read.
+    """
+
+    meta: dict[str, Any]
+    model_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any] | None
+    rng_states: dict[str, torch.Tensor] = field(default_factory=dict)
+    path: Path = Path()
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Return the hex SHA-256 of a file's bytes.
+
+    Parameters
+    ----------
+    path : path-like
+        File to hash.
+    chunk : int
+        Read size in bytes.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state dict into tensors and a JSON-ready remainder."""
+    import torch
+
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, per_param in state["state"].items():
+        for name, value in per_param.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{int(index)}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(int(index)), {})[name] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(
+    tensors: dict[str, torch.Tensor], rest: dict[str, Any]
+) -> dict[str, Any]:
+    """Rebuild an optimizer state dict from :func:`_flatten_optimizer` output."""
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    for index, values in rest.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(values)
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+def save_checkpoint(
+    run_dir: str | os.PathLike[str],
+    model: torch.nn.Module,
+    config: dict[str, Any],
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    rng_states: dict[str, torch.Tensor] | None = None,
+    stage: str = "done",
+    step: int = 0,
+    metadata: dict[str, Any] | None = None,
+    name: str = TRAIN_CHECKPOINT,
+) -> Path:
+    """Write a checkpoint (tensor file, then JSON) atomically into ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        Run folder; created if missing.
+    model : torch.nn.Module
+        The model. A ``DistributedDataParallel`` wrapper is unwrapped (``.module``).
+    config : dict
+        ``S2FConfig.to_dict()`` output.
+    optimizer : torch.optim.Optimizer, optional
+        Saved with tensors flattened into the tensor file.
+    scheduler : LRScheduler, optional
+        Its ``state_dict()`` must be JSON-serialisable (``StepLR``'s is).
+    rng_states : dict of str to torch.Tensor, optional
+        RNG states (uint8 tensors, e.g. ``torch.get_rng_state()``).
+    stage : str
+        Training stage the state belongs to (``"done"`` for a finished model).
+    step : int
+        Steps completed in that stage.
+    metadata : dict, optional
+        JSON-ready extras (training manifest identity, identities, losses, ...).
+    name : str
+        JSON file name inside ``run_dir`` (``checkpoint.json`` or ``model.json``).
+
+    Returns
+    -------
+    pathlib.Path
+        The JSON file written.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> d = tempfile.mkdtemp()
+    >>> path = save_checkpoint(d, torch.nn.Linear(2, 1), {"demo": True}, step=3)
+    >>> load_checkpoint(path).meta["step"]
+    3
+    """
+    from safetensors.torch import save
+
+    module = getattr(model, "module", model)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {
+        f"model.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()
+    }
+    optim_rest: dict[str, Any] | None = None
+    if optimizer is not None:
+        optim_tensors, optim_rest = _flatten_optimizer(optimizer.state_dict())
+        tensors.update(optim_tensors)
+    for key, value in (rng_states or {}).items():
+        tensors[f"rng.{key}"] = value.detach().cpu().contiguous()
+    blob = save(tensors)
+    stem = Path(name).stem
+    tensor_name = f"{stem}-{stage}-{int(step):08d}.safetensors"
+    with atomic_open(run_dir / tensor_name, "wb") as fh:
+        fh.write(blob)
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "tensors": tensor_name,
+        "tensors_sha256": hashlib.sha256(blob).hexdigest(),
+        "config": config,
+        "stage": stage,
+        "step": int(step),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "optimizer": optim_rest,
+        "metadata": metadata or {},
+    }
+    json_path = run_dir / name
+    atomic_write_text(json_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    for old in run_dir.glob(f"{stem}-*.safetensors"):
+        if old.name != tensor_name:
+            old.unlink(missing_ok=True)
+    return json_path
+
+
+def _refuse_pickle(path: Path) -> None:
+    """Raise if ``path`` looks like a pickle or a ``torch.save`` archive."""
+    if path.suffix.lower() in _PICKLE_SUFFIXES:
+        raise CheckpointError(
+            f"{path}: refusing to load a {path.suffix} file: pickled checkpoints can run code "
+            f"when loaded; s2f-audit reads only its own safetensors + JSON checkpoints "
+            f"(a run folder, its {MODEL_CHECKPOINT}/{TRAIN_CHECKPOINT}, or the .safetensors "
+            f"file beside them)"
+        )
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:1] == b"\x80" or head == b"PK\x03\x04":
+        raise CheckpointError(
+            f"{path}: the file holds a pickle or torch.save archive, which can run code when "
+            f"loaded; refusing it (expected s2f-audit JSON + safetensors)"
+        )
+
+
+def find_checkpoint(path: str | os.PathLike[str], prefer: str = MODEL_CHECKPOINT) -> Path:
+    """Locate the checkpoint JSON for a run folder, a JSON file or a tensor file.
+
+    Parameters
+    ----------
+    path : path-like
+        A run folder (``prefer`` first, then the other of ``model.json`` /
+        ``checkpoint.json``), a checkpoint JSON, or a ``.safetensors`` file written by
+        :func:`save_checkpoint` (its JSON is found beside it).
+    prefer : str
+        Which JSON a run folder is read from first.
+
+    Returns
+    -------
+    pathlib.Path
+        The JSON file.
+
+    Raises
+    ------
+    CheckpointError
+        If nothing is found, or the file is a pickle / ``torch.save`` archive.
+    """
+    path = Path(path)
+    if path.is_dir():
+        names = [prefer, *(n for n in (MODEL_CHECKPOINT, TRAIN_CHECKPOINT) if n != prefer)]
+        for name in names:
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(
+            f"{path}: no checkpoint in this folder (looked for {', '.join(names)})"
+        )
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    _refuse_pickle(path)
+    if path.suffix == ".safetensors":
+        for candidate in sorted(path.parent.glob("*.json")):
+            try:
+                meta = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict) and meta.get("tensors") == path.name:
+                return candidate
+        raise CheckpointError(f"{path}: no checkpoint JSON beside it names this tensor file")
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, prefer: str = MODEL_CHECKPOINT, map_location: str = "cpu"
+) -> LoadedCheckpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`; never unpickles.
+
+    Parameters
+    ----------
+    path : path-like
+        Run folder, checkpoint JSON or its ``.safetensors`` file.
+    prefer : str
+        For a run folder: which JSON to read first (``model.json`` or ``checkpoint.json``).
+    map_location : str
+        Device the tensors are loaded to.
+
+    Returns
+    -------
+    LoadedCheckpoint
+        JSON document, model state, optimizer state and RNG states.
+
+    Raises
+    ------
+    CheckpointError
+        Missing file, pickle input, unknown format or version, or a tensor file whose
+        SHA-256 differs from the one recorded.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    json_path = find_checkpoint(path, prefer=prefer)
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CheckpointError(f"{json_path}: not a readable checkpoint JSON: {err}") from err
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{json_path}: not an s2f-audit checkpoint (expected format {CHECKPOINT_FORMAT!r}, "
+            f"got {meta.get('format') if isinstance(meta, dict) else type(meta).__name__!r})"
+        )
+    version = meta.get("version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{json_path}: checkpoint version {version!r}; this s2f-audit reads up to "
+            f"{CHECKPOINT_VERSION}"
+        )
+    tensor_name = str(meta.get("tensors", ""))
+    if not tensor_name or Path(tensor_name).name != tensor_name:
+        raise CheckpointError(f"{json_path}: bad tensor file name {tensor_name!r}")
+    tensor_path = json_path.parent / tensor_name
+    if not tensor_path.is_file():
+        raise CheckpointError(f"{json_path}: its tensor file {tensor_path} is missing")
+    blob = tensor_path.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != meta.get("tensors_sha256"):
+        raise CheckpointError(
+            f"{tensor_path}: SHA-256 {digest} differs from {meta.get('tensors_sha256')} "
+            f"recorded in {json_path.name}: the file is damaged or from another save"
+        )
+    try:
+        tensors = load(blob)
+    except SafetensorError as err:
+        raise CheckpointError(f"{tensor_path}: not a valid safetensors file: {err}") from err
+    model_state, optim_tensors, rng = {}, {}, {}
+    for key, value in tensors.items():
+        group, _, rest = key.partition(".")
+        if group == "model":
+            model_state[rest] = value.to(map_location)
+        elif group == "optim":
+            optim_tensors[key] = value.to(map_location)
+        elif group == "rng":
+            rng[rest] = value
+        else:
+            raise CheckpointError(f"{tensor_path}: unexpected tensor {key!r}")
+    optim = None
+    if meta.get("optimizer") is not None:
+        optim = _unflatten_optimizer(optim_tensors, meta["optimizer"])
+    return LoadedCheckpoint(meta, model_state, optim, rng, json_path)
+
+
+def load_model(run_dir_or_checkpoint: str | os.PathLike[str], map_location: str = "cpu"):
+    """Load a trained Speech2Face model in eval mode from safetensors + JSON.
+
+    Parameters
+    ----------
+    run_dir_or_checkpoint : path-like
+        A run folder (its ``model.json``, else its latest ``checkpoint.json``), a checkpoint
+        JSON, or the ``.safetensors`` file beside one. Pickle files are refused.
+    map_location : str
+        Device for the weights.
+
+    Returns
+    -------
+    Speech2Face
+        The model, in eval mode, on ``map_location``; ``model.identities`` holds the training
+        speaker ids (fc8 order) when the checkpoint records them.
+
+    Raises
+    ------
+    CheckpointError
+        See :func:`load_checkpoint`; also when the weights do not fit the saved config.
+    """
+    ckpt = load_checkpoint(run_dir_or_checkpoint, map_location=map_location)
+    from s2f_model._config import S2FConfig
+    from s2f_model._model import build_model
+
+    try:
+        cfg = S2FConfig.from_dict(ckpt.meta["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{ckpt.path}: bad model config: {err}") from err
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(ckpt.model_state, strict=True)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{ckpt.path}: weights do not fit the saved config: {err}"
+        ) from err
+    model.to(map_location)
+    model.eval()
+    identities = ckpt.meta.get("metadata", {}).get("identities")
+    if identities is not None:
+        model.identities = list(identities)
+    return model

@@ -1,0 +1,149 @@
+"""Voice encoder: compressed spectrogram -> face feature (the paper's layer table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from s2f_model._config import VoiceConfig
+
+__all__ = ["VoiceEncoder", "VoiceLayerShape", "voice_layer_table"]
+
+
+@dataclass(frozen=True)
+class VoiceLayerShape:
+    """One row of the voice encoder's layer table (output shape and parameter count)."""
+
+    name: str
+    channels: int
+    freq: int
+    time: int
+    params: int
+
+
+def _conv_out(size: int, kernel: int, stride: int) -> int:
+    return (size - kernel) // stride + 1
+
+
+def voice_layer_table(
+    cfg: VoiceConfig, in_channels: int, n_freq: int, n_frames: int
+) -> list[VoiceLayerShape]:
+    """Compute output shapes and parameter counts layer by layer, without building tensors.
+
+    Parameters
+    ----------
+    cfg : VoiceConfig
+        Layer settings.
+    in_channels, n_freq, n_frames : int
+        Input spectrogram shape ``(channels, freq, frames)``.
+
+    Returns
+    -------
+    list of VoiceLayerShape
+        Rows for each convolution, time pool, the time average and both FC layers.
+
+    Raises
+    ------
+    ValueError
+        If a layer would get an input smaller than its kernel.
+    """
+    rows: list[VoiceLayerShape] = []
+    c, f, t = in_channels, n_freq, n_frames
+    k = cfg.kernel_size
+    last = len(cfg.channels) - 1
+    for i, (out, sf, st, pool) in enumerate(
+        zip(cfg.channels, cfg.freq_strides, cfg.time_strides, cfg.time_pool, strict=True)
+    ):
+        if f < k or t < k:
+            raise ValueError(
+                f"voice conv{i + 1} gets a {f} (freq) x {t} (time) input, smaller than its "
+                f"{k}x{k} kernel; use longer clips, more frequency bins or fewer strides/pools"
+            )
+        f, t = _conv_out(f, k, sf), _conv_out(t, k, st)
+        params = c * out * k * k + out + (2 * out if i != last else 0)  # conv + BatchNorm
+        rows.append(VoiceLayerShape(f"conv{i + 1}", out, f, t, params))
+        c = out
+        if pool:
+            if t < 2:
+                raise ValueError(f"voice pool after conv{i + 1} gets {t} frame(s), needs >= 2")
+            t //= 2
+            rows.append(VoiceLayerShape(f"pool{i + 1}", c, f, t, 0))
+    rows.append(VoiceLayerShape("avgpool_time+relu+bn", c, f, 1, 2 * c))
+    flat = c * f
+    rows.append(
+        VoiceLayerShape("fc1", cfg.hidden_dim, 1, 1, flat * cfg.hidden_dim + cfg.hidden_dim)
+    )
+    rows.append(
+        VoiceLayerShape("fc2", cfg.feature_dim, 1, 1, cfg.hidden_dim * cfg.feature_dim
+                        + cfg.feature_dim)
+    )
+    return rows
+
+
+class VoiceEncoder(nn.Module):
+    """Convolutional voice encoder of Speech2Face.
+
+    ``(batch, in_channels, n_freq, frames) -> (batch, feature_dim)``. Time may differ from
+    ``n_frames`` (the time axis is averaged out) but must leave every layer a valid input;
+    channels and frequency bins must match the construction.
+
+    Parameters
+    ----------
+    cfg : VoiceConfig
+        Layer table.
+    in_channels, n_freq, n_frames : int
+        Expected input shape (``n_frames`` is used to check the table and size nothing).
+
+    Examples
+    --------
+    >>> from s2f_model import S2FConfig
+    >>> cfg = S2FConfig.compact()
+    >>> enc = VoiceEncoder(cfg.voice, 1, 257, cfg.audio.n_frames)
+    >>> enc(torch.zeros(2, 1, 257, cfg.audio.n_frames)).shape
+    torch.Size([2, 256])
+    """
+
+    def __init__(self, cfg: VoiceConfig, in_channels: int, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.in_channels = in_channels
+        self.n_freq = n_freq
+        self.table = voice_layer_table(cfg, in_channels, n_freq, n_frames)
+        k = cfg.kernel_size
+        last = len(cfg.channels) - 1
+        layers: list[nn.Module] = []
+        c = in_channels
+        for i, (out, sf, st, pool) in enumerate(
+            zip(cfg.channels, cfg.freq_strides, cfg.time_strides, cfg.time_pool, strict=True)
+        ):
+            block: list[nn.Module] = [nn.Conv2d(c, out, k, stride=(sf, st))]
+            post: list[nn.Module] = [] if i == last else [nn.ReLU(), nn.BatchNorm2d(out)]
+            pooling: list[nn.Module] = [nn.MaxPool2d((1, 2))] if pool else []
+            block += pooling + post if cfg.pool_first else post + pooling
+            layers += block
+            c = out
+        self.convs = nn.Sequential(*layers)
+        self.out_freq = self.table[-3].freq
+        self.out_channels = c
+        self.norm = nn.BatchNorm1d(c)
+        self.fc1 = nn.Linear(c * self.out_freq, cfg.hidden_dim)
+        self.fc2 = nn.Linear(cfg.hidden_dim, cfg.feature_dim)
+        if cfg.channels_last:
+            self.convs.to(memory_format=torch.channels_last)
+
+    def forward(self, spec: Tensor) -> Tensor:
+        """Encode ``(batch, in_channels, n_freq, frames)`` to ``(batch, feature_dim)``."""
+        if spec.ndim != 4 or spec.shape[1] != self.in_channels or spec.shape[2] != self.n_freq:
+            raise ValueError(
+                f"voice encoder expects (batch, {self.in_channels}, {self.n_freq}, frames), "
+                f"got {tuple(spec.shape)}"
+            )
+        if self.cfg.channels_last:
+            spec = spec.contiguous(memory_format=torch.channels_last)
+        x = self.convs(spec)  # (batch, C, F', T')
+        x = x.mean(dim=3)  # average over time: (batch, C, F')
+        x = self.norm(torch.relu(x))
+        x = x.flatten(1)  # (batch, C * F'), channel-major
+        return self.fc2(torch.relu(self.fc1(x)))

@@ -1,0 +1,189 @@
+"""The bias-lab judge trained on rendered faces (torch)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit.judges import (
+    BIASLAB_VOCABULARIES,
+    BiasLabJudge,
+    JudgeError,
+    JudgeTrainConfig,
+    judge_labels,
+    load_judge,
+    render_judge_dataset,
+    train_biaslab_judge,
+)
+
+torch = pytest.importorskip("torch")
+
+SMALL = JudgeTrainConfig(channels=(16, 32, 48, 64), epochs=8, batch_size=32, lr=4e-3)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return render_judge_dataset(320, size=64, seed=11)
+
+
+@pytest.fixture(scope="module")
+def judge(dataset):
+    images, labels = dataset
+    return train_biaslab_judge(images, labels, labels["face_id"], config=SMALL, seed=3)
+
+
+def test_dataset_is_balanced_and_labelled(dataset):
+    images, labels = dataset
+    assert images.shape == (320, 64, 64, 3) and images.dtype == np.uint8
+    assert labels.groupby(["gender", "age_group", "ethnicity"]).size().tolist() == [10] * 32
+    assert labels["face_id"].is_unique
+
+
+def test_beats_majority_baseline_on_held_out_faces(judge):
+    report = judge.report
+    overall = report[report["group_attribute"] == "all"].set_index("attribute")
+    assert overall.loc["gender", "n"] == judge.training["n_images"]["test"] == 48
+    # clear margins over the majority-class baseline (chance 0.5 / 0.25 / 0.25)
+    assert overall.loc["gender", "accuracy"] >= overall.loc["gender", "majority_accuracy"] + 0.15
+    assert (overall.loc["ethnicity", "accuracy"]
+            >= overall.loc["ethnicity", "majority_accuracy"] + 0.3)
+    assert overall.loc["age_group", "accuracy"] > overall.loc["age_group", "majority_accuracy"]
+
+
+def test_report_accuracy_matches_independent_recount(judge, dataset):
+    images, labels = dataset
+    # recompute the test split from the training record: faces not seen in train/calibration
+    probs = judge.predict_proba(images)
+    report = judge.report
+    from audit.judges._biaslab import _split_groups
+
+    test = _split_groups(labels["face_id"].to_numpy().astype(str), SMALL.fractions, 3) == 2
+    for attr, vocab in BIASLAB_VOCABULARIES.items():
+        pred = np.array(vocab)[probs[attr][test].argmax(1)]
+        truth = labels.loc[test, attr].to_numpy()
+        row = report[(report.attribute == attr) & (report.group_attribute == "all")].iloc[0]
+        assert row["accuracy"] == pytest.approx(np.mean(pred == truth))
+        for g in BIASLAB_VOCABULARIES["ethnicity"]:
+            m = labels.loc[test, "ethnicity"].to_numpy() == g
+            r = report[(report.attribute == attr) & (report.group_attribute == "ethnicity")
+                       & (report.group == g)].iloc[0]
+            assert r["n"] == m.sum()
+            assert r["accuracy"] == pytest.approx(np.mean(pred[m] == truth[m]))
+    assert set(report.columns) >= {"attribute", "group_attribute", "group", "n", "accuracy",
+                                   "majority_accuracy", "ece", "ece_uncalibrated"}
+    assert report["ece"].between(0, 1).all()
+
+
+def test_probabilities_shape_and_any_input_size(judge, dataset):
+    images, _ = dataset
+    probs = judge.predict_proba(images[:4])
+    assert set(probs) == set(BIASLAB_VOCABULARIES)
+    for attr, p in probs.items():
+        assert p.shape == (4, len(BIASLAB_VOCABULARIES[attr]))
+        np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    # a 224 px reconstruction-sized image is resized: close to judging the 64 px image
+    big = np.repeat(np.repeat(images[:4], 4, axis=1), 4, axis=2)[:, :224, :224]
+    assert judge.predict_proba(big)["gender"].shape == (4, 2)
+    assert isinstance(judge, BiasLabJudge)
+    labels = judge_labels(judge, images[:3])
+    assert list(labels.columns) == ["gender", "gender_confidence", "age_group",
+                                    "age_group_confidence", "ethnicity", "ethnicity_confidence"]
+
+
+def test_save_load_round_trip(judge, dataset, tmp_path):
+    images, _ = dataset
+    judge.save(tmp_path / "j")
+    meta = json.loads((tmp_path / "j" / "judge.json").read_text())
+    assert meta["kind"] == "biaslab-cnn" and meta["vocabularies"]["gender"] == ["female", "male"]
+    assert not list((tmp_path / "j").glob("*.pt")) and not list((tmp_path / "j").glob("*.pkl"))
+    loaded = load_judge(tmp_path / "j")
+    a, b = judge.predict_proba(images[:16]), loaded.predict_proba(images[:16])
+    for attr in a:
+        np.testing.assert_allclose(a[attr], b[attr], rtol=1e-6, atol=1e-7)
+    assert loaded.temperatures == pytest.approx(judge.temperatures)
+    pd.testing.assert_frame_equal(loaded.report, judge.report, check_dtype=False)
+    assert loaded.config == judge.config
+
+
+def test_load_errors(tmp_path, judge):
+    with pytest.raises(JudgeError, match=r"judge\.json: missing"):
+        load_judge(tmp_path)
+    judge.save(tmp_path / "j")
+    meta = json.loads((tmp_path / "j" / "judge.json").read_text())
+    meta["format_version"] = 99
+    (tmp_path / "j" / "judge.json").write_text(json.dumps(meta))
+    with pytest.raises(JudgeError, match="version 99; expected 'biaslab-cnn' version 1"):
+        load_judge(tmp_path / "j")
+    meta["format_version"] = 1
+    meta["config"]["channels"] = [8, 8, 8, 8]
+    (tmp_path / "j" / "judge.json").write_text(json.dumps(meta))
+    with pytest.raises(JudgeError, match="weights do not match"):
+        load_judge(tmp_path / "j")
+
+
+def test_same_seed_same_judge_other_seed_differs(dataset):
+    images, labels = dataset
+    sub, lab = images[:96], labels.iloc[:96]
+    cfg = JudgeTrainConfig(channels=(8, 8, 8, 8), epochs=1, batch_size=16)
+    state = torch.random.get_rng_state()
+    a = train_biaslab_judge(sub, lab, lab["face_id"], config=cfg, seed=1)
+    assert torch.equal(torch.random.get_rng_state(), state)  # global torch RNG untouched
+    b = train_biaslab_judge(sub, lab, lab["face_id"], config=cfg, seed=1)
+    c = train_biaslab_judge(sub, lab, lab["face_id"], config=cfg, seed=2)
+    pa, pb, pc = (j.predict_proba(sub[:8])["gender"] for j in (a, b, c))
+    np.testing.assert_array_equal(pa, pb)
+    assert not np.allclose(pa, pc)
+
+
+def test_missing_labels_are_left_out(dataset):
+    images, labels = dataset
+    lab = labels.iloc[:96].copy()
+    lab["ethnicity"] = pd.array([None] * 96, dtype="string")
+    cfg = JudgeTrainConfig(channels=(8, 8, 8, 8), epochs=1, batch_size=16)
+    j = train_biaslab_judge(images[:96], lab, lab["face_id"], config=cfg, seed=0)
+    row = j.report[(j.report.attribute == "ethnicity") & (j.report.group_attribute == "all")]
+    assert row["n"].item() == 0 and np.isnan(row["accuracy"].item())
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"labels": "bad_gender"}, r"column 'gender': unknown label\(s\) \['robot'\]"),
+        ({"labels": "no_column"}, "labels have no column 'age_group'"),
+        ({"groups": "short"}, r"images \(12\), labels \(12\) and groups \(5\)"),
+        ({"groups": "one"}, "at least 3 distinct face ids"),
+    ],
+)
+def test_training_input_errors(dataset, change, match):
+    images, labels = dataset
+    imgs, lab, groups = images[:12], labels.iloc[:12].copy(), labels["face_id"].iloc[:12]
+    if change.get("labels") == "bad_gender":
+        lab.loc[lab.index[0], "gender"] = "robot"
+    if change.get("labels") == "no_column":
+        lab = lab.drop(columns="age_group")
+    if change.get("groups") == "short":
+        groups = groups[:5]
+    if change.get("groups") == "one":
+        groups = ["same"] * 12
+    with pytest.raises(JudgeError, match=match):
+        train_biaslab_judge(imgs, lab, groups, config=JudgeTrainConfig(epochs=1))
+
+
+def test_config_validation_and_round_trip():
+    cfg = JudgeTrainConfig(epochs=3)
+    assert JudgeTrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(JudgeError, match="fractions must be 3 positive numbers"):
+        JudgeTrainConfig(fractions=(0.5, 0.5, 0.0))
+    with pytest.raises(JudgeError, match=r"unknown JudgeTrainConfig key\(s\) \['depth'\]"):
+        JudgeTrainConfig.from_dict({"depth": 3})
+
+
+@pytest.mark.slow
+def test_full_size_judge_on_2000_faces():
+    images, labels = render_judge_dataset(2000, size=64, seed=0)
+    judge = train_biaslab_judge(images, labels, labels["face_id"], seed=0)
+    overall = judge.report[judge.report.group_attribute == "all"].set_index("attribute")
+    assert overall.loc["gender", "accuracy"] > 0.75
+    assert overall.loc["ethnicity", "accuracy"] > 0.75
+    assert overall.loc["age_group", "accuracy"] > 0.45

@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from report_fixtures import XSS, make_audit, write_audit
+from report_helpers import check_record, rows_by_source, same_number, soup_of, table_cells
+
+from reports import AuditFormatError, load_audit, render_report
+
+SECTIONS = (
+    "title",
+    "summary",
+    "composition",
+    "confusion",
+    "agreement",
+    "disparities",
+    "retrieval",
+    "similarity",
+    "craniofacial",
+    "pitch",
+    "calibration",
+    "samples",
+    "model-card",
+    "data-card",
+    "limitations",
+    "methods",
+)
+
+
+@pytest.fixture
+def rendered(tmp_path, audit_path):
+    out = render_report(audit_path, tmp_path / "out" / "report.html", command="s2f-audit report")
+    return out, json.loads(audit_path.read_text(encoding="utf-8"))
+
+
+def test_every_section_present(rendered):
+    out, _ = rendered
+    soup = soup_of(out)
+    present = {el["data-section"] for el in soup.find_all(attrs={"data-section": True})}
+    assert set(SECTIONS) <= present
+    # every section has a heading with text
+    for section in SECTIONS:
+        node = soup.find(attrs={"data-section": section})
+        assert node.find(["h1", "h2"]).get_text(strip=True)
+
+
+def test_numbers_in_html_equal_audit_json(rendered):
+    out, audit = rendered
+    rows = rows_by_source(soup_of(out))
+    checked = 0
+    for name, records in audit["tables"].items():
+        if name == "confusion":
+            continue  # shown as heatmaps, checked below
+        for i, record in enumerate(records):
+            assert (name, i) in rows, (name, i)
+            for cells in rows[(name, i)]:
+                checked += check_record(cells, record)
+    assert checked > 100
+
+
+def _row(out, table, index):
+    return rows_by_source(soup_of(out))[(table, index)][0]
+
+
+def test_displayed_text_matches_values(rendered):
+    out, audit = rendered
+    cells = _row(out, "retrieval", 0)
+    record = audit["tables"]["retrieval"][0]
+    assert cells["value"]["text"] == (
+        f"{record['value']:.3f} [{record['ci_low']:.3f}, {record['ci_high']:.3f}]"
+    )
+    assert cells["gallery_size"]["text"] == "100"
+    assert cells["chance"]["data-value"] == repr(record["chance"])
+    # NaN shows as a dash, never as 0
+    assert _row(out, "disparities", 3)["value"]["text"] == "—"
+
+
+def test_heatmaps_show_rate_and_n_on_every_cell(rendered):
+    out, audit = rendered
+    soup = soup_of(out)
+    maps = soup.find_all("table", attrs={"data-heatmap": True})
+    assert {m["data-heatmap"] for m in maps} == {"ethnicity|all", "ethnicity|language=en"}
+    by_key = {}
+    for m in maps:
+        for td in m.find_all("td", attrs={"data-true": True}):
+            by_key[(m["data-heatmap"], td["data-true"], td["data-pred"])] = td
+    records = audit["tables"]["confusion"]
+    assert len(by_key) == len(records) == 32
+    for r in records:
+        group = "all" if not r["group"] else "language=en"
+        td = by_key[(f"ethnicity|{group}", r["true_label"], r["predicted_label"])]
+        assert int(td["data-n"]) == r["n"]
+        assert f"n={r['n']}" in td.get_text()
+        assert same_number(td["data-rate"], r["rate"])
+    # the empty class row (Indian) is hatched "no data", not 0%
+    empty = by_key[("ethnicity|all", "Indian", "Indian")]
+    assert "nodata" in empty["class"] and empty.get_text().startswith("—")
+
+
+def test_findings_ranked_and_exclude_insufficient(rendered):
+    out, _ = rendered
+    soup = soup_of(out)
+    items = soup.find("ol", id="findings").find_all("li")
+    texts = [li.get_text(" ", strip=True) for li in items]
+    assert len(texts) == 2  # two significant rows with enough data
+    # largest absolute difference first
+    assert texts[0].startswith("ethnicity=Asian × language=en: judged Asian rate 31.0%")
+    assert "(95% CI 25.0% to 37.0%, n = 120 utterances from 24 speakers)" in texts[0]
+    assert "versus 53.0% for ethnicity=Asian × language=zh" in texts[0]
+    assert "adjusted p 0.002" in texts[0]
+    assert texts[1].startswith("gender=female")
+    assert all("en-029" not in t for t in texts)  # significant but insufficient data
+    held = soup.find(id="held-back").get_text(" ", strip=True)
+    assert "accent=en-029" in held
+    row = _row(out, "disparities", 2)
+    tr = soup.find("tr", attrs={"data-source": "disparities", "data-row": "2"})
+    assert "insufficient" in tr["class"] and "significant" not in tr["class"]
+    assert "not a finding" in row["flags"]["text"]
+
+
+def test_group_names_are_escaped(rendered):
+    out, _ = rendered
+    html = out.read_text(encoding="utf-8")
+    assert XSS not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    soup = soup_of(out)
+    assert soup.find("img", attrs={"src": "x"}) is None
+    assert soup.find("script") is None
+    assert XSS in soup.get_text()
+
+
+def test_self_contained_no_external_references(rendered):
+    out, _ = rendered
+    soup = soup_of(out)
+    for tag in soup.find_all(["img", "link", "script", "iframe", "object", "embed", "source"]):
+        src = tag.get("src") or tag.get("href") or tag.get("data") or ""
+        assert src.startswith("data:"), tag
+    html = out.read_text(encoding="utf-8")
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?(?:https?:|//)", html)
+    assert "@import" not in html and "url(" not in html.replace("data:", "")
+    csp = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    assert "default-src 'none'" in csp
+
+
+def test_exports_hold_every_table(rendered):
+    out, audit = rendered
+    files = out.parent / "report_files"
+    for name, records in audit["tables"].items():
+        exported = json.loads((files / f"{name}.json").read_text(encoding="utf-8"))
+        assert len(exported) == len(records)
+        for got, want in zip(exported, records, strict=True):
+            for key, value in want.items():
+                if isinstance(value, float) and math.isnan(value):
+                    assert got[key] is None
+                else:
+                    assert got[key] == value
+        with open(files / f"{name}.csv", encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == len(records)
+    with open(files / "disparities.csv", encoding="utf-8", newline="") as fh:
+        first = next(csv.DictReader(fh))
+    assert first["group"] == "ethnicity=Asian; language=en"
+    assert float(first["value"]) == audit["tables"]["disparities"][0]["value"]
+    findings = json.loads((files / "findings.json").read_text(encoding="utf-8"))
+    assert [f["rank"] for f in findings] == [1, 2]
+
+
+def test_missing_table_says_not_measured(tmp_path):
+    audit = make_audit()
+    del audit["tables"]["pitch"], audit["tables"]["craniofacial"]
+    out = render_report(audit, tmp_path / "r.html")
+    soup = soup_of(out)
+    for section in ("pitch", "craniofacial"):
+        text = soup.find(attrs={"data-section": section}).get_text(" ", strip=True)
+        assert "Not measured in this audit" in text
+    assert "Not measured" not in soup.find(attrs={"data-section": "retrieval"}).get_text()
+
+
+def test_unknown_tables_are_still_shown(rendered):
+    out, _ = rendered
+    soup = soup_of(out)
+    other = soup.find(attrs={"data-section": "other-tables"})
+    assert other.find("table", attrs={"data-table": "mystery_table"}) is not None
+
+
+def test_faces_of_real_data_only_with_include_faces(tmp_path):
+    audit = make_audit()
+    audit["data"]["source"] = "voxceleb1"
+    path = write_audit(tmp_path / "real", audit)
+    soup = soup_of(render_report(path, tmp_path / "a.html"))
+    samples = soup.find(attrs={"data-section": "samples"})
+    assert samples.find("img") is None
+    assert "--include-faces" in samples.get_text()
+    soup = soup_of(render_report(path, tmp_path / "b.html", include_faces=True))
+    imgs = soup.find(attrs={"data-section": "samples"}).find_all("img")
+    assert len(imgs) == 6 and all(i["src"].startswith("data:image/png;base64,") for i in imgs)
+
+
+def test_builtin_population_faces_shown(rendered):
+    out, _ = rendered
+    samples = soup_of(out).find(attrs={"data-section": "samples"})
+    assert len(samples.find_all("img")) == 6
+    text = samples.get_text(" ", strip=True)
+    assert "ethnicity=Asian" in text and "true face | reconstruction | upper bound" in text
+
+
+def test_sample_outside_audit_folder_refused(tmp_path):
+    audit = make_audit()
+    path = write_audit(tmp_path / "a", audit)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["artifacts"]["samples"][0]["true_face"] = "../../etc/passwd"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(AuditFormatError, match=r"outside the audit folder"):
+        render_report(path, tmp_path / "r.html")
+
+
+def test_model_card_and_title_block(rendered):
+    out, audit = rendered
+    soup = soup_of(out)
+    card = soup.find(attrs={"data-section": "model-card"}).get_text(" ", strip=True)
+    assert "identifying people" in card.lower() and "suspects" in card
+    title = soup.find(attrs={"data-section": "title"}).get_text(" ", strip=True)
+    assert audit["command"] in title and audit["model"]["sha256"] in title
+    assert soup.find(id="report-command").get_text() == "s2f-audit report"
+    methods = soup.find(attrs={"data-section": "methods"}).get_text(" ", strip=True)
+    assert "holm" in methods and "1000" in methods
+
+
+def test_deterministic(tmp_path, audit_path):
+    a = render_report(audit_path, tmp_path / "one" / "r.html").read_bytes()
+    b = render_report(audit_path, tmp_path / "two" / "r.html").read_bytes()
+    assert a == b
+
+
+def test_max_rows_truncates_html_not_exports(tmp_path):
+    audit = make_audit()
+    out = render_report(audit, tmp_path / "r.html", max_rows=2)
+    cells = table_cells(soup_of(out), "disparities__gender_agreement")
+    assert sorted(cells) == [1, 2]  # rows 1-4 of the audit table are gender agreement
+    assert "2 more rows are not shown" in out.read_text(encoding="utf-8")
+    exported = json.loads((tmp_path / "r_files" / "disparities.json").read_text("utf-8"))
+    assert len(exported) == 5
+    part = json.loads(
+        (tmp_path / "r_files" / "disparities__gender_agreement.json").read_text("utf-8")
+    )
+    assert len(part) == 4
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("{not json", r"not valid JSON \(line 1, column 2"),
+        ('{"tables": {}}', r"missing key\(s\) schema_version"),
+        ('{"schema_version": 9, "tables": {}}', r"schema_version 9 is not supported"),
+        ('{"schema_version": 1, "tables": {"t": {}}}', r"table 't' must be a list of records"),
+        ('{"schema_version": 1, "tables": {"t": [1]}}', r"table 't' record 0 must be an object"),
+    ],
+)
+def test_bad_audit_files(tmp_path, content, match):
+    path = tmp_path / "audit.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(AuditFormatError, match=match) as info:
+        load_audit(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_audit_file(tmp_path):
+    with pytest.raises(AuditFormatError, match=r"no such audit file"):
+        render_report(tmp_path / "nope.json", tmp_path / "r.html")
+
+
+def test_audit_folder_accepted(tmp_path, audit_path):
+    loaded = load_audit(Path(audit_path).parent)
+    assert loaded.folder == audit_path.parent
+
+
+def test_no_significant_gap_is_said_not_hidden(tmp_path):
+    audit = make_audit()
+    for records in audit["tables"].values():
+        for record in records:
+            if "flags" in record:
+                record["flags"] = [f for f in record["flags"] if f != "significant"]
+    soup = soup_of(render_report(audit, tmp_path / "r.html"))
+    assert soup.find(id="no-findings") is not None
+    section = soup.find(attrs={"data-section": "disparities"}).get_text(" ", strip=True)
+    assert "No gap was flagged significant" in section
+    assert "Not measured" not in section

@@ -1,0 +1,282 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2f_model import S2FConfig
+from s2f_model._checkpoint import load_checkpoint, load_model
+from s2f_model._train import (
+    TrainingError,
+    augment_faces,
+    derive_seed,
+    manifest_identity,
+    train,
+)
+
+_TINY = {
+        "audio.clip_seconds": 2.0,
+        "voice.channels": [8, 8, 16, 16, 16, 16, 32, 32, 32],
+        "voice.hidden_dim": 64,
+        "voice.feature_dim": 64,
+        "face.feature_dim": 64,
+        "face.image_size": 32,
+        "face.block_channels": [8, 8, 16, 16, 16],
+        "decoder.image_size": 32,
+        "decoder.first_dim": 32,
+        "decoder.landmark_hidden": 32,
+        "decoder.texture_channels": 32,
+        "train.face_steps": 4,
+        "train.voice_steps": 6,
+        "train.batch_size": 4,
+        "train.lr_decay_every": 2,
+        "train.checkpoint_every": 0,
+}
+
+
+def tiny_config(seed: int = 0, **overrides) -> S2FConfig:
+    """The compact structure at test size: 2 s clips, 32 px faces, narrow layers."""
+    settings = {**_TINY, "train.seed": seed, **overrides}
+    return S2FConfig.compact().replace(**settings)
+
+
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope="module")
+def reference_run(tiny_manifest, tmp_path_factory):
+    """One uninterrupted run, shared by the tests that compare against it."""
+    out = tmp_path_factory.mktemp("ref") / "run"
+    result = train(tiny_config(), tiny_manifest, out, progress=False)
+    return result, out
+
+
+def test_training_writes_model_and_losses(reference_run, tiny_manifest):
+    result, out = reference_run
+    assert result.finished
+    assert [len(result.losses[s]) for s in ("face_encoder", "face_decoder", "voice")] == [4, 4, 6]
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["stage"] == "done"
+    assert meta["metadata"]["identities"] == ["spk00", "spk01", "spk02", "spk03"]
+    assert meta["config"]["face"]["n_identities"] == 4  # fc8 = training speakers
+    assert meta["metadata"]["training_data"] == manifest_identity(tiny_manifest)
+    assert set(result.evaluation) >= {"loss", "decoder_l1", "normalized_l2", "distillation",
+                                      "cosine", "n"}
+    assert result.evaluation["n"] == 3.0  # the val speaker's utterances
+    model = load_model(out)
+    assert not model.training
+    assert model.identities == meta["metadata"]["identities"]
+    assert_same(weights(model), weights(result.model))
+    # the decoder's mean face was set from the training landmarks
+    from s2f_model._data import load_voice_face_data
+
+    data = load_voice_face_data(tiny_manifest, "train", sample_rate=16000, clip_samples=10,
+                                image_size=8)
+    expected = data.faces.landmarks.mean(dim=0)
+    torch.testing.assert_close(model.face_decoder.mean_face, expected)
+
+
+def test_same_seed_same_weights_different_seed_different(reference_run, tiny_manifest,
+                                                         tmp_path):
+    result, _ = reference_run
+    again = train(tiny_config(), tiny_manifest, tmp_path / "again", progress=False)
+    assert_same(weights(again.model), weights(result.model))
+    other = train(tiny_config(seed=1), tiny_manifest, tmp_path / "other", progress=False)
+    a, b = weights(result.model), weights(other.model)
+    differing = [k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k])]
+    assert "voice_encoder.fc2.weight" in differing
+    assert any(k.startswith("face_encoder.") for k in differing)
+
+
+@pytest.mark.parametrize("stop_after", [2, 6, 11])  # inside face_encoder / decoder / voice
+def test_interrupted_and_resumed_run_matches(reference_run, tiny_manifest, tmp_path,
+                                             stop_after):
+    result, _ = reference_run
+    out = tmp_path / "run"
+    first = train(tiny_config(), tiny_manifest, out, progress=False, stop_after=stop_after)
+    assert not first.finished
+    assert sum(len(v) for v in first.losses.values()) == stop_after
+    ckpt = load_checkpoint(out, prefer="checkpoint.json")
+    assert ckpt.meta["stage"] != "done" and ckpt.optimizer_state is not None
+    resumed = train(tiny_config(), tiny_manifest, out, resume=True, progress=False)
+    assert resumed.finished
+    assert sum(len(v) for v in resumed.losses.values()) == 14 - stop_after
+    # the losses of the resumed steps equal the uninterrupted run's
+    tail = [x for s in ("face_encoder", "face_decoder", "voice") for x in result.losses[s]]
+    got = [x for s in ("face_encoder", "face_decoder", "voice") for x in resumed.losses.get(s, [])]
+    assert got == tail[stop_after:]
+    assert_same(weights(resumed.model), weights(result.model))
+
+
+def test_periodic_checkpoints_resume_exactly(reference_run, tiny_manifest, tmp_path):
+    result, _ = reference_run
+    cfg = tiny_config(**{"train.checkpoint_every": 3})
+    out = tmp_path / "run"
+    train(cfg, tiny_manifest, out, progress=False, stop_after=13)
+    meta = json.loads((out / "checkpoint.json").read_text())
+    assert (meta["stage"], meta["step"]) == ("voice", 5)
+    assert len(list(out.glob("checkpoint-*.safetensors"))) == 1  # old tensor files removed
+    resumed = train(cfg, tiny_manifest, out, resume=True, progress=False)
+    assert_same(weights(resumed.model), weights(result.model))
+
+
+def test_refuses_to_overwrite_or_resume_with_other_data(reference_run, manifest_factory,
+                                                        tiny_manifest, tmp_path):
+    _, out = reference_run
+    with pytest.raises(TrainingError, match="already holds a training checkpoint; pass resume"):
+        train(tiny_config(), tiny_manifest, out, progress=False)
+    other = manifest_factory(n_speakers=5)
+    with pytest.raises(TrainingError, match="resume with the same manifest"):
+        train(tiny_config(), other, out, resume=True, progress=False)
+    with pytest.raises(TrainingError, match="made with another configuration"):
+        train(tiny_config(**{"train.lr": 0.5}), tiny_manifest, out, resume=True,
+              progress=False)
+
+
+def test_resume_of_finished_run_changes_nothing(reference_run, tiny_manifest, tmp_path):
+    import shutil
+
+    result, out = reference_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    again = train(tiny_config(), tiny_manifest, copy, resume=True, progress=False)
+    assert sum(len(v) for v in again.losses.values()) == 0
+    assert_same(weights(again.model), weights(result.model))
+
+
+def test_augment_faces_shifts_and_scales_without_flips():
+    images = torch.rand(6, 3, 16, 16)
+    gen = torch.Generator().manual_seed(0)
+    out = augment_faces(images, gen, max_shift=0.125, brightness=0.0)
+    assert out.shape == images.shape
+    # with brightness off each output is a shifted copy: some shift in [-2, 2]^2 matches
+    for i in range(6):
+        centre = out[i, :, 2:-2, 2:-2]
+        matches = [
+            (dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+            if torch.equal(centre, images[i, :, 2 + dy : 14 + dy, 2 + dx : 14 + dx])
+        ]
+        assert matches, i
+    again = augment_faces(images, torch.Generator().manual_seed(0), max_shift=0.125,
+                          brightness=0.0)
+    assert torch.equal(out, again)
+    bright = augment_faces(torch.full((50, 3, 4, 4), 0.5), torch.Generator().manual_seed(1),
+                           brightness=0.2)
+    factors = bright[:, 0, 0, 0] / 0.5
+    assert factors.min() >= 0.8 - 1e-6 and factors.max() <= 1.2 + 1e-6
+    assert factors.std() > 0.05
+    with pytest.raises(ValueError, match=r"expected \(batch, 3, H, W\) images, got shape"):
+        augment_faces(torch.rand(3, 4, 4), gen)
+
+
+def test_derive_seed_separates_contexts():
+    seeds = {derive_seed(0, "voice", "step", k) for k in range(100)}
+    assert len(seeds) == 100
+    assert derive_seed(0, "voice") != derive_seed(1, "voice")
+    assert derive_seed(3, "a", 1) == derive_seed(3, "a", 1)
+    assert all(0 <= s < 2**63 for s in seeds)
+
+
+def test_bf16_autocast_runs(tiny_manifest, tmp_path):
+    cfg = tiny_config(**{"train.precision": "bf16", "train.face_steps": 1,
+                         "train.voice_steps": 2})
+    result = train(cfg, tiny_manifest, tmp_path / "bf16", progress=False)
+    assert all(torch.isfinite(torch.tensor(v)).all() for v in result.losses.values())
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+_KILL_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from s2f_model import S2FConfig
+    from s2f_model._train import train
+    cfg = S2FConfig.compact().replace(**json.loads(sys.argv[3]))
+    train(cfg, sys.argv[1], sys.argv[2], resume=True, progress=False)
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume(tiny_manifest, tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT)
+    overrides = json.dumps({**_TINY, "train.voice_steps": 80, "train.checkpoint_every": 5})
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
+    out = tmp_path / "run"
+    args = [sys.executable, str(script), str(tiny_manifest)]
+    proc = subprocess.Popen([*args, str(out), overrides], env=env)
+    deadline = time.time() + 120
+    meta_path = out / "checkpoint.json"
+    while time.time() < deadline:  # wait for a mid-voice-stage checkpoint, then kill
+        if meta_path.is_file():
+            meta = json.loads(meta_path.read_text())
+            if meta["stage"] == "voice" and meta["step"] >= 10:
+                break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    meta = json.loads(meta_path.read_text())
+    assert meta["stage"] == "voice" and 10 <= meta["step"] < 80
+    assert not (out / "model.json").exists()
+    subprocess.run([*args, str(out), overrides], env=env, check=True)
+    ref = tmp_path / "ref"
+    subprocess.run([*args, str(ref), overrides], env=env, check=True)
+    assert_same(load_checkpoint(out).model_state, load_checkpoint(ref).model_state)
+
+
+def test_cli_train_then_resume(tiny_manifest, tmp_path, capsys):
+    from s2f_cli import main
+
+    sets = [arg for key, value in _TINY.items() if not key.startswith("train.")
+            for arg in ("--set", f"{key}={json.dumps(value)}")]
+    out = tmp_path / "run"
+    argv = ["train", "--manifest", str(tiny_manifest), "--out", str(out), "--steps", "2",
+            "--voice-steps", "3", "--batch-size", "4", "--seed", "7", "--quiet", *sets]
+    assert main(argv) == 0
+    assert f"model written to {out / 'model.json'}" in capsys.readouterr().out
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["config"]["train"]["seed"] == 7
+    assert (meta["config"]["train"]["face_steps"], meta["config"]["train"]["voice_steps"]) == (2, 3)
+    assert meta["config"]["face"]["image_size"] == 32
+    assert main(argv) == 2  # the folder holds a checkpoint and --resume is missing
+    assert "pass resume=True (--resume)" in capsys.readouterr().err
+    assert main([*argv, "--resume"]) == 0
+    assert main(["train", "--manifest", str(tiny_manifest), "--out", str(tmp_path / "x"),
+                 "--set", "face.nonsense=1", "--quiet"]) == 2
+    assert "unknown config key 'face.nonsense'" in capsys.readouterr().err
+
+
+def test_face_side_reused_from_another_run(reference_run, manifest_factory, tmp_path):
+    result, ref_dir = reference_run
+    other = manifest_factory(n_speakers=5, seed=3)  # other speakers: 3 train identities
+    reused = train(tiny_config(seed=2), other, tmp_path / "b", progress=False,
+                   face_from=ref_dir)
+    assert set(reused.losses) == {"voice"} and len(reused.losses["voice"]) == 6
+    a, b = weights(result.model), weights(reused.model)
+    face_keys = [k for k in a if k.startswith(("face_encoder.", "face_decoder."))]
+    assert face_keys
+    for key in face_keys:
+        assert torch.equal(a[key], b[key]), key
+    assert not torch.equal(a["voice_encoder.fc2.weight"], b["voice_encoder.fc2.weight"])
+    meta = json.loads((tmp_path / "b" / "model.json").read_text())
+    assert meta["metadata"]["identities"] == ["spk00", "spk01", "spk02", "spk03"]
+    assert meta["metadata"]["face_from"]["checkpoint"] == str(ref_dir / "model.json")
+    with pytest.raises(TrainingError, match="its face settings differ from this run's"):
+        train(tiny_config(**{"face.dropout": 0.3}), other, tmp_path / "c", progress=False,
+              face_from=ref_dir)

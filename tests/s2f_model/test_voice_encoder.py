@@ -1,0 +1,130 @@
+"""Voice encoder: the paper's layer table, parameter count, shapes and determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from s2f_model import S2FConfig, VoiceConfig, VoiceEncoder, voice_layer_table
+
+
+def _paper_encoder_on_meta() -> VoiceEncoder:
+    cfg = S2FConfig.paper()
+    with torch.device("meta"):
+        return VoiceEncoder(cfg.voice, 2, 257, 598)
+
+
+def test_paper_parameter_count_matches_hand_table():
+    # Hand-worked layer table (valid 4x4 convs; time pools do not touch frequency):
+    # freq 257 -> 254 -> 251 -> 248 -> 245 -> 242 -> 239 -> 236 -> (236-4)//2+1 = 117
+    # -> (117-4)//2+1 = 57 rows x 512 channels = 29,184 inputs to the first FC.
+    convs = [(2, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 256), (256, 512),
+             (512, 512), (512, 512)]
+    conv_params = sum(16 * cin * cout + cout for cin, cout in convs)
+    bn_params = 2 * sum(cout for _, cout in convs[:-1]) + 2 * 512  # none after the last conv
+    fc1 = 57 * 512 * 4096 + 4096
+    fc2 = 4096 * 4096 + 4096
+    assert fc1 == 119_541_760
+    expected = conv_params + bn_params + fc1 + fc2
+    enc = _paper_encoder_on_meta()
+    got = sum(p.numel() for p in enc.parameters())
+    assert got == expected == 148_062_976
+    assert sum(r.params for r in enc.table) == expected
+    assert enc.fc1.in_features == 29_184
+
+
+def test_paper_layer_shapes():
+    table = voice_layer_table(VoiceConfig(), 2, 257, 598)
+    shapes = {r.name: (r.channels, r.freq, r.time) for r in table}
+    assert shapes["conv1"] == (64, 254, 595)
+    assert shapes["pool3"] == (128, 248, 294)
+    assert shapes["pool6"] == (256, 239, 34)
+    assert shapes["conv7"] == (512, 236, 31)
+    assert shapes["conv8"] == (512, 117, 14)
+    assert shapes["conv9"] == (512, 57, 6)
+
+
+def test_paper_forward_shape_on_meta():
+    enc = _paper_encoder_on_meta()
+    out = enc(torch.empty(2, 2, 257, 598, device="meta"))
+    assert out.shape == (2, 4096)
+
+
+def test_paper_block_order_conv_relu_bn_then_pool_and_last_conv_bare():
+    enc = _paper_encoder_on_meta()
+    kinds = [type(m).__name__ for m in enc.convs]
+    assert kinds[:3] == ["Conv2d", "ReLU", "BatchNorm2d"]
+    assert kinds[6:10] == ["Conv2d", "ReLU", "BatchNorm2d", "MaxPool2d"]  # conv3 + pool
+    assert kinds[-1] == "Conv2d" and kinds[-2] == "BatchNorm2d"
+    pools = [m for m in enc.convs if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 4 and all(p.kernel_size == (1, 2) for p in pools)  # time only
+    strides = [m.stride for m in enc.convs if isinstance(m, nn.Conv2d)]
+    assert strides == [(1, 1)] * 7 + [(2, 2)] * 2
+
+
+def test_compact_pool_first_order():
+    cfg = S2FConfig.compact()
+    enc = VoiceEncoder(cfg.voice, 1, 257, cfg.audio.n_frames)
+    kinds = [type(m).__name__ for m in enc.convs]
+    i = kinds.index("MaxPool2d")
+    assert kinds[i - 1 : i + 3] == ["Conv2d", "MaxPool2d", "ReLU", "BatchNorm2d"]
+
+
+@pytest.fixture(scope="module")
+def compact() -> tuple[S2FConfig, VoiceEncoder]:
+    cfg = S2FConfig.compact()
+    torch.manual_seed(0)
+    return cfg, VoiceEncoder(cfg.voice, 1, 257, cfg.audio.n_frames).eval()
+
+
+def test_compact_forward_shape_and_no_final_activation(compact):
+    cfg, enc = compact
+    x = torch.randn(3, 1, 257, cfg.audio.n_frames)
+    out = enc(x)
+    assert out.shape == (3, cfg.feature_dim)
+    assert (out < 0).any()  # no ReLU on the last layer
+
+
+def test_compact_batched_equals_one_by_one_in_eval(compact):
+    cfg, enc = compact
+    x = torch.randn(3, 1, 257, cfg.audio.n_frames)
+    with torch.no_grad():
+        batched = enc(x)
+        single = torch.cat([enc(x[i : i + 1]) for i in range(3)])
+    torch.testing.assert_close(batched, single, rtol=1e-4, atol=1e-5)
+
+
+def test_time_axis_is_averaged_so_longer_inputs_work(compact):
+    cfg, enc = compact
+    assert enc(torch.randn(1, 1, 257, cfg.audio.n_frames + 100)).shape == (1, cfg.feature_dim)
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 257, 298), (2, 1, 200, 298), (1, 257, 298)])
+def test_wrong_input_shape_raises(compact, shape):
+    _, enc = compact
+    with pytest.raises(ValueError, match=r"voice encoder expects \(batch, 1, 257, frames\)"):
+        enc(torch.zeros(shape))
+
+
+def test_too_short_input_for_table_raises():
+    match = r"voice conv7 gets a 239 \(freq\) x 3 \(time\) input, smaller than its 4x4"
+    with pytest.raises(ValueError, match=match):
+        voice_layer_table(VoiceConfig(), 2, 257, 100)
+
+
+def test_config_lengths_must_agree():
+    with pytest.raises(ValueError, match=r"voice.time_pool has 2 entries, expected 9"):
+        dataclasses.replace(VoiceConfig(), time_pool=(True, False))
+
+
+def test_channels_last_gives_same_result_as_contiguous(compact):
+    cfg, enc = compact
+    plain_cfg = dataclasses.replace(cfg.voice, channels_last=False)
+    plain = VoiceEncoder(plain_cfg, 1, 257, cfg.audio.n_frames).eval()
+    plain.load_state_dict(enc.state_dict())
+    x = torch.randn(2, 1, 257, cfg.audio.n_frames)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(x), enc(x), rtol=1e-4, atol=1e-5)
