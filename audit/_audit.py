@@ -14,6 +14,7 @@ from audit._correlation import pearson_spec, speaker_permutation_test
 from audit._groups import Grouping, build_groupings
 from audit._metrics import (
     MetricSpec,
+    _labels_of,
     agreement_specs,
     calibration_specs,
     confusion_spec,
@@ -306,7 +307,7 @@ def run_audit_tables(
         and pitch_gender_column in table.columns
     ):
         derived = table.assign(f0_bin=f0_bin_column(table["f0_median_hz"], f0_bins))
-        recon = derived[f"recon_{gender_target}"]
+        recon = _labels_of(derived[f"recon_{gender_target}"])
         valid = recon.notna().to_numpy()
         pitch_specs = [
             rate_spec(

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 CIMethod = Literal["expanded", "percentile"]
+_GATHER_MAX_STATS = 4
 CI_METHODS: tuple[str, ...] = ("expanded", "percentile")
 
 
@@ -256,8 +257,8 @@ class SpeakerBootstrap:
             Number of groups.
         strata : ndarray of int, shape (n_speakers,), optional
             Resampling strata; by default `strata` of ``codes``. Giving them forces the
-            general path (a weight matrix per chunk); without them, a grouping in which
-            every speaker's rows share one group takes a faster path that draws the same
+            general path (a weight matrix per chunk); without them, with at most 4
+            statistics and every speaker's rows in one group, a faster path draws the same
             replicates.
 
         Returns
@@ -290,7 +291,11 @@ class SpeakerBootstrap:
         per_speaker.sum_duplicates()
         self.uniforms()  # draw once, before any worker thread needs them
         reps = np.empty((self.n_boot, n_groups, k))
-        single = self._single_group(codes, n_groups) if strata is None else None
+        # Few statistics: gather per speaker (cost ~ n_boot x speakers x K/2). Many (a whole
+        # audit stacks hundreds, mostly zero per row): weights @ sparse totals is cheaper
+        # (cost ~ n_boot x (speakers + nonzeros)).
+        use_gather = strata is None and k <= _GATHER_MAX_STATS
+        single = self._single_group(codes, n_groups) if use_gather else None
         if single is not None:
             self._reps_single(per_speaker, single, n_groups, k, reps)
         else:

@@ -54,6 +54,11 @@ def _per_part(repeats: int = 20) -> dict[str, float]:
     return out
 
 
+def _print_parts() -> None:
+    for name, value in _per_part().items():
+        print(f"{name:44s} {value:8.1f}")
+
+
 def _cpu_seconds() -> float:
     """User + system CPU time of this process and its waited-for children."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -67,9 +72,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", help="keep the population here (default: temporary)")
     args = parser.parse_args()
-    for name, value in _per_part().items():
-        print(f"{name:44s} {value:8.1f}")
     if args.speakers == 0:
+        _print_parts()
         return
     spec = PopulationSpec.preset("web-skewed")
     out = args.out or tempfile.mkdtemp(prefix="bench_pop_")
@@ -91,6 +95,8 @@ def main() -> None:
     print(f"generated {result.n_generated}, skipped {result.n_skipped}; output {out}")
     if not args.out:
         shutil.rmtree(out)
+    # after the population: in-process synthesis changes the state forked children inherit
+    _print_parts()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from reports._report import (
 )
 from reports._tables import DisplayTable, _flags, build_table, export_table, group_label, has_flag
 from reports.exceptions import AuditFormatError, IncompatibleAuditsError
-from s2f_data import atomic_write_text
 
 __all__ = ["check_comparable", "render_comparison", "unpaired_comparison"]
 
@@ -369,7 +368,7 @@ def render_comparison(
 
     if paired is not None:
         for name, records in paired.items():
-            add(f"paired_{safe_name(name)}", records, True, None)
+            add("paired" if name == "paired" else f"paired_{safe_name(name)}", records, True, None)
             for record in records:
                 if has_flag(record, "insufficient_data") or has_flag(record, "empty"):
                     continue
@@ -425,6 +424,8 @@ def render_comparison(
     for name, records in exports.items():
         export_table(files, name, records)
     context["files_dir"] = files.name
+    from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
+
     atomic_write_text(out, render_template("compare.html.j2", context))
     if pdf:
         from reports._pdf import html_to_pdf

@@ -136,7 +136,9 @@ def forest_plot(
         lo_all, hi_all = lo_all - 0.5, hi_all + 0.5
     pad = 0.05 * (hi_all - lo_all)
     lo_all, hi_all = lo_all - pad, hi_all + pad
-    left, right, row_h, top = 300, 700, 18, 10
+    longest = max(len(r[0]) for r in kept)
+    left = int(min(max(120, 16 + 6.4 * longest), 460))  # room for the labels (11 px font)
+    right, row_h, top = left + 400, 18, 10
 
     def sx(v: float) -> float:
         return round(left + (v - lo_all) / (hi_all - lo_all) * (right - left), 2)
@@ -148,4 +150,4 @@ def forest_plot(
     axis_y = top + row_h * len(kept) + 4
     ticks = tuple((sx(t), f"{t:g}") for t in _ticks(lo_all, hi_all))
     zero = sx(reference) if reference is not None else None
-    return ForestPlot(720, int(axis_y + 36), left, right, zero, ticks, rows, title, axis_y)
+    return ForestPlot(right + 20, int(axis_y + 36), left, right, zero, ticks, rows, title, axis_y)

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 from reports.exceptions import ChromiumError
-from s2f_data import atomic_write_bytes
 
 __all__ = ["CHROMIUM_FLAGS", "find_chromium", "html_to_pdf"]
 
@@ -117,5 +116,7 @@ def html_to_pdf(
                 f"Chromium failed to print {source} to PDF (exit status {result.returncode}): "
                 f"{tail}"
             )
+        from s2f_data import atomic_write_bytes  # lazy: s2f_data imports pandas
+
         atomic_write_bytes(target, partial.read_bytes())
     return target

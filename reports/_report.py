@@ -25,7 +25,6 @@ from reports._tables import (
     has_flag,
 )
 from reports.exceptions import AuditFormatError
-from s2f_data import atomic_write_text
 
 __all__ = ["render_report"]
 
@@ -794,6 +793,8 @@ def render_report(
     for name, records in exports.items():
         export_table(files, name, records)
     context["files_dir"] = files.name
+    from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
+
     atomic_write_text(out, render_template("report.html.j2", context))
     if pdf:
         from reports._pdf import html_to_pdf

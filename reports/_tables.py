@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s2f_data import atomic_write_text
-
 __all__ = [
     "Cell",
     "DisplayTable",
@@ -54,10 +52,10 @@ _LEADING = (
 #: (point, low, high) columns shown together as "value [low, high]".
 _ESTIMATES = (
     ("value", "ci_low", "ci_high"),
-    ("difference", "diff_ci_low", "diff_ci_high"),
-    ("ratio", "ratio_ci_low", "ratio_ci_high"),
     ("value_a", "ci_low_a", "ci_high_a"),
     ("value_b", "ci_low_b", "ci_high_b"),
+    ("difference", "diff_ci_low", "diff_ci_high"),
+    ("ratio", "ratio_ci_low", "ratio_ci_high"),
     ("difference_a", "diff_ci_low_a", "diff_ci_high_a"),
     ("difference_b", "diff_ci_low_b", "diff_ci_high_b"),
     ("change", "change_ci_low", "change_ci_high"),
@@ -74,8 +72,8 @@ _HEADERS = {
     "p_adjusted": "p adj.",
     "gallery_size": "gallery",
     "true_label": "true",
-    "value_a": "A [CI]",
-    "value_b": "B [CI]",
+    "value_a": "A",
+    "value_b": "B",
     "difference_a": "A gap [CI]",
     "difference_b": "B gap [CI]",
     "difference_b_minus_a": "B − A (unpaired)",
@@ -439,6 +437,8 @@ def export_table(
     for record in records:
         writer.writerow([_csv_value(record.get(key)) for key in columns])
     csv_path, json_path = folder / f"{name}.csv", folder / f"{name}.json"
+    from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
+
     atomic_write_text(csv_path, buffer.getvalue())
     lines = (_json_line(r) for r in records)
     atomic_write_text(json_path, "[\n" + ",\n".join(lines) + "\n]\n" if records else "[]\n")

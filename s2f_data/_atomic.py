@@ -12,6 +12,13 @@ from typing import IO, Literal
 __all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
 
 
+def _umask() -> int:
+    """Return the process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(
     path: str | os.PathLike[str], mode: Literal["w", "wb"] = "w", encoding: str | None = "utf-8"
@@ -54,6 +61,7 @@ def atomic_open(
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

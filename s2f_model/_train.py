@@ -94,6 +94,9 @@ class TrainResult:
         Wall time of each stage's optimisation steps (without data loading and set-up).
     stage_cpu_seconds : dict of str to float
         CPU time of the same (all threads of this process).
+    eval_history : list of dict
+        Validation results every ``train.eval_every`` voice steps (``step`` and the
+        :func:`evaluate` keys).
     """
 
     model: nn.Module
@@ -104,6 +107,7 @@ class TrainResult:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     stage_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    eval_history: list[dict[str, float]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- seeding
@@ -629,7 +633,8 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
         restore = ckpt if (ckpt is not None and stage == ckpt.meta["stage"]) else None
         budget = None if stop_after is None else stop_after - steps_run
         ran, finished = _run_stage(stage, steps[stage], first, model, cfg, train_data, ctx,
-                                   out_dir, metadata, restore, show, budget, result)
+                                   out_dir, metadata, restore, show, budget, result,
+                                   val_data)
         steps_run += ran
         if not finished:
             result.finished = False
@@ -680,7 +685,8 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
 def _run_stage(stage: Stage, n_steps: int, first: int, model: nn.Module, cfg: S2FConfig,
                data: VoiceFaceDataset, ctx: DistContext, out_dir: Path,
                metadata: dict[str, Any], restore: Any, show: bool, budget: int | None,
-               result: TrainResult) -> tuple[int, bool]:
+               result: TrainResult, val_data: VoiceFaceDataset | None = None
+               ) -> tuple[int, bool]:
     """Run steps ``first..n_steps-1`` of one stage; return (steps run, finished)."""
     tc = cfg.train
     device = ctx.device
@@ -783,6 +789,14 @@ def _run_stage(stage: Stage, n_steps: int, first: int, model: nn.Module, cfg: S2
                 if tc.log_every and (step + 1) % tc.log_every == 0 and ctx.is_main:
                     log.info("%s step %d/%d: %s", stage, step + 1, n_steps,
                              ", ".join(f"{k}={v:.4g}" for k, v in parts.items()))
+                if stage == "voice" and val_data is not None and tc.eval_every \
+                        and (step + 1) % tc.eval_every == 0 and step + 1 < n_steps:
+                    scores = evaluate(model, val_data, cfg)  # no RNG use: resume stays exact
+                    _set_trainable(model, stage)
+                    result.eval_history.append({"step": step + 1, **scores})
+                    if ctx.is_main:
+                        log.info("validation at voice step %d: loss %.4g, cosine %.3f",
+                                 step + 1, scores["loss"], scores["cosine"])
                 if tc.checkpoint_every and (step + 1) % tc.checkpoint_every == 0 \
                         and step + 1 < n_steps:
                     save(step + 1)

@@ -19,3 +19,5 @@ $S --study power --replicates "$R" --seed 8 --sizes 200,200 --rates 0.5 --uttera
 $S --study power --replicates "$R" --seed 9 --sizes 200,200,200,200,200,200 --rates 0.8 --reference overall > "$OUT/power_p08_6groups_overall.txt"
 $S --study paired --replicates "$((R / 2))" --seed 10 --sizes 200,200,200,200 --gap -0.10 > "$OUT/paired_gap.txt"
 $S --study paired --replicates "$((R / 2))" --seed 11 --sizes 20,40,200,2000 --gap 0 > "$OUT/paired_null.txt"
+$S --study coverage --replicates "$R" --seed 12 --rates 0.9 --reference g3 > "$OUT/coverage_p09_ref200.txt"
+.venv/bin/python benchmarks/validation/planted_bias.py --replicates "$((R / 4))" --seed 13 > "$OUT/planted_bias.txt"

@@ -48,15 +48,15 @@ from audit import SpeakerBootstrap, build_groupings, compare_evaluations, metric
 
 __all__ = [
     "Design",
+    "conditional_rate",
+    "coverage_study",
+    "main",
     "marginal_rate",
     "null_study",
     "paired_study",
     "power_study",
-    "conditional_rate",
-    "coverage_study",
     "row_bootstrap_interval",
     "simulate_table",
-    "main",
 ]
 
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(80)
@@ -93,8 +93,9 @@ def conditional_rate(rate: float, speaker_sd: float) -> float:
     """
     if not 0 < rate < 1:
         raise ValueError(f"rate must be in (0, 1), got {rate!r}")
-    return float(optimize.brentq(lambda p: marginal_rate(p, speaker_sd) - rate, 1e-9, 1 - 1e-9,
-                                 xtol=1e-12))
+    return float(
+        optimize.brentq(lambda p: marginal_rate(p, speaker_sd) - rate, 1e-9, 1 - 1e-9, xtol=1e-12)
+    )
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,12 @@ def _binom_se(k: int, n: int) -> float:
 
 
 def coverage_study(
-    design: Design, replicates: int, seed: int, n_boot: int = 1000, level: float = 0.95
+    design: Design,
+    replicates: int,
+    seed: int,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    named_reference: str | None = None,
 ) -> pd.DataFrame:
     """Coverage of group-rate and difference intervals per group.
 
@@ -263,14 +269,15 @@ def coverage_study(
     DataFrame
         One row per group: size, speakers, true rate, coverage of the expanded rate CI,
         of the audit's percentile CI, of the row bootstrap (negative control), of the
-        difference CIs against ``overall`` and against the first group, and the rate of
-        misses below / above for the expanded rate CI.
+        difference CIs against ``overall`` and against ``named_reference`` (default: the
+        first group), and the rate of misses below / above for the expanded rate CI.
     """
     rng = np.random.default_rng(seed)
     truth = design.true_rates()
     overall = design.true_overall()
     names = list(design.names)
-    ref_name = names[0]
+    ref_name = named_reference or names[0]
+    ref_idx = names.index(ref_name)
     keys = [
         "rate_expanded",
         "rate_percentile",
@@ -282,7 +289,7 @@ def coverage_study(
     ]
     hits = {k: np.zeros(len(names)) for k in keys}
     width = np.zeros(len(names))
-    for r in range(replicates):
+    for _ in range(replicates):
         table = simulate_table(design, rng)
         boot_seed = int(rng.integers(2**31))
         exp = audit_rates(table, n_boot=n_boot, seed=boot_seed).loc[names]
@@ -300,7 +307,7 @@ def coverage_study(
         hits["rate_row_bootstrap"] += (lo <= truth) & (truth <= hi)
         d_true = truth - overall
         hits["diff_overall"] += (exp["diff_ci_low"] <= d_true) & (d_true <= exp["diff_ci_high"])
-        d_named = truth - truth[0]
+        d_named = truth - truth[ref_idx]
         hits["diff_named"] += (named["diff_ci_low"] <= d_named) & (d_named <= named["diff_ci_high"])
         width += (exp["ci_high"] - exp["ci_low"]).to_numpy()
     out = pd.DataFrame(
@@ -313,7 +320,8 @@ def coverage_study(
             "mean_width": width / replicates,
         }
     )
-    out.loc[0, "diff_named"] = np.nan  # the reference itself has no difference
+    out.loc[ref_idx, "diff_named"] = np.nan  # the reference itself has no difference
+    out.attrs["named_reference"] = ref_name
     out.attrs["replicates"] = replicates
     out.attrs["mc_se_at_95"] = float(np.sqrt(0.95 * 0.05 / replicates))
     return out
@@ -335,9 +343,7 @@ def null_study(
     tested = 0
     for _ in range(replicates):
         table = simulate_table(design, rng)
-        rows = audit_rates(
-            table, n_boot=n_boot, seed=int(rng.integers(2**31)), reference=reference
-        )
+        rows = audit_rates(table, n_boot=n_boot, seed=int(rng.integers(2**31)), reference=reference)
         sig = rows["flags"].map(lambda f: "significant" in f).to_numpy()
         eligible = rows["p_adjusted"].notna().to_numpy()
         tested += int(eligible.sum())
@@ -389,7 +395,8 @@ def power_study(
         true_diff = truth[t_idx] - truth[list(design.names).index(ref["group"])]
     z = stats.norm.ppf(0.975)
     sd = float(diffs_arr.std(ddof=1))
-    oracle = float(stats.norm.sf(z - abs(true_diff) / sd) + stats.norm.cdf(-z - abs(true_diff) / sd))
+    shift = abs(true_diff) / sd
+    oracle = float(stats.norm.sf(z - shift) + stats.norm.cdf(-z - shift))
     return {
         "replicates": replicates,
         "true_difference": float(true_diff),
@@ -451,9 +458,7 @@ def paired_study(
         design.names,
     )
     truth_b = design_b.true_rates()
-    d_true = np.concatenate(
-        [[design_b.true_overall() - design.true_overall()], truth_b - truth_a]
-    )
+    d_true = np.concatenate([[design_b.true_overall() - design.true_overall()], truth_b - truth_a])
     null = np.isclose(d_true, 0.0)
     cover = np.zeros(len(names))
     sig = np.zeros(len(names))
@@ -512,16 +517,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--study", choices=("coverage", "null", "power", "paired"), required=True)
     p.add_argument("--replicates", type=int, default=200)
-    p.add_argument("--sizes", type=_ints, default=(20, 40, 100, 200, 500, 2000),
-                   help="utterances per group, comma-separated")
-    p.add_argument("--rates", type=_floats, default=(0.7,),
-                   help="conditional rate per group (one value = all groups)")
-    p.add_argument("--gap", type=float, default=-0.10,
-                   help="power/paired: gap added to the last group (power) or to model B in "
-                        "the last group (paired); 0 for the paired null")
+    p.add_argument(
+        "--sizes",
+        type=_ints,
+        default=(20, 40, 100, 200, 500, 2000),
+        help="utterances per group, comma-separated",
+    )
+    p.add_argument(
+        "--rates",
+        type=_floats,
+        default=(0.7,),
+        help="conditional rate per group (one value = all groups)",
+    )
+    p.add_argument(
+        "--gap",
+        type=float,
+        default=-0.10,
+        help="power/paired: gap added to the last group (power) or to model B in "
+        "the last group (paired); 0 for the paired null",
+    )
     p.add_argument("--utterances-per-speaker", type=int, default=4)
     p.add_argument("--speaker-sd", type=float, default=1.0)
-    p.add_argument("--reference", default="overall", help="'overall' or a group name")
+    p.add_argument(
+        "--reference",
+        default="overall",
+        help="'overall' or a group name (coverage: the named reference of the "
+        "difference CIs, default the first group)",
+    )
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -539,7 +561,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ref = "overall" if args.reference == "overall" else {"group": args.reference}
     start = time.perf_counter()
     if args.study == "coverage":
-        result: object = coverage_study(design, args.replicates, args.seed, args.n_boot)
+        named = None if args.reference == "overall" else args.reference
+        result: object = coverage_study(
+            design, args.replicates, args.seed, args.n_boot, named_reference=named
+        )
     elif args.study == "null":
         result = null_study(design, args.replicates, args.seed, args.n_boot, ref)
     elif args.study == "power":
@@ -552,8 +577,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = paired_study(design, gaps, args.replicates, args.seed, args.n_boot)
     elapsed = time.perf_counter() - start
     print(f"# {' '.join(sys.argv)}")
-    print(f"# design: sizes={sizes} rates={rates} utt/spk={args.utterances_per_speaker} "
-          f"speaker_sd={args.speaker_sd} true rates={np.round(design.true_rates(), 4).tolist()}")
+    print(
+        f"# design: sizes={sizes} rates={rates} utt/spk={args.utterances_per_speaker} "
+        f"speaker_sd={args.speaker_sd} true rates={np.round(design.true_rates(), 4).tolist()}"
+    )
     if isinstance(result, pd.DataFrame):
         if args.json:
             print(result.to_json(orient="records"))

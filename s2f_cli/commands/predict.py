@@ -33,9 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
     from s2f_model._checkpoint import load_model
+    from s2f_model._distributed import resolve_device
     from s2f_model._predict import predict_faces
 
-    model = load_model(args.checkpoint, map_location=args.device)
+    device = resolve_device(args.device)  # a clear error for an unknown/absent device
+    model = load_model(args.checkpoint, map_location=str(device))
     out = Path(args.out)
     single = out.suffix.lower() == ".png"
     report = predict_faces(

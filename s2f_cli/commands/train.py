@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 
 from s2f_cli._common import CLIError, progress_enabled
 
@@ -91,5 +92,6 @@ def run(args: argparse.Namespace) -> int:
     if result.evaluation:
         log.info("validation: %s", ", ".join(f"{k}={v:.4g}" for k, v in
                                             result.evaluation.items()))
-    print(f"model written to {result.run_dir / 'model.json'}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
+        print(f"model written to {result.run_dir / 'model.json'}")
     return 0

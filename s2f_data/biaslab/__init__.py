@@ -24,7 +24,12 @@ from s2f_data.biaslab._accent import (
     accent_text,
 )
 from s2f_data.biaslab._datacard import data_card, expected_shares
-from s2f_data.biaslab._espeak import EspeakError, espeak_phonemes, espeak_synth
+from s2f_data.biaslab._espeak import (
+    EspeakError,
+    IsolatedCallError,
+    espeak_phonemes,
+    espeak_synth,
+)
 from s2f_data.biaslab._generate import (
     GENERATOR_VERSION,
     PopulationResult,
@@ -65,6 +70,7 @@ __all__ = [
     "PRESETS",
     "SAMPLE_RATE",
     "EspeakError",
+    "IsolatedCallError",
     "L1Rules",
     "PopulationResult",
     "PopulationSpec",

@@ -347,7 +347,7 @@ def _main(argv: list[str]) -> int:  # pragma: no cover - a reporting script
         f0_measured_iqr=("f0_measured_hz", lambda s: s.quantile(0.75) - s.quantile(0.25)),
         rate_wpm_setting=("rate_wpm", "median"), peaks_per_s=("peaks_per_s", "median"),
         voiced=("voiced_fraction", "median"))
-    print(table.round(2).to_markdown() if hasattr(table, "to_markdown") else table.round(2))
+    print(table.round(2).to_string())
     feats = np.stack([utterance_features(w) for w in _load(frame, man.folder)])
     print(speaker_identification(frame, man.folder, features=feats))
     for target in argv[1:]:

@@ -30,7 +30,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "ESPEAK_SAMPLE_RATE", "EspeakError", "espeak_phonemes", "espeak_synth", "run_isolated"
+    "ESPEAK_SAMPLE_RATE",
+    "EspeakError",
+    "IsolatedCallError",
+    "espeak_phonemes",
+    "espeak_synth",
+    "run_isolated",
 ]
 
 #: Output sample rate of espeak-ng's voices.
@@ -49,6 +54,10 @@ _CALLBACK = ctypes.CFUNCTYPE(
 
 class EspeakError(RuntimeError):
     """libespeak-ng is missing or refused a request (the message names the voice or text)."""
+
+
+class IsolatedCallError(RuntimeError):
+    """A function run in a forked child by :func:`run_isolated` failed; carries its message."""
 
 
 class _Engine:
@@ -138,7 +147,9 @@ def espeak_synth(
     isolated : bool
         Synthesize in a forked child with fresh synthesizer state (output depends only on the
         arguments; about 10-30 ms extra). ``False`` synthesizes in this process: faster, but
-        the output then depends on what this process synthesized before.
+        the output then depends on what this process synthesized before, and so does the
+        state that later forked children (the population generator's) start from; do not
+        mix it with generation in one process when byte-identical output matters.
 
     Returns
     -------
@@ -159,7 +170,8 @@ def run_isolated(fn: Callable[..., Any], *args: Any) -> Any:
 
     The child starts from the caller's memory but its changes (libespeak-ng's synthesizer
     state included) die with it, so repeated calls do not influence each other. An exception
-    in the child is raised here as :class:`EspeakError` with the child's message.
+    in the child is raised here as :class:`IsolatedCallError` with the child's message and
+    traceback.
 
     Parameters
     ----------
@@ -199,7 +211,8 @@ def run_isolated(fn: Callable[..., Any], *args: Any) -> Any:
     payload = b"".join(chunks)
     if not payload.startswith(b"R"):
         detail = payload[1:].decode("utf-8", "replace") or "child process died without output"
-        raise EspeakError(f"isolated call {getattr(fn, '__name__', fn)} failed: {detail}")
+        raise IsolatedCallError(
+            f"isolated call {getattr(fn, '__name__', fn)} failed in a child process: {detail}")
     return pickle.loads(payload[1:])  # our own child's output, never external data
 
 

@@ -74,39 +74,90 @@ def _random_tensor_file(tmp: Path) -> str:
 
 
 CLI_CASES = [
-    CliCase("report_missing_audit", lambda t: ["report", str(t / "nope.json"), "--out",
-                                               str(t / "r.html")], r"nope\.json: no such"),
-    CliCase("report_not_json", lambda t: ["report", _bad_json(t), "--out", str(t / "r.html")],
-            r"audit\.json: not valid JSON"),
-    CliCase("report_future_schema", lambda t: ["report", _future_audit(t), "--out",
-                                               str(t / "r.html")], r"schema_version"),
-    CliCase("compare_not_json", lambda t: ["compare", _bad_json(t), _bad_json(t), "--out",
-                                           str(t / "c.html")], r"not valid JSON"),
-    CliCase("data_check_missing", lambda t: ["data", "check", str(t / "none.csv")],
-            r"none\.csv: manifest file not found"),
-    CliCase("population_bad_toml", lambda t: ["population", "--spec", _bad_json(t), "--out",
-                                              str(t / "pop")], r"not valid TOML"),
-    CliCase("population_negative_speakers", lambda t: ["population", "--speakers", "-5",
-                                                       "--out", str(t / "pop")],
-            r"--speakers must be a positive integer, got -5"),
-    CliCase("predict_tensor_file_without_json", lambda t: ["predict", "--checkpoint",
-                                                           _random_tensor_file(t),
-                                                           _bad_manifest(t), "--out",
-                                                           str(t / "p")],
-            r"model\.safetensors: no checkpoint JSON"),
-    CliCase("predict_truncated_checkpoint_json", lambda t: ["predict", "--checkpoint",
-                                                            _truncated_run(t), _bad_manifest(t),
-                                                            "--out", str(t / "p")],
-            r"model\.json: not a readable checkpoint JSON"),
-    CliCase("audit_zero_boot", lambda t: ["audit", "--checkpoint", _truncated_run(t),
-                                          "--manifest", _bad_manifest(t), "--out", str(t / "o"),
-                                          "--n-boot", "0"], r"--n-boot must be at least 1"),
-    CliCase("train_missing_manifest", lambda t: ["train", "--manifest", str(t / "none.csv"),
-                                                 "--out", str(t / "run2")],
-            r"none\.csv: manifest file not found"),
-    CliCase("import_missing_root", lambda t: ["data", "import", "voxceleb1", str(t / "vox"),
-                                              "--out", str(t / "m.csv")],
-            r"VoxCeleb1 root folder not found"),
+    CliCase(
+        "report_missing_audit",
+        lambda t: ["report", str(t / "nope.json"), "--out", str(t / "r.html")],
+        r"nope\.json: no such",
+    ),
+    CliCase(
+        "report_not_json",
+        lambda t: ["report", _bad_json(t), "--out", str(t / "r.html")],
+        r"audit\.json: not valid JSON",
+    ),
+    CliCase(
+        "report_future_schema",
+        lambda t: ["report", _future_audit(t), "--out", str(t / "r.html")],
+        r"schema_version",
+    ),
+    CliCase(
+        "compare_not_json",
+        lambda t: ["compare", _bad_json(t), _bad_json(t), "--out", str(t / "c.html")],
+        r"not valid JSON",
+    ),
+    CliCase(
+        "data_check_missing",
+        lambda t: ["data", "check", str(t / "none.csv")],
+        r"none\.csv: manifest file not found",
+    ),
+    CliCase(
+        "population_bad_toml",
+        lambda t: ["population", "--spec", _bad_json(t), "--out", str(t / "pop")],
+        r"not valid TOML",
+    ),
+    CliCase(
+        "population_negative_speakers",
+        lambda t: ["population", "--speakers", "-5", "--out", str(t / "pop")],
+        r"--speakers must be a positive integer, got -5",
+    ),
+    CliCase(
+        "predict_tensor_file_without_json",
+        lambda t: [
+            "predict",
+            "--checkpoint",
+            _random_tensor_file(t),
+            _bad_manifest(t),
+            "--out",
+            str(t / "p"),
+        ],
+        r"model\.safetensors: no checkpoint JSON",
+    ),
+    CliCase(
+        "predict_truncated_checkpoint_json",
+        lambda t: [
+            "predict",
+            "--checkpoint",
+            _truncated_run(t),
+            _bad_manifest(t),
+            "--out",
+            str(t / "p"),
+        ],
+        r"model\.json: not a readable checkpoint JSON",
+    ),
+    CliCase(
+        "audit_zero_boot",
+        lambda t: [
+            "audit",
+            "--checkpoint",
+            _truncated_run(t),
+            "--manifest",
+            _bad_manifest(t),
+            "--out",
+            str(t / "o"),
+            "--n-boot",
+            "0",
+        ],
+        r"--n-boot must be at least 1",
+    ),
+    CliCase(
+        "train_missing_manifest",
+        lambda t: ["train", "--manifest", str(t / "none.csv"), "--out", str(t / "run2")],
+        r"none\.csv: manifest file not found",
+    ),
+    CliCase(
+        "import_missing_root",
+        lambda t: ["data", "import", "voxceleb1", str(t / "vox"), "--out", str(t / "m.csv")],
+        r"VoxCeleb1 root folder not found",
+    ),
 ]
 
 
@@ -137,15 +188,21 @@ def test_cli_argument_errors_exit_2(argv: list[str], capsys) -> None:
 SPEC_CASES = {
     "negative_speakers": ({"speakers": -1}, r"key 'speakers': expected an integer"),
     "unknown_key": ({"colour": "red"}, r"key 'colour': unknown key"),
-    "probabilities_do_not_sum": ({"gender": {"female": 0.9, "male": 0.9}},
-                                 r"key 'gender': probabilities must sum to 1, got 1\.8"),
+    "probabilities_do_not_sum": (
+        {"gender": {"female": 0.9, "male": 0.9}},
+        r"key 'gender': probabilities must sum to 1, got 1\.8",
+    ),
     "unknown_ethnicity": ({"ethnicity": {"Martian": 1.0}}, r"label 'Martian' is not one of"),
-    "split_does_not_sum": ({"split": {"train": 0.5, "val": 0.1, "test": 0.1}},
-                           r"key 'split': probabilities must sum to 1"),
+    "split_does_not_sum": (
+        {"split": {"train": 0.5, "val": 0.1, "test": 0.1}},
+        r"key 'split': probabilities must sum to 1",
+    ),
     "holdout_unknown_key": ({"holdout": [{"shoe_size": "42"}]}, r"holdout\[0\]\.shoe_size"),
     "clip_seconds_text": ({"clip_seconds": "long"}, r"key 'clip_seconds': expected a number"),
-    "language_table_missing": ({"language": {"Asian": {"en": 1.0}}},
-                               r"every ethnicity needs P\(language \| ethnicity\)"),
+    "language_table_missing": (
+        {"language": {"Asian": {"en": 1.0}}},
+        r"every ethnicity needs P\(language \| ethnicity\)",
+    ),
 }
 
 
@@ -167,14 +224,22 @@ def _audit_obj() -> dict:
 
 AUDIT_JSON_CASES: dict[str, tuple[Callable[[dict], object], str]] = {
     "older_schema_version": (lambda o: {**o, "schema_version": 0}, r"schema_version is 0"),
-    "newer_schema_version": (lambda o: {**o, "schema_version": SCHEMA_VERSION + 1},
-                             rf"this version reads {SCHEMA_VERSION}"),
-    "missing_tables": (lambda o: {k: v for k, v in o.items() if k != "tables"},
-                       r"lacks the required field 'tables'"),
-    "table_not_a_list": (lambda o: {**o, "tables": {"metrics": {"value": 1}}},
-                         r"table 'metrics' must be a list of records"),
-    "unknown_column_kind": (lambda o: {**o, "table_columns": {"metrics": {"value": "complex"}}},
-                            r"kind 'complex' is not one of"),
+    "newer_schema_version": (
+        lambda o: {**o, "schema_version": SCHEMA_VERSION + 1},
+        rf"this version reads {SCHEMA_VERSION}",
+    ),
+    "missing_tables": (
+        lambda o: {k: v for k, v in o.items() if k != "tables"},
+        r"lacks the required field 'tables'",
+    ),
+    "table_not_a_list": (
+        lambda o: {**o, "tables": {"metrics": {"value": 1}}},
+        r"table 'metrics' must be a list of records",
+    ),
+    "unknown_column_kind": (
+        lambda o: {**o, "table_columns": {"metrics": {"value": "complex"}}},
+        r"kind 'complex' is not one of",
+    ),
     "array_at_top_level": (lambda o: [o], r"must hold an object"),
 }
 
@@ -202,17 +267,29 @@ def _table() -> pd.DataFrame:
 
 
 TABLE_CASES: dict[str, tuple[Callable[[], pd.DataFrame], dict, str]] = {
-    "no_speaker_column": (lambda: _table().drop(columns="speaker_id"), {},
-                          r"has no 'speaker_id' column"),
-    "missing_speaker": (lambda: _table().assign(speaker_id=lambda t: t["speaker_id"].where(
-        t.index != 4, None)), {}, r"'speaker_id' is missing in row 4"),
-    "duplicate_utterance": (lambda: pd.concat([_table(), _table().iloc[:1]], ignore_index=True),
-                            {}, r"utterance_id 'u00000_0' occurs twice \(row 60\)"),
+    "no_speaker_column": (
+        lambda: _table().drop(columns="speaker_id"),
+        {},
+        r"has no 'speaker_id' column",
+    ),
+    "missing_speaker": (
+        lambda: _table().assign(speaker_id=lambda t: t["speaker_id"].where(t.index != 4, None)),
+        {},
+        r"'speaker_id' is missing in row 4",
+    ),
+    "duplicate_utterance": (
+        lambda: pd.concat([_table(), _table().iloc[:1]], ignore_index=True),
+        {},
+        r"utterance_id 'u00000_0' occurs twice \(row 60\)",
+    ),
     "empty_table": (lambda: _table().iloc[:0], {}, r"has no rows"),
     "zero_boot": (_table, {"n_boot": 0}, r"n_boot must be a positive integer, got 0"),
     "float_seed": (_table, {"random_state": 0.5}, r"random_state must be a non-negative integer"),
-    "unknown_reference_group": (_table, {"reference": {"gender": "robot"}},
-                                r"reference group \{'gender': 'robot'\} does not exist"),
+    "unknown_reference_group": (
+        _table,
+        {"reference": {"gender": "robot"}},
+        r"reference group \{'gender': 'robot'\} does not exist",
+    ),
     "bad_correction": (_table, {"correction": "bonferroni"}, r"correction must be one of"),
     "bad_ci_level": (_table, {"ci_level": 95}, r"ci_level must be in \(0, 1\), got 95"),
 }

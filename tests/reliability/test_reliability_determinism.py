@@ -115,7 +115,8 @@ while True:
 
 def test_sigkill_during_repeated_writes_never_leaves_a_partial_file(tmp_path: Path) -> None:
     path = tmp_path / "audit.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
     proc = subprocess.Popen(
         [sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, env=env, text=True
     )

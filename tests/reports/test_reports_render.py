@@ -290,3 +290,16 @@ def test_no_significant_gap_is_said_not_hidden(tmp_path):
     section = soup.find(attrs={"data-section": "disparities"}).get_text(" ", strip=True)
     assert "No gap was flagged significant" in section
     assert "Not measured" not in section
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, reports; print(sorted({'pandas', 'torch', 'matplotlib'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

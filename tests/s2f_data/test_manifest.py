@@ -164,3 +164,14 @@ def test_unreadable_csv_names_file(tmp_path: Path) -> None:
         read_manifest(path)
     with pytest.raises(ManifestError, match="manifest file not found"):
         read_manifest(tmp_path / "nope.csv")
+
+
+def test_atomic_write_gives_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+
+    from s2f_data import atomic_write_text
+
+    atomic_write_text(tmp_path / "x.txt", "hi")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -73,6 +73,47 @@ def make_tiny_manifest(
     return write_manifest(pd.DataFrame(rows), root / "manifest.csv", info)
 
 
+#: Config overrides for test-sized training: the compact structure with 2 s clips, 32 px
+#: faces, narrow layers and a few steps per stage.
+TINY_OVERRIDES: dict[str, object] = {
+    "audio.clip_seconds": 2.0,
+    "voice.channels": [8, 8, 16, 16, 16, 16, 32, 32, 32],
+    "voice.hidden_dim": 64,
+    "voice.feature_dim": 64,
+    "face.feature_dim": 64,
+    "face.image_size": 32,
+    "face.block_channels": [8, 8, 16, 16, 16],
+    "decoder.image_size": 32,
+    "decoder.first_dim": 32,
+    "decoder.landmark_hidden": 32,
+    "decoder.texture_channels": 32,
+    "train.face_steps": 4,
+    "train.voice_steps": 6,
+    "train.batch_size": 4,
+    "train.lr_decay_every": 2,
+    "train.checkpoint_every": 0,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides() -> dict[str, object]:
+    """The overrides behind :func:`tiny_config` (a copy)."""
+    return dict(TINY_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> Callable[..., object]:
+    """``tiny_config(seed=0, **overrides) -> S2FConfig`` at test size."""
+
+    def build(seed: int = 0, **overrides: object):
+        from s2f_model import S2FConfig
+
+        settings = {**TINY_OVERRIDES, "train.seed": seed, **overrides}
+        return S2FConfig.compact().replace(**settings)
+
+    return build
+
+
 @pytest.fixture(scope="session")
 def tiny_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny manifest (6 speakers x 3 utterances of ~1 s, 40 px faces); do not modify."""

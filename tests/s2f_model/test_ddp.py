@@ -17,9 +17,6 @@ from s2f_model._distributed import DistContext, resolve_device, world_from_env
 from s2f_model._model import build_model
 from s2f_model._train import _rank_batches, augment_faces, derive_seed, train
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_train import _TINY
-
 # Runs under torchrun: trains, then every rank records a hash of its weights.
 _SCRIPT = textwrap.dedent(
     """
@@ -40,6 +37,8 @@ _SCRIPT = textwrap.dedent(
     """
 )
 
+REPO = Path(__file__).resolve().parents[2]  # the repository root, for subprocesses
+
 
 def _state_sha(state: dict[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
@@ -50,17 +49,18 @@ def _state_sha(state: dict[str, torch.Tensor]) -> str:
 
 
 def _torchrun(script: Path, manifest: Path, out: Path, overrides: dict) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            "--nproc_per_node", "2", str(script), str(manifest), str(out), json.dumps(overrides)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def test_two_process_gloo_run_equals_single_process(tiny_manifest, tmp_path):
+def test_two_process_gloo_run_equals_single_process(tiny_manifest, tmp_path, tiny_overrides):
     # dropout 0: then the face side's DDP gradients (each rank's half of every global batch,
     # averaged) equal the single-process gradients up to float summation order
-    overrides = {**_TINY, "face.dropout": 0.0, "train.face_steps": 2, "train.voice_steps": 2}
+    overrides = {**tiny_overrides, "face.dropout": 0.0, "train.face_steps": 2,
+                 "train.voice_steps": 2}
     script = tmp_path / "ddp.py"
     script.write_text(_SCRIPT)
     out = tmp_path / "ddp"

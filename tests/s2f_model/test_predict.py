@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +16,9 @@ from s2f_model._frontend import fit_clip
 from s2f_model._predict import collect_inputs, predict_faces
 from s2f_model._train import train
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_train import tiny_config  # noqa: E402
-
 
 @pytest.fixture(scope="module")
-def trained(tiny_manifest, tmp_path_factory):
+def trained(tiny_manifest, tmp_path_factory, tiny_config):
     out = tmp_path_factory.mktemp("pred") / "run"
     train(tiny_config(**{"train.face_steps": 2, "train.voice_steps": 2}), tiny_manifest, out,
           progress=False)

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from s2f_model import S2FConfig
 from s2f_model._checkpoint import load_checkpoint, load_model
 from s2f_model._train import (
     TrainingError,
@@ -22,30 +21,7 @@ from s2f_model._train import (
     train,
 )
 
-_TINY = {
-        "audio.clip_seconds": 2.0,
-        "voice.channels": [8, 8, 16, 16, 16, 16, 32, 32, 32],
-        "voice.hidden_dim": 64,
-        "voice.feature_dim": 64,
-        "face.feature_dim": 64,
-        "face.image_size": 32,
-        "face.block_channels": [8, 8, 16, 16, 16],
-        "decoder.image_size": 32,
-        "decoder.first_dim": 32,
-        "decoder.landmark_hidden": 32,
-        "decoder.texture_channels": 32,
-        "train.face_steps": 4,
-        "train.voice_steps": 6,
-        "train.batch_size": 4,
-        "train.lr_decay_every": 2,
-        "train.checkpoint_every": 0,
-}
-
-
-def tiny_config(seed: int = 0, **overrides) -> S2FConfig:
-    """The compact structure at test size: 2 s clips, 32 px faces, narrow layers."""
-    settings = {**_TINY, "train.seed": seed, **overrides}
-    return S2FConfig.compact().replace(**settings)
+REPO = Path(__file__).resolve().parents[2]  # the repository root, for subprocesses
 
 
 def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -59,7 +35,7 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference_run(tiny_manifest, tmp_path_factory):
+def reference_run(tiny_manifest, tmp_path_factory, tiny_config):
     """One uninterrupted run, shared by the tests that compare against it."""
     out = tmp_path_factory.mktemp("ref") / "run"
     result = train(tiny_config(), tiny_manifest, out, progress=False)
@@ -92,7 +68,7 @@ def test_training_writes_model_and_losses(reference_run, tiny_manifest):
 
 
 def test_same_seed_same_weights_different_seed_different(reference_run, tiny_manifest,
-                                                         tmp_path):
+                                                         tmp_path, tiny_config):
     result, _ = reference_run
     again = train(tiny_config(), tiny_manifest, tmp_path / "again", progress=False)
     assert_same(weights(again.model), weights(result.model))
@@ -105,7 +81,7 @@ def test_same_seed_same_weights_different_seed_different(reference_run, tiny_man
 
 @pytest.mark.parametrize("stop_after", [2, 6, 11])  # inside face_encoder / decoder / voice
 def test_interrupted_and_resumed_run_matches(reference_run, tiny_manifest, tmp_path,
-                                             stop_after):
+                                             stop_after, tiny_config):
     result, _ = reference_run
     out = tmp_path / "run"
     first = train(tiny_config(), tiny_manifest, out, progress=False, stop_after=stop_after)
@@ -123,7 +99,8 @@ def test_interrupted_and_resumed_run_matches(reference_run, tiny_manifest, tmp_p
     assert_same(weights(resumed.model), weights(result.model))
 
 
-def test_periodic_checkpoints_resume_exactly(reference_run, tiny_manifest, tmp_path):
+def test_periodic_checkpoints_resume_exactly(reference_run, tiny_manifest, tmp_path,
+                                             tiny_config):
     result, _ = reference_run
     cfg = tiny_config(**{"train.checkpoint_every": 3})
     out = tmp_path / "run"
@@ -136,7 +113,7 @@ def test_periodic_checkpoints_resume_exactly(reference_run, tiny_manifest, tmp_p
 
 
 def test_refuses_to_overwrite_or_resume_with_other_data(reference_run, manifest_factory,
-                                                        tiny_manifest, tmp_path):
+                                                        tiny_manifest, tmp_path, tiny_config):
     _, out = reference_run
     with pytest.raises(TrainingError, match="already holds a training checkpoint; pass resume"):
         train(tiny_config(), tiny_manifest, out, progress=False)
@@ -148,7 +125,8 @@ def test_refuses_to_overwrite_or_resume_with_other_data(reference_run, manifest_
               progress=False)
 
 
-def test_resume_of_finished_run_changes_nothing(reference_run, tiny_manifest, tmp_path):
+def test_resume_of_finished_run_changes_nothing(reference_run, tiny_manifest, tmp_path,
+                                               tiny_config):
     import shutil
 
     result, out = reference_run
@@ -192,7 +170,7 @@ def test_derive_seed_separates_contexts():
     assert all(0 <= s < 2**63 for s in seeds)
 
 
-def test_bf16_autocast_runs(tiny_manifest, tmp_path):
+def test_bf16_autocast_runs(tiny_manifest, tmp_path, tiny_config):
     cfg = tiny_config(**{"train.precision": "bf16", "train.face_steps": 1,
                          "train.voice_steps": 2})
     result = train(cfg, tiny_manifest, tmp_path / "bf16", progress=False)
@@ -203,8 +181,7 @@ def test_bf16_autocast_runs(tiny_manifest, tmp_path):
 _KILL_SCRIPT = textwrap.dedent(
     """
     import json, sys
-    from s2f_model import S2FConfig
-    from s2f_model._train import train
+        from s2f_model._train import train
     cfg = S2FConfig.compact().replace(**json.loads(sys.argv[3]))
     train(cfg, sys.argv[1], sys.argv[2], resume=True, progress=False)
     """
@@ -212,11 +189,12 @@ _KILL_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_sigkill_mid_run_then_resume(tiny_manifest, tmp_path):
+def test_sigkill_mid_run_then_resume(tiny_manifest, tmp_path, tiny_overrides):
     script = tmp_path / "run.py"
     script.write_text(_KILL_SCRIPT)
-    overrides = json.dumps({**_TINY, "train.voice_steps": 80, "train.checkpoint_every": 5})
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
+    overrides = json.dumps({**tiny_overrides, "train.voice_steps": 80,
+                            "train.checkpoint_every": 5})
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     out = tmp_path / "run"
     args = [sys.executable, str(script), str(tiny_manifest)]
     proc = subprocess.Popen([*args, str(out), overrides], env=env)
@@ -240,10 +218,10 @@ def test_sigkill_mid_run_then_resume(tiny_manifest, tmp_path):
     assert_same(load_checkpoint(out).model_state, load_checkpoint(ref).model_state)
 
 
-def test_cli_train_then_resume(tiny_manifest, tmp_path, capsys):
+def test_cli_train_then_resume(tiny_manifest, tmp_path, capsys, tiny_overrides):
     from s2f_cli import main
 
-    sets = [arg for key, value in _TINY.items() if not key.startswith("train.")
+    sets = [arg for key, value in tiny_overrides.items() if not key.startswith("train.")
             for arg in ("--set", f"{key}={json.dumps(value)}")]
     out = tmp_path / "run"
     argv = ["train", "--manifest", str(tiny_manifest), "--out", str(out), "--steps", "2",
@@ -262,12 +240,14 @@ def test_cli_train_then_resume(tiny_manifest, tmp_path, capsys):
     assert "unknown config key 'face.nonsense'" in capsys.readouterr().err
 
 
-def test_face_side_reused_from_another_run(reference_run, manifest_factory, tmp_path):
+def test_face_side_reused_from_another_run(reference_run, manifest_factory, tmp_path,
+                                           tiny_config):
     result, ref_dir = reference_run
     other = manifest_factory(n_speakers=5, seed=3)  # other speakers: 3 train identities
     reused = train(tiny_config(seed=2), other, tmp_path / "b", progress=False,
                    face_from=ref_dir)
-    assert set(reused.losses) == {"voice"} and len(reused.losses["voice"]) == 6
+    assert {k for k, v in reused.losses.items() if v} == {"voice"}
+    assert len(reused.losses["voice"]) == 6
     a, b = weights(result.model), weights(reused.model)
     face_keys = [k for k in a if k.startswith(("face_encoder.", "face_decoder."))]
     assert face_keys
@@ -280,3 +260,13 @@ def test_face_side_reused_from_another_run(reference_run, manifest_factory, tmp_
     with pytest.raises(TrainingError, match="its face settings differ from this run's"):
         train(tiny_config(**{"face.dropout": 0.3}), other, tmp_path / "c", progress=False,
               face_from=ref_dir)
+
+
+def test_periodic_validation_keeps_resume_exact(reference_run, tiny_manifest, tmp_path,
+                                                tiny_config):
+    result, _ = reference_run
+    cfg = tiny_config(**{"train.eval_every": 2})
+    run = train(cfg, tiny_manifest, tmp_path / "a", progress=False)
+    assert [h["step"] for h in run.eval_history] == [2, 4]
+    assert all(h["n"] == 3.0 and h["loss"] > 0 for h in run.eval_history)
+    assert_same(weights(run.model), weights(result.model))  # evaluation changes nothing

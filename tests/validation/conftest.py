@@ -27,3 +27,21 @@ def load_simulate() -> ModuleType:
 def sim() -> ModuleType:
     """The simulation-study module."""
     return load_simulate()
+
+
+def load_planted_bias() -> ModuleType:
+    """Import ``benchmarks/validation/planted_bias.py`` once, as ``s2f_validation_planted``."""
+    name = "s2f_validation_planted"
+    if name not in sys.modules:
+        path = SIMULATE_PATH.with_name("planted_bias.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def planted() -> ModuleType:
+    """The planted-bias module."""
+    return load_planted_bias()

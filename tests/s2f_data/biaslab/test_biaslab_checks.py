@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,3 +66,18 @@ def test_accent_study_spec_is_english_with_uniform_accents() -> None:
     spec = accent_study_spec(speakers=70)
     assert all(t == {"en": 1.0} for t in spec.language.values())
     assert len(spec.accent["en"]["default"]) == 7
+
+
+def test_face_grid_covers_every_group(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from s2f_data.biaslab._checks import face_grid
+
+    path = face_grid(tmp_path / "grid.png", size=64)
+    with Image.open(path) as img:
+        assert img.size == (64 + 8 * 64, 28 + 4 * 64)  # 8 gender x age columns, 4 rows
+        pixels = np.asarray(img.convert("RGB"))
+    # every cell holds a face: no cell is a flat colour
+    cells = [pixels[28 + i * 64:28 + (i + 1) * 64, 64 + j * 64:64 + (j + 1) * 64]
+             for i in range(4) for j in range(8)]
+    assert min(float(c.std()) for c in cells) > 10

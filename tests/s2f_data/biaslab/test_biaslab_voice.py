@@ -8,6 +8,8 @@ import pytest
 
 from s2f_data.biaslab import (
     SAMPLE_RATE,
+    EspeakError,
+    IsolatedCallError,
     VoiceProfile,
     espeak_synth,
     sample_voice,
@@ -134,3 +136,10 @@ def test_profile_round_trip_and_voice_matches_language() -> None:
     v = sample_voice(rng, language="en", accent="en-x-hi", gender="male", age_group="18-29",
                      face_size=0.3)
     assert v.voice.startswith("hi+m") and 0.6 <= v.accent_strength <= 1.0
+
+
+def test_espeak_errors_name_the_voice() -> None:
+    with pytest.raises(IsolatedCallError, match=r"espeak-ng has no voice 'xx-yy\+m3'"):
+        espeak_synth("Hello.", "xx-yy+m3")
+    with pytest.raises(EspeakError, match=r"espeak-ng has no voice 'xx-yy\+m3'"):
+        espeak_synth("Hello.", "xx-yy+m3", isolated=False)
