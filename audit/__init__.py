@@ -2,6 +2,17 @@
 
 Tables in, tables out: tidy pandas DataFrames with ``n``, confidence intervals and flags.
 The statistics core imports without torch.
+
+Examples
+--------
+>>> import audit
+>>> table = audit.make_evaluation_table(60, 3, random_state=0)  # one row per utterance
+>>> tables = audit.run_audit_tables(
+...     table, groupings=["gender"], n_boot=200, min_group_size=5, random_state=0
+... )
+>>> row = tables["metrics"].query("metric == 'agreement' and target == 'gender'").iloc[0]
+>>> bool(row["ci_low"] <= row["value"] <= row["ci_high"])
+True
 """
 
 from audit._audit import (

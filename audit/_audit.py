@@ -70,7 +70,7 @@ def check_evaluation_table(table: pd.DataFrame) -> None:
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         raise AuditInputError(
-            f"utterance_id {table['utterance_id'].iloc[row]!r} occurs twice (row {row})"
+            f"utterance_id {str(table['utterance_id'].iloc[row])!r} occurs twice (row {row})"
         )
     if len(table) == 0:
         raise AuditInputError("the evaluation table has no rows")
@@ -311,7 +311,12 @@ def run_audit_tables(
         valid = recon.notna().to_numpy()
         pitch_specs = [
             rate_spec(
-                "predicted_rate", gender_target, (recon == lab).to_numpy(float), valid, label=lab
+                "predicted_rate",
+                gender_target,
+                (recon == lab).to_numpy(float),
+                valid,
+                label=lab,
+                binary=True,
             )
             for lab in vocab[gender_target]
         ]

@@ -89,8 +89,9 @@ def align_evaluations(
         differ = ~((va == vb) | (va.isna() & vb.isna()))
         if differ.any():
             row = int(np.flatnonzero(differ.to_numpy())[0])
+            utt = str(a["utterance_id"].iloc[row])
             raise MismatchedRowsError(
-                f"utterance {a['utterance_id'].iloc[row]!r}: {col} is {va.iloc[row]!r} in A but "
+                f"utterance {utt!r}: {col} is {va.iloc[row]!r} in A but "
                 f"{vb.iloc[row]!r} in B; the tables must describe the same rows"
             )
     return a, b

@@ -59,6 +59,14 @@ class MetricSpec:
         Further columns computed from the point totals (e.g. chance level).
     labels : tuple of str or None
         Label list of a confusion spec (rows and columns of ``func``'s matrices).
+    binary : bool
+        The metric is a rate of a binary per-row outcome (agreement, per-class recall,
+        recall@K, predicted rate) or an average of such rates (macro recall): its
+        interval is never narrower than the Wilson interval at the effective sample size,
+        and its disparity test uses a score standard error (see `audit.metric_tables`).
+    flag_funcs : dict of str to callable
+        Flags computed from the point totals: name -> totals ``(..., K)`` -> bool ``(...)``
+        (e.g. ``single_class`` where a group holds one true class).
     """
 
     metric: str
@@ -70,6 +78,8 @@ class MetricSpec:
     higher_is_better: bool = True
     extras: Mapping[str, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict)
     labels: tuple[str, ...] | None = None
+    binary: bool = False
+    flag_funcs: Mapping[str, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict)
 
     @property
     def n_stats(self) -> int:
@@ -91,6 +101,7 @@ def rate_spec(
     label: str | None = None,
     higher_is_better: bool = True,
     extras: Mapping[str, np.ndarray] | None = None,
+    binary: bool | None = None,
 ) -> MetricSpec:
     """Define a mean over valid rows: ``sum(numerator * valid) / sum(valid)``.
 
@@ -108,6 +119,9 @@ def rate_spec(
         Direction.
     extras : dict of str to ndarray, optional
         Per-row values whose group means over valid rows become extra columns.
+    binary : bool, optional
+        Whether the numerator is a binary outcome (a rate; see `MetricSpec`). By default,
+        whether every valid row's numerator is 0 or 1.
 
     Returns
     -------
@@ -115,6 +129,8 @@ def rate_spec(
     """
     valid = np.asarray(valid, dtype=bool)
     num = np.where(valid, np.asarray(numerator, dtype=np.float64), 0.0)
+    if binary is None:
+        binary = bool(valid.any()) and bool(np.all((num[valid] == 0) | (num[valid] == 1)))
     columns = [num, valid.astype(np.float64)]
     extra_funcs: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for i, (name, values) in enumerate((extras or {}).items()):
@@ -129,6 +145,7 @@ def rate_spec(
         _ratio,
         higher_is_better,
         extra_funcs,
+        binary=bool(binary),
     )
 
 
@@ -173,6 +190,8 @@ def detect_measures(table: pd.DataFrame) -> list[str]:
             and pd.api.types.is_numeric_dtype(table[col].dtype)
             and not pd.api.types.is_bool_dtype(table[col].dtype)
             and pd.api.types.is_numeric_dtype(table[other].dtype)
+            and table[col].notna().any()  # an all-NaN column is "not measured", not a measure
+            and table[other].notna().any()
         ):
             out.append(measure)
     return out
@@ -267,12 +286,22 @@ def confusion_spec(
     return MetricSpec(name, target, None, stats, valid, func, labels=tuple(labels))
 
 
+def _n_true_classes(c: np.ndarray) -> np.ndarray:
+    """Classes with at least one row among the true labels of confusion counts (..., L, L)."""
+    return (c.sum(axis=-1) > 0).sum(axis=-1)
+
+
 def agreement_specs(
     table: pd.DataFrame, target: str, labels: Sequence[str], source: str = "recon"
 ) -> list[MetricSpec]:
     """Agreement rate, Cohen's kappa, macro recall and per-class recall of one attribute.
 
-    ``source="upper"`` gives the upper-bound row (metric names prefixed ``upper_``).
+    ``source="upper"`` gives the upper-bound row (metric names prefixed ``upper_``). Every
+    metric is computed on the group's rows only. Macro recall averages the recall of the
+    classes present among the group's true labels (sklearn's ``balanced_accuracy_score`` on
+    those rows). Kappa is NaN where the group's true labels hold a single class (it would
+    be 0 whatever the reconstructions, which reads like a finding); such rows of kappa and
+    macro recall carry the flag ``single_class``.
     """
     n_lab = len(labels)
     conf = confusion_spec(table, target, labels, source)
@@ -286,7 +315,11 @@ def agreement_specs(
             return np.where(n > 0, np.trace(c, axis1=-2, axis2=-1) / n, np.nan)
 
     def kappa(s: np.ndarray) -> np.ndarray:
-        return cohen_kappa_from_counts(s.reshape(*s.shape[:-1], n_lab, n_lab))
+        c = s.reshape(*s.shape[:-1], n_lab, n_lab)
+        return np.where(_n_true_classes(c) >= 2, cohen_kappa_from_counts(c), np.nan)
+
+    def single_class(s: np.ndarray) -> np.ndarray:
+        return _n_true_classes(s.reshape(*s.shape[:-1], n_lab, n_lab)) == 1
 
     def macro_recall(s: np.ndarray) -> np.ndarray:
         c = s.reshape(*s.shape[:-1], n_lab, n_lab)
@@ -297,16 +330,33 @@ def agreement_specs(
             total = np.where(present, recall, 0.0).sum(axis=-1)
             return np.where(present.any(axis=-1), total / present.sum(axis=-1), np.nan)
 
+    flag = {"single_class": single_class}
     specs = [
-        MetricSpec(f"{prefix}agreement", target, None, stats, valid, agreement),
-        MetricSpec(f"{prefix}kappa", target, None, stats, valid, kappa),
-        MetricSpec(f"{prefix}macro_recall", target, None, stats, valid, macro_recall),
+        MetricSpec(f"{prefix}agreement", target, None, stats, valid, agreement, binary=True),
+        MetricSpec(f"{prefix}kappa", target, None, stats, valid, kappa, flag_funcs=flag),
+        MetricSpec(
+            f"{prefix}macro_recall",
+            target,
+            None,
+            stats,
+            valid,
+            macro_recall,
+            binary=True,  # an average of rates: the boundary rule applies
+            flag_funcs=flag,
+        ),
     ]
     t, p, _ = _pair_codes(table, f"true_{target}", f"{source}_{target}", labels)
     for i, label in enumerate(labels):
         in_class = valid & (t == i)
         specs.append(
-            rate_spec(f"{prefix}recall", target, (p == i).astype(float), in_class, label=label)
+            rate_spec(
+                f"{prefix}recall",
+                target,
+                (p == i).astype(float),
+                in_class,
+                label=label,
+                binary=True,
+            )
         )
     return specs
 
@@ -341,6 +391,7 @@ def retrieval_specs(table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)) -> l
                 (rank <= k).astype(float),
                 valid,
                 extras={"chance": chance, "gallery_size": gallery},
+                binary=True,
             )
         )
     return specs
@@ -359,7 +410,9 @@ def similarity_specs(
     for col, higher in columns.items():
         if col in table.columns:
             x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
-            specs.append(rate_spec(col, "feature", x, np.isfinite(x), higher_is_better=higher))
+            specs.append(
+                rate_spec(col, "feature", x, np.isfinite(x), higher_is_better=higher, binary=False)
+            )
     return specs
 
 

@@ -209,6 +209,10 @@ def audit_model(
         tables=tables,
         settings={
             "split": split,
+            "groupings": None if groupings is None else [
+                g if isinstance(g, str) else list(g) for g in groupings
+            ],
+            "ci_method": "expanded",
             "max_order": max_order,
             "reference": reference,
             "n_boot": n_boot,

@@ -15,7 +15,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from audit._bootstrap import SpeakerBootstrap, bootstrap_interval, bootstrap_p_value
+from audit._bootstrap import (
+    SpeakerBootstrap,
+    bootstrap_interval,
+    bootstrap_p_value,
+    boundary_interval,
+    effective_sample_size,
+    replicate_variance,
+    wilson_interval,
+)
 from audit._groups import OVERALL, Grouping
 from audit._metrics import MetricSpec
 from audit._multitest import CORRECTIONS, adjust_p_values
@@ -79,6 +87,7 @@ FLAGS: tuple[str, ...] = (
     "insufficient_data",
     "reference",
     "significant",
+    "single_class",
     "unstable_ci",
 )
 _UNSTABLE_FRACTION = 0.05
@@ -105,18 +114,120 @@ def _speaker_counts(
     return n_utt, n_spk
 
 
+def _rest_speakers(
+    boot: SpeakerBootstrap, codes: np.ndarray, valid: np.ndarray, n_groups: int
+) -> tuple[int, np.ndarray]:
+    """Speakers with valid rows in total, and per group outside that group."""
+    pairs = np.unique(boot.speaker_codes[valid] * n_groups + codes[valid])
+    spk, grp = pairs // n_groups, pairs % n_groups
+    per_speaker = np.bincount(spk, minlength=boot.n_speakers)
+    n_total = int(np.count_nonzero(per_speaker))
+    only_here = np.bincount(grp[per_speaker[spk] == 1], minlength=n_groups)
+    return n_total, n_total - only_here
+
+
 class _CountCache:
     """Utterance and speaker counts per group for each distinct validity mask."""
 
     def __init__(self, boot: SpeakerBootstrap, codes: np.ndarray, n_groups: int) -> None:
         self.boot, self.codes, self.n_groups = boot, codes, n_groups
         self.cache: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self.rest_cache: dict[bytes, tuple[int, np.ndarray]] = {}
 
     def __call__(self, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = np.packbits(valid).tobytes()
         if key not in self.cache:
             self.cache[key] = _speaker_counts(self.boot, self.codes, valid, self.n_groups)
         return self.cache[key]
+
+    def rest(self, valid: np.ndarray) -> tuple[int, np.ndarray]:
+        """Speakers with valid rows in total and, per group, outside the group."""
+        key = np.packbits(valid).tobytes()
+        if key not in self.rest_cache:
+            self.rest_cache[key] = _rest_speakers(self.boot, self.codes, valid, self.n_groups)
+        return self.rest_cache[key]
+
+
+def _newcombe(
+    diff: np.ndarray,
+    p1: np.ndarray,
+    l1: np.ndarray,
+    u1: np.ndarray,
+    p2: np.ndarray,
+    l2: np.ndarray,
+    u2: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newcombe's hybrid score interval of ``p1 - p2`` from intervals of ``p1`` and ``p2``."""
+    low = diff - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = diff + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return low, high
+
+
+def _null_se(
+    spec: MetricSpec,
+    i: int,
+    ref: int | str | None,
+    sl: slice,
+    point: np.ndarray,
+    reps: np.ndarray,
+    value: np.ndarray,
+    value_reps: np.ndarray,
+    ref_reps: np.ndarray,
+    n_rows: np.ndarray,
+    n_rows_total: float,
+    rest_rows: np.ndarray,
+    n_spk: np.ndarray,
+    rest_spk: tuple[int, np.ndarray],
+    low: np.ndarray,
+    high: np.ndarray,
+    n_eff: np.ndarray,
+    ci_level: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the standard error of the difference under "no difference", and a score CI.
+
+    Binary rates: the score standard error at the effective sample sizes (pooled rate,
+    design effect from the bootstrap, ``n_eff`` = speakers at the boundary) and Newcombe's
+    hybrid score interval from the boundary-aware intervals. Other metrics: the standard
+    error of a group of this many speakers drawn from the reference's speakers (the
+    reference's bootstrap variance rescaled), and no score interval (NaN).
+    """
+    n_groups = len(value[i])
+    nan = np.full(n_groups, np.nan)
+    m_g = n_spk[i].astype(np.float64)
+    if ref is None:
+        return nan, nan, nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not spec.binary:
+            if ref == "overall":
+                m_all = float(rest_spk[0])
+                var = replicate_variance(ref_reps[:, i])
+                sigma2 = var * m_all**2 / max(m_all - 1, 1)
+                se = np.sqrt(sigma2 * np.maximum(1 / m_g - 1 / max(m_all, 1), 0))
+            else:
+                m_r = float(n_spk[i, ref])
+                var = replicate_variance(value_reps[:, i, ref])
+                sigma2 = var * m_r**2 / max(m_r - 1, 1)
+                se = np.sqrt(sigma2 * (1 / m_g + 1 / m_r))
+            return np.where(m_g > 0, se, np.nan), nan, nan
+        p_g = value[i]
+        if ref == "overall":
+            total = point[:, sl].sum(axis=0)
+            rest_value = spec.func(total[None, :] - point[:, sl])  # (G,)
+            rest_reps = spec.func(reps[:, :, sl].sum(axis=1)[:, None, :] - reps[:, :, sl])
+            ne_rest = effective_sample_size(
+                rest_value, replicate_variance(rest_reps), rest_rows[i], rest_spk[1]
+            )
+            share = n_rows[i] / n_rows_total if n_rows_total > 0 else nan
+            p0 = spec.func(total)
+            se = (1 - share) * np.sqrt(p0 * (1 - p0) * (1 / n_eff[i] + 1 / ne_rest))
+            l_r, u_r = wilson_interval(rest_value, ne_rest, ci_level)
+            lo, hi = _newcombe(p_g - rest_value, p_g, low[i], high[i], rest_value, l_r, u_r)
+            return se, (1 - share) * lo, (1 - share) * hi
+        p0 = spec.func(point[:, sl] + point[ref, sl][None, :])  # pooled rate of the pair
+        se = np.sqrt(p0 * (1 - p0) * (1 / n_eff[i] + 1 / n_eff[i, ref]))
+        p_r, l_r, u_r = value[i, ref], low[i, ref], high[i, ref]
+        lo, hi = _newcombe(p_g - p_r, p_g, low[i], high[i], p_r, l_r, u_r)
+        return se, lo, hi
 
 
 def _reference_index(
@@ -193,6 +304,11 @@ def _grouping_records(
         elif ref is not None:
             ref_value[i], ref_reps[:, i] = value[i, ref], value_reps[:, i, ref]
             m[i] = np.minimum(n_spk[i], n_spk[i, ref])
+    # Rows behind each value (Kish's effective size when weighted), for the whole table
+    # and outside each group: the sample sizes of the boundary rule.
+    n_rows = n_utt.astype(np.float64)
+    n_rows_total = n_rows.sum(axis=1)
+    rest_rows = n_rows_total[:, None] - n_rows
     if weights is not None:
         w_sum = np.zeros((n_specs, n_groups))
         ess = np.full((n_specs, n_groups), np.nan)
@@ -202,7 +318,23 @@ def _grouping_records(
             w_sq = np.bincount(codes, weights=w * w, minlength=n_groups)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ess[i] = np.where(w_sq > 0, w_sum[i] ** 2 / w_sq, 0.0)
+                sum_all, sq_all = w_sum[i].sum(), w_sq.sum()
+                rest_rows[i] = np.where(
+                    sq_all - w_sq > 0, (sum_all - w_sum[i]) ** 2 / (sq_all - w_sq), 0.0
+                )
+                # the share of the group in the overall rate is its share of the weights
+                n_rows_total[i] = sum_all
+            n_rows[i] = w_sum[i]
     low, high = bootstrap_interval(value_reps, n_spk, ci_level, ci_method)
+    # Boundary rule: a rate's interval contains the Wilson interval at n_eff.
+    n_eff = np.full((n_specs, n_groups), np.nan)
+    binary = np.array([spec.binary for spec in specs], dtype=bool)
+    if binary.any():
+        b = np.flatnonzero(binary)
+        size = n_utt[b].astype(np.float64) if weights is None else ess[b]
+        low[b], high[b], n_eff[b] = boundary_interval(
+            value[b], value_reps[:, b], size, n_spk[b], low[b], high[b], ci_level
+        )
     nan_frac = np.mean(~np.isfinite(value_reps), axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         diff = value - ref_value[:, None]
@@ -211,7 +343,42 @@ def _grouping_records(
         ratio_reps = np.where(ref_reps[:, :, None] != 0, value_reps / ref_reps[:, :, None], np.nan)
     d_lo, d_hi = bootstrap_interval(diff_reps, m, ci_level, ci_method)
     r_lo, r_hi = bootstrap_interval(ratio_reps, m, ci_level, ci_method)
-    p = bootstrap_p_value(diff, diff_reps, m)
+    null_se = np.full((n_specs, n_groups), np.nan)
+    for i, spec in enumerate(specs):
+        if refs[i] is None:
+            continue
+        valid_rest = counts.rest(spec.valid)
+        null_se[i], s_lo, s_hi = _null_se(
+            spec,
+            i,
+            refs[i],
+            cols(spec),
+            point,
+            reps,
+            value,
+            value_reps,
+            ref_reps,
+            n_rows,
+            float(n_rows_total[i]),
+            rest_rows,
+            n_spk,
+            valid_rest,
+            low,
+            high,
+            n_eff,
+            ci_level,
+        )
+        if spec.binary:
+            # the difference's interval contains the score interval built from the
+            # boundary-aware intervals, so it cannot collapse either
+            d_lo[i] = np.where(np.isfinite(s_lo), np.minimum(d_lo[i], s_lo), d_lo[i])
+            d_hi[i] = np.where(np.isfinite(s_hi), np.maximum(d_hi[i], s_hi), d_hi[i])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q_lo = np.where(ref_value[i] > 0, low[i] / ref_value[i], np.nan)
+                q_hi = np.where(ref_value[i] > 0, high[i] / ref_value[i], np.nan)
+            r_lo[i] = np.where(np.isfinite(q_lo), np.minimum(r_lo[i], q_lo), r_lo[i])
+            r_hi[i] = np.where(np.isfinite(q_hi), np.maximum(r_hi[i], q_hi), r_hi[i])
+    p = bootstrap_p_value(diff, diff_reps, m, null_se=null_se)
     for i, ref in enumerate(refs):
         if isinstance(ref, int):
             for arr in (diff, d_lo, d_hi, ratio, r_lo, r_hi, p):
@@ -221,15 +388,17 @@ def _grouping_records(
         ref = refs[i]
         ref_label = None if ref is None else OVERALL if ref == "overall" else labels[ref]
         extras = {name: f(point[:, cols(spec)]) for name, f in spec.extras.items()}
+        point_flags = {name: f(point[:, cols(spec)]) for name, f in spec.flag_funcs.items()}
         for g in range(n_groups):
             flags = []
             if n_utt[i, g] == 0:
                 flags.append("empty")
             elif n_spk[i, g] < min_group_size:
                 flags.append("insufficient_data")
+            flags.extend(name for name, on in point_flags.items() if on[g])
             if isinstance(ref, int) and g == ref:
                 flags.append("reference")
-            if n_utt[i, g] > 0 and nan_frac[i, g] > _UNSTABLE_FRACTION:
+            if n_utt[i, g] > 0 and np.isfinite(value[i, g]) and nan_frac[i, g] > _UNSTABLE_FRACTION:
                 flags.append("unstable_ci")
             rec = {
                 "metric": spec.metric,
@@ -341,7 +510,7 @@ def metric_tables(
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise AuditInputError(
-                f"weight of row {row} is {weights[row]!r}; weights must be finite and >= 0"
+                f"weight of row {row} is {float(weights[row])!r}; weights must be finite and >= 0"
             )
         stacked = stacked * weights[:, None]
 
@@ -389,10 +558,14 @@ def metric_tables(
             labels_t = list(spec.labels)
             t_codes = np.argmax(spec.stats, axis=1) // n_lab
             n_spk_rows = np.zeros((n_groups, n_lab), dtype=np.int64)
+            n_utt_rows = np.zeros((n_groups, n_lab), dtype=np.int64)
             for i in range(n_lab):
-                _, n_spk_rows[:, i] = counts(spec.valid & (t_codes == i))
+                n_utt_rows[:, i], n_spk_rows[:, i] = counts(spec.valid & (t_codes == i))
             m = np.repeat(n_spk_rows[:, :, None], n_lab, axis=2)
             low, high = bootstrap_interval(rate_reps, m, ci_level, ci_method)
+            # every cell is a rate of a binary outcome: the boundary rule applies
+            n_cell = np.repeat(n_utt_rows[:, :, None], n_lab, axis=2)
+            low, high, _ = boundary_interval(rate, rate_reps, n_cell, m, low, high, ci_level)
             row_n = cnt.sum(axis=-1)
             for g in range(n_groups):
                 for i in range(n_lab):

@@ -9,7 +9,7 @@ VENV=${S2F_VENV:-.venv}
 PY=${S2F_PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 STAMP="$VENV/.s2f-setup-stamp"
-EXTRAS=${S2F_EXTRAS:-dev,parquet}
+EXTRAS=${S2F_EXTRAS:-dev,parquet,judges}
 
 say() { printf '[setup] %s\n' "$*"; }
 
@@ -47,6 +47,12 @@ say "installing Python packages (first run: a few minutes)"
 "$VENV/bin/pip" install -q --disable-pip-version-check --compile \
   -c requirements/constraints.txt -e ".[$EXTRAS]" 2>&1 \
   | grep -v "is ignored: it is neither a file nor a directory" || true
+case ",$EXTRAS," in
+  *,judges,*)
+    "$VENV/bin/pip" install -q --disable-pip-version-check --compile --no-deps \
+      -c requirements/constraints.txt mediapipe==0.10.21 2>&1 \
+      | grep -v "is ignored: it is neither a file nor a directory" || true ;;
+esac
 "$VENV/bin/python" -c "import torch, soundfile, fairlearn" \
   || { say "Python packages did not install; see the messages above"; exit 1; }
 

@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pdf", action="store_true", help="also write OUT.pdf through headless Chromium"
     )
     parser.add_argument("--title", default=None, help="report title (default: model names)")
+    parser.add_argument(
+        "--n-boot",
+        type=int,
+        default=None,
+        help="replicates of the paired bootstrap (default: n_boot recorded in audit A)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
         parts.append("--pdf")
     if args.title is not None:
         parts += ["--title", args.title]
+    options = {}
+    if args.n_boot is not None:
+        if args.n_boot < 1:
+            raise ValueError(f"--n-boot must be at least 1, got {args.n_boot}")
+        parts += ["--n-boot", str(args.n_boot)]
+        options["n_boot"] = args.n_boot
     out = render_comparison(
         args.audit_a,
         args.audit_b,
@@ -47,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         pdf=args.pdf,
         title=args.title,
         command=shlex.join(parts),
+        compare_options=options,
     )
     log.info("wrote %s", out)
     return 0

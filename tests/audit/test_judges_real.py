@@ -6,6 +6,7 @@ from importlib.metadata import EntryPoint
 
 import numpy as np
 import pytest
+import skimage.data as skimage_data  # the extra "judges" brings scikit-image
 
 from audit._craniofacial import craniofacial_measures, inter_ocular_distance
 from audit.judges import (
@@ -20,8 +21,6 @@ from audit.judges import (
     load_judge_plugin,
     real_face_judge,
 )
-
-skimage_data = pytest.importorskip("skimage.data")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from audit import (
     SpeakerBootstrap,
     build_groupings,
     cohen_kappa_from_counts,
+    detect_measures,
+    detect_targets,
     make_evaluation_table,
     metric_tables,
     run_audit_tables,
@@ -250,3 +252,11 @@ def test_empty_intersections_listed_and_small_groups_warned():
     ].iloc[0]
     assert np.isnan(row["value"]) and row["n_utterances"] == 0 and "empty" in row["flags"]
     assert np.isnan(row["p_value"]) and np.isnan(row["p_adjusted"])
+
+
+def test_unmeasured_columns_are_skipped():
+    t = make_evaluation_table(20, 2, random_state=1)
+    t["true_ethnicity"] = np.nan  # a judge that cannot measure ethnicity
+    t["recon_ethnicity"] = np.nan
+    assert "ethnicity" not in detect_measures(t) and "ethnicity" not in detect_targets(t)
+    assert set(detect_measures(t)) == {"nasal_index", "nose_width", "jaw_width"}

@@ -88,3 +88,21 @@ def test_errors_name_cells_and_levels(table):
     t = pd.DataFrame({"g": list("fmmm"), "a": list("yyoo")})
     with pytest.warns(ReweightingWarning, match="raking did not converge"):
         raking_weights(t, {"g": {"f": 0.9, "m": 0.1}, "a": {"y": 0.1, "o": 0.9}}, max_iter=20)
+
+
+def test_weighted_audit_uses_raking_weights_and_checks_them(table):
+    from audit import run_audit_tables
+
+    t = table.copy()
+    t["w"] = raking_weights(t, {"gender": {"female": 0.8, "male": 0.2}})
+    kw = {"groupings": ["gender"], "n_boot": 30, "n_permutations": 10, "min_group_size": 5}
+    m = run_audit_tables(t, sample_weight="w", **kw)["metrics"]
+    rec = m[(m.metric == "agreement") & (m.target == "gender") & (m.attribute == "overall")]
+    agree = (t["true_gender"] == t["recon_gender"]).to_numpy(float)
+    assert rec["value"].iloc[0] == pytest.approx(np.average(agree, weights=t["w"]), rel=1e-12)
+    assert rec["effective_n"].iloc[0] == pytest.approx(kish_effective_n(t["w"].to_numpy()))
+    t.loc[3, "w"] = -1.0
+    with pytest.raises(AuditInputError, match=r"weight of row 3 is -1\.0; weights must be finite"):
+        run_audit_tables(t, sample_weight="w", **kw)
+    with pytest.raises(AuditInputError, match="sample_weight column 'nope' is not in the table"):
+        run_audit_tables(t, sample_weight="nope", **kw)

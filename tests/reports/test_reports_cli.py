@@ -46,3 +46,37 @@ def test_compare_command_and_refusal(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "s2f-audit compare: error: cannot compare: the audits were run on different" in err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_compare_command_paired_with_n_boot(tmp_path, monkeypatch):
+    import audit
+
+    seen = {}
+
+    def fake(a, b, **options):
+        seen.update(options)
+        return {
+            "paired": [
+                {
+                    "metric": "agreement",
+                    "target": "gender",
+                    "group": {},
+                    "value_a": 0.5,
+                    "value_b": 0.6,
+                    "difference": 0.1,
+                    "flags": [],
+                }
+            ]
+        }
+
+    monkeypatch.setattr(audit, "compare_audits", fake)
+    pa = write_audit(tmp_path / "a", make_audit())
+    pb = write_audit(tmp_path / "b", make_audit())
+    for path in (pa, pb):
+        (path.parent / "evaluation.csv").write_text("utterance_id\n", encoding="utf-8")
+    out = tmp_path / "c.html"
+    assert main(["compare", str(pa), str(pb), "--out", str(out), "--n-boot", "9"]) == 0
+    assert seen == {"n_boot": 9}
+    soup = soup_of(out)
+    assert soup.find(id="paired-note") is not None
+    assert soup.find(id="report-command").get_text().endswith("--n-boot 9")

@@ -270,3 +270,23 @@ def test_periodic_validation_keeps_resume_exact(reference_run, tiny_manifest, tm
     assert [h["step"] for h in run.eval_history] == [2, 4]
     assert all(h["n"] == 3.0 and h["loss"] > 0 for h in run.eval_history)
     assert_same(weights(run.model), weights(result.model))  # evaluation changes nothing
+
+
+def test_init_face_encoder_keeps_features_alive(tiny_config):
+    from s2f_model._model import build_model
+    from s2f_model._train import init_face_encoder
+
+    cfg = tiny_config(**{"face.dropout": 0.0})
+    images = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    model = build_model(cfg, seed=0).eval()
+    with torch.no_grad():
+        default = model.encode_face(images).std(dim=0).mean()
+        init_face_encoder(model, seed=1)
+        ours = model.encode_face(images).std(dim=0).mean()
+    assert ours > 100 * default  # features that differ between faces, not a constant
+    again = build_model(cfg, seed=0)
+    init_face_encoder(again, seed=1)
+    assert torch.equal(again.face_encoder.conv1_1.weight, model.face_encoder.conv1_1.weight)
+    state = torch.get_rng_state()
+    init_face_encoder(again, seed=2)
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is untouched
