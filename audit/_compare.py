@@ -137,7 +137,9 @@ def compare_evaluations(
         ``paired``: per metric and group ``value_a``, ``value_b``, ``difference`` (B - A)
         with CI and p-value (paired speaker bootstrap), and for agreement metrics the
         discordant counts ``mcnemar_b`` (A right, B wrong), ``mcnemar_c`` (A wrong, B right)
-        and the exact ``mcnemar_p`` (which treats utterances as independent).
+        and the exact ``mcnemar_p`` (which treats utterances as independent); for other
+        metrics the three are NaN and the row is flagged ``mcnemar_not_applicable`` (the
+        counts are floats so that they can be NaN; they were -1 before).
         ``disparity_change``: per metric and group the gap to the overall value under A and
         B and ``change = |gap_B| - |gap_A|`` with CI, flagged ``grew`` or ``shrank`` when
         the interval excludes 0.
@@ -219,6 +221,7 @@ def compare_evaluations(
                     flags.append("empty")
                 elif n_spk[g] < min_group_size:
                     flags.append("insufficient_data")
+                paired_flags = flags if mcn else [*flags, "mcnemar_not_applicable"]
                 base = {
                     "metric": key[0],
                     "target": key[1],
@@ -239,10 +242,10 @@ def compare_evaluations(
                         "diff_ci_high": float(hi[g]),
                         "p_value": float(p[g]),
                         "p_adjusted": np.nan,
-                        "mcnemar_b": int(mcn[0][g]) if mcn else -1,
-                        "mcnemar_c": int(mcn[1][g]) if mcn else -1,
+                        "mcnemar_b": float(mcn[0][g]) if mcn else np.nan,
+                        "mcnemar_c": float(mcn[1][g]) if mcn else np.nan,
                         "mcnemar_p": float(mcn[2][g]) if mcn else np.nan,
-                        "flags": list(flags),
+                        "flags": paired_flags,
                     }
                 )
                 if not grouping.columns:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -160,6 +161,7 @@ def audit_model(
     from audit._audit import DEFAULT_MIN_GROUP_SIZE, run_audit_tables
     from audit._evaluation import build_evaluation_table
     from audit._schema import AuditResult, row_ids_sha256
+    from audit.exceptions import SmallGroupWarning
     from s2f_data import read_manifest
     from s2f_model import load_model
 
@@ -188,17 +190,26 @@ def audit_model(
         attr: list(vocab)
         for attr, vocab in (getattr(judge_obj, "vocabularies", None) or {}).items()
     }
-    tables = run_audit_tables(
-        table,
-        groupings=groupings,
-        max_order=max_order,
-        reference=reference,
-        n_boot=n_boot,
-        min_group_size=min_group_size,
-        correction=correction,
-        random_state=seed,
-        labels=labels or None,
-    )
+    # Small groups are expected in an audit; they are flagged in the tables. Log the
+    # warning rather than raise it through callers that turn warnings into errors.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SmallGroupWarning)
+        tables = run_audit_tables(
+            table,
+            groupings=groupings,
+            max_order=max_order,
+            reference=reference,
+            n_boot=n_boot,
+            min_group_size=min_group_size,
+            correction=correction,
+            random_state=seed,
+            labels=labels or None,
+        )
+    for item in caught:
+        if issubclass(item.category, SmallGroupWarning):
+            log.warning("%s", item.message)
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
     tables["errors"] = result.errors
     if judge_info.get("report"):
         tables["judge_accuracy"] = pd.DataFrame(judge_info.pop("report"))

@@ -221,8 +221,12 @@ def _null_se(
             p0 = spec.func(total)
             se = (1 - share) * np.sqrt(p0 * (1 - p0) * (1 / n_eff[i] + 1 / ne_rest))
             l_r, u_r = wilson_interval(rest_value, ne_rest, ci_level)
-            lo, hi = _newcombe(p_g - rest_value, p_g, low[i], high[i], rest_value, l_r, u_r)
-            return se, (1 - share) * lo, (1 - share) * hi
+            gap = p_g - rest_value
+            lo, hi = _newcombe(gap, p_g, low[i], high[i], rest_value, l_r, u_r)
+            # around the reported difference (= (1 - f) gap for a rate; macro recall is not
+            # linear in the rows, so only the scaled widths carry over)
+            diff = p_g - p0
+            return se, diff - (1 - share) * (gap - lo), diff + (1 - share) * (hi - gap)
         p0 = spec.func(point[:, sl] + point[ref, sl][None, :])  # pooled rate of the pair
         se = np.sqrt(p0 * (1 - p0) * (1 / n_eff[i] + 1 / n_eff[i, ref]))
         p_r, l_r, u_r = value[i, ref], low[i, ref], high[i, ref]

@@ -77,8 +77,8 @@ class DemoSettings:
             eval_min_per_cell=3,
             eval_utterances=1,
             model_overrides={
-                "train.face_steps": 20,
-                "train.voice_steps": 20,
+                "train.face_steps": 15,
+                "train.voice_steps": 15,
                 "train.checkpoint_every": 1000,
             },
             n_boot=100,
@@ -150,15 +150,23 @@ def _population(
     return out / "manifest.csv"
 
 
-def _train(out: Path, manifest: Path, settings: DemoSettings, seed: int, progress: bool) -> Path:
+def _train(
+    out: Path,
+    manifest: Path,
+    settings: DemoSettings,
+    seed: int,
+    progress: bool,
+    face_from: Path | None = None,
+) -> Path:
     from s2f_model import S2FConfig, train
 
     cfg = S2FConfig.compact().replace(**{**settings.model_overrides, "train.seed": seed})
-    key = {"stage": "train", "manifest": str(manifest), "config": cfg.to_dict()}
+    key = {"stage": "train", "manifest": str(manifest), "config": cfg.to_dict(),
+           "face_from": None if face_from is None else str(face_from)}
 
     def work() -> None:
         resume = (out / "checkpoint.json").is_file()
-        train(cfg, manifest, out, resume=resume, progress=progress)
+        train(cfg, manifest, out, resume=resume, progress=progress, face_from=face_from)
 
     _stage(out, key, work, f"train {out.name}")
     return out
@@ -234,7 +242,10 @@ def run_demo(
     paths: dict[str, Path] = {"eval_manifest": eval_manifest}
     for preset in ("web-skewed", "representative"):
         manifest = _population(pops / f"train-{preset}", preset, "train", settings, seed, progress)
-        run = _train(out / "runs" / preset, manifest, settings, seed, progress)
+        # As in the paper, the face side (encoder + decoder) is trained once and kept fixed:
+        # the retrained model reuses it and retrains only the voice encoder.
+        face_from = paths.get("run_web-skewed")
+        run = _train(out / "runs" / preset, manifest, settings, seed, progress, face_from)
         paths[f"audit_{preset}"] = _audit(
             out / "audits" / preset, run, eval_manifest, judge_dir, settings, seed, progress
         )

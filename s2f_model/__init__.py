@@ -4,6 +4,13 @@ Audio front-end, voice encoder, face encoder (VGG-Face), face decoder (after Col
 2017), losses, training and inference. Knows nothing about fairness.
 """
 
+from s2f_model._checkpoint import (
+    CheckpointError,
+    LoadedCheckpoint,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from s2f_model._config import (
     AudioConfig,
     DecoderConfig,
@@ -12,6 +19,12 @@ from s2f_model._config import (
     S2FConfig,
     TrainConfig,
     VoiceConfig,
+)
+from s2f_model._data import (
+    FaceDataset,
+    VoiceFaceDataset,
+    load_voice_face_data,
+    training_identities,
 )
 from s2f_model._face_decoder import FaceDecoder, FaceOutput, default_mean_face
 from s2f_model._face_encoder import (
@@ -23,65 +36,71 @@ from s2f_model._face_encoder import (
 from s2f_model._frontend import AudioFrontEnd, fit_clip, random_clip_start
 from s2f_model._losses import DecoderLoss, Speech2FaceLoss, decoder_losses, speech2face_loss
 from s2f_model._model import Speech2Face, build_model
+from s2f_model._predict import PredictionReport, predict_faces
+from s2f_model._train import (
+    STAGES,
+    TrainingError,
+    TrainResult,
+    augment_faces,
+    evaluate,
+    init_face_encoder,
+    train,
+    train_step,
+)
 from s2f_model._voice_encoder import VoiceEncoder, VoiceLayerShape, voice_layer_table
 from s2f_model._warp import border_points, tps_grid, warp_image
 from s2f_model.exceptions import ConfigError, WeightImportError
 
 __all__ = [
+    "STAGES",
     "AudioConfig",
     "AudioFrontEnd",
+    "CheckpointError",
     "ConfigError",
     "DecoderConfig",
     "DecoderLoss",
     "FaceConfig",
+    "FaceDataset",
     "FaceDecoder",
     "FaceEncoder",
     "FaceEncoding",
     "FaceOutput",
+    "LoadedCheckpoint",
     "LossConfig",
+    "PredictionReport",
     "S2FConfig",
     "Speech2Face",
     "Speech2FaceLoss",
     "TrainConfig",
+    "TrainResult",
+    "TrainingError",
     "VoiceConfig",
     "VoiceEncoder",
+    "VoiceFaceDataset",
     "VoiceLayerShape",
     "WeightImportError",
+    "augment_faces",
     "border_points",
     "build_model",
     "decoder_losses",
     "default_mean_face",
+    "evaluate",
     "fit_clip",
+    "init_face_encoder",
+    "load_checkpoint",
+    "load_model",
     "load_vggface_state_dict",
+    "load_voice_face_data",
+    "predict_faces",
     "random_clip_start",
+    "save_checkpoint",
     "speech2face_loss",
     "tps_grid",
+    "train",
+    "train_step",
+    "training_identities",
     "vggface_key_shapes",
     "voice_layer_table",
     "warp_image",
 ]
 
-# Training and serving (s2f_model/_train.py, _checkpoint.py, _predict.py) are written
-# separately; each is exported once its module exists, so the package always imports. A module
-# that exists but fails to import raises as usual.
-try:
-    from s2f_model._train import train
-except ModuleNotFoundError as err:  # pragma: no cover - module not written yet
-    if err.name != "s2f_model._train":
-        raise
-else:
-    __all__ += ["train"]
-try:
-    from s2f_model._checkpoint import load_model, save_checkpoint
-except ModuleNotFoundError as err:  # pragma: no cover - module not written yet
-    if err.name != "s2f_model._checkpoint":
-        raise
-else:
-    __all__ += ["load_model", "save_checkpoint"]
-try:
-    from s2f_model._predict import predict_faces
-except ModuleNotFoundError as err:  # pragma: no cover - module not written yet
-    if err.name != "s2f_model._predict":
-        raise
-else:
-    __all__ += ["predict_faces"]

@@ -482,8 +482,10 @@ class S2FConfig:
                 min_channels=16,
                 warp_grid_size=32,
             ),
-            train=TrainConfig(batch_size=16, face_steps=2000, voice_steps=2000,
-                              lr_decay_every=1000),
+            # Sized for the demo's budget (about 3 CPU-minutes per training on ~2,000 clips,
+            # docs/benchmarks.md); raise the steps for better models.
+            train=TrainConfig(batch_size=16, face_steps=100, voice_steps=250,
+                              lr_decay_every=100),
         )
 
     @classmethod

@@ -541,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reference",
         default="overall",
-        help="'overall' or a group name (coverage: the named reference of the "
+        help="'overall', 'best' (null study) or a group name (coverage: the named reference of the "
         "difference CIs, default the first group)",
     )
     p.add_argument("--n-boot", type=int, default=1000)
@@ -558,10 +558,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.study == "power":
         rates = (*rates[:-1], rates[-1] + args.gap)
     design = Design(sizes, rates, args.utterances_per_speaker, args.speaker_sd)
-    ref = "overall" if args.reference == "overall" else {"group": args.reference}
+    ref = args.reference if args.reference in ("overall", "best") else {"group": args.reference}
     start = time.perf_counter()
     if args.study == "coverage":
-        named = None if args.reference == "overall" else args.reference
+        named = None if args.reference in ("overall", "best") else args.reference
         result: object = coverage_study(
             design, args.replicates, args.seed, args.n_boot, named_reference=named
         )

@@ -74,15 +74,20 @@ def test_mcnemar_counts_and_exact_p(pair, result):
     ca = (a["true_gender"] == a["recon_gender"]).to_numpy()
     cb = (b["true_gender"] == b["recon_gender"]).to_numpy()
     assert r["mcnemar_b"] == np.sum(ca & ~cb) and r["mcnemar_c"] == np.sum(~ca & cb)
-    want = stats.binomtest(
-        min(r["mcnemar_b"], r["mcnemar_c"]), r["mcnemar_b"] + r["mcnemar_c"], 0.5
-    ).pvalue
+    b, c = int(r["mcnemar_b"]), int(r["mcnemar_c"])
+    want = stats.binomtest(min(b, c), b + c, 0.5).pvalue
     assert r["mcnemar_p"] == pytest.approx(want)
     assert mcnemar_exact(0, 0) == 1.0
     # hand value: b = 10, c = 2 -> 2 * P(X <= 2 | n = 12, p = 1/2) = 2 * 79 / 4096
     assert mcnemar_exact(10, 2) == pytest.approx(2 * 79 / 4096)
     cos = _row(result["paired"], metric="cos_sim", target="feature", group_label="all")
-    assert cos["mcnemar_b"] == -1 and np.isnan(cos["mcnemar_p"])
+    # not applicable: NaN (never a count such as -1 that a table could sum) and a flag
+    assert np.isnan(cos["mcnemar_b"]) and np.isnan(cos["mcnemar_c"])
+    assert np.isnan(cos["mcnemar_p"]) and "mcnemar_not_applicable" in cos["flags"]
+    assert "mcnemar_not_applicable" not in r["flags"]
+    agree = result["paired"].query("metric == 'agreement'")
+    assert agree[["mcnemar_b", "mcnemar_c"]].notna().all().all()
+    assert (agree["mcnemar_b"] >= 0).all() and (agree["mcnemar_c"] >= 0).all()
 
 
 def test_disparity_change_shrinks_for_the_fixed_group(result):

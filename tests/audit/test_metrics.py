@@ -70,10 +70,15 @@ def test_agreement_kappa_recall_against_sklearn(table, tables):
             assert row["n_utterances"] == len(sub)
             assert row["n_speakers"] == sub["speaker_id"].nunique()
             kappa = _rows(metrics, metric="kappa", target=target, group_label=row["group_label"])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # undefined kappa (one label): NaN both ways
-                want = cohen_kappa_score(y_t, y_p, labels=labels)
-            np.testing.assert_allclose(kappa["value"].iloc[0], want, rtol=1e-10, equal_nan=True)
+            if y_t.nunique() == 1:  # one true class: undefined, never a number
+                assert np.isnan(kappa["value"].iloc[0])
+                assert "single_class" in kappa["flags"].iloc[0]
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # pe == 1: NaN both ways
+                    want = cohen_kappa_score(y_t, y_p, labels=labels)
+                np.testing.assert_allclose(kappa["value"].iloc[0], want, rtol=1e-10, equal_nan=True)
+                assert "single_class" not in kappa["flags"].iloc[0]
             macro = _rows(
                 metrics, metric="macro_recall", target=target, group_label=row["group_label"]
             )

@@ -181,7 +181,8 @@ def test_bf16_autocast_runs(tiny_manifest, tmp_path, tiny_config):
 _KILL_SCRIPT = textwrap.dedent(
     """
     import json, sys
-        from s2f_model._train import train
+    from s2f_model import S2FConfig
+    from s2f_model._train import train
     cfg = S2FConfig.compact().replace(**json.loads(sys.argv[3]))
     train(cfg, sys.argv[1], sys.argv[2], resume=True, progress=False)
     """

@@ -28,3 +28,37 @@ def test_comparisons_against_an_insufficient_reference_are_not_flagged(sim):
     others = rows.loc[["g1", "g2"]]
     assert not any("significant" in f for f in others["flags"]), others["flags"].tolist()
     assert others["p_adjusted"].isna().all()
+
+
+def _raw_false_positive_rate(sim, reference, replicates=30, seed=3):
+    """Share of group comparisons with raw p < 0.05 when all 8 groups are equal."""
+    design = sim.Design((200,) * 8, (0.7,) * 8, utterances_per_speaker=4)
+    rng = np.random.default_rng(seed)
+    hits = []
+    for _ in range(replicates):
+        table = sim.simulate_table(design, rng)
+        rows = sim.audit_rates(
+            table, n_boot=300, seed=int(rng.integers(2**31)), reference=reference
+        )
+        hits.extend(rows["p_value"].dropna().to_numpy() < 0.05)
+    return float(np.mean(hits))
+
+
+@pytest.mark.parametrize("reference", ["overall", {"group": "g0"}], ids=["overall", "named"])
+def test_raw_p_values_are_calibrated_against_a_fixed_reference(sim, reference):
+    assert _raw_false_positive_rate(sim, reference) <= 0.10  # measured 0.075 and 0.076
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "audit/_tables.py _reference_index/_grouping_records: reference='best' picks the best "
+        "group on the data and then treats it as fixed in the bootstrap (ref_reps = that "
+        "group's replicates), so every difference to it is biased away from 0 (winner's "
+        "curse): with 8 equal groups 19.5% of raw p-values fall below 0.05 (0.075 against "
+        "overall) and the Holm family-wise false-flag rate is 0.12 (docs/validation.md). "
+        "Re-select the best group inside every replicate (or use max-type critical values)."
+    ),
+)
+def test_raw_p_values_are_calibrated_against_the_best_group(sim):
+    assert _raw_false_positive_rate(sim, "best") <= 0.10  # measured 0.195

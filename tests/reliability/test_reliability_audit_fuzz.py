@@ -1,0 +1,119 @@
+"""Arbitrary small evaluation tables through `run_audit_tables` and `compare_evaluations`.
+
+Only `AuditInputError` (naming what is wrong) may come out; every rate stays in [0, 1].
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from audit import AuditInputError, compare_evaluations, run_audit_tables
+
+_LABEL = st.sampled_from(["female", "male", None])
+
+
+@st.composite
+def evaluation_tables(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(1, 12))
+    n_spk = draw(st.integers(1, n))
+    col = {
+        "utterance_id": [f"u{i}" for i in range(n)],
+        "speaker_id": [f"s{draw(st.integers(0, n_spk - 1))}" for _ in range(n)],
+        "gender": [draw(_LABEL) for _ in range(n)],
+        "language": [draw(st.sampled_from(["en", "zh", None])) for _ in range(n)],
+        "true_gender": [draw(_LABEL) for _ in range(n)],
+        "recon_gender": [draw(_LABEL) for _ in range(n)],
+    }
+    if draw(st.booleans()):
+        col["recon_gender_p_female"] = [draw(st.floats(0, 1)) for _ in range(n)]
+        col["recon_gender_p_male"] = [1 - x for x in col["recon_gender_p_female"]]
+    if draw(st.booleans()):
+        nan_or_cos = st.one_of(st.floats(-1, 1), st.just(float("nan")))
+        col["cos_sim"] = [draw(nan_or_cos) for _ in range(n)]
+    if draw(st.booleans()):
+        col["retrieval_rank"] = [draw(st.integers(1, 10)) for _ in range(n)]
+        col["gallery_size"] = [10] * n
+    if draw(st.booleans()):
+        col["true_nasal_index"] = [draw(st.floats(-3, 3)) for _ in range(n)]
+        col["recon_nasal_index"] = [draw(st.floats(-3, 3)) for _ in range(n)]
+    if draw(st.booleans()):
+        f0 = st.one_of(st.floats(50, 400), st.just(float("nan")))
+        col["f0_median_hz"] = [draw(f0) for _ in range(n)]
+    return pd.DataFrame(col)
+
+
+def _has_labels(table: pd.DataFrame) -> bool:
+    return bool(table["true_gender"].notna().any() or table["recon_gender"].notna().any())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=evaluation_tables(), reference=st.sampled_from(["overall", "best"]))
+def test_run_audit_tables_on_arbitrary_small_tables(table, reference) -> None:
+    assume(_has_labels(table))  # the all-missing case is the xfail below
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # small groups, by design
+        try:
+            out = run_audit_tables(
+                table, n_boot=20, n_permutations=5, reference=reference, min_group_size=2
+            )
+        except AuditInputError:
+            return
+    metrics = out["metrics"]
+    rates = metrics.loc[metrics["metric"].isin(["agreement", "recall", "macro_recall"]), "value"]
+    assert rates.dropna().between(0, 1).all()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=evaluation_tables(), flips=st.lists(st.booleans(), min_size=12, max_size=12))
+def test_compare_evaluations_on_arbitrary_small_tables(table, flips) -> None:
+    assume(_has_labels(table))
+    other = table.copy()
+    swap = {"female": "male", "male": "female"}
+    other["recon_gender"] = [
+        swap.get(v, v) if f else v
+        for v, f in zip(table["recon_gender"], flips, strict=False)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            out = compare_evaluations(
+                table, other, groupings=["gender", "language"], n_boot=20, min_group_size=2
+            )
+        except AuditInputError:
+            return
+    paired = out["paired"]
+    agree = paired[paired["metric"] == "agreement"]
+    assert agree["difference"].dropna().between(-1, 1).all()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "audit/_metrics.py calibration_specs: a judged attribute whose labels are all missing "
+        "has an empty vocabulary, `all(c in table.columns for c in [])` is vacuously True, "
+        "and np.argmax over the (n, 0) probability array raises a bare numpy ValueError "
+        "'attempt to get argmax of an empty sequence' (the CLI prints it without naming the "
+        "column). Expected: skip the attribute (or raise AuditInputError naming it)."
+    ),
+)
+def test_all_missing_judge_labels_do_not_crash() -> None:
+    table = pd.DataFrame(
+        {
+            "utterance_id": ["u0", "u1", "u2", "u3"],
+            "speaker_id": ["s0", "s1", "s2", "s3"],
+            "gender": ["female", "male", "female", "male"],
+            "true_gender": [None] * 4,
+            "recon_gender": [None] * 4,
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            run_audit_tables(table, n_boot=20, min_group_size=2)
+        except AuditInputError as err:
+            assert "gender" in str(err)
