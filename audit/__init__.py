@@ -32,6 +32,8 @@ from audit._bootstrap import (
 )
 from audit._compare import align_evaluations, compare_audits, compare_evaluations, mcnemar_exact
 from audit._correlation import pearson_from_sums, pearson_spec, speaker_permutation_test
+from audit._craniofacial import CRANIOFACIAL_MEASURES, craniofacial_measures, inter_ocular_distance
+from audit._evaluation import EvaluationResult, build_evaluation_table
 from audit._fairlearn import FAIRLEARN_METRICS, to_metric_frame
 from audit._groups import MISSING, OVERALL, Grouping, build_groupings, column_levels, group_label
 from audit._metrics import (
@@ -52,6 +54,7 @@ from audit._multitest import CORRECTIONS, adjust_p_values, benjamini_hochberg, h
 from audit._pitch import DEFAULT_F0_BINS, f0_bin_column
 from audit._plots import plot_ci_forest, plot_confusion
 from audit._reweight import kish_effective_n, poststratification_weights, raking_weights
+from audit._run import audit_model, resolve_judge
 from audit._schema import (
     AUDIT_FILENAME,
     EVALUATION_FILENAME,
@@ -65,6 +68,7 @@ from audit._schema import (
 )
 from audit._synthetic import SYNTHETIC_TRUTH, make_evaluation_table
 from audit._tables import CONFUSION_COLUMNS, FLAGS, RECORD_COLUMNS, metric_tables
+from audit._voice_measures import VOICE_MEASURES, voice_measures, voice_measures_batch
 from audit.exceptions import (
     AuditInputError,
     AuditSchemaError,
@@ -78,6 +82,7 @@ __all__ = [
     "CI_METHODS",
     "CONFUSION_COLUMNS",
     "CORRECTIONS",
+    "CRANIOFACIAL_MEASURES",
     "DEFAULT_F0_BINS",
     "DEFAULT_GROUPING_COLUMNS",
     "DEFAULT_MIN_GROUP_SIZE",
@@ -90,9 +95,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "SYNTHETIC_TRUTH",
     "TABLE_NAMES",
+    "VOICE_MEASURES",
     "AuditInputError",
     "AuditResult",
     "AuditSchemaError",
+    "EvaluationResult",
     "Grouping",
     "MetricSpec",
     "MismatchedRowsError",
@@ -102,9 +109,11 @@ __all__ = [
     "adjust_p_values",
     "agreement_specs",
     "align_evaluations",
+    "audit_model",
     "benjamini_hochberg",
     "bootstrap_interval",
     "bootstrap_p_value",
+    "build_evaluation_table",
     "build_groupings",
     "build_metric_specs",
     "calibration_specs",
@@ -114,6 +123,7 @@ __all__ = [
     "compare_audits",
     "compare_evaluations",
     "confusion_spec",
+    "craniofacial_measures",
     "data_identity",
     "detect_measures",
     "detect_targets",
@@ -122,6 +132,7 @@ __all__ = [
     "f0_bin_column",
     "group_label",
     "holm",
+    "inter_ocular_distance",
     "kish_effective_n",
     "label_vocabulary",
     "make_evaluation_table",
@@ -136,6 +147,7 @@ __all__ = [
     "raking_weights",
     "rate_spec",
     "read_audit",
+    "resolve_judge",
     "retrieval_specs",
     "row_ids_sha256",
     "run_audit_tables",
@@ -143,35 +155,6 @@ __all__ = [
     "speaker_permutation_test",
     "to_metric_frame",
     "validate_audit",
+    "voice_measures",
+    "voice_measures_batch",
 ]
-
-# Names of modules written alongside the statistics core (judges, measures, the evaluation
-# builder and the audit runner); guarded so that the core imports while they are absent.
-try:
-    from audit._craniofacial import (
-        CRANIOFACIAL_MEASURES,
-        craniofacial_measures,
-        inter_ocular_distance,
-    )
-
-    __all__ += ["CRANIOFACIAL_MEASURES", "craniofacial_measures", "inter_ocular_distance"]
-except ImportError:  # pragma: no cover - module not written yet
-    pass
-try:
-    from audit._voice_measures import VOICE_MEASURES, voice_measures, voice_measures_batch
-
-    __all__ += ["VOICE_MEASURES", "voice_measures", "voice_measures_batch"]
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from audit._evaluation import EvaluationResult, build_evaluation_table
-
-    __all__ += ["EvaluationResult", "build_evaluation_table"]
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from audit._run import audit_model, resolve_judge
-
-    __all__ += ["audit_model", "resolve_judge"]
-except ImportError:  # pragma: no cover
-    pass
