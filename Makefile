@@ -11,7 +11,7 @@ demo: setup
 	$(VENV)/bin/s2f-audit demo --out $(OUT)
 
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadgroup
 
 test-all: setup
 	$(VENV)/bin/python -m pytest -q -m ""

@@ -144,6 +144,8 @@ def build_metric_specs(
     """
     targets = detect_targets(table)
     vocab = {t: label_vocabulary(table, t, (labels or {}).get(t)) for t in targets}
+    # A judged attribute with no label at all (every judgement missing) is not measured.
+    targets = [t for t in targets if vocab[t]]
     specs: list[MetricSpec] = []
     confusions: list[MetricSpec] = []
     for target in targets:

@@ -54,6 +54,10 @@ def _label_metric(metric: str, labels: list[str], label: str | None) -> Callable
     if base == "kappa":
 
         def kappa(y_true, y_pred, sample_weight=None):
+            # Undefined when the group holds one true class (the audit reports NaN and the
+            # flag single_class); sklearn would return a number that looks like a finding.
+            if len(set(np.asarray(y_true, dtype=object))) < 2:
+                return np.nan
             return cohen_kappa_score(y_true, y_pred, labels=labels, sample_weight=sample_weight)
 
         return kappa

@@ -450,7 +450,8 @@ def calibration_specs(
             (f"recon_{target}", f"true_{target}"),
         ):
             cols = [f"{prob_prefix}{_PROB}{lab}" for lab in labels[target]]
-            if truth_col not in table.columns or not all(c in table.columns for c in cols):
+            present = truth_col in table.columns and all(c in table.columns for c in cols)
+            if not cols or not present:
                 continue
             probs = table[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
             truth = _labels_of(table[truth_col])

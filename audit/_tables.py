@@ -85,6 +85,7 @@ CONFUSION_COLUMNS: tuple[str, ...] = (
 FLAGS: tuple[str, ...] = (
     "empty",
     "insufficient_data",
+    "insufficient_reference",
     "reference",
     "significant",
     "single_class",
@@ -402,6 +403,8 @@ def _grouping_records(
             flags.extend(name for name, on in point_flags.items() if on[g])
             if isinstance(ref, int) and g == ref:
                 flags.append("reference")
+            elif isinstance(ref, int) and n_spk[i, ref] < min_group_size:
+                flags.append("insufficient_reference")
             if n_utt[i, g] > 0 and np.isfinite(value[i, g]) and nan_frac[i, g] > _UNSTABLE_FRACTION:
                 flags.append("unstable_ci")
             rec = {
@@ -618,10 +621,11 @@ def adjust_families(
     """Fill ``p_adjusted`` and the ``significant`` flag in place, one family per ``by`` key.
 
     By default a family is one (metric, target, label) over all groupings and groups.
-    Empty, insufficient-data and reference rows are left out (``p_adjusted`` NaN).
+    Empty, insufficient-data and reference rows, and comparisons against a reference with
+    insufficient data, are left out (``p_adjusted`` NaN).
     """
     keys = [metrics[c].map(lambda v: "" if v is None else str(v)) for c in by]
-    excluded = {"empty", "insufficient_data", "reference"}
+    excluded = {"empty", "insufficient_data", "insufficient_reference", "reference"}
     eligible_all = metrics["p_value"].notna().to_numpy() & np.array(
         [not (excluded & set(f)) for f in metrics["flags"]], dtype=bool
     )

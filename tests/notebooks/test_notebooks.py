@@ -9,6 +9,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+# Tests that share the session-wide quick demo run on one xdist worker.
+pytestmark = pytest.mark.xdist_group("quick_demo")
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 

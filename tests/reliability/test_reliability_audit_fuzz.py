@@ -8,7 +8,6 @@ from __future__ import annotations
 import warnings
 
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -54,7 +53,7 @@ def _has_labels(table: pd.DataFrame) -> bool:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=evaluation_tables(), reference=st.sampled_from(["overall", "best"]))
 def test_run_audit_tables_on_arbitrary_small_tables(table, reference) -> None:
-    assume(_has_labels(table))  # the all-missing case is the xfail below
+    assume(_has_labels(table))  # the all-missing case has its own test below
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # small groups, by design
         try:
@@ -91,16 +90,6 @@ def test_compare_evaluations_on_arbitrary_small_tables(table, flips) -> None:
     assert agree["difference"].dropna().between(-1, 1).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "audit/_metrics.py calibration_specs: a judged attribute whose labels are all missing "
-        "has an empty vocabulary, `all(c in table.columns for c in [])` is vacuously True, "
-        "and np.argmax over the (n, 0) probability array raises a bare numpy ValueError "
-        "'attempt to get argmax of an empty sequence' (the CLI prints it without naming the "
-        "column). Expected: skip the attribute (or raise AuditInputError naming it)."
-    ),
-)
 def test_all_missing_judge_labels_do_not_crash() -> None:
     table = pd.DataFrame(
         {

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from s2f_cli import main
+
+# Tests that share the session-wide quick demo run on one xdist worker.
+pytestmark = pytest.mark.xdist_group("quick_demo")
 
 
 def test_demo_writes_report_and_comparison(quick_demo: Path) -> None:
