@@ -484,7 +484,7 @@ class S2FConfig:
             ),
             # Sized for the demo's budget (about 3 CPU-minutes per training on ~2,000 clips,
             # docs/benchmarks.md); raise the steps for better models.
-            train=TrainConfig(batch_size=16, face_steps=100, voice_steps=250,
+            train=TrainConfig(batch_size=16, face_steps=300, voice_steps=250,
                               lr_decay_every=100),
         )
 

@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from s2f_cli._common import CLIError
+from s2f_cli._common import CLIError, common_parent
 
 NAME = "data"
 HELP = "import data sets to a manifest; check a manifest"
@@ -48,7 +48,10 @@ SEEDED = {"avspeech", "common_voice", "casual_conversations", "table"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options."""
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    check = sub.add_parser("check", help="validate a manifest and list every problem")
+    nested = [common_parent(nested=True)]
+    check = sub.add_parser(
+        "check", help="validate a manifest and list every problem", parents=nested
+    )
     check.add_argument("manifest", help="manifest.csv")
     check.add_argument(
         "--no-files", action="store_true", help="do not check that referenced files exist"
@@ -62,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="with --decode: stop at the first file that fails")
 
     imp = sub.add_parser(
-        "import", help="convert a data set's layout to a manifest",
+        "import", help="convert a data set's layout to a manifest", parents=nested,
         description="Options apply to the formats named in their help; others are refused.")
     imp.add_argument("format", choices=FORMAT_NAMES, help="data set format")
     imp.add_argument("root", help="data set root folder or metadata file")
@@ -95,9 +98,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--base-dir", metavar="DIR",
                      help="table: folder the table's paths are relative to")
     imp.add_argument("--source", help="table: source name for the sidecar")
-    imp.add_argument("--seed", type=int, default=argparse.SUPPRESS,
-                     help="seed of the speaker split where the source has none (the common "
-                          "--seed, accepted here too)")
     imp.add_argument("--val-fraction", type=float,
                      help="speaker fraction for val when the source has no split")
     imp.add_argument("--test-fraction", type=float,
