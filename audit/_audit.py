@@ -52,6 +52,17 @@ DEFAULT_GROUPING_COLUMNS: tuple[str, ...] = (
 #: used here is near nominal from 5 speakers on (docs/metrics.md), but a disparity between
 #: groups of fewer than 10 speakers is too noisy to act on, so smaller groups are flagged.
 DEFAULT_MIN_GROUP_SIZE = 10
+#: Disparity columns of a metric record; tables without a reference drop them.
+_REFERENCE_COLUMNS: tuple[str, ...] = (
+    "reference",
+    "reference_value",
+    "difference",
+    "diff_ci_low",
+    "diff_ci_high",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+)
 #: Tables returned by `run_audit_tables`, in order.
 TABLE_NAMES: tuple[str, ...] = ("groups", "metrics", "confusion", "craniofacial", "pitch")
 
@@ -287,18 +298,7 @@ def run_audit_tables(
     )[0]
     if len(crani):
         _permutation_p_values(table, crani, grouping_list, boot, n_permutations, seed)
-        crani = crani.drop(
-            columns=[
-                "reference",
-                "reference_value",
-                "difference",
-                "diff_ci_low",
-                "diff_ci_high",
-                "ratio",
-                "ratio_ci_low",
-                "ratio_ci_high",
-            ]
-        )
+        crani = crani.drop(columns=list(_REFERENCE_COLUMNS))
         adjust_families(crani, correction, 1 - ci_level, by=("attribute", "group_label"))
 
     pitch = pd.DataFrame()
@@ -328,20 +328,7 @@ def run_audit_tables(
         pitch = metric_tables(
             derived, pitch_specs, pitch_groupings, boot, reference=None, **options
         )[0]
-        pitch = pitch.drop(
-            columns=[
-                "reference",
-                "reference_value",
-                "difference",
-                "diff_ci_low",
-                "diff_ci_high",
-                "ratio",
-                "ratio_ci_low",
-                "ratio_ci_high",
-                "p_value",
-                "p_adjusted",
-            ]
-        )
+        pitch = pitch.drop(columns=[*_REFERENCE_COLUMNS, "p_value", "p_adjusted"])
 
     groups = _groups_table(grouping_list, boot, min_group_size)
     small = groups[groups["flags"].map(lambda f: "insufficient_data" in f)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,14 +17,6 @@ __all__ = ["audit_model", "resolve_judge"]
 log = logging.getLogger(__name__)
 
 JudgeSpec = Literal["auto", "none"] | str | os.PathLike[str] | Any
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve_judge(
@@ -162,8 +153,9 @@ def audit_model(
     from audit._evaluation import build_evaluation_table
     from audit._schema import AuditResult, row_ids_sha256
     from audit.exceptions import SmallGroupWarning
-    from s2f_data import read_manifest
+    from s2f_data import file_digest, read_manifest
     from s2f_model import load_model
+    from s2f_model._checkpoint import find_checkpoint
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -214,7 +206,6 @@ def audit_model(
     if judge_info.get("report"):
         tables["judge_accuracy"] = pd.DataFrame(judge_info.pop("report"))
     ckpt_path = Path(checkpoint)
-    ckpt_files = sorted(ckpt_path.glob("*.safetensors")) if ckpt_path.is_dir() else [ckpt_path]
     training = getattr(model, "training_info", None) or {}
     res = AuditResult(
         tables=tables,
@@ -238,13 +229,14 @@ def audit_model(
         model={
             "name": ckpt_path.name,
             "checkpoint": str(ckpt_path),
-            "sha256": _sha256(ckpt_files[-1]) if ckpt_files and ckpt_files[-1].is_file() else None,
+            # the checkpoint JSON records the SHA-256 of its tensor file
+            "sha256": file_digest(find_checkpoint(ckpt_path)),
             "config": model.cfg.to_dict(),
             "training_data": training,
         },
         data={
             "manifest": str(manifest_path),
-            "sha256": _sha256(manifest_path),
+            "sha256": file_digest(manifest_path),
             "source": man.info.source,
             "source_version": man.info.source_version,
             "n_utterances": len(table),

@@ -77,26 +77,11 @@ class LoadedCheckpoint:
     path: Path = Path()
 
 
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Return the hex SHA-256 of a file's bytes.
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Return the hex SHA-256 of a file's bytes (see :func:`s2f_data.file_digest`)."""
+    from s2f_data import file_digest
 
-    Parameters
-    ----------
-    path : path-like
-        File to hash.
-    chunk : int
-        Read size in bytes.
-
-    Returns
-    -------
-    str
-        64 hex digits.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path)
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
