@@ -259,7 +259,8 @@ _MULTICLASS_METRICS = frozenset({"kappa", "macro_recall"})
 def held_back_reason(record: Mapping[str, Any]) -> str:
     """Why a significant gap is not a finding: "" when it is one.
 
-    Gaps of groups flagged ``insufficient_data`` or ``empty`` are never findings. Neither are
+    Gaps of groups flagged ``insufficient_data``, ``empty`` or ``single_class`` (the audit's
+    flag for a group holding one true class) are never findings. Neither are
     kappa and macro recall in a group defined by the judged attribute itself (e.g. kappa of
     gender among women): such a group holds one true class, so these statistics do not
     measure agreement there and their gap to the overall value is an artefact.
@@ -268,6 +269,8 @@ def held_back_reason(record: Mapping[str, Any]) -> str:
         return "empty group"
     if has_flag(record, "insufficient_data"):
         return "insufficient data"
+    if has_flag(record, "single_class"):
+        return "one true class in the group"
     metric = str(record.get("metric", "")).removeprefix("upper_")
     group = record.get("group")
     if metric in _MULTICLASS_METRICS and isinstance(group, Mapping):

@@ -303,3 +303,12 @@ def test_import_is_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_single_class_groups_are_held_back() -> None:
+    from reports._report import held_back_reason
+
+    record = {"metric": "macro_recall", "target": "ethnicity", "group": {"language": "ar"},
+              "flags": ["significant", "single_class"], "difference": 0.7}
+    assert held_back_reason(record) == "one true class in the group"
+    assert held_back_reason({**record, "flags": ["significant"]}) == ""
