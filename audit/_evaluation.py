@@ -329,7 +329,8 @@ def build_evaluation_table(
         speakers = list(spk_face)
         gallery = f_all[[spk_face[s] for s in speakers]]
         gallery = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
-        owner = np.array([speakers.index(s) for s in spk])
+        position = {s: k for k, s in enumerate(speakers)}
+        owner = np.array([position[s] for s in spk])
         ranks, g = _retrieval_ranks(vn, gallery, owner, gallery_size, rng)
         cols["retrieval_rank"] = ranks
         cols["gallery_size"] = np.full(len(ranks), g)
