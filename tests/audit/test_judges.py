@@ -135,3 +135,20 @@ def test_import_needs_no_torch_or_face_packages():
             "'parselmouth') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_resolve_judge_by_name_object_and_none(tmp_path, monkeypatch):
+    import types
+
+    from audit import resolve_judge
+
+    plugin = types.ModuleType("s2f_resolve_plugin")
+    plugin.make = lambda: GENDER
+    monkeypatch.setitem(sys.modules, "s2f_resolve_plugin", plugin)
+    judge, info = resolve_judge("s2f_resolve_plugin:make", source="csv", cache_dir=tmp_path)
+    assert judge is GENDER
+    assert info == {"name": "g", "kind": "named", "spec": "s2f_resolve_plugin:make"}
+    assert resolve_judge(AGE, source="csv", cache_dir=tmp_path)[1]["kind"] == "given"
+    assert resolve_judge("none", source="biaslab", cache_dir=tmp_path)[0] is None
+    with pytest.raises(JudgeError, match="no judge plug-in named 'nonesuch'"):
+        resolve_judge("nonesuch", source="csv", cache_dir=tmp_path)
