@@ -46,6 +46,8 @@ __all__ = [
 
 CIMethod = Literal["expanded", "percentile"]
 _GATHER_MAX_STATS = 4
+# Relative size below which a bootstrap spread is rounding error, not variability.
+_ROUNDING = 1e-9
 CI_METHODS: tuple[str, ...] = ("expanded", "percentile")
 
 
@@ -366,8 +368,10 @@ def _quantiles(replicates: np.ndarray, q: np.ndarray) -> np.ndarray:
     frac = pos - lo
     v_lo = np.take_along_axis(srt, lo[None], axis=0)[0]
     v_hi = np.take_along_axis(srt, hi[None], axis=0)[0]
-    out = v_lo + frac * (v_hi - v_lo)
-    out = np.where(frac == 0, v_lo, out)  # exact order statistic, also for infinities
+    with np.errstate(invalid="ignore"):  # inf - inf (ratios to a subnormal reference)
+        out = v_lo + frac * (v_hi - v_lo)
+    # exact order statistic, also for infinities
+    out = np.where((frac == 0) | (v_lo == v_hi), v_lo, out)
     return np.where(ok, out, np.nan)
 
 
@@ -451,7 +455,8 @@ def bootstrap_p_value(
     ndarray, shape (...)
         p-values; 1 where the estimate and the standard error are both 0, NaN where only
         the standard error is (the data cannot tell how uncertain the estimate is, so no
-        p-value is honest; it used to be 0).
+        p-value is honest; it used to be 0). A standard error below ``1e-9`` times the
+        size of the estimate or of the replicates is rounding noise and counts as 0.
 
     Examples
     --------
@@ -479,7 +484,11 @@ def bootstrap_p_value(
             scale = np.where(np.isfinite(floor), np.fmax(scale, floor), scale)
         t = np.abs(estimate) / scale
         p_t = 2 * stats.t.sf(t, np.maximum(m - 1, 1))
-    p_t = np.where(scale == 0, np.where(estimate == 0, 1.0, np.nan), p_t)
+    # A spread at rounding level (e.g. every replicate is the mean of one constant column)
+    # is no spread: relative to the size of the replicates it is treated as 0.
+    size = np.abs(np.where(np.isfinite(replicates), replicates, 0.0)).max(axis=0, initial=0.0)
+    no_spread = scale <= _ROUNDING * np.fmax(np.abs(estimate), size)
+    p_t = np.where(no_spread, np.where(estimate == 0, 1.0, np.nan), p_t)
     p[ok] = p_t[ok]
     return p
 

@@ -83,6 +83,7 @@ CONFUSION_COLUMNS: tuple[str, ...] = (
 )
 #: Every flag a record can carry.
 FLAGS: tuple[str, ...] = (
+    "degenerate_ci",
     "empty",
     "insufficient_data",
     "insufficient_reference",
@@ -92,6 +93,69 @@ FLAGS: tuple[str, ...] = (
     "unstable_ci",
 )
 _UNSTABLE_FRACTION = 0.05
+# An interval narrower than this, relative to the size of the values it is built from, has
+# collapsed to a point: every replicate gave the same value up to rounding.
+_COLLAPSE_TOLERANCE = 1e-9
+
+
+def _collapsed(
+    low: np.ndarray, high: np.ndarray, estimate: np.ndarray, size: np.ndarray
+) -> np.ndarray:
+    """Finite intervals of (about) zero width around a finite estimate.
+
+    ``size`` is the magnitude of the values behind the estimate (e.g. of both groups for
+    a difference), which sets the rounding noise of the replicates.
+    """
+    with np.errstate(invalid="ignore"):
+        width = high - low
+        tol = _COLLAPSE_TOLERANCE * np.fmax(np.abs(estimate), np.abs(size))
+        return np.isfinite(estimate) & np.isfinite(width) & (width <= tol)
+
+
+def _ece_accuracy_floor(
+    sums: np.ndarray,
+    sums_reps: np.ndarray,
+    ece: np.ndarray,
+    n_rows: np.ndarray,
+    n_spk: np.ndarray,
+    ci_level: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return an ECE interval from the Wilson interval of the top-label accuracy.
+
+    ECE ``= sum_b (n_b / n) |acc_b - conf_b|`` moves by at most ``delta`` when every
+    bin's accuracy moves by ``delta``, so ``[ECE - delta, ECE + delta]`` (within [0, 1]),
+    with ``delta`` the larger half of the Wilson interval of the group's accuracy at its
+    effective sample size (`effective_sample_size`: the speakers when every speaker is
+    right or every one wrong), is an interval that does not claim more than the counts
+    allow. Used where the bootstrap interval of ECE collapsed to a point.
+
+    Parameters
+    ----------
+    sums : ndarray, shape (n_groups, 3 * n_bins)
+        Per-bin totals (count, confidence, correctness) of `audit.ece_from_sums`.
+    sums_reps : ndarray, shape (n_boot, n_groups, 3 * n_bins)
+        Their replicates.
+    ece : ndarray, shape (n_groups,)
+        ECE of every group.
+    n_rows, n_spk : ndarray, shape (n_groups,)
+        Rows (Kish's effective size when weighted) and speakers behind each value.
+    ci_level : float
+        Confidence level.
+
+    Returns
+    -------
+    low, high : ndarray, shape (n_groups,)
+    """
+    n_bins = sums.shape[-1] // 3
+    per_bin = sums.reshape(*sums.shape[:-1], n_bins, 3)  # (G, bins, 3)
+    per_bin_reps = sums_reps.reshape(*sums_reps.shape[:-1], n_bins, 3)  # (B, G, bins, 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acc = per_bin[..., 2].sum(axis=-1) / per_bin[..., 0].sum(axis=-1)
+        acc_reps = per_bin_reps[..., 2].sum(axis=-1) / per_bin_reps[..., 0].sum(axis=-1)
+    n_eff = effective_sample_size(acc, replicate_variance(acc_reps), n_rows, n_spk)
+    w_low, w_high = wilson_interval(acc, n_eff, ci_level)
+    delta = np.fmax(acc - w_low, w_high - acc)
+    return np.clip(ece - delta, 0.0, 1.0), np.clip(ece + delta, 0.0, 1.0)
 
 
 def _check_reference(reference: Reference) -> None:
@@ -235,6 +299,151 @@ def _null_se(
         return se, lo, hi
 
 
+def _best_pool(values: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Return the groups the ``"best"`` reference may be chosen from (eligible, finite value).
+
+    Falls back to every group with a finite value when none is eligible.
+    """
+    pool = np.flatnonzero(eligible & np.isfinite(values))
+    if len(pool) == 0:
+        pool = np.flatnonzero(np.isfinite(values))
+    return pool
+
+
+def _pairwise_null_se(
+    spec: MetricSpec,
+    sl: slice,
+    point: np.ndarray,
+    value_reps: np.ndarray,
+    n_spk: np.ndarray,
+    n_eff: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+) -> np.ndarray:
+    """Return the standard error under "no difference" of every pair (h in rows, g in cols).
+
+    The same floor as `_null_se` with a named reference, for all pairs at once: for rates
+    the score standard error at the pooled rate of the pair and the effective sample sizes;
+    for other metrics a group of ``m_g`` speakers drawn from reference ``h``'s speakers.
+
+    Returns
+    -------
+    ndarray, shape (len(rows), len(cols))
+    """
+    m_g = n_spk[cols].astype(np.float64)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if spec.binary:
+            p0 = spec.func(point[rows, None, sl] + point[None, cols, sl])  # (H, G)
+            return np.sqrt(p0 * (1 - p0) * (1 / n_eff[rows, None] + 1 / n_eff[None, cols]))
+        m_r = n_spk[rows].astype(np.float64)[:, None]
+        var = replicate_variance(value_reps[:, rows])[:, None]
+        sigma2 = var * m_r**2 / np.maximum(m_r - 1, 1)
+        se = np.sqrt(sigma2 * (1 / m_g + 1 / m_r))
+    return np.where(m_g > 0, se, np.nan)
+
+
+def _best_p_values(
+    spec: MetricSpec,
+    sl: slice,
+    point: np.ndarray,
+    value: np.ndarray,
+    value_reps: np.ndarray,
+    n_spk: np.ndarray,
+    n_eff: np.ndarray,
+    pool: np.ndarray,
+    best: int,
+    max_cells: int = 4_000_000,
+) -> np.ndarray:
+    """Selection-aware p-values of the differences to the ``"best"`` group.
+
+    The best group is chosen on the data, so a difference to it is biased away from 0 and
+    the fixed-reference test is anti-conservative (winner's curse). Group ``g`` is tested
+    for "no group of the pool is better than g" with a max-T (min-P) construction:
+
+    - every pair ``(h, g)``, ``h`` in the pool: ``d_hg = s (value_h - value_g)`` (``s`` = +1
+      when higher is better, else -1), its one-sided p-value ``p_hg`` from the same t test as
+      a fixed reference (bootstrap standard error inflated by ``sqrt(m / (m - 1))``, floored
+      by the pair's standard error under "no difference", ``m - 1`` degrees of freedom);
+    - ``p_g = min_h p_hg``, referred to its null distribution: in every replicate the centred,
+      standardised pairwise differences ``z*_hg = (d*_hg - d_hg) / sd*_hg`` (the same
+      replicates for all pairs, so their correlation is kept) give ``max_h z*_hg``, and
+      ``p_boot = (1 + #{b: max_h z*_hg >= Phi^-1(1 - p_g)}) / (n_boot + 1)``;
+    - the max-T p-value is ``min(p_boot, k_g p_g)`` (``k_g`` comparisons; Bonferroni is its
+      upper bound and takes over in the far tail the replicates cannot resolve);
+    - finally it is multiplied by ``K / (K - 1)`` (``K`` groups in the pool): each of the ``K``
+      hypotheses "g is a best group" has level alpha, but the one of the chosen group (whose
+      p-value is near 1) is not shown, so the ``K - 1`` shown rows would carry the whole
+      family's error. With ``K = 2`` the result is exactly the two-sided test against a
+      fixed reference.
+
+    Parameters
+    ----------
+    spec : MetricSpec
+        The metric.
+    sl : slice
+        Its columns of ``point``.
+    point : ndarray, shape (n_groups, n_stats)
+        Group totals.
+    value : ndarray, shape (n_groups,)
+        Group values.
+    value_reps : ndarray, shape (n_boot, n_groups)
+        Their replicates.
+    n_spk, n_eff : ndarray, shape (n_groups,)
+        Speakers and effective sample sizes (rates) of every group.
+    pool : ndarray of int
+        Groups the best one was chosen from (`_best_pool`).
+    best : int
+        The chosen group.
+    max_cells : int
+        Bound on ``n_boot x len(pool) x groups`` held at once (groups are processed in
+        chunks).
+
+    Returns
+    -------
+    ndarray, shape (n_groups,)
+        p-values; NaN for the best group and where its pair with the group is untestable.
+    """
+    from scipy import stats
+
+    n_groups = len(value)
+    n_boot = value_reps.shape[0]
+    n_pool = len(pool)
+    sign = 1.0 if spec.higher_is_better else -1.0
+    out = np.full(n_groups, np.nan)
+    chunk = max(1, max_cells // max(1, n_boot * n_pool))
+    for start in range(0, n_groups, chunk):
+        cols = np.arange(start, min(start + chunk, n_groups))
+        d = sign * (value[pool, None] - value[None, cols])  # (H, G)
+        d_reps = sign * (value_reps[:, pool, None] - value_reps[:, None, cols])  # (B, H, G)
+        m = np.minimum(n_spk[pool, None], n_spk[None, cols]).astype(np.float64)
+        null_se = _pairwise_null_se(spec, sl, point, value_reps, n_spk, n_eff, pool, cols)
+        p_two = bootstrap_p_value(d, d_reps, m, null_se=null_se)
+        p_one = np.where(d >= 0, p_two / 2, 1 - p_two / 2)  # "h is better than g"
+        other = pool[:, None] != cols[None, :]  # (H, G): pairs of two different groups
+        p_one = np.where(other, p_one, np.nan)
+        k = other.sum(axis=0)  # comparisons of each group
+        finite = np.isfinite(p_one)
+        p_min = np.where(finite.any(axis=0), np.where(finite, p_one, np.inf).min(axis=0), np.nan)
+        p_max_t = np.minimum(1.0, k * p_min)  # Bonferroni bound
+        many = k >= 2
+        if many.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sd = np.sqrt(replicate_variance(d_reps))  # (H, G)
+                z = (d_reps - d[None]) / sd[None]
+            z = np.where(other[None] & np.isfinite(z), z, -np.inf)
+            z_max = z.max(axis=1)  # (B, G)
+            q = stats.norm.isf(np.where(np.isfinite(p_min), p_min, 1.0))
+            p_boot = (1 + np.sum(z_max >= q[None], axis=0)) / (n_boot + 1)
+            p_max_t = np.where(many, np.minimum(p_max_t, p_boot), p_max_t)
+        p = np.minimum(1.0, p_max_t * n_pool / (n_pool - 1))
+        # untestable against the chosen group (no spread at all): untested, as for a
+        # fixed reference
+        p = np.where(np.isfinite(p_one[pool == best][0]) | (cols == best), p, np.nan)
+        out[cols] = np.where(np.isfinite(p_min), p, np.nan)
+    out[best] = np.nan
+    return out
+
+
 def _reference_index(
     grouping: Grouping,
     reference: Reference,
@@ -248,9 +457,7 @@ def _reference_index(
     if reference == "overall":
         return "overall"
     if reference == "best":
-        pool = np.flatnonzero(eligible & np.isfinite(values))
-        if len(pool) == 0:
-            pool = np.flatnonzero(np.isfinite(values))
+        pool = _best_pool(values, eligible)
         if len(pool) == 0:
             return None
         key = values[pool] if higher_is_better else -values[pool]
@@ -340,8 +547,26 @@ def _grouping_records(
         low[b], high[b], n_eff[b] = boundary_interval(
             value[b], value_reps[:, b], size, n_spk[b], low[b], high[b], ci_level
         )
+    # ECE is bounded and built from counts: a collapsed interval (e.g. every row right at the
+    # same confidence) is replaced by one from the Wilson interval of the accuracy.
+    for i, spec in enumerate(specs):
+        if spec.metric == "ece" and spec.n_stats % 3 == 0:
+            sl = cols(spec)
+            size = n_utt[i].astype(np.float64) if weights is None else ess[i]
+            e_lo, e_hi = _ece_accuracy_floor(
+                point[:, sl], reps[:, :, sl], value[i], size, n_spk[i], ci_level
+            )
+            flat = _collapsed(low[i], high[i], value[i], value[i]) & np.isfinite(e_lo)
+            low[i] = np.where(flat, e_lo, low[i])
+            high[i] = np.where(flat, e_hi, high[i])
+    # Any other interval that collapsed to a point claims a certainty the data do not
+    # support (kappa of a group that always agrees, a constant similarity): NaN bounds and
+    # the flag degenerate_ci instead.
+    degenerate = _collapsed(low, high, value, value)
+    low[degenerate] = np.nan
+    high[degenerate] = np.nan
     nan_frac = np.mean(~np.isfinite(value_reps), axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         diff = value - ref_value[:, None]
         diff_reps = value_reps - ref_reps[:, :, None]
         ratio = np.where(ref_value[:, None] != 0, value / ref_value[:, None], np.nan)
@@ -384,10 +609,38 @@ def _grouping_records(
             r_lo[i] = np.where(np.isfinite(q_lo), np.minimum(r_lo[i], q_lo), r_lo[i])
             r_hi[i] = np.where(np.isfinite(q_hi), np.maximum(r_hi[i], q_hi), r_hi[i])
     p = bootstrap_p_value(diff, diff_reps, m, null_se=null_se)
+    if reference == "best":
+        for i, spec in enumerate(specs):
+            ref = refs[i]
+            if not isinstance(ref, int):
+                continue
+            pool = _best_pool(value[i], n_spk[i] >= min_group_size)
+            if len(pool) >= 2:  # with one candidate the reference was not selected
+                p[i] = _best_p_values(
+                    spec,
+                    cols(spec),
+                    point,
+                    value[i],
+                    value_reps[:, i],
+                    n_spk[i],
+                    n_eff[i],
+                    pool,
+                    ref,
+                )
     for i, ref in enumerate(refs):
         if isinstance(ref, int):
             for arr in (diff, d_lo, d_hi, ratio, r_lo, r_hi, p):
                 arr[i, ref] = np.nan
+    # A group that holds every row of the metric equals the overall reference in every
+    # replicate: its difference is 0 (ratio 1) by construction, and [0, 0] is exact.
+    overall_ref = np.array([ref == "overall" for ref in refs], dtype=bool)
+    identical = overall_ref[:, None] & (n_rows == n_rows_total[:, None]) & (n_utt > 0)
+    size = np.fmax(np.abs(value), np.abs(ref_value)[:, None])
+    for est, lo_arr, hi_arr, mag in ((diff, d_lo, d_hi, size), (ratio, r_lo, r_hi, ratio)):
+        flat = _collapsed(lo_arr, hi_arr, est, mag) & ~identical
+        lo_arr[flat] = np.nan
+        hi_arr[flat] = np.nan
+        degenerate |= flat
     records = []
     for i, spec in enumerate(specs):
         ref = refs[i]
@@ -407,6 +660,8 @@ def _grouping_records(
                 flags.append("insufficient_reference")
             if n_utt[i, g] > 0 and np.isfinite(value[i, g]) and nan_frac[i, g] > _UNSTABLE_FRACTION:
                 flags.append("unstable_ci")
+            if degenerate[i, g]:
+                flags.append("degenerate_ci")
             rec = {
                 "metric": spec.metric,
                 "target": spec.target,

@@ -21,3 +21,8 @@ $S --study paired --replicates "$((R / 2))" --seed 10 --sizes 200,200,200,200 --
 $S --study paired --replicates "$((R / 2))" --seed 11 --sizes 20,40,200,2000 --gap 0 > "$OUT/paired_null.txt"
 $S --study coverage --replicates "$R" --seed 12 --rates 0.9 --reference g3 > "$OUT/coverage_p09_ref200.txt"
 .venv/bin/python benchmarks/validation/planted_bias.py --replicates "$((R / 4))" --seed 13 > "$OUT/planted_bias.txt"
+$S --study null --replicates "$R" --seed 14 --sizes 200,200,200,200,200,200,200,200 --reference best > "$OUT/null_8x200_best.txt"
+$S --study power --replicates "$R" --seed 16 --sizes 400,400,400,400,400,400,400,400 --rates 0.8 --reference best > "$OUT/power_p08_8groups_best.txt"
+$S --study power --replicates "$R" --seed 17 --sizes 200,200,200,200,200,200,200,200 --rates 0.8 --reference best > "$OUT/power_p08_8groups_best_50spk.txt"
+$S --study power --replicates "$R" --seed 15 --sizes 800,800,800,800,800,800,800,800 --rates 0.8 --reference best > "$OUT/power_p08_8groups_best_200spk.txt"
+$S --study power --replicates "$R" --seed 16 --sizes 400,400,400,400,400,400,400,400 --rates 0.8 --reference g0 > "$OUT/power_p08_8groups_named.txt"

@@ -271,3 +271,94 @@ def test_rate_rows_of_a_full_audit_never_collapse():
     pitch = tabs["pitch"]
     edge = pitch[pitch["value"].isin([0.0, 1.0]) & (pitch["n_speakers"] >= 2)]
     assert len(edge) > 0 and (edge["ci_high"] - edge["ci_low"] > 0).all()
+
+
+def _degenerate_table(n_a=12, n_b=30, seed=0):
+    """Group a: 12 speakers, both classes, every reconstruction right at confidence 0.95 and
+    a constant cos_sim; group b: 30 speakers with spread everywhere."""
+    rng = np.random.default_rng(seed)
+    true = np.r_[np.tile(["f", "m"], n_a // 2), rng.choice(["f", "m"], n_b)]
+    flip = np.where(true[n_a:] == "f", "m", "f")
+    recon = np.r_[true[:n_a], np.where(rng.random(n_b) < 0.7, true[n_a:], flip)]
+    conf = np.r_[np.full(n_a, 0.95), rng.uniform(0.55, 0.95, n_b)]
+    p_f = np.where(recon == "f", conf, 1 - conf)
+    n = n_a + n_b
+    return pd.DataFrame(
+        {
+            "utterance_id": [f"u{i}" for i in range(n)],
+            "speaker_id": [f"s{i}" for i in range(n)],
+            "grp": ["a"] * n_a + ["b"] * n_b,
+            "true_g": true,
+            "recon_g": recon,
+            "recon_g_p_f": p_f,
+            "recon_g_p_m": 1 - p_f,
+            "cos_sim": np.r_[np.full(n_a, 0.4), rng.normal(0.5, 0.1, n_b)],
+        }
+    )
+
+
+def test_intervals_that_would_collapse_are_widened_or_marked_degenerate():
+    m = _audit(_degenerate_table(), min_group_size=5)["metrics"]
+    # the bootstrap of group a cannot move: every replicate has kappa 1, cos_sim 0.4,
+    # ECE 0.05. No zero-width interval may come out.
+    kappa = _row(m, metric="kappa", group_label="grp=a")
+    assert kappa["value"] == 1.0
+    assert np.isnan(kappa["ci_low"]) and np.isnan(kappa["ci_high"])
+    assert "degenerate_ci" in kappa["flags"]
+    cos = _row(m, metric="cos_sim", group_label="grp=a")
+    assert cos["value"] == pytest.approx(0.4)
+    assert np.isnan(cos["ci_low"]) and np.isnan(cos["ci_high"])
+    assert "degenerate_ci" in cos["flags"]
+    # the difference to overall still has spread (the rest of the table moves)
+    assert cos["diff_ci_low"] < cos["difference"] < cos["diff_ci_high"]
+    # macro recall is an average of rates: Wilson at the 12 speakers (all right)
+    macro = _row(m, metric="macro_recall", group_label="grp=a")
+    assert macro["value"] == 1.0 and macro["ci_high"] == 1.0
+    assert macro["ci_low"] == pytest.approx(1 - _wilson(0, 12)[1], rel=1e-12)
+    assert "degenerate_ci" not in macro["flags"]
+    # ECE: 0.05 +- the Wilson half-width of 12 of 12 right, z^2 / (12 + z^2) = 0.2425
+    ece = _row(m, metric="ece", group_label="grp=a")
+    assert ece["value"] == pytest.approx(0.05, abs=1e-12)
+    delta = Z * Z / (12 + Z * Z)
+    assert ece["ci_low"] == 0.0
+    assert ece["ci_high"] == pytest.approx(0.05 + delta, rel=1e-9)
+    assert "degenerate_ci" not in ece["flags"]
+    # group b has spread: nothing changes, no flag
+    for metric in ("kappa", "cos_sim", "ece", "macro_recall"):
+        rec = _row(m, metric=metric, group_label="grp=b")
+        assert rec["ci_low"] < rec["value"] < rec["ci_high"], metric
+        assert "degenerate_ci" not in rec["flags"]
+
+
+def test_no_interval_of_a_full_audit_has_zero_width():
+    table = _degenerate_table()
+    m = _audit(table, min_group_size=5)["metrics"]
+    for lo, hi in (("ci_low", "ci_high"), ("diff_ci_low", "diff_ci_high")):
+        both = m[[lo, hi]].notna().all(axis=1)
+        width = (m.loc[both, hi] - m.loc[both, lo]).to_numpy()
+        exact_zero = m.loc[both, "difference"].eq(0) & m.loc[both, "n_utterances"].eq(
+            m.loc[both].groupby(["metric", "label"], dropna=False)["n_utterances"].transform("max")
+        )
+        # the one exception: a group holding all of a metric's rows is the overall reference
+        assert ((width > 1e-9) | (exact_zero.to_numpy() & (lo == "diff_ci_low"))).all()
+    degenerate = m[m["flags"].map(lambda f: "degenerate_ci" in f)]
+    assert len(degenerate) >= 2  # kappa and cos_sim of group a
+
+
+def test_constant_mean_against_a_constant_named_reference_has_no_interval():
+    # both groups constant: value, difference and ratio intervals would all be points
+    t = pd.DataFrame(
+        {
+            "utterance_id": [f"u{i}" for i in range(24)],
+            "speaker_id": [f"s{i}" for i in range(24)],
+            "grp": ["a"] * 12 + ["b"] * 12,
+            "cos_sim": [0.3] * 12 + [0.5] * 12,
+        }
+    )
+    m = _audit(t, reference={"grp": "b"}, min_group_size=5)["metrics"]
+    rec = _row(m, metric="cos_sim", group_label="grp=a")
+    assert rec["difference"] == pytest.approx(-0.2)
+    for col in ("ci_low", "ci_high", "diff_ci_low", "diff_ci_high", "ratio_ci_low"):
+        assert np.isnan(rec[col]), col
+    assert "degenerate_ci" in rec["flags"]
+    assert np.isnan(rec["p_value"]) and "significant" not in rec["flags"]

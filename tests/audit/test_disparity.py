@@ -1,16 +1,21 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from audit import (
     AuditInputError,
     SmallGroupWarning,
+    SpeakerBootstrap,
     adjust_p_values,
     benjamini_hochberg,
+    build_groupings,
     holm,
     make_evaluation_table,
+    metric_tables,
+    rate_spec,
     run_audit_tables,
 )
 
@@ -123,3 +128,94 @@ def test_no_difference_rarely_significant():
         rows = m[(m.metric == "agreement") & (m.attribute == "coin")]
         false_pos += int(rows["flags"].map(lambda f: "significant" in f).any())
     assert false_pos <= 2
+
+
+def _rate_table(rates, n_spk, utt=3, seed=0):
+    """Groups g0, g1, ... of ``n_spk`` speakers; speaker-level rates around ``rates``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g, rate in enumerate(rates):
+        p_spk = np.clip(rng.normal(rate, 0.15, n_spk), 0.02, 0.98)
+        for s in range(n_spk):
+            for _ in range(utt):
+                rows.append((f"g{g}", f"s{g}_{s}", float(rng.random() < p_spk[s])))
+    t = pd.DataFrame(rows, columns=["grp", "speaker_id", "y"])
+    t["utterance_id"] = [f"u{i}" for i in range(len(t))]
+    return t
+
+
+def _engine(t, reference, n_boot=300, seed=4, value=None, higher_is_better=True):
+    """Metric records of one rate (or mean) of ``t`` per group, with raw p-values."""
+    y = t["y"].to_numpy(float) if value is None else value
+    spec = rate_spec("m", "x", y, np.ones(len(t), bool), higher_is_better=higher_is_better)
+    grouping = next(g for g in build_groupings(t, ["grp"], 1) if g.attribute == "grp")
+    boot = SpeakerBootstrap(t["speaker_id"].to_numpy(), n_boot, seed)
+    got, _ = metric_tables(t, [spec], [grouping], boot, reference=reference, correction="none")
+    got.index = [g["grp"] for g in got["group"]]
+    return got, spec, grouping, boot
+
+
+def test_best_reference_with_two_groups_is_the_fixed_two_sided_test():
+    # K = 2: max-T over one comparison times K / (K - 1) = 2 is the two-sided p-value
+    t = _rate_table([0.6, 0.7], 30)
+    best, *_ = _engine(t, "best")
+    ref = best.loc[best["flags"].map(lambda f: "reference" in f)].index[0]
+    other = "g0" if ref == "g1" else "g1"
+    named, *_ = _engine(t, {"grp": ref})
+    assert best.loc[other, "p_value"] == named.loc[other, "p_value"]
+    assert np.isnan(best.loc[ref, "p_value"])
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_best_reference_p_values_match_a_hand_built_max_t(higher_is_better):
+    # 5 groups of unequal size; pairwise two-sided p-values come from the fixed-reference
+    # test (reference = each group in turn), the rest is rebuilt here with loops.
+    sizes = [40, 12, 25, 60, 30]
+    parts = [
+        _rate_table([r], n, seed=i)
+        for i, (r, n) in enumerate(zip([0.7, 0.55, 0.62, 0.72, 0.5], sizes, strict=True))
+    ]
+    for i, part in enumerate(parts):
+        part["grp"] = f"g{i}"
+        part["speaker_id"] = f"g{i}_" + part["speaker_id"]
+    t = pd.concat(parts, ignore_index=True)
+    t["utterance_id"] = [f"u{i}" for i in range(len(t))]
+    kw = {"higher_is_better": higher_is_better}
+    best, spec, grouping, boot = _engine(t, "best", **kw)
+    names = [f"g{i}" for i in range(5)]
+    value = best.loc[names, "value"].to_numpy()
+    sign = 1.0 if higher_is_better else -1.0
+    b = names[int(np.argmax(sign * value))]
+    assert "reference" in best.loc[b, "flags"]
+    pair_p = {h: _engine(t, {"grp": h}, **kw)[0]["p_value"] for h in names}
+    # replicate values from the same bootstrap, recomputed from the group sums
+    _, reps = boot.group_sums(spec.stats, grouping.codes, grouping.n_groups)
+    order = [grouping.labels().index(f"grp={g}") for g in names]
+    v_reps = reps[:, order, 0] / reps[:, order, 1]
+    k_pool = len(names)
+    for gi, g in enumerate(names):
+        if g == b:
+            assert np.isnan(best.loc[g, "p_value"])
+            continue
+        p_one, z_max = [], np.full(len(v_reps), -np.inf)
+        for hi, h in enumerate(names):
+            if h == g:
+                continue
+            d = sign * (value[hi] - value[gi])
+            p_two = pair_p[h][g]
+            p_one.append(p_two / 2 if d >= 0 else 1 - p_two / 2)
+            d_reps = sign * (v_reps[:, hi] - v_reps[:, gi])
+            z_max = np.maximum(z_max, (d_reps - d) / d_reps.std(ddof=1))
+        p_min = min(p_one)
+        exceed = np.sum(z_max >= stats.norm.isf(p_min))
+        max_t = min(4 * p_min, (1 + exceed) / (len(v_reps) + 1))
+        want = min(1.0, max_t * k_pool / (k_pool - 1))
+        assert best.loc[g, "p_value"] == pytest.approx(want, rel=1e-9, abs=1e-12), g
+        # never above the Bonferroni bound over the 4 comparisons and the omitted one
+        assert best.loc[g, "p_value"] <= min(1.0, 5 * p_min) * (1 + 1e-12)
+
+
+def test_best_reference_still_finds_a_clear_gap():
+    t = _rate_table([0.8, 0.8, 0.8, 0.8, 0.45], 30, seed=2)
+    best, *_ = _engine(t, "best")
+    assert best.loc["g4", "p_value"] < 1e-3
