@@ -20,6 +20,7 @@ from audit._metrics import (
     confusion_spec,
     detect_measures,
     detect_targets,
+    input_length_specs,
     label_vocabulary,
     rate_spec,
     retrieval_specs,
@@ -149,7 +150,8 @@ def build_metric_specs(
     -------
     specs : list of MetricSpec
         Agreement, kappa, macro and per-class recall (and their ``upper_`` versions),
-        recall@K, feature similarity, ECE.
+        recall@K, feature similarity, the input-length metrics (target ``input_length``:
+        similarity and recall@K per input duration and their paired differences), ECE.
     confusions : list of MetricSpec
         Confusion counts (reconstruction and upper bound) per judged attribute.
     """
@@ -167,6 +169,7 @@ def build_metric_specs(
             confusions.append(confusion_spec(table, target, vocab[target], source="upper"))
     specs += retrieval_specs(table, retrieval_ks)
     specs += similarity_specs(table)
+    specs += input_length_specs(table, retrieval_ks)
     specs += calibration_specs(table, targets, vocab, calibration_bins)
     return specs, confusions
 
@@ -200,8 +203,10 @@ def run_audit_tables(
         One row per utterance: ``utterance_id``, ``speaker_id``, grouping columns and the
         measurement columns (``true_<t>`` / ``recon_<t>`` / ``upper_<t>`` judge labels,
         ``recon_<t>_p_<label>`` probabilities, ``cos_sim``, ``l1``, ``l2``,
-        ``retrieval_rank``, ``gallery_size``, ``true_<m>`` / ``recon_<m>`` craniofacial
-        measures, ``f0_median_hz``). Metrics whose columns are absent are skipped.
+        ``retrieval_rank``, ``gallery_size``, per input duration ``cos_sim_<d>s``, ``l1_<d>s``,
+        ``l2_<d>s``, ``retrieval_rank_<d>s`` and ``speech_seconds_<d>s``, ``true_<m>`` /
+        ``recon_<m>`` craniofacial measures, ``f0_median_hz``). Metrics whose columns are
+        absent are skipped.
     groupings : sequence, optional
         Grouping columns (strings) and explicit intersections (sequences); by default the
         columns of `DEFAULT_GROUPING_COLUMNS` present in the table.
@@ -246,7 +251,8 @@ def run_audit_tables(
     dict of str to DataFrame
         ``groups`` (every group with its counts and flags), ``metrics`` (agreement,
         kappa, macro and per-class recall, their ``upper_`` rows, recall@K with chance,
-        feature similarity, ECE), ``confusion`` (row-normalised confusion matrices),
+        feature similarity, input-length rows with target ``input_length``, ECE),
+        ``confusion`` (row-normalised confusion matrices),
         ``craniofacial`` (Pearson r with permutation p-values), ``pitch`` (predicted-label
         rates by F0 bin and gender).
 

@@ -4,8 +4,9 @@ This is the only part of :mod:`audit` that runs the model (torch is imported laz
 holds the manifest columns, the judge's labels and probabilities for the true face, the
 reconstruction from the voice and the upper bound (true face -> face encoder -> decoder),
 feature similarity, the retrieval rank of the true face in a gallery, craniofacial measures
-of both faces and voice measures. One bad file never stops the batch: it is listed in the
-error table with its path and reason.
+of both faces and voice measures, and, per input duration (3 s and 6 s by default), the
+feature similarity and retrieval rank of the voice feature computed from that much speech.
+One bad file never stops the batch: it is listed in the error table with its path and reason.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,9 +25,24 @@ from audit.exceptions import AuditInputError
 if TYPE_CHECKING:
     from s2f_data import Manifest
 
-__all__ = ["EvaluationResult", "build_evaluation_table"]
+__all__ = [
+    "AUTO_INPUT_SECONDS",
+    "EvaluationResult",
+    "build_evaluation_table",
+    "input_seconds_tag",
+    "resolve_input_seconds",
+]
 
 log = logging.getLogger(__name__)
+
+#: Input durations (seconds) compared by ``input_seconds="auto"``: the paper's 3 s vs 6 s.
+AUTO_INPUT_SECONDS: tuple[float, ...] = (3.0, 6.0)
+#: Per-duration columns: ``<name>_<tag>`` with ``tag = input_seconds_tag(seconds)``.
+INPUT_LENGTH_COLUMNS: tuple[str, ...] = (
+    "cos_sim", "l1", "l2", "retrieval_rank", "speech_seconds"
+)
+
+InputSeconds = Sequence[float] | Literal["auto", "none"] | None
 
 _MANIFEST_COLUMNS = (
     "utterance_id",
@@ -106,28 +122,145 @@ def _judge_columns(judge: Any, images: np.ndarray, prefix: str) -> dict[str, Any
 
 
 def _retrieval_ranks(
-    voice: np.ndarray,
+    voices: Sequence[np.ndarray],
     faces: np.ndarray,
     owner: np.ndarray,
     gallery_size: int,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, int]:
+) -> tuple[list[np.ndarray], int]:
     """1-based rank of each utterance's own face among ``gallery_size`` faces by cosine.
 
-    ``faces`` holds one L2-normalised feature per speaker; ``owner[i]`` indexes the face of
-    utterance ``i``. Each gallery is the true face plus distinct other speakers' faces drawn
-    at random. Ties count against the true face (pessimistic rank).
+    ``voices`` holds one or more ``(utterances, D)`` arrays of L2-normalised voice features
+    of the same utterances (e.g. from different input lengths); ``faces`` holds one
+    L2-normalised feature per speaker; ``owner[i]`` indexes the face of utterance ``i``.
+    Each gallery is the true face plus distinct other speakers' faces drawn at random, once
+    per utterance and shared by every array of ``voices`` (so their ranks are paired). Ties
+    count against the true face (pessimistic rank).
     """
     n_faces = len(faces)
     size = min(gallery_size, n_faces)
-    ranks = np.empty(len(voice), dtype=np.int64)
-    sims = voice @ faces.T  # (utterances, speakers)
-    for i in range(len(voice)):
+    n = len(voices[0])
+    ranks = [np.empty(n, dtype=np.int64) for _ in voices]
+    sims = [v @ faces.T for v in voices]  # each (utterances, speakers)
+    for i in range(n):
         others = np.delete(np.arange(n_faces), owner[i])
         pick = rng.choice(others, size=size - 1, replace=False) if size > 1 else others[:0]
-        own = sims[i, owner[i]]
-        ranks[i] = 1 + int(np.sum(sims[i, pick] >= own))
+        for sim, rank in zip(sims, ranks, strict=True):
+            rank[i] = 1 + int(np.sum(sim[i, pick] >= sim[i, owner[i]]))
     return ranks, size
+
+
+def input_seconds_tag(seconds: float) -> str:
+    """Column suffix of an input duration: ``3.0 -> "3s"``, ``1.5 -> "1.5s"``.
+
+    Examples
+    --------
+    >>> input_seconds_tag(3.0), input_seconds_tag(1.5)
+    ('3s', '1.5s')
+    """
+    return f"{float(seconds):g}s"
+
+
+def _length_agnostic(model: Any) -> bool:
+    """Whether the model's voice encoder takes any number of STFT frames.
+
+    `s2f_model.VoiceEncoder` averages over all time before its fully connected layers, so a
+    longer input than the configured clip is valid (the layer table checked at construction
+    is the shortest input). Any other encoder is assumed to need exactly the clip.
+    """
+    from s2f_model import VoiceEncoder
+
+    return isinstance(getattr(model, "voice_encoder", None), VoiceEncoder)
+
+
+def resolve_input_seconds(model: Any, input_seconds: InputSeconds) -> tuple[float, ...]:
+    """Check the input durations of the input-length comparison against the model.
+
+    A duration ``d`` up to the model's clip is fed as the first ``d`` seconds of speech
+    looped to the clip (the paper's rule); a longer one as the first ``d`` seconds looped to
+    ``d`` seconds, which only a length-agnostic voice encoder (one that averages over time,
+    as both presets' encoders do) accepts.
+
+    Parameters
+    ----------
+    model : s2f_model.Speech2Face
+        The model (its ``cfg.audio`` and ``voice_encoder`` are read).
+    input_seconds : sequence of float, "auto", "none" or None
+        Durations in seconds. ``"auto"``: `AUTO_INPUT_SECONDS` when the model can take
+        all of them, else none. ``None`` or ``"none"``: none.
+
+    Returns
+    -------
+    tuple of float
+        The durations, sorted ascending (empty: no comparison).
+
+    Raises
+    ------
+    ValueError
+        If a duration is not a finite number, is shorter than one STFT window, repeats, or
+        is longer than the model's clip while the voice encoder needs exactly the clip.
+    """
+    if input_seconds is None:
+        return ()
+    if isinstance(input_seconds, str):
+        if input_seconds == "none":
+            return ()
+        if input_seconds != "auto":
+            raise ValueError(
+                f"input_seconds must be a sequence of seconds, 'auto', 'none' or None, "
+                f"got {input_seconds!r}"
+            )
+        try:
+            return resolve_input_seconds(model, AUTO_INPUT_SECONDS)
+        except ValueError as err:
+            log.info("input-length comparison not evaluated: %s", err)
+            return ()
+    audio = model.cfg.audio
+    clip_s = audio.clip_samples / audio.sample_rate
+    out: dict[str, float] = {}
+    for value in input_seconds:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise ValueError(f"input duration {value!r} is not a number of seconds")
+        d = float(value)
+        if not np.isfinite(d) or round(d * audio.sample_rate) < audio.win_length:
+            raise ValueError(
+                f"input duration {value!r} s is not allowed: it must be at least one STFT "
+                f"window ({audio.win_length / audio.sample_rate:g} s)"
+            )
+        if round(d * audio.sample_rate) > audio.clip_samples and not _length_agnostic(model):
+            raise ValueError(
+                f"input duration {d:g} s cannot be fed to this model: the model clip is "
+                f"{clip_s:g} s and its voice encoder ({type(model.voice_encoder).__name__}) "
+                f"takes no longer input; use durations up to {clip_s:g} s"
+            )
+        tag = input_seconds_tag(d)
+        if tag in out:
+            raise ValueError(f"input duration {d:g} s is given twice in {list(input_seconds)}")
+        out[tag] = d
+    return tuple(sorted(out.values()))
+
+
+def _input_length_batch(
+    waves: Sequence[np.ndarray], seconds: float, cfg: Any
+) -> tuple[Any, np.ndarray]:
+    """Looped inputs of one duration: ``waves`` -> ``(batch, max(d, clip) samples)``.
+
+    Each row is the first ``seconds`` of speech (or all of it when shorter), looped to the
+    length fed to the model: the clip, or ``seconds`` when that is longer than the clip.
+    Also returns the seconds of speech used per row.
+    """
+    import torch
+
+    from s2f_model import fit_clip
+
+    sr = cfg.audio.sample_rate
+    want = round(seconds * sr)
+    length = max(want, cfg.audio.clip_samples)
+    used = np.array([min(want, len(w)) for w in waves], dtype=np.int64)
+    batch = torch.stack(
+        [fit_clip(torch.from_numpy(w[:k]), length) for w, k in zip(waves, used, strict=True)]
+    )  # (batch, length)
+    return batch, used / sr
 
 
 def build_evaluation_table(
@@ -144,6 +277,7 @@ def build_evaluation_table(
     sample_groups: Sequence[str] = ("language", "ethnicity"),
     random_state: int = 0,
     progress: bool = False,
+    input_seconds: InputSeconds = "auto",
 ) -> EvaluationResult:
     """Run the model and the measurement instruments over a manifest.
 
@@ -176,11 +310,25 @@ def build_evaluation_table(
         Seeds gallery draws and sample choice.
     progress : bool
         Show a progress bar.
+    input_seconds : sequence of float, "auto", "none" or None
+        Input durations of the input-length comparison (see `resolve_input_seconds`;
+        ``"auto"``: 3 s and 6 s when the model can take both). For each duration ``d`` the
+        voice feature is recomputed from the first ``d`` seconds of speech, looped to the
+        clip (or to ``d`` when longer, for a length-agnostic encoder), and the table gains
+        ``cos_sim_<d>s``, ``l1_<d>s``, ``l2_<d>s``, ``retrieval_rank_<d>s`` (the same galleries
+        as ``retrieval_rank``, so the comparison is paired) and ``speech_seconds_<d>s``
+        (seconds of speech used, ``min(d, utterance length)``). Features only: no decoding or
+        judging. Needs face files; the other columns do not depend on it.
 
     Returns
     -------
     EvaluationResult
         The table, the error table, samples and settings.
+
+    Raises
+    ------
+    ValueError
+        If an explicit ``input_seconds`` duration cannot be fed to the model.
     """
     import torch
     from tqdm.auto import tqdm
@@ -197,6 +345,7 @@ def build_evaluation_table(
         )
     frame = frame.reset_index(drop=True)
     cfg = model.cfg
+    durations = resolve_input_seconds(model, input_seconds)
     face_in = cfg.face.image_size
     rng = np.random.default_rng(random_state)
     errors: list[dict[str, Any]] = []
@@ -241,8 +390,13 @@ def build_evaluation_table(
             row_face[i] = face_index[cell]
 
     # Voices, in batches.
+    if durations and not has_faces:
+        log.info("input-length comparison skipped: the manifest has no face files")
+        durations = ()
     n = len(frame)
     feats_voice: list[np.ndarray] = []
+    feats_by_length: dict[float, list[np.ndarray]] = {d: [] for d in durations}
+    speech_by_length: dict[float, list[np.ndarray]] = {d: [] for d in durations}
     recon_imgs: list[np.ndarray] = []
     recon_lms: list[np.ndarray] = []
     vmeasures: list[dict[str, float]] = []
@@ -277,6 +431,14 @@ def build_evaluation_table(
             feats_voice.append(feats.cpu().numpy())
             recon_imgs.append(_to_uint8(out.image))
             recon_lms.append(out.landmarks.cpu().numpy())
+            for d in durations:
+                looped, speech = _input_length_batch(waves, d, cfg)
+                if looped.shape[1] == clip:
+                    f_d = model.encode_voice(looped)
+                else:  # longer than the clip: bypass the clip policy of encode_voice
+                    f_d = model.voice_encoder(model.frontend(looped))
+                feats_by_length[d].append(f_d.cpu().numpy())
+                speech_by_length[d].append(speech)
             if voice_measures:
                 from audit._voice_measures import voice_measures as measure
 
@@ -300,6 +462,7 @@ def build_evaluation_table(
     recon = np.concatenate(recon_imgs)  # (n_ok, S, S, 3)
     recon_lm = np.concatenate(recon_lms)  # (n_ok, 68, 2)
     cols: dict[str, Any] = {}
+    length_cols: dict[str, Any] = {}  # input-length columns, appended after the others
     info: dict[str, Any] = {"split": split, "n_evaluated": len(ok_rows), "n_errors": len(errors)}
 
     if has_faces:
@@ -321,6 +484,10 @@ def build_evaluation_table(
         cols["cos_sim"] = np.sum(vn * fn, axis=1)
         cols["l1"] = np.abs(vn - fn).sum(axis=1)
         cols["l2"] = np.linalg.norm(vn - fn, axis=1)
+        vn_by_length = {}
+        for d in durations:
+            v_d = np.concatenate(feats_by_length[d])  # (n_ok, D)
+            vn_by_length[d] = v_d / np.maximum(np.linalg.norm(v_d, axis=1, keepdims=True), 1e-12)
         # Retrieval over one face per speaker (the first face seen for each speaker).
         spk = table["speaker_id"].to_numpy()
         spk_face: dict[str, int] = {}
@@ -331,10 +498,21 @@ def build_evaluation_table(
         gallery = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
         position = {s: k for k, s in enumerate(speakers)}
         owner = np.array([position[s] for s in spk])
-        ranks, g = _retrieval_ranks(vn, gallery, owner, gallery_size, rng)
+        all_ranks, g = _retrieval_ranks(
+            [vn, *vn_by_length.values()], gallery, owner, gallery_size, rng
+        )
+        ranks = all_ranks[0]
         cols["retrieval_rank"] = ranks
         cols["gallery_size"] = np.full(len(ranks), g)
         info["gallery_size"] = int(g)
+        # Input-length comparison: the same faces and galleries, features from d seconds.
+        for d, rank_d in zip(durations, all_ranks[1:], strict=True):
+            tag, vn_d = input_seconds_tag(d), vn_by_length[d]
+            length_cols[f"cos_sim_{tag}"] = np.sum(vn_d * fn, axis=1)
+            length_cols[f"l1_{tag}"] = np.abs(vn_d - fn).sum(axis=1)
+            length_cols[f"l2_{tag}"] = np.linalg.norm(vn_d - fn, axis=1)
+            length_cols[f"retrieval_rank_{tag}"] = rank_d
+            length_cols[f"speech_seconds_{tag}"] = np.concatenate(speech_by_length[d])
 
         # Judge all faces at the reconstruction's resolution, so they are judged alike.
         if judge is not None:
@@ -378,6 +556,9 @@ def build_evaluation_table(
         for name in vm.columns:
             cols[rename.get(name, f"voice_{name}")] = vm[name].to_numpy()
 
+    cols.update(length_cols)
+    info["input_seconds"] = list(durations)
+    info["clip_seconds"] = cfg.audio.clip_samples / cfg.audio.sample_rate
     table = pd.concat([table, pd.DataFrame(cols)], axis=1)
     err = pd.DataFrame(errors, columns=["utterance_id", "path", "stage", "reason"])
     return EvaluationResult(table=table, errors=err, samples=samples, info=info)

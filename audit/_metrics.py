@@ -8,6 +8,7 @@ matrix product per grouping serves every metric.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ __all__ = [
     "detect_measures",
     "detect_targets",
     "ece_from_sums",
+    "input_length_specs",
+    "input_seconds_columns",
     "label_vocabulary",
     "rate_spec",
     "retrieval_specs",
@@ -361,11 +364,9 @@ def agreement_specs(
     return specs
 
 
-def retrieval_specs(table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)) -> list[MetricSpec]:
-    """Recall@K of ``retrieval_rank`` (1-based) with chance ``K / gallery_size`` beside it."""
-    if "retrieval_rank" not in table.columns:
-        return []
-    rank = pd.to_numeric(table["retrieval_rank"], errors="coerce").to_numpy(dtype=float)
+def _ranks(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """1-based ranks of ``column`` and ``gallery_size`` (NaN if absent), range-checked."""
+    rank = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
     if "gallery_size" in table.columns:
         gallery = pd.to_numeric(table["gallery_size"], errors="coerce").to_numpy(dtype=float)
     else:
@@ -375,13 +376,27 @@ def retrieval_specs(table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)) -> l
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise AuditInputError(
-            f"retrieval_rank row {row} is {rank[row]:g}, expected 1 <= rank <= gallery_size "
+            f"{column} row {row} is {rank[row]:g}, expected 1 <= rank <= gallery_size "
             f"({gallery[row]:g})"
         )
-    specs = []
+    return rank, gallery
+
+
+def _check_ks(ks: Sequence[int]) -> None:
     for k in ks:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise AuditInputError(f"retrieval K must be a positive integer, got {k!r}")
+
+
+def retrieval_specs(table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)) -> list[MetricSpec]:
+    """Recall@K of ``retrieval_rank`` (1-based) with chance ``K / gallery_size`` beside it."""
+    if "retrieval_rank" not in table.columns:
+        return []
+    rank, gallery = _ranks(table, "retrieval_rank")
+    valid = np.isfinite(rank)
+    specs = []
+    for k in ks:
+        _check_ks([k])
         with np.errstate(divide="ignore", invalid="ignore"):
             chance = np.minimum(k, gallery) / gallery
         specs.append(
@@ -414,6 +429,156 @@ def similarity_specs(
                 rate_spec(col, "feature", x, np.isfinite(x), higher_is_better=higher, binary=False)
             )
     return specs
+
+
+#: Target of the input-length metrics (feature similarity and recall@K per input duration).
+INPUT_LENGTH_TARGET = "input_length"
+_SPEECH_SECONDS = re.compile(r"^speech_seconds_(\d+(?:\.\d+)?(?:e[+-]?\d+)?)s$")
+_SIMILARITY_DIRECTION = {"cos_sim": True, "l1": False, "l2": False}
+
+
+def input_seconds_columns(table: pd.DataFrame) -> dict[float, str]:
+    """Input durations of the input-length comparison present in an evaluation table.
+
+    A duration ``d`` is present when the table has ``speech_seconds_<d>s`` (written by
+    `audit.build_evaluation_table`); its other columns are ``cos_sim_<d>s``, ``l1_<d>s``,
+    ``l2_<d>s`` and ``retrieval_rank_<d>s``.
+
+    Returns
+    -------
+    dict of float to str
+        Seconds -> column suffix (``3.0 -> "3s"``), sorted by seconds.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> input_seconds_columns(pd.DataFrame(columns=["speech_seconds_6s", "speech_seconds_3s"]))
+    {3.0: '3s', 6.0: '6s'}
+    """
+    found = {}
+    for col in table.columns:
+        match = _SPEECH_SECONDS.match(col) if isinstance(col, str) else None
+        if match:
+            found[float(match.group(1))] = f"{match.group(1)}s"
+    return dict(sorted(found.items()))
+
+
+def _difference_spec(
+    metric: str,
+    later: np.ndarray,
+    first: np.ndarray,
+    valid: np.ndarray,
+    higher_is_better: bool,
+) -> MetricSpec:
+    """Paired difference of two means over the same rows: ``mean(later) - mean(first)``.
+
+    ``valid`` marks the rows that count in both, so each speaker's rows enter both terms of
+    every bootstrap replicate.
+    """
+    stats = np.column_stack(
+        [np.where(valid, later, 0.0), np.where(valid, first, 0.0), valid.astype(np.float64)]
+    )
+
+    def func(s: np.ndarray) -> np.ndarray:
+        return _ratio(s, 0, 2) - _ratio(s, 1, 2)
+
+    return MetricSpec(
+        metric, INPUT_LENGTH_TARGET, None, stats, valid, func, higher_is_better, binary=False
+    )
+
+
+def input_length_specs(
+    table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)
+) -> list[MetricSpec]:
+    """Feature similarity and recall@K per input duration, and their paired differences.
+
+    For each duration ``d`` found by `input_seconds_columns`: ``cos_sim (d s)``,
+    ``l1 (d s)``, ``l2 (d s)`` (group means) and ``recall@K (d s)`` (share of rows with
+    ``retrieval_rank_<d>s <= K``, with ``chance`` and ``gallery_size`` beside it), all with
+    target ``input_length`` and the mean seconds of speech used (``speech_seconds``) as an
+    extra column. With two or more durations, each longer duration ``b`` also gets the
+    paired difference from the shortest ``a``: metric ``<name> (b s - a s)``, the mean over
+    the rows valid at both durations of the per-row difference (speaker-bootstrap interval
+    as for every metric, so the pairing is accounted for).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Evaluation table.
+    ks : sequence of int
+        K of recall@K.
+
+    Returns
+    -------
+    list of MetricSpec
+        Empty when the table has no input-length columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"cos_sim_3s": [0.1, 0.3], "speech_seconds_3s": [3.0, 2.0],
+    ...                   "cos_sim_6s": [0.2, 0.5], "speech_seconds_6s": [6.0, 2.0]})
+    >>> [s.metric for s in input_length_specs(t)]
+    ['cos_sim (3 s)', 'cos_sim (6 s)', 'cos_sim (6 s - 3 s)']
+    """
+    _check_ks(ks)
+    durations = input_seconds_columns(table)
+    # per duration: name -> (per-row value, valid, higher is better)
+    values: dict[float, dict[str, tuple[np.ndarray, np.ndarray, bool]]] = {}
+    out: list[MetricSpec] = []
+    for seconds, tag in durations.items():
+        speech = pd.to_numeric(table[f"speech_seconds_{tag}"], errors="coerce").to_numpy(float)
+        values[seconds] = {}
+        for name, higher in _SIMILARITY_DIRECTION.items():
+            col = f"{name}_{tag}"
+            if col not in table.columns:
+                continue
+            x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+            values[seconds][name] = (x, np.isfinite(x), higher)
+            out.append(
+                rate_spec(
+                    f"{name} ({seconds:g} s)",
+                    INPUT_LENGTH_TARGET,
+                    x,
+                    np.isfinite(x),
+                    higher_is_better=higher,
+                    extras={"speech_seconds": speech},
+                    binary=False,
+                )
+            )
+        if f"retrieval_rank_{tag}" not in table.columns:
+            continue
+        rank, gallery = _ranks(table, f"retrieval_rank_{tag}")
+        valid = np.isfinite(rank)
+        for k in ks:
+            hit = (rank <= k).astype(float)
+            values[seconds][f"recall@{k}"] = (hit, valid, True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                chance = np.minimum(k, gallery) / gallery
+            out.append(
+                rate_spec(
+                    f"recall@{k} ({seconds:g} s)",
+                    INPUT_LENGTH_TARGET,
+                    hit,
+                    valid,
+                    extras={"chance": chance, "gallery_size": gallery, "speech_seconds": speech},
+                    binary=True,
+                )
+            )
+    if len(durations) < 2:
+        return out
+    first_s, *later_s = durations
+    for seconds in later_s:
+        for name, (x, valid, higher) in values[seconds].items():
+            if name not in values[first_s]:
+                continue
+            x0, valid0, _ = values[first_s][name]
+            out.append(
+                _difference_spec(
+                    f"{name} ({seconds:g} s - {first_s:g} s)", x, x0, valid & valid0, higher
+                )
+            )
+    return out
 
 
 def ece_from_sums(sums: np.ndarray, n_bins: int) -> np.ndarray:

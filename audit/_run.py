@@ -114,6 +114,7 @@ def audit_model(
     device: str = "cpu",
     command: str | None = None,
     progress: bool = False,
+    input_seconds: Sequence[float] | Literal["auto", "none"] | None = "auto",
 ) -> Path:
     """Audit a trained model on a manifest and write the audit folder.
 
@@ -145,14 +146,24 @@ def audit_model(
         The command line to record.
     progress : bool
         Progress bars.
+    input_seconds : sequence of float, "auto", "none" or None
+        Input durations of the input-length comparison (feature similarity and recall@K
+        from the first d seconds of speech, looped; see
+        :func:`audit.build_evaluation_table`). ``"auto"``: 3 s and 6 s when the model can
+        take both. The durations evaluated are recorded as ``settings.input_seconds``.
 
     Returns
     -------
     pathlib.Path
         Path of ``audit.json``.
+
+    Raises
+    ------
+    ValueError
+        If an explicit ``input_seconds`` duration cannot be fed to the model.
     """
     from audit._audit import DEFAULT_MIN_GROUP_SIZE, run_audit_tables
-    from audit._evaluation import build_evaluation_table
+    from audit._evaluation import build_evaluation_table, resolve_input_seconds
     from audit._schema import AuditResult, row_ids_sha256
     from audit.exceptions import SmallGroupWarning
     from s2f_data import file_digest, read_manifest
@@ -164,6 +175,7 @@ def audit_model(
     manifest_path = Path(manifest)
     man = read_manifest(manifest_path)
     model = load_model(checkpoint, map_location=device)
+    resolve_input_seconds(model, input_seconds)  # a duration the model cannot take fails here
     judge_obj, judge_info = resolve_judge(
         judge, source=man.info.source, cache_dir=out / "judge", seed=seed
     )
@@ -176,6 +188,7 @@ def audit_model(
         samples_dir=out / "samples",
         random_state=seed,
         progress=progress,
+        input_seconds=input_seconds,
     )
     table = result.table
     if min_group_size is None:
@@ -224,6 +237,11 @@ def audit_model(
             "min_group_size": min_group_size,
             "correction": correction,
             "gallery_size": result.info.get("gallery_size"),
+            "input_seconds": result.info.get("input_seconds") or None,
+            "input_seconds_requested": (
+                input_seconds if input_seconds is None or isinstance(input_seconds, str)
+                else [float(d) for d in input_seconds]
+            ),
             "judge": judge_info,
         },
         seed=seed,

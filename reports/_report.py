@@ -36,6 +36,7 @@ TABLE_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("disparities", "Disparities", ("disparit",)),
     ("retrieval", "Retrieval", ("retrieval",)),
     ("similarity", "Feature similarity", ("similarity",)),
+    ("input_length", "Input length", ("input_length",)),
     ("craniofacial", "Craniofacial measures", ("craniofacial",)),
     ("pitch", "Pitch analysis", ("pitch",)),
     ("calibration", "Judge calibration", ("calibration",)),
@@ -53,6 +54,12 @@ HEATMAPS_PER_TARGET = 40
 #: Metrics whose gaps get a forest plot in the disparities section.
 HEADLINE_METRICS = ("agreement", "recall@1", "cos_sim", "cosine", "predicted_rate")
 _PROPORTION_WORDS = ("rate", "agreement", "recall", "accuracy", "share", "precision")
+#: Target of audit's input-length records; their metric names are ``<metric> (<d> s)`` and,
+#: for the paired difference, ``<metric> (<b> s - <a> s)``.
+INPUT_LENGTH_TARGET = "input_length"
+_INPUT_LENGTH_METRIC = re.compile(
+    r"^(?P<base>\S+) \((?P<seconds>[0-9.e+]+) s(?: - (?P<baseline>[0-9.e+]+) s)?\)$"
+)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@=+-]+")
 
 
@@ -79,6 +86,7 @@ class Section:
     figures: list[dict[str, str]] = field(default_factory=list)
     heatmaps: list[Heatmap] = field(default_factory=list)
     note: str = ""
+    not_measured: str = "Not measured in this audit."
 
     @property
     def measured(self) -> bool:
@@ -144,6 +152,8 @@ def section_of(table: str) -> str | None:
 def section_of_metric(metric: Any, target: Any = None) -> str:
     """Return the section of a record of a mixed metrics table, from its metric name."""
     name = str(metric).lower()
+    if target == INPUT_LENGTH_TARGET:
+        return "input_length"
     if name.startswith("recall@") or target == "retrieval":
         return "retrieval"
     if name in {"cos_sim", "cosine", "l1", "l2", "angle"} or target == "feature":
@@ -176,7 +186,8 @@ def metric_name(metric: Any, target: Any = None, label: Any = None) -> str:
         return "value"
     upper = metric.startswith("upper_")
     base = metric.removeprefix("upper_")
-    target = target if isinstance(target, str) and target not in {"feature", "retrieval"} else ""
+    untargeted = {"feature", "retrieval", INPUT_LENGTH_TARGET}
+    target = target if isinstance(target, str) and target not in untargeted else ""
     label = label if isinstance(label, str) else ""
     if base == "recall" and label:
         text = f"reconstructions judged {label} among true-{label} faces ({target} recall)".replace(
@@ -469,6 +480,61 @@ def disparity_figures(
     return figures
 
 
+def input_length_summary(
+    records: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]], dict[str, str]]:
+    """Lay the overall input-length records out as one row per metric, a column per duration.
+
+    Only reshapes the audit's records (no statistic is computed): each row holds the
+    metric, the n behind its paired difference (or its only duration), and per duration
+    (and per difference) the value with its interval and the mean seconds of speech used.
+
+    Returns
+    -------
+    rows : list of dict
+        One record per metric.
+    estimates : list of (str, str, str)
+        The (value, low, high) keys of each duration, for `build_table`.
+    headers : dict of str to str
+        Header text of those keys.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    estimates: list[tuple[str, str, str]] = []
+    headers: dict[str, str] = {}
+    for record in records:
+        match = _INPUT_LENGTH_METRIC.match(str(record.get("metric", "")))
+        if record.get("attribute") != "overall" or match is None:
+            continue
+        seconds, baseline = match["seconds"], match["baseline"]
+        key = f"{seconds}s" if baseline is None else f"{seconds}s_minus_{baseline}s"
+        title = f"{seconds} s" if baseline is None else f"{seconds} s − {baseline} s"
+        row = rows.setdefault(match["base"], {"metric": match["base"]})
+        if baseline is not None or "n_utterances" not in row:
+            row["n_utterances"] = record.get("n_utterances")
+            row["n_speakers"] = record.get("n_speakers")
+            row["flags"] = [f for f in record.get("flags") or () if f != "reference"]
+        triple = (f"value_{key}", f"ci_low_{key}", f"ci_high_{key}")
+        for part, field_name in zip(triple, ("value", "ci_low", "ci_high"), strict=True):
+            row[part] = record.get(field_name)
+        if triple not in estimates:
+            estimates.append(triple)
+            headers[triple[0]] = f"{title} [CI]"
+        if baseline is None and "speech_seconds" in record:
+            row[f"speech_seconds_{key}"] = record["speech_seconds"]
+            headers[f"speech_seconds_{key}"] = f"speech s ({title})"
+    return list(rows.values()), estimates, headers
+
+
+def _not_evaluated(model: Mapping[str, Any]) -> str:
+    """Text of an input-length section without records: the model's clip, if recorded."""
+    config = model.get("config")
+    audio = config.get("audio") if isinstance(config, Mapping) else None
+    clip = audio.get("clip_seconds") if isinstance(audio, Mapping) else None
+    if _finite(clip):
+        return f"Not evaluated (model clip is {clip:g} s)."
+    return "Not evaluated in this audit."
+
+
 def _with_sources(table: DisplayTable, sources: Sequence[str]) -> DisplayTable:
     """Return ``table`` with each row's source table set (for a table mixing sources)."""
     rows = tuple(replace(row, source=src) for row, src in zip(table.rows, sources, strict=False))
@@ -625,6 +691,44 @@ def build_context(
                 )
             )
 
+    def add_input_length(name: str, records, indices) -> None:
+        # a small overview (overall rows, one per metric), then every record
+        section = sections["input_length"]
+        rows, estimates, headers = input_length_summary(records)
+        if rows:
+            durations = [
+                headers[head].removesuffix(" [CI]")
+                for head, _, _ in estimates
+                if "_minus_" not in head
+            ]
+            export = unique("input_length_summary")
+            exports[export] = rows
+            section.tables.append(
+                build_table(
+                    export,
+                    rows,
+                    max_rows=max_rows,
+                    caption=f"Input length: {' vs '.join(durations)} (all utterances; n is "
+                    "the rows behind the paired difference)",
+                    estimates=estimates,
+                    headers=headers,
+                )
+            )
+        export = unique(f"{name}__input_length")
+        exports[export] = list(records)
+        section.tables.append(
+            build_table(
+                export,
+                records,
+                hidden=("target", "label"),
+                max_rows=max_rows,
+                indices=indices,
+                source=name,
+                caption="Input length by group: every metric and duration, with the gap to "
+                "the reference",
+            )
+        )
+
     skipped_heatmaps: list[str] = []
     gap_items: list[tuple[str, int, Mapping[str, Any]]] = []
     full_names: dict[str, str] = {}
@@ -639,7 +743,10 @@ def build_context(
                 sid = section_of_metric(record.get("metric"), record.get("target"))
                 by_section.setdefault(sid, []).append(index)
             for sid, idx in by_section.items():
-                add_tables(sections[sid], name, [records[i] for i in idx], idx)
+                if sid == "input_length":
+                    add_input_length(name, [records[i] for i in idx], idx)
+                else:
+                    add_tables(sections[sid], name, [records[i] for i in idx], idx)
         elif section_id == "confusion" and is_long_confusion(records):
             # the heatmaps show every cell (rate and n); the long table is in the exports
             maps, skipped = build_heatmaps(records, vocabularies, source=name)
@@ -687,6 +794,8 @@ def build_context(
             "reference, with its interval and adjusted p-value, is in the tables of the "
             "sections above and below."
         )
+    if not sections["input_length"].measured:
+        sections["input_length"].not_measured = _not_evaluated(loaded.section("model"))
     findings, held = collect_findings(loaded.tables, ci_label)
     exports["findings"] = [
         {"rank": i + 1, "table": f.table, "row": f.index, "text": f.text}

@@ -230,14 +230,18 @@ def _raw(value: Any) -> str | None:
     return None
 
 
-def _column_order(records: Sequence[Mapping[str, Any]], hidden: Iterable[str]) -> list[str]:
+def _column_order(
+    records: Sequence[Mapping[str, Any]],
+    hidden: Iterable[str],
+    triples: Sequence[tuple[str, str, str]] = _ESTIMATES,
+) -> list[str]:
     present: dict[str, None] = {}
     for record in records:
         for key in record:
             present.setdefault(key, None)
     hidden = set(hidden)
-    estimate_parts = {part for triple in _ESTIMATES for part in triple[1:]}
-    estimate_heads = {triple[0] for triple in _ESTIMATES}
+    estimate_parts = {part for triple in triples for part in triple[1:]}
+    estimate_heads = {triple[0] for triple in triples}
     keys = [k for k in present if k not in hidden and k not in estimate_parts]
 
     def non_empty(key: str) -> bool:
@@ -255,7 +259,7 @@ def _column_order(records: Sequence[Mapping[str, Any]], hidden: Iterable[str]) -
     ordered += [k for k in _TRAILING if k in keys and k not in estimate_heads]
     # estimates go right after the counts / leading columns
     insert_at = max((ordered.index(k) + 1 for k in _LEADING if k in ordered), default=0)
-    estimates = [t[0] for t in _ESTIMATES if t[0] in present and t[0] not in hidden]
+    estimates = [t[0] for t in triples if t[0] in present and t[0] not in hidden]
     for offset, head in enumerate(estimates):
         if head in ordered:
             ordered.remove(head)
@@ -266,7 +270,11 @@ def _column_order(records: Sequence[Mapping[str, Any]], hidden: Iterable[str]) -
 _ESTIMATE_OF = {head: (low, high) for head, low, high in _ESTIMATES}
 
 
-def _cell(record: Mapping[str, Any], key: str) -> Cell:
+def _cell(
+    record: Mapping[str, Any],
+    key: str,
+    estimate_of: Mapping[str, tuple[str, str]] = _ESTIMATE_OF,
+) -> Cell:
     value = record.get(key)
     kind = type(value)
     if key == "flags":
@@ -275,7 +283,7 @@ def _cell(record: Mapping[str, Any], key: str) -> Cell:
     if key == "group":
         label = record.get("group_label")
         return Cell(key, label if type(label) is str else group_label(value))
-    bounds = _ESTIMATE_OF.get(key)
+    bounds = estimate_of.get(key)
     if bounds is not None:
         low, high = record.get(bounds[0]), record.get(bounds[1])
         text = fmt_number(value, key)
@@ -319,6 +327,8 @@ def build_table(
     indices: Sequence[int] | None = None,
     source: str = "",
     caption: str = "",
+    estimates: Sequence[tuple[str, str, str]] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> DisplayTable:
     """Build a display table from records.
 
@@ -338,6 +348,10 @@ def build_table(
         Name of the audit table the records come from (default: ``name``).
     caption : str
         Text shown above the table.
+    estimates : sequence of (str, str, str)
+        Further (point, low, high) columns shown together as "value [low, high]".
+    headers : mapping of str to str, optional
+        Header text of columns, overriding the defaults.
 
     Returns
     -------
@@ -347,19 +361,26 @@ def build_table(
     hidden = set(hidden)
     if any("group" in r for r in records):
         hidden.add("group_label")  # the group column shows the audit's own label
-    columns = _column_order(records, hidden)
-    headers = tuple((key, _HEADERS.get(key, key.replace("_", " "))) for key in columns)
+    triples = (*_ESTIMATES, *estimates)
+    estimate_of = {head: (low, high) for head, low, high in triples}
+    columns = _column_order(records, hidden, triples)
+    names = {**_HEADERS, **(headers or {})}
+    headers_out = tuple((key, names.get(key, key.replace("_", " "))) for key in columns)
     shown = records if max_rows is None else records[:max_rows]
     positions = list(indices) if indices is not None else list(range(len(records)))
     if len(positions) != len(records):
         raise ValueError(f"table {name!r}: {len(positions)} indices for {len(records)} records")
     rows = tuple(
-        Row(tuple(_cell(record, key) for key in columns), row_status(record), positions[i])
+        Row(
+            tuple(_cell(record, key, estimate_of) for key in columns),
+            row_status(record),
+            positions[i],
+        )
         for i, record in enumerate(shown)
     )
     return DisplayTable(
         name,
-        headers,
+        headers_out,
         rows,
         tuple(dict(r) for r in records),
         len(records) - len(shown),

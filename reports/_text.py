@@ -50,6 +50,13 @@ SECTION_INTROS = {
         "level (k / gallery size) are given beside every recall."
     ),
     "similarity": "Similarity between the voice-predicted face feature and the true face's.",
+    "input_length": (
+        "Feature similarity and recall@k when the voice feature is computed from only the "
+        "first d seconds of speech, looped to the model's input length as the paper does with "
+        "short speech; same utterances, faces and galleries at every duration, so the "
+        "difference is paired (speaker-bootstrap interval). 'speech s' is the mean speech "
+        "actually used: an utterance shorter than d is looped."
+    ),
     "craniofacial": (
         "Pearson correlation between craniofacial measures of the true face and of the "
         "reconstruction, against a shuffled-pairs baseline."
@@ -105,6 +112,12 @@ DEFINITIONS = (
         "Recall@k",
         "Share of voices whose true face ranks among the k faces most similar to the "
         "predicted feature, in a gallery of the stated size; chance is k / gallery size.",
+    ),
+    (
+        "Input length",
+        "Metric with the voice feature computed from the first d seconds of speech, repeated "
+        "until it fills the model's input (the clip, or d when longer); 'b s - a s' is the "
+        "paired difference over the same utterances.",
     ),
     ("Difference, ratio", "Group value minus (or divided by) the reference value."),
     (

@@ -46,6 +46,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiple-testing correction (default holm)",
     )
     parser.add_argument("--gallery-size", type=int, default=100, help="retrieval gallery size")
+    parser.add_argument(
+        "--input-seconds",
+        nargs="+",
+        default=["auto"],
+        metavar="SECONDS",
+        help="input durations of the input-length comparison, e.g. 3 6; 'auto' (default: 3 and "
+        "6 s when the model can take both) or 'none'",
+    )
+
+
+def parse_input_seconds(values: list[str]) -> list[float] | str:
+    """Turn ``--input-seconds`` values into seconds, ``"auto"`` or ``"none"``.
+
+    Examples
+    --------
+    >>> parse_input_seconds(["3", "6"]), parse_input_seconds(["auto"])
+    ([3.0, 6.0], 'auto')
+    """
+    words = [v.lower() for v in values]
+    if words in (["auto"], ["none"]):
+        return words[0]
+    out = []
+    for value in values:
+        try:
+            out.append(float(value))
+        except ValueError:
+            raise ValueError(
+                f"--input-seconds takes numbers of seconds, or one word 'auto' or 'none'; "
+                f"got {values}"
+            ) from None
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n_boot < 1:
         raise ValueError(f"--n-boot must be at least 1, got {args.n_boot}")
+    input_seconds = parse_input_seconds(args.input_seconds)
     path = audit_model(
         args.checkpoint,
         args.manifest,
@@ -70,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         command=shlex.join(["s2f-audit", *sys.argv[1:]]),
         progress=progress_enabled(args),
+        input_seconds=input_seconds,
     )
     print(f"wrote {path}")
     return 0
