@@ -235,6 +235,7 @@ def _null_se(
     sl: slice,
     point: np.ndarray,
     reps: np.ndarray,
+    reps_total: np.ndarray,
     value: np.ndarray,
     value_reps: np.ndarray,
     ref_reps: np.ndarray,
@@ -278,7 +279,7 @@ def _null_se(
         if ref == "overall":
             total = point[:, sl].sum(axis=0)
             rest_value = spec.func(total[None, :] - point[:, sl])  # (G,)
-            rest_reps = spec.func(reps[:, :, sl].sum(axis=1)[:, None, :] - reps[:, :, sl])
+            rest_reps = spec.func(reps_total[:, None, sl] - reps[:, :, sl])
             ne_rest = effective_sample_size(
                 rest_value, replicate_variance(rest_reps), rest_rows[i], rest_spk[1]
             )
@@ -501,6 +502,7 @@ def _grouping_records(
     ref_reps = np.full((n_boot, n_specs), np.nan)
     m = np.zeros((n_specs, n_groups))
     refs: list[int | str | None] = []
+    reps_total = reps.sum(axis=1)  # (B, stats): each replicate's whole-table sums, once
     for i, spec in enumerate(specs):
         sl = cols(spec)
         value[i] = spec.func(point[:, sl])
@@ -511,7 +513,7 @@ def _grouping_records(
         refs.append(ref)
         if ref == "overall":
             ref_value[i] = spec.func(point[:, sl].sum(axis=0))
-            ref_reps[:, i] = spec.func(reps[:, :, sl].sum(axis=1))
+            ref_reps[:, i] = spec.func(reps_total[:, sl])
             m[i] = n_spk[i]
         elif ref is not None:
             ref_value[i], ref_reps[:, i] = value[i, ref], value_reps[:, i, ref]
@@ -585,6 +587,7 @@ def _grouping_records(
             cols(spec),
             point,
             reps,
+            reps_total,
             value,
             value_reps,
             ref_reps,
