@@ -20,7 +20,16 @@ from reports._report import (
     section_of_metric,
     split_by_metric,
 )
-from reports._tables import DisplayTable, _flags, build_table, export_table, group_label, has_flag
+from reports._tables import (
+    DEFAULT_FOCUS,
+    DisplayTable,
+    _flags,
+    build_table,
+    check_focus,
+    export_table,
+    group_label,
+    has_flag,
+)
 from reports.exceptions import AuditFormatError, IncompatibleAuditsError
 
 __all__ = ["check_comparable", "render_comparison", "unpaired_comparison"]
@@ -303,6 +312,7 @@ def render_comparison(
     command: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     compare_options: Mapping[str, Any] | None = None,
+    focus: Sequence[Sequence[str]] = DEFAULT_FOCUS,
 ) -> Path:
     """Render a comparison of two audits (A = baseline, B = candidate) as one HTML file.
 
@@ -326,16 +336,22 @@ def render_comparison(
     command : str or None
         Command line that rendered the comparison, shown in the title block.
     max_rows : int
-        Rows shown per table in the HTML (all rows are exported).
+        Rows shown per table in the HTML at most (all rows are exported).
     compare_options : mapping or None
         Keyword arguments for :func:`audit.compare_audits` (e.g. ``n_boot``); by default it
         uses the settings recorded in audit A.
+    focus : sequence of tuple of str
+        Intersections whose every group is shown (default language x ethnicity); of other
+        intersections only rows flagged significant are shown, and a note under each table
+        counts the rest, which are in its export. See :func:`reports.render_report`.
 
     Returns
     -------
     Path
         The HTML path.
     """
+    check_focus(focus)
+    focus = [tuple(item) for item in focus]
     la, lb = load_audit(a), load_audit(b)
     check_comparable(la, lb)
     paired, unpaired_reason = _paired(la, lb, compare_options or {})
@@ -359,6 +375,7 @@ def render_comparison(
                 indices=idx,
                 source=export,
                 caption=caption,
+                focus=focus,
             )
             first = recs[0] if recs else {}
             where = (
@@ -421,8 +438,9 @@ def render_comparison(
     out = Path(out_html)
     out.parent.mkdir(parents=True, exist_ok=True)
     files = out.parent / f"{out.stem}_files"
+    cache: dict[int, tuple[Any, ...]] = {}  # a record split into several exports is encoded once
     for name, records in exports.items():
-        export_table(files, name, records)
+        export_table(files, name, records, cache)
     context["files_dir"] = files.name
     from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
 

@@ -17,12 +17,18 @@ from reports import _text
 from reports._figures import forest_plot, heat_style
 from reports._load import LoadedAudit, load_audit
 from reports._tables import (
+    DEFAULT_FOCUS,
+    NO_INTERVAL,
+    OTHER,
     DisplayTable,
     build_table,
+    check_focus,
     export_table,
     fmt_number,
+    focus_label,
     group_label,
     has_flag,
+    row_category,
 )
 from reports.exceptions import AuditFormatError
 
@@ -231,14 +237,29 @@ def _subject(record: Mapping[str, Any]) -> str:
     return label if isinstance(label, str) else group_label(record.get("group"))
 
 
+def _interval(
+    record: Mapping[str, Any],
+    low: str,
+    high: str,
+    ci_label: str,
+    proportion: bool,
+    points: bool = False,
+) -> str:
+    """``95% CI a to b``; for a ``degenerate_ci`` record without bounds, says there is none."""
+    lo, hi = record.get(low), record.get(high)
+    if not (_finite(lo) or _finite(hi)) and has_flag(record, "degenerate_ci"):
+        return NO_INTERVAL
+    return f"{ci_label} CI {_pct(lo, proportion, points)} to {_pct(hi, proportion, points)}"
+
+
 def finding_text(record: Mapping[str, Any], ci_label: str) -> str:
     """Write one finding as a plain-language sentence with its numbers."""
     prop = is_proportion(record.get("metric"))
     what = metric_name(record.get("metric"), record.get("target"), record.get("label"))
     parts = [
         f"{_subject(record)}: {what} {_pct(record.get('value'), prop)}",
-        f" ({ci_label} CI {_pct(record.get('ci_low'), prop)} to "
-        f"{_pct(record.get('ci_high'), prop)}, n = {record.get('n_utterances', '—')} utterances"
+        f" ({_interval(record, 'ci_low', 'ci_high', ci_label, prop)}, "
+        f"n = {record.get('n_utterances', '—')} utterances"
         f" from {record.get('n_speakers', '—')} speakers)",
     ]
     reference = record.get("reference")
@@ -250,9 +271,8 @@ def finding_text(record: Mapping[str, Any], ci_label: str) -> str:
         parts.append(f" versus {reference}")
     if _finite(record.get("difference")):
         parts.append(
-            f"; difference {_pct(record['difference'], prop, points=True)} ({ci_label} CI "
-            f"{_pct(record.get('diff_ci_low'), prop, True)} to "
-            f"{_pct(record.get('diff_ci_high'), prop, True)})"
+            f"; difference {_pct(record['difference'], prop, points=True)} "
+            f"({_interval(record, 'diff_ci_low', 'diff_ci_high', ci_label, prop, True)})"
         )
     if _finite(record.get("ratio")):
         parts.append(f", ratio {record['ratio']:.2f}")
@@ -290,14 +310,62 @@ def held_back_reason(record: Mapping[str, Any]) -> str:
     return ""
 
 
+def _upper_bound_of(metric: Any) -> str | None:
+    """Return the reconstruction metric of an upper-bound metric (``upper_kappa`` -> ``kappa``)."""
+    if not isinstance(metric, str):
+        return None
+    if metric.startswith("upper_"):
+        return metric.removeprefix("upper_")
+    if metric.endswith("_upper_bound"):
+        return metric.removesuffix("_upper_bound")
+    return None
+
+
+def _finding_key(table: str, record: Mapping[str, Any], metric: Any) -> tuple[str, ...]:
+    """Identity of a gap apart from its metric name: table, target, label, group, reference."""
+    return (
+        table,
+        str(metric),
+        str(record.get("target")),
+        str(record.get("label")),
+        _subject(record),
+        str(record.get("reference")),
+    )
+
+
+def finding_rank(record: Mapping[str, Any]) -> tuple[float, float]:
+    """Sort key of a significant gap: adjusted p (smallest first), then largest |difference|.
+
+    Metrics of different scales (rates, kappa, cosine, r) have differences that cannot be
+    compared, so the size of a difference only breaks ties of p. A missing adjusted p falls
+    back to the raw p, then to 1.
+
+    Examples
+    --------
+    >>> rows = [{"p_adjusted": 0.01, "difference": 0.5}, {"p_adjusted": 0.001, "difference": 0.1},
+    ...         {"p_adjusted": 0.01, "difference": -0.7}]
+    >>> [row["difference"] for row in sorted(rows, key=finding_rank)]
+    [0.1, -0.7, 0.5]
+    """
+    p = record.get("p_adjusted")
+    if not _finite(p):
+        p = record.get("p_value")
+    diff = record.get("difference")
+    return (p if _finite(p) else 1.0, -abs(diff) if _finite(diff) else 0.0)
+
+
 def collect_findings(
     tables: Mapping[str, Sequence[Mapping[str, Any]]], ci_label: str
 ) -> tuple[list[Finding], list[Finding]]:
-    """Return (findings, held back): significant gaps ranked by size then adjusted p.
+    """Return (findings, held back): significant gaps ranked by adjusted p, then |difference|.
 
     A record is a finding when its flags contain ``significant`` and none of
     ``insufficient_data`` / ``empty``; flagged-significant records of too-small groups are
     returned separately (held back), so the summary can say so without presenting them.
+    An upper-bound gap (``upper_<metric>``: true face -> encoder -> decoder -> judge) of a
+    group whose reconstruction gap is also a finding is not listed again: it is added to the
+    reconstruction finding's sentence as context. Upper-bound gaps without a reconstruction
+    finding stay in the list.
     """
     findings, held = [], []
     for name, records in tables.items():
@@ -307,13 +375,27 @@ def collect_findings(
             reason = held_back_reason(record)
             item = Finding(finding_text(record, ci_label), name, index, record, reason)
             (held if reason else findings).append(item)
-
-    def key(item: Finding) -> tuple[float, float]:
-        diff = item.record.get("difference")
-        p = item.record.get("p_adjusted", item.record.get("p_value"))
-        return (-abs(diff) if _finite(diff) else 0.0, p if _finite(p) else 1.0)
-
-    findings.sort(key=key)
+    by_key = {
+        _finding_key(f.table, f.record, f.record.get("metric")): i for i, f in enumerate(findings)
+    }
+    merged: set[int] = set()
+    for i, upper in enumerate(findings):
+        base = _upper_bound_of(upper.record.get("metric"))
+        j = by_key.get(_finding_key(upper.table, upper.record, base)) if base else None
+        if j is None:
+            continue
+        merged.add(i)
+        record = upper.record
+        prop = is_proportion(base)
+        p = record.get("p_adjusted")
+        p_text = f"adjusted p {_p(p)}" if _finite(p) else f"p {_p(record.get('p_value'))}"
+        context = (
+            f" Upper bound (true face through the decoder): difference "
+            f"{_pct(record.get('difference'), prop, points=True)}, {p_text}."
+        )
+        findings[j] = replace(findings[j], text=findings[j].text + context)
+    findings = [f for i, f in enumerate(findings) if i not in merged]
+    findings.sort(key=lambda item: finding_rank(item.record))
     return findings, held
 
 
@@ -336,27 +418,40 @@ def build_heatmaps(
     vocabularies: Mapping[str, Sequence[str]],
     per_target: int = HEATMAPS_PER_TARGET,
     source: str = "confusion",
-) -> tuple[list[Heatmap], list[str]]:
+    focus: Sequence[Sequence[str]] | None = None,
+) -> tuple[list[Heatmap], list[str], int]:
     """Group confusion cells into matrices, one per (judged attribute, group).
 
     Cell count is ``count`` (or ``n``), cell rate ``value`` (or ``rate``); the row total is the
     record's ``n_utterances`` when present. Groups whose cells are all flagged ``empty`` get no
-    matrix and are returned by label instead, as are matrices beyond ``per_target``.
+    matrix and are returned by label instead, as are matrices beyond ``per_target``. With a
+    ``focus`` (see `reports._tables.build_table`), matrices are drawn overall first, then for
+    single attributes, then for the focus intersections; those of other intersections are
+    only counted (their cells are in the exports).
 
     Returns
     -------
-    (list of Heatmap, list of str)
-        The matrices and the labels of matrices not drawn (empty or over the limit).
+    (list of Heatmap, list of str, int)
+        The matrices, the labels of matrices not drawn (empty or over the limit), and the
+        number of matrices of intersections outside the focus.
     """
+    wanted = check_focus(focus) if focus is not None else None
+    outside = 0
     matrices: dict[tuple[str, str], dict[str, Any]] = {}
     for index, record in enumerate(records):
         task = str(_first(record, "target", "task", "metric") or "attribute")
         metric = str(record.get("metric", "confusion"))
         group = _subject(record)
-        entry = matrices.setdefault(
-            (metric, task, group),
-            {"cells": {}, "order": [], "insufficient_rows": set(), "empty": True},
-        )
+        entry = matrices.get((metric, task, group))
+        if entry is None:
+            category = 0 if wanted is None else row_category(record, wanted)
+            entry = matrices[(metric, task, group)] = {
+                "cells": {},
+                "order": [],
+                "insufficient_rows": set(),
+                "empty": True,
+                "category": category,
+            }
         true = str(record["true_label"])
         pred = str(_first(record, "pred_label", "predicted_label"))
         for label in (true, pred):
@@ -368,7 +463,12 @@ def build_heatmaps(
         entry["empty"] &= has_flag(record, "empty")
     heatmaps, skipped = [], []
     drawn: dict[str, int] = {}
-    for (metric, task, group), entry in matrices.items():
+    for (metric, task, group), entry in sorted(
+        matrices.items(), key=lambda item: item[1]["category"]
+    ):
+        if entry["category"] == OTHER:
+            outside += 1
+            continue
         title = f"upper bound: {task}" if metric.startswith("upper_") else task
         if entry["empty"]:
             skipped.append(f"{title} — {group} (empty)")
@@ -396,7 +496,7 @@ def build_heatmaps(
         populated = [r for r in rows if r["n"]]
         all_small = bool(populated) and all(r["insufficient"] for r in populated)
         heatmaps.append(Heatmap(title, group, labels, rows, all_small, source))
-    return heatmaps, skipped
+    return heatmaps, skipped, outside
 
 
 def _vocabularies(loaded: LoadedAudit) -> dict[str, Sequence[str]]:
@@ -651,8 +751,11 @@ def build_context(
     title: str | None = None,
     command: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
+    focus: Sequence[Sequence[str]] = DEFAULT_FOCUS,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """Return the template context and the tables to export (name -> records)."""
+    check_focus(focus)
+    focus = [tuple(item) for item in focus]
     audit = loaded.audit
     settings = loaded.section("settings")
     ci_label = _ci_label(settings)
@@ -688,6 +791,7 @@ def build_context(
                     indices=idx,
                     source=name,
                     caption=caption,
+                    focus=focus,
                 )
             )
 
@@ -724,12 +828,14 @@ def build_context(
                 max_rows=max_rows,
                 indices=indices,
                 source=name,
+                focus=focus,
                 caption="Input length by group: every metric and duration, with the gap to "
                 "the reference",
             )
         )
 
     skipped_heatmaps: list[str] = []
+    heatmaps_outside = 0
     gap_items: list[tuple[str, int, Mapping[str, Any]]] = []
     full_names: dict[str, str] = {}
     for name, records in loaded.tables.items():
@@ -749,26 +855,30 @@ def build_context(
                     add_tables(sections[sid], name, [records[i] for i in idx], idx)
         elif section_id == "confusion" and is_long_confusion(records):
             # the heatmaps show every cell (rate and n); the long table is in the exports
-            maps, skipped = build_heatmaps(records, vocabularies, source=name)
+            maps, skipped, outside = build_heatmaps(records, vocabularies, source=name, focus=focus)
             sections["confusion"].heatmaps.extend(maps)
             skipped_heatmaps += skipped
+            heatmaps_outside += outside
         elif section_id is None:
-            other.append(build_table(full_names[name], records, max_rows=max_rows, source=name))
+            other.append(
+                build_table(full_names[name], records, max_rows=max_rows, source=name, focus=focus)
+            )
             continue
         else:
             add_tables(sections[section_id], name, records, everything)
         for index, record in enumerate(records):
             if "difference" in record:
                 gap_items.append((name, index, record))
+    disparity_tables = {name for name in loaded.tables if section_of(name) == "disparities"}
     headline = [
         (name, r)
         for name, _, r in gap_items
-        if r.get("metric") in HEADLINE_METRICS or section_of(name) == "disparities"
+        if r.get("metric") in HEADLINE_METRICS or name in disparity_tables
     ]
     sections["disparities"].figures.extend(disparity_figures(headline))
     significant = sorted(
         (item for item in gap_items if has_flag(item[2], "significant")),
-        key=lambda item: -abs(item[2]["difference"]) if _finite(item[2]["difference"]) else 0.0,
+        key=lambda item: finding_rank(item[2]),
     )
     if significant:
         export = unique("significant_gaps")
@@ -781,7 +891,8 @@ def build_context(
             [{**r, "not_a_finding": held_back_reason(r)} for _, _, r in significant],
             max_rows=max_rows,
             indices=[i for _, i, _ in significant],
-            caption="Every gap flagged significant, largest first; the last column says why a "
+            caption="Every gap flagged significant, smallest adjusted p first (then largest "
+            "|difference|); the last column says why a "
             "gap is not a finding (insufficient data, or a statistic that needs several true "
             "classes in a group defined by the judged attribute)",
         )
@@ -831,6 +942,8 @@ def build_context(
         "insufficient": list(insufficient.items()),
         "insufficient_shown": list(insufficient.items())[:60],
         "skipped_heatmaps": skipped_heatmaps,
+        "heatmaps_outside": heatmaps_outside,
+        "focus": focus_label(focus) or "none",
         "sections": [sections[sid] for sid, _, _ in TABLE_SECTIONS],
         "other_tables": other,
         "samples": _samples(loaded, include_faces),
@@ -858,11 +971,15 @@ def render_report(
     title: str | None = None,
     command: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
+    focus: Sequence[Sequence[str]] = DEFAULT_FOCUS,
 ) -> Path:
     """Render a self-contained HTML fairness report from an audit.
 
     The HTML has inline CSS and figures as data URIs, no scripts and no external references;
     every table shown is also written as CSV and JSON to ``<out stem>_files/`` beside it.
+    Each table shows the overall row, the single-attribute groups, the ``focus``
+    intersections and the rows of other intersections flagged significant; a note under the
+    table counts the rows left out, which are in its export.
 
     Parameters
     ----------
@@ -880,12 +997,22 @@ def render_report(
     command : str or None
         Command line that rendered the report, shown in the title block.
     max_rows : int
-        Rows shown per table in the HTML (all rows are in the exports).
+        Rows shown per table in the HTML at most (all rows are in the exports).
+    focus : sequence of tuple of str
+        Intersections whose every group is shown (empty and insufficient groups included),
+        e.g. ``[("language", "ethnicity"), ("gender", "age_group")]``; default language x
+        ethnicity, where the paper found its gap. ``()`` shows no intersection except
+        those flagged significant.
 
     Returns
     -------
     Path
         The HTML path.
+
+    Raises
+    ------
+    ValueError
+        If ``focus`` is not a sequence of tuples of two or more attribute names.
 
     Examples
     --------
@@ -895,15 +1022,22 @@ def render_report(
     >>> render_report(audit, out).name
     'report.html'
     """
+    check_focus(focus)
     loaded = load_audit(audit)
     out = Path(out_html)
     out.parent.mkdir(parents=True, exist_ok=True)
     context, exports = build_context(
-        loaded, include_faces=include_faces, title=title, command=command, max_rows=max_rows
+        loaded,
+        include_faces=include_faces,
+        title=title,
+        command=command,
+        max_rows=max_rows,
+        focus=focus,
     )
     files = out.parent / f"{out.stem}_files"
+    cache: dict[int, tuple[Any, ...]] = {}  # a record split into several exports is encoded once
     for name, records in exports.items():
-        export_table(files, name, records)
+        export_table(files, name, records, cache)
     context["files_dir"] = files.name
     from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
 

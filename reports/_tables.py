@@ -17,14 +17,26 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DEFAULT_FOCUS",
     "Cell",
     "DisplayTable",
     "build_table",
+    "check_focus",
     "export_table",
     "fmt_number",
     "group_label",
     "has_flag",
+    "row_category",
 ]
+
+#: Intersections shown in full in the HTML by default: language x ethnicity, where the paper
+#: found its gap (English-speaking Asian speakers). Other intersections show only their rows
+#: flagged ``significant*``; every row is in the exports.
+DEFAULT_FOCUS: tuple[tuple[str, ...], ...] = (("language", "ethnicity"),)
+
+#: Text of an estimate the audit flagged ``degenerate_ci``: a value with no interval because
+#: the data show no spread (e.g. every utterance agrees).
+NO_INTERVAL = "no interval: no spread in the data"
 
 #: Flags that mean a row must never be presented as a finding.
 NOT_A_FINDING = frozenset({"insufficient_data", "empty"})
@@ -134,9 +146,32 @@ class DisplayTable:
     headers: tuple[tuple[str, str], ...]  # (column key, header text)
     rows: tuple[Row, ...]
     records: tuple[dict[str, Any], ...] = field(repr=False)
-    truncated: int = 0  # rows left out of the HTML (all are in the exports)
+    truncated: int = 0  # rows left out of the HTML by ``max_rows`` (all are in the exports)
     source: str = ""
     caption: str = ""
+    unfocused: int = 0  # intersection rows outside the focus, not flagged significant
+    focus_text: str = ""  # the focus intersections, for the note under the table
+
+    @property
+    def not_shown(self) -> int:
+        """Rows of the table left out of the HTML (every one is in the exports)."""
+        return self.truncated + self.unfocused
+
+    @property
+    def note(self) -> str:
+        """One line saying how many rows are not shown, why, and which export holds them."""
+        if not self.not_shown:
+            return ""
+        reasons = []
+        if self.unfocused:
+            outside = f" other than {self.focus_text}" if self.focus_text else ""
+            reasons.append(f"{self.unfocused} of intersections{outside}, none flagged significant")
+        if self.truncated:
+            reasons.append(f"{self.truncated} past the first {len(self.rows)} rows shown")
+        return (
+            f"{self.not_shown} of {len(self.records)} rows are not shown here "
+            f"({'; '.join(reasons)}); all rows are in {self.name}.csv / {self.name}.json."
+        )
 
 
 def has_flag(record: Mapping[str, Any], flag: str) -> bool:
@@ -289,6 +324,8 @@ def _cell(
         text = fmt_number(value, key)
         if _present(low) or _present(high):
             text = f"{text} [{fmt_number(low, key)}, {fmt_number(high, key)}]"
+        elif _present(value) and has_flag(record, "degenerate_ci"):
+            text = f"{text} ({NO_INTERVAL})"
         return Cell(key, text, _raw(value), _raw(low), _raw(high))
     if kind is str:
         return Cell(key, value)
@@ -318,6 +355,108 @@ def row_status(record: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(status)
 
 
+def check_focus(focus: Iterable[Sequence[str]]) -> frozenset[frozenset[str]]:
+    """Validate focus intersections and return them as sets of attribute names.
+
+    Parameters
+    ----------
+    focus : iterable of sequence of str
+        Intersections, each a tuple of at least two attribute names, e.g.
+        ``[("language", "ethnicity")]``; the order of attributes within one does not matter.
+
+    Returns
+    -------
+    frozenset of frozenset of str
+        The intersections.
+
+    Raises
+    ------
+    ValueError
+        If ``focus`` is a string or holds something other than tuples of two or more names.
+
+    Examples
+    --------
+    >>> sorted(sorted(f) for f in check_focus([("language", "ethnicity")]))
+    [['ethnicity', 'language']]
+    """
+    if isinstance(focus, str):
+        raise ValueError(
+            f"focus must be a sequence of attribute tuples such as [('language', 'ethnicity')], "
+            f"got the string {focus!r}"
+        )
+    out = []
+    for item in focus:
+        if isinstance(item, str) or not all(isinstance(a, str) for a in item):
+            raise ValueError(
+                f"focus must be a sequence of attribute tuples such as "
+                f"[('language', 'ethnicity')]; got the item {item!r}"
+            )
+        if len(set(item)) < 2:
+            raise ValueError(
+                f"a focus intersection needs two or more different attributes, got {tuple(item)!r}"
+                " (single attributes are always shown)"
+            )
+        out.append(frozenset(item))
+    return frozenset(out)
+
+
+def focus_label(focus: Iterable[Sequence[str]]) -> str:
+    """Readable list of focus intersections (``language × ethnicity``)."""
+    return ", ".join(" × ".join(item) for item in focus)
+
+
+def _attributes(record: Mapping[str, Any]) -> frozenset[str] | None:
+    """Attributes defining a record's group, or None for a record without a group."""
+    group = record.get("group")
+    if isinstance(group, Mapping):
+        return frozenset(map(str, group))
+    attribute = record.get("attribute")
+    if isinstance(attribute, str):
+        if attribute == "overall":
+            return frozenset()
+        return frozenset(a.strip() for a in attribute.replace("×", " x ").split(" x "))
+    return None
+
+
+#: Comparison flags of a gap that changed significantly (audit.compare_audits).
+_MOVED = frozenset({"grew", "shrank"})
+#: ``gap_status`` of an unpaired comparison row whose gap was significant in A or B.
+_GAP_SIGNIFICANT = frozenset({"opened", "closed", "persists"})
+#: Row categories in display order (see `row_category`).
+OVERALL, SINGLE, FOCUS, SIGNIFICANT, OTHER = range(5)
+
+
+def row_category(record: Mapping[str, Any], focus: frozenset[frozenset[str]]) -> int:
+    """Return where a record goes in a display table (smaller first; ``OTHER`` not shown).
+
+    ``OVERALL`` (also records without a group), ``SINGLE`` (one attribute), ``FOCUS`` (an
+    intersection in ``focus``), ``SIGNIFICANT`` (another intersection with a flag starting
+    with ``significant``; in a comparison also a gap that ``grew`` or ``shrank``, or whose
+    ``gap_status`` is ``opened``, ``closed`` or ``persists``) or ``OTHER`` (another
+    intersection: exports only).
+
+    Examples
+    --------
+    >>> focus = check_focus([("language", "ethnicity")])
+    >>> row_category({"group": {"ethnicity": "Asian", "language": "en"}}, focus)
+    2
+    >>> row_category({"group": {"accent": "x", "gender": "f"}, "flags": []}, focus)
+    4
+    """
+    attributes = _attributes(record)
+    if not attributes:
+        return OVERALL
+    if len(attributes) == 1:
+        return SINGLE
+    if attributes in focus:
+        return FOCUS
+    if any(f.startswith("significant") or f in _MOVED for f in _flags(record.get("flags"))):
+        return SIGNIFICANT
+    if record.get("gap_status") in _GAP_SIGNIFICANT:
+        return SIGNIFICANT
+    return OTHER
+
+
 def build_table(
     name: str,
     records: Sequence[Mapping[str, Any]],
@@ -329,6 +468,7 @@ def build_table(
     caption: str = "",
     estimates: Sequence[tuple[str, str, str]] = (),
     headers: Mapping[str, str] | None = None,
+    focus: Iterable[Sequence[str]] | None = None,
 ) -> DisplayTable:
     """Build a display table from records.
 
@@ -337,7 +477,7 @@ def build_table(
     name : str
         Table name (used for ids, ``data-table`` and export file names).
     records : sequence of mapping
-        The audit's records, shown in the given order.
+        The audit's records.
     hidden : iterable of str
         Keys not shown as columns (still exported).
     max_rows : int or None
@@ -352,6 +492,13 @@ def build_table(
         Further (point, low, high) columns shown together as "value [low, high]".
     headers : mapping of str to str, optional
         Header text of columns, overriding the defaults.
+    focus : iterable of sequence of str, or None
+        None shows every record in the given order. Otherwise the rows shown are, in this
+        order: the overall rows (and records without a group), the single-attribute groups,
+        the intersections in ``focus``, then rows of other intersections flagged
+        ``significant*``; the other rows are only counted (``unfocused``). A table holding
+        only intersections (no overall or single-attribute row, e.g. pitch by F0 bin x
+        gender) is shown whole.
 
     Returns
     -------
@@ -360,32 +507,44 @@ def build_table(
     """
     hidden = set(hidden)
     if any("group" in r for r in records):
-        hidden.add("group_label")  # the group column shows the audit's own label
-    triples = (*_ESTIMATES, *estimates)
-    estimate_of = {head: (low, high) for head, low, high in triples}
-    columns = _column_order(records, hidden, triples)
-    names = {**_HEADERS, **(headers or {})}
-    headers_out = tuple((key, names.get(key, key.replace("_", " "))) for key in columns)
-    shown = records if max_rows is None else records[:max_rows]
+        # the group column shows the audit's own label, which names the attributes
+        hidden.update(("group_label", "attribute"))
     positions = list(indices) if indices is not None else list(range(len(records)))
     if len(positions) != len(records):
         raise ValueError(f"table {name!r}: {len(positions)} indices for {len(records)} records")
+    order = list(range(len(records)))
+    unfocused = 0
+    if focus is not None:
+        wanted = check_focus(focus)
+        categories = [row_category(r, wanted) for r in records]
+        if any(c <= SINGLE for c in categories):
+            order = sorted((i for i in order if categories[i] != OTHER), key=categories.__getitem__)
+            unfocused = len(records) - len(order)
+    shown = order if max_rows is None else order[:max_rows]
+    chosen = [records[i] for i in shown]
+    triples = (*_ESTIMATES, *estimates)
+    estimate_of = {head: (low, high) for head, low, high in triples}
+    columns = _column_order(chosen if chosen else records, hidden, triples)
+    names = {**_HEADERS, **(headers or {})}
+    headers_out = tuple((key, names.get(key, key.replace("_", " "))) for key in columns)
     rows = tuple(
         Row(
             tuple(_cell(record, key, estimate_of) for key in columns),
             row_status(record),
             positions[i],
         )
-        for i, record in enumerate(shown)
+        for i, record in zip(shown, chosen, strict=True)
     )
     return DisplayTable(
         name,
         headers_out,
         rows,
-        tuple(dict(r) for r in records),
-        len(records) - len(shown),
+        tuple(records),
+        len(order) - len(shown),
         source or name,
         caption,
+        unfocused,
+        focus_label(focus) if focus is not None else "",
     )
 
 
@@ -425,8 +584,26 @@ def _json_line(record: Mapping[str, Any]) -> str:
         return json.dumps(_json_safe(record), ensure_ascii=False, allow_nan=False)
 
 
+def _csv_row(record: Mapping[str, Any], columns: Sequence[str]) -> list[Any]:
+    """Values of one CSV row; the csv module writes None as "" and floats with ``repr``."""
+    row = [record.get(key) for key in columns]
+    for i, value in enumerate(row):
+        kind = type(value)
+        if kind is str or kind is int or value is None:
+            continue
+        if kind is float:
+            if value != value:
+                row[i] = ""
+            continue
+        row[i] = _csv_value(value)
+    return row
+
+
 def export_table(
-    folder: Path, name: str, records: Sequence[Mapping[str, Any]]
+    folder: Path,
+    name: str,
+    records: Sequence[Mapping[str, Any]],
+    cache: dict[int, tuple[Any, ...]] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<folder>/<name>.csv`` and ``<name>.json`` with every record of a table.
 
@@ -441,6 +618,9 @@ def export_table(
         Table name, used as the file stem.
     records : sequence of mapping
         The records.
+    cache : dict or None
+        Reuse the JSON line and CSV row of a record already written by an earlier call with
+        the same dict (keyed by ``id``; the records must outlive the cache, which holds them).
 
     Returns
     -------
@@ -452,15 +632,28 @@ def export_table(
     for record in records:
         for key in record:
             columns.setdefault(str(key), None)
+    keys = tuple(columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow(keys)
+    lines = []
     for record in records:
-        writer.writerow([_csv_value(record.get(key)) for key in columns])
+        hit = cache.get(id(record)) if cache is not None else None
+        if hit is None or hit[0] is not record:
+            hit = (record, None, None, _json_line(record))
+            if cache is not None:
+                cache[id(record)] = hit
+        if hit[1] == keys:
+            row = hit[2]
+        else:
+            row = _csv_row(record, keys)
+            if cache is not None and tuple(record) == keys:
+                cache[id(record)] = hit = (record, keys, row, hit[3])
+        writer.writerow(row)
+        lines.append(hit[3])
     csv_path, json_path = folder / f"{name}.csv", folder / f"{name}.json"
     from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
 
     atomic_write_text(csv_path, buffer.getvalue())
-    lines = (_json_line(r) for r in records)
     atomic_write_text(json_path, "[\n" + ",\n".join(lines) + "\n]\n" if records else "[]\n")
     return csv_path, json_path

@@ -136,6 +136,23 @@ DEFINITIONS = (
         "never reported as a finding.",
     ),
     (
+        "Unstable CI",
+        "Flag unstable_ci: the value could not be computed in a large share of the bootstrap "
+        "replicates (e.g. a class missing from the resample), so the interval rests on fewer "
+        "replicates; read it with care.",
+    ),
+    (
+        "Single class",
+        "Flag single_class: the group holds one true class, so statistics that need several "
+        "(kappa, macro recall) do not measure agreement there; never a finding.",
+    ),
+    (
+        "No interval",
+        "Flag degenerate_ci: the value is exact but has no interval because the data show no "
+        "spread (e.g. every utterance agrees, so every bootstrap replicate gives the same "
+        "value); shown as 'no interval: no spread in the data', not as a zero-width interval.",
+    ),
+    (
         "ECE",
         "Expected calibration error: mean gap between confidence and accuracy over "
         "confidence bins.",

@@ -25,12 +25,19 @@ def soup_of(path: Path) -> BeautifulSoup:
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
-def _cells(tr) -> dict[str, dict[str, str]]:
+def _columns(table) -> list[str]:
+    """Record key of each column: the ``data-col`` of the header cells."""
+    return [th["data-col"] for th in table.find("thead").find_all("th")]
+
+
+def _cells(tr, columns: list[str]) -> dict[str, dict[str, str]]:
     cells = {}
-    for td in tr.find_all("td"):
+    tds = tr.find_all("td")
+    assert len(tds) == len(columns), (len(tds), columns)
+    for td, column in zip(tds, columns, strict=True):
         info = {k: v for k, v in td.attrs.items() if isinstance(v, str)}
         info["text"] = td.get_text(" ", strip=True)
-        cells[td["data-col"]] = info
+        cells[column] = info
     return cells
 
 
@@ -39,15 +46,29 @@ def table_cells(soup: BeautifulSoup, name: str) -> dict[int, dict[str, dict[str,
     table = soup.find("table", attrs={"data-table": name})
     if table is None:
         raise KeyError(f"no table {name!r} in the report")
-    return {int(tr["data-row"]): _cells(tr) for tr in table.find("tbody").find_all("tr")}
+    columns = _columns(table)
+    return {int(tr["data-row"]): _cells(tr, columns) for tr in table.find("tbody").find_all("tr")}
 
 
 def rows_by_source(soup: BeautifulSoup) -> dict[tuple[str, int], list[dict[str, dict[str, str]]]]:
     """Every data-table row, keyed by (audit table, record index); a record may show twice."""
     out: dict[tuple[str, int], list] = {}
     for table in soup.find_all("table", class_="data"):
+        columns = _columns(table)
         for tr in table.find("tbody").find_all("tr"):
-            out.setdefault((tr["data-source"], int(tr["data-row"])), []).append(_cells(tr))
+            source = tr.get("data-source") or table["data-source"]  # rows of mixed tables
+            out.setdefault((source, int(tr["data-row"])), []).append(_cells(tr, columns))
+    return out
+
+
+def column_cells(soup: BeautifulSoup, column: str) -> list[dict[str, str]]:
+    """Cells (attributes and text) of every data-table column keyed ``column``."""
+    out = []
+    for table in soup.find_all("table", class_="data"):
+        columns = _columns(table)
+        if column in columns:
+            for tr in table.find("tbody").find_all("tr"):
+                out.append(_cells(tr, columns)[column])
     return out
 
 

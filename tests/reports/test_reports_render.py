@@ -108,7 +108,7 @@ def test_findings_ranked_and_exclude_insufficient(rendered):
     items = soup.find("ol", id="findings").find_all("li")
     texts = [li.get_text(" ", strip=True) for li in items]
     assert len(texts) == 2  # two significant rows with enough data
-    # largest absolute difference first
+    # smallest adjusted p first (0.0021 before 0.004)
     assert texts[0].startswith("ethnicity=Asian × language=en: judged Asian rate 31.0%")
     assert "(95% CI 25.0% to 37.0%, n = 120 utterances from 24 speakers)" in texts[0]
     assert "versus 53.0% for ethnicity=Asian × language=zh" in texts[0]
@@ -242,7 +242,10 @@ def test_max_rows_truncates_html_not_exports(tmp_path):
     out = render_report(audit, tmp_path / "r.html", max_rows=2)
     cells = table_cells(soup_of(out), "disparities__gender_agreement")
     assert sorted(cells) == [1, 2]  # rows 1-4 of the audit table are gender agreement
-    assert "2 more rows are not shown" in out.read_text(encoding="utf-8")
+    note = soup_of(out).find("p", attrs={"data-export": "disparities__gender_agreement"})
+    assert note["data-not-shown"] == "2"
+    assert note.get_text().startswith("2 of 4 rows are not shown here (2 past the first 2 rows")
+    assert "disparities__gender_agreement.csv" in note.get_text()
     exported = json.loads((tmp_path / "r_files" / "disparities.json").read_text("utf-8"))
     assert len(exported) == 5
     part = json.loads(
@@ -308,7 +311,12 @@ def test_import_is_light():
 def test_single_class_groups_are_held_back() -> None:
     from reports._report import held_back_reason
 
-    record = {"metric": "macro_recall", "target": "ethnicity", "group": {"language": "ar"},
-              "flags": ["significant", "single_class"], "difference": 0.7}
+    record = {
+        "metric": "macro_recall",
+        "target": "ethnicity",
+        "group": {"language": "ar"},
+        "flags": ["significant", "single_class"],
+        "difference": 0.7,
+    }
     assert held_back_reason(record) == "one true class in the group"
     assert held_back_reason({**record, "flags": ["significant"]}) == ""
