@@ -577,11 +577,14 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)  # one encoder for every line
+
+
 def _json_line(record: Mapping[str, Any]) -> str:
     try:  # fast path: records of audit.json hold no NaN (written as null)
-        return json.dumps(record, ensure_ascii=False, allow_nan=False)
+        return _JSON.encode(record)
     except (ValueError, TypeError):
-        return json.dumps(_json_safe(record), ensure_ascii=False, allow_nan=False)
+        return _JSON.encode(_json_safe(record))
 
 
 def _csv_row(record: Mapping[str, Any], columns: Sequence[str]) -> list[Any]:
@@ -629,31 +632,31 @@ def export_table(
     """
     folder.mkdir(parents=True, exist_ok=True)
     columns: dict[str, None] = {}
-    for record in records:
-        for key in record:
+    for keys_of_record in dict.fromkeys(tuple(record) for record in records):
+        for key in keys_of_record:
             columns.setdefault(str(key), None)
     keys = tuple(columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(keys)
-    lines = []
+    header = buffer.getvalue()
+    csv_lines, json_lines = [header], []
     for record in records:
         hit = cache.get(id(record)) if cache is not None else None
-        if hit is None or hit[0] is not record:
-            hit = (record, None, None, _json_line(record))
+        if hit is None or hit[0] is not record or hit[1] != keys:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(_csv_row(record, keys))
+            json_line = hit[3] if hit is not None and hit[0] is record else _json_line(record)
+            hit = (record, keys, buffer.getvalue(), json_line)
             if cache is not None:
                 cache[id(record)] = hit
-        if hit[1] == keys:
-            row = hit[2]
-        else:
-            row = _csv_row(record, keys)
-            if cache is not None and tuple(record) == keys:
-                cache[id(record)] = hit = (record, keys, row, hit[3])
-        writer.writerow(row)
-        lines.append(hit[3])
+        csv_lines.append(hit[2])
+        json_lines.append(hit[3])
     csv_path, json_path = folder / f"{name}.csv", folder / f"{name}.json"
     from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
 
-    atomic_write_text(csv_path, buffer.getvalue())
-    atomic_write_text(json_path, "[\n" + ",\n".join(lines) + "\n]\n" if records else "[]\n")
+    atomic_write_text(csv_path, "".join(csv_lines))
+    text = "[\n" + ",\n".join(json_lines) + "\n]\n" if records else "[]\n"
+    atomic_write_text(json_path, text)
     return csv_path, json_path
