@@ -33,7 +33,12 @@ from audit._bootstrap import (
 from audit._compare import align_evaluations, compare_audits, compare_evaluations, mcnemar_exact
 from audit._correlation import pearson_from_sums, pearson_spec, speaker_permutation_test
 from audit._craniofacial import CRANIOFACIAL_MEASURES, craniofacial_measures, inter_ocular_distance
-from audit._evaluation import EvaluationResult, build_evaluation_table
+from audit._evaluation import (
+    EvaluationResult,
+    build_evaluation_table,
+    resolve_input_seconds,
+    voice_measure_columns,
+)
 from audit._fairlearn import FAIRLEARN_METRICS, to_metric_frame
 from audit._groups import MISSING, OVERALL, Grouping, build_groupings, column_levels, group_label
 from audit._metrics import (
@@ -147,6 +152,7 @@ __all__ = [
     "raking_weights",
     "rate_spec",
     "read_audit",
+    "resolve_input_seconds",
     "resolve_judge",
     "retrieval_specs",
     "row_ids_sha256",
@@ -155,6 +161,7 @@ __all__ = [
     "speaker_permutation_test",
     "to_metric_frame",
     "validate_audit",
+    "voice_measure_columns",
     "voice_measures",
     "voice_measures_batch",
 ]

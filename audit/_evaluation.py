@@ -263,6 +263,56 @@ def _input_length_batch(
     return batch, used / sr
 
 
+_VOICE_COLUMN_RENAME = {"median_f0_hz": "f0_median_hz"}
+
+
+def voice_measure_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the voice-measure columns of an evaluation table, with ``utterance_id``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        An evaluation table (e.g. ``evaluation.csv`` of an audit read with
+        ``pandas.read_csv``, which parses the written floats exactly).
+
+    Returns
+    -------
+    DataFrame
+        ``utterance_id`` and the measure columns present; pass it as ``voice_measures`` to
+        :func:`build_evaluation_table`.
+    """
+    from audit._voice_measures import VOICE_MEASURES
+
+    names = [_VOICE_COLUMN_RENAME.get(m, f"voice_{m}") for m in VOICE_MEASURES]
+    present = [c for c in names if c in table.columns]
+    if "utterance_id" not in table.columns or not present:
+        raise AuditInputError(
+            "voice measures to reuse need utterance_id and at least one of "
+            f"{names}; got columns {list(table.columns)}"
+        )
+    return table[["utterance_id", *present]].copy()
+
+
+def _known_voice_measures(given: bool | pd.DataFrame) -> dict[str, dict[str, float]]:
+    """utterance_id -> measures (keys as :func:`voice_measures` returns them)."""
+    if isinstance(given, bool):
+        return {}
+    if not isinstance(given, pd.DataFrame):
+        raise AuditInputError(
+            f"voice_measures must be True, False or a DataFrame, got {type(given).__name__}"
+        )
+    given = voice_measure_columns(given)
+    back = {v: k for k, v in _VOICE_COLUMN_RENAME.items()}
+    names = {c: back.get(c, c.removeprefix("voice_")) for c in given.columns[1:]}
+    if given["utterance_id"].duplicated().any():
+        dup = given.loc[given["utterance_id"].duplicated(), "utterance_id"].iloc[0]
+        raise AuditInputError(f"voice measures to reuse list utterance {dup!r} twice")
+    return {
+        str(rec.pop("utterance_id")): {names[k]: float(v) for k, v in rec.items()}
+        for rec in given.to_dict("records")
+    }
+
+
 def build_evaluation_table(
     model: Any,
     manifest: Manifest,
@@ -271,7 +321,7 @@ def build_evaluation_table(
     split: str | None = "test",
     gallery_size: int = 100,
     batch_size: int = 32,
-    voice_measures: bool = True,
+    voice_measures: bool | pd.DataFrame = True,
     samples_dir: str | Path | None = None,
     samples_per_group: int = 2,
     sample_groups: Sequence[str] = ("language", "ethnicity"),
@@ -298,8 +348,12 @@ def build_evaluation_table(
         number of speakers.
     batch_size : int
         Utterances per forward pass.
-    voice_measures : bool
-        Measure F0 and other voice statistics of each utterance (parselmouth).
+    voice_measures : bool or DataFrame
+        Measure F0 and other voice statistics of each utterance (parselmouth). A DataFrame
+        gives measures taken earlier on the same audio (:func:`voice_measure_columns` of an
+        earlier evaluation table, with ``utterance_id``): rows found there are copied, the
+        others are measured. They depend only on the audio, so two models audited on one
+        population need them once.
     samples_dir : path-like or None
         Where to write sample reconstructions (PNG); ``None`` writes none.
     samples_per_group : int
@@ -393,6 +447,7 @@ def build_evaluation_table(
     if durations and not has_faces:
         log.info("input-length comparison skipped: the manifest has no face files")
         durations = ()
+    known_measures = _known_voice_measures(voice_measures)
     n = len(frame)
     feats_voice: list[np.ndarray] = []
     feats_by_length: dict[float, list[np.ndarray]] = {d: [] for d in durations}
@@ -439,10 +494,13 @@ def build_evaluation_table(
                     f_d = model.voice_encoder(model.frontend(looped))
                 feats_by_length[d].append(f_d.cpu().numpy())
                 speech_by_length[d].append(speech)
-            if voice_measures:
+            if voice_measures is not False:
                 from audit._voice_measures import voice_measures as measure
 
-                for w in waves:
+                for i, w in zip(idx, waves, strict=True):
+                    if frame.at[i, "utterance_id"] in known_measures:
+                        vmeasures.append(known_measures[frame.at[i, "utterance_id"]])
+                        continue
                     try:
                         vmeasures.append(measure(w, cfg.audio.sample_rate))
                     except (ValueError, RuntimeError) as err:
@@ -550,11 +608,10 @@ def build_evaluation_table(
     else:
         samples = []
 
-    if voice_measures and vmeasures:
+    if voice_measures is not False and vmeasures:
         vm = pd.DataFrame(vmeasures)
-        rename = {"median_f0_hz": "f0_median_hz"}
         for name in vm.columns:
-            cols[rename.get(name, f"voice_{name}")] = vm[name].to_numpy()
+            cols[_VOICE_COLUMN_RENAME.get(name, f"voice_{name}")] = vm[name].to_numpy()
 
     cols.update(length_cols)
     info["input_seconds"] = list(durations)

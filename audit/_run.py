@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from audit.exceptions import AuditInputError
+
 __all__ = ["audit_model", "resolve_judge"]
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,29 @@ def _judge_info(judge: Any, folder: Path) -> dict[str, Any]:
     return info
 
 
+def _earlier_voice_measures(folder: Path, manifest_path: Path) -> pd.DataFrame:
+    """Voice measures of an earlier audit of the same manifest (checked by SHA-256)."""
+    from audit._evaluation import voice_measure_columns
+    from audit._schema import EVALUATION_FILENAME, read_audit
+    from s2f_data import file_digest
+
+    earlier = read_audit(folder)
+    digest = file_digest(manifest_path)
+    if earlier.data.get("sha256") != digest:
+        raise AuditInputError(
+            f"cannot reuse voice measures of {folder}: it audited "
+            f"{earlier.data.get('manifest')!r} (sha256 {earlier.data.get('sha256')}), not "
+            f"{manifest_path} (sha256 {digest})"
+        )
+    name = earlier.artifacts.get("evaluation", EVALUATION_FILENAME)
+    path = (folder if folder.is_dir() else folder.parent) / name
+    try:
+        table = pd.read_csv(path)  # exact: floats are written and parsed round-trip
+    except (OSError, ValueError) as err:
+        raise AuditInputError(f"cannot read the evaluation table {path}: {err}") from err
+    return voice_measure_columns(table)
+
+
 def audit_model(
     checkpoint: str | os.PathLike[str],
     manifest: str | os.PathLike[str],
@@ -115,6 +140,7 @@ def audit_model(
     command: str | None = None,
     progress: bool = False,
     input_seconds: Sequence[float] | Literal["auto", "none"] | None = "auto",
+    voice_measures_from: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Audit a trained model on a manifest and write the audit folder.
 
@@ -151,6 +177,10 @@ def audit_model(
         from the first d seconds of speech, looped; see
         :func:`audit.build_evaluation_table`). ``"auto"``: 3 s and 6 s when the model can
         take both. The durations evaluated are recorded as ``settings.input_seconds``.
+    voice_measures_from : path-like, optional
+        An earlier audit folder on the same manifest (same SHA-256): its voice measures
+        (pitch, voicing, rate, SNR: they depend only on the audio) are reused instead of
+        measured again. For two models audited on one population.
 
     Returns
     -------
@@ -161,6 +191,8 @@ def audit_model(
     ------
     ValueError
         If an explicit ``input_seconds`` duration cannot be fed to the model.
+    AuditInputError
+        If ``voice_measures_from`` is not an audit of the same manifest.
     """
     from audit._audit import DEFAULT_MIN_GROUP_SIZE, run_audit_tables
     from audit._evaluation import build_evaluation_table, resolve_input_seconds
@@ -179,10 +211,14 @@ def audit_model(
     judge_obj, judge_info = resolve_judge(
         judge, source=man.info.source, cache_dir=out / "judge", seed=seed
     )
+    known = True if voice_measures_from is None else _earlier_voice_measures(
+        Path(voice_measures_from), manifest_path
+    )
     result = build_evaluation_table(
         model,
         man,
         judge_obj,
+        voice_measures=known,
         split=split,
         gallery_size=gallery_size,
         samples_dir=out / "samples",
@@ -243,6 +279,9 @@ def audit_model(
                 else [float(d) for d in input_seconds]
             ),
             "judge": judge_info,
+            "voice_measures_from": (
+                None if voice_measures_from is None else str(voice_measures_from)
+            ),
         },
         seed=seed,
         command=command,

@@ -174,12 +174,15 @@ def _train(
 
 def _audit(
     out: Path, run: Path, manifest: Path, judge_dir: Path, settings: DemoSettings, seed: int,
-    progress: bool,
+    progress: bool, voice_measures_from: Path | None = None,
 ) -> Path:
     from audit._run import audit_model, resolve_judge
 
     key = {"stage": "audit", "run": str(run), "manifest": str(manifest), "seed": seed,
-           "n_boot": settings.n_boot, "min_group_size": settings.min_group_size}
+           "n_boot": settings.n_boot, "min_group_size": settings.min_group_size,
+           "input_seconds": "none",
+           "voice_measures_from": None if voice_measures_from is None else str(
+               voice_measures_from)}
 
     def work() -> None:
         judge, _ = resolve_judge(
@@ -194,8 +197,15 @@ def _audit(
             min_group_size=settings.min_group_size,
             seed=seed,
             command=f"s2f-audit audit --checkpoint {run} --manifest {manifest} --out {out} "
-            f"--seed {seed} --n-boot {settings.n_boot} --min-group-size {settings.min_group_size}",
+            f"--seed {seed} --n-boot {settings.n_boot} --min-group-size {settings.min_group_size}"
+            " --input-seconds none"
+            + ("" if voice_measures_from is None
+               else f" --voice-measures-from {voice_measures_from}"),
             progress=progress,
+            # the bias lab's utterances are one clip (3 s) long: a 6 s input would only
+            # loop the same speech, so the input-length comparison is left out
+            input_seconds="none",
+            voice_measures_from=voice_measures_from,
         )
 
     _stage(out, key, work, f"audit {out.name}")
@@ -246,8 +256,10 @@ def run_demo(
         # the retrained model reuses it and retrains only the voice encoder.
         face_from = paths.get("run_web-skewed")
         run = _train(out / "runs" / preset, manifest, settings, seed, progress, face_from)
+        earlier = paths.get("audit_web-skewed")  # same evaluation rows: same voice measures
         paths[f"audit_{preset}"] = _audit(
-            out / "audits" / preset, run, eval_manifest, judge_dir, settings, seed, progress
+            out / "audits" / preset, run, eval_manifest, judge_dir, settings, seed, progress,
+            None if earlier is None else earlier.parent,
         )
         paths[f"run_{preset}"] = run
         if preset == "web-skewed":

@@ -54,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="input durations of the input-length comparison, e.g. 3 6; 'auto' (default: 3 and "
         "6 s when the model can take both) or 'none'",
     )
+    parser.add_argument(
+        "--voice-measures-from",
+        metavar="AUDIT_DIR",
+        default=None,
+        help="reuse the voice measures of an earlier audit of the same manifest "
+        "(they depend only on the audio)",
+    )
 
 
 def parse_input_seconds(values: list[str]) -> list[float] | str:
@@ -103,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         command=shlex.join(["s2f-audit", *sys.argv[1:]]),
         progress=progress_enabled(args),
         input_seconds=input_seconds,
+        voice_measures_from=args.voice_measures_from,
     )
     print(f"wrote {path}")
     return 0

@@ -301,3 +301,42 @@ def test_input_length_metrics_have_rows_with_n_and_intervals(lengths) -> None:
     assert overall.loc["cos_sim (6 s)", "speech_seconds"] == pytest.approx(
         np.minimum(6, _seconds_of(t)).mean()
     )
+
+
+def test_voice_measures_are_reused_where_known_and_measured_elsewhere(setup) -> None:
+    from audit._evaluation import voice_measure_columns
+    from s2f_model import S2FConfig, build_model
+
+    root, _ = setup
+    model = build_model(S2FConfig.compact(), seed=0).eval()
+    manifest = read_manifest(root / "manifest.csv")
+    kwargs = {"gallery_size": 3, "random_state": 0, "input_seconds": None}
+    fresh = build_evaluation_table(model, manifest, None, **kwargs).table
+    known = voice_measure_columns(fresh)
+    assert "f0_median_hz" in known.columns and "voice_snr_db" in known.columns
+    known = known[known["utterance_id"] != "s1u0"].copy()  # this one is measured again
+    known.loc[known["utterance_id"] == "s0u0", "voice_snr_db"] = -7.0  # shows the copy is used
+    reused = build_evaluation_table(model, manifest, None, voice_measures=known, **kwargs).table
+    expected = fresh.copy()
+    expected.loc[expected["utterance_id"] == "s0u0", "voice_snr_db"] = -7.0
+    pd.testing.assert_frame_equal(reused, expected, check_exact=True)
+
+
+def test_voice_measures_to_reuse_are_checked(tmp_path: Path) -> None:
+    from audit import AuditResult
+    from audit._evaluation import _known_voice_measures
+    from audit._run import _earlier_voice_measures
+    from audit.exceptions import AuditInputError
+
+    with pytest.raises(AuditInputError, match="need utterance_id"):
+        _known_voice_measures(pd.DataFrame({"f0_median_hz": [100.0]}))
+    with pytest.raises(AuditInputError, match="utterance 'u1' twice"):
+        _known_voice_measures(pd.DataFrame({"utterance_id": ["u1", "u1"],
+                                            "f0_median_hz": [1.0, 2.0]}))
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("utterance_id\nu1\n")
+    AuditResult(tables={}, seed=0, data={"manifest": "other.csv", "sha256": "0" * 64}).write(
+        tmp_path / "earlier"
+    )
+    with pytest.raises(AuditInputError, match=r"it audited 'other\.csv'"):
+        _earlier_voice_measures(tmp_path / "earlier", manifest)
