@@ -625,8 +625,11 @@ def input_length_summary(
     return list(rows.values()), estimates, headers
 
 
-def _not_evaluated(model: Mapping[str, Any]) -> str:
-    """Text of an input-length section without records: the model's clip, if recorded."""
+def _not_evaluated(model: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """Text of an input-length section without records: why, from the audit's settings."""
+    requested = settings.get("input_seconds_requested", "auto")
+    if requested is None or requested == "none":
+        return "Not requested in this audit (input_seconds = none)."
     config = model.get("config")
     audio = config.get("audio") if isinstance(config, Mapping) else None
     clip = audio.get("clip_seconds") if isinstance(audio, Mapping) else None
@@ -906,7 +909,9 @@ def build_context(
             "sections above and below."
         )
     if not sections["input_length"].measured:
-        sections["input_length"].not_measured = _not_evaluated(loaded.section("model"))
+        sections["input_length"].not_measured = _not_evaluated(
+            loaded.section("model"), settings
+        )
     findings, held = collect_findings(loaded.tables, ci_label)
     exports["findings"] = [
         {"rank": i + 1, "table": f.table, "row": f.index, "text": f.text}

@@ -15,7 +15,7 @@ from reports import render_report
 _BASES = ("cos_sim", "l1", "l2", "recall@1", "recall@2", "recall@5", "recall@10")
 
 
-def _audit(with_lengths: bool) -> dict[str, Any]:
+def _audit(with_lengths: bool, requested: Any = "auto") -> dict[str, Any]:
     table = make_evaluation_table(40, 3, random_state=3)
     if with_lengths:
         rng = np.random.default_rng(0)
@@ -32,7 +32,8 @@ def _audit(with_lengths: bool) -> dict[str, Any]:
         tables = run_audit_tables(table, groupings=["gender"], max_order=1, n_boot=50)
     result = AuditResult(
         tables,
-        settings={"input_seconds": [3.0, 6.0] if with_lengths else None},
+        settings={"input_seconds": [3.0, 6.0] if with_lengths else None,
+                  "input_seconds_requested": requested},
         seed=0,
         created="2026-01-01T00:00:00+00:00",
         tool={"name": "s2f-audit", "version": "0", "packages": {}},
@@ -101,3 +102,6 @@ def test_not_evaluated_names_the_model_clip(tmp_path) -> None:
     section = soup_of(out).find(attrs={"data-section": "input_length"})
     assert section.find("table") is None
     assert "Not evaluated (model clip is 3 s)." in section.get_text(" ")
+    out = render_report(_audit(False, "none"), tmp_path / "none.html")
+    section = soup_of(out).find(attrs={"data-section": "input_length"})
+    assert "Not requested in this audit" in section.get_text(" ")
