@@ -192,6 +192,7 @@ def compare_evaluations(
     for grouping in grouping_list:
         n_groups = grouping.n_groups
         point, reps = boot.group_sums(stacked, grouping.codes, n_groups)
+        reps_total = reps.sum(axis=1)  # (B, stats): each replicate's whole table, once
         counts = _CountCache(boot, grouping.codes, n_groups)
         labels_g = grouping.labels()
         for i, key in enumerate(keys):
@@ -208,8 +209,8 @@ def compare_evaluations(
             mcn = _mcnemar(key, correct, correct_b, sa.valid & sb.valid, grouping.codes, n_groups)
             # disparity to the overall value of the same grouping, under A and under B
             oa, ob = sa.func(point[:, sl_a].sum(axis=0)), sb.func(point[:, sl_b].sum(axis=0))
-            roa = sa.func(reps[:, :, sl_a].sum(axis=1))[:, None]
-            rob = sb.func(reps[:, :, sl_b].sum(axis=1))[:, None]
+            roa = sa.func(reps_total[:, sl_a])[:, None]
+            rob = sb.func(reps_total[:, sl_b])[:, None]
             with np.errstate(invalid="ignore"):
                 change = np.abs(vb - ob) - np.abs(va - oa)
                 change_reps = np.abs(rb - rob) - np.abs(ra - roa)
