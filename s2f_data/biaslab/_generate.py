@@ -323,10 +323,13 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, progress: bool,
     bar = tqdm(total=total_utts, unit="utt", desc="bias lab", disable=not progress)
     try:
         if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                rec = _make_speaker(job)
-                bar.update(len(rec["utterances"]))
-                yield rec
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1):  # as in a worker: same speed, caller's pools restored
+                for job in jobs:
+                    rec = _make_speaker(job)
+                    bar.update(len(rec["utterances"]))
+                    yield rec
             return
         # fork: workers need only numpy, PIL and libespeak-ng, and fork needs no
         # ``if __name__ == "__main__"`` guard in the caller's script (spawn does).
@@ -341,9 +344,13 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, progress: bool,
 
 
 def _worker_init() -> None:
-    # One BLAS/OpenMP thread per worker: the processes are the parallelism.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    # One BLAS/OpenMP thread per worker: the processes are the parallelism. The workers are
+    # forked after NumPy loaded its BLAS, so environment variables come too late; set the
+    # live thread pools instead (the per-speaker children inherit the setting). With the
+    # caller's 2 BLAS threads in each of 2 workers, generation ran at half speed.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _vocabularies(spec: PopulationSpec) -> dict[str, tuple[str, ...]]:
