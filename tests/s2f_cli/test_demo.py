@@ -35,3 +35,29 @@ def test_rerun_skips_finished_stages(quick_demo: Path) -> None:
     before = audit_json.stat().st_mtime_ns
     assert main(["demo", "--out", str(quick_demo), "--quick", "--quiet", "--seed", "3"]) == 0
     assert audit_json.stat().st_mtime_ns == before
+
+
+def test_both_models_share_one_face_side(quick_demo: Path) -> None:
+    from safetensors.numpy import load_file
+
+    runs = quick_demo / "runs"
+    metas = {
+        name: json.loads((runs / name / "checkpoint.json").read_text())["metadata"]
+        for name in ("web-skewed", "representative")
+    }
+    for name, meta in metas.items():
+        assert Path(meta["face_from"]["checkpoint"]).parent.name == "face-side", name
+    assert metas["web-skewed"]["training_data"] != metas["representative"]["training_data"]
+    # the voice encoders differ; the face decoders are the face-side run's, bit for bit
+    weights = {
+        name: load_file(runs / name / json.loads((runs / name / "model.json").read_text())
+                        ["tensors"])
+        for name in ("face-side", "web-skewed", "representative")
+    }
+    decoder = [k for k in weights["face-side"] if k.startswith("model.face_decoder.")]
+    voice = [k for k in weights["web-skewed"] if k.startswith("model.voice_encoder.")]
+    assert decoder and voice
+    for k in decoder:
+        assert (weights["web-skewed"][k] == weights["face-side"][k]).all(), k
+        assert (weights["representative"][k] == weights["face-side"][k]).all(), k
+    assert any((weights["web-skewed"][k] != weights["representative"][k]).any() for k in voice)
