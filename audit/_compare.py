@@ -28,7 +28,7 @@ from audit._groups import build_groupings
 from audit._metrics import MetricSpec, _labels_of, detect_targets, label_vocabulary
 from audit._multitest import CORRECTIONS
 from audit._schema import EVALUATION_FILENAME, read_audit
-from audit._tables import _CountCache, adjust_families
+from audit._tables import _collapsed, _CountCache, adjust_families
 from audit.exceptions import AuditInputError, MismatchedRowsError
 
 __all__ = ["align_evaluations", "compare_audits", "compare_evaluations", "mcnemar_exact"]
@@ -205,6 +205,10 @@ def compare_evaluations(
             with np.errstate(invalid="ignore"):
                 diff, diff_reps = vb - va, rb - ra
             lo, hi = bootstrap_interval(diff_reps, n_spk, ci_level, ci_method)
+            # both models agree on every resampled speaker: no spread, so no interval (as
+            # in the metric tables), never a [0, 0] that claims certainty
+            flat = _collapsed(lo, hi, diff, np.fmax(np.abs(va), np.abs(vb))) & (n_utt > 0)
+            lo[flat], hi[flat] = np.nan, np.nan
             p = bootstrap_p_value(diff, diff_reps, n_spk)
             mcn = _mcnemar(key, correct, correct_b, sa.valid & sb.valid, grouping.codes, n_groups)
             # disparity to the overall value of the same grouping, under A and under B
@@ -215,6 +219,9 @@ def compare_evaluations(
                 change = np.abs(vb - ob) - np.abs(va - oa)
                 change_reps = np.abs(rb - rob) - np.abs(ra - roa)
             c_lo, c_hi = bootstrap_interval(change_reps, n_spk, ci_level, ci_method)
+            flat_c = _collapsed(c_lo, c_hi, change, np.fmax(np.abs(va - oa), np.abs(vb - ob)))
+            flat_c &= n_utt > 0
+            c_lo[flat_c], c_hi[flat_c] = np.nan, np.nan
             c_p = bootstrap_p_value(change, change_reps, n_spk)
             for g in range(n_groups):
                 flags = []
@@ -223,6 +230,8 @@ def compare_evaluations(
                 elif n_spk[g] < min_group_size:
                     flags.append("insufficient_data")
                 paired_flags = flags if mcn else [*flags, "mcnemar_not_applicable"]
+                if flat[g]:
+                    paired_flags = [*paired_flags, "degenerate_ci"]
                 base = {
                     "metric": key[0],
                     "target": key[1],
@@ -267,7 +276,7 @@ def compare_evaluations(
                         "change_ci_high": float(c_hi[g]),
                         "p_value": float(c_p[g]),
                         "p_adjusted": np.nan,
-                        "flags": flags + moved,
+                        "flags": flags + moved + (["degenerate_ci"] if flat_c[g] else []),
                     }
                 )
     paired = pd.DataFrame(paired_rows)

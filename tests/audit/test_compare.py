@@ -109,6 +109,18 @@ def test_identical_models_show_no_change(pair):
     assert (paired["difference"] == 0).all()
     assert (paired["p_value"].dropna() == 1).all()  # NaN only below 2 speakers
     assert not out["disparity_change"]["flags"].map(lambda f: "grew" in f or "shrank" in f).any()
+    # no spread between the models: no interval, flagged, never a [0, 0] claiming certainty
+    assert paired[["diff_ci_low", "diff_ci_high"]].isna().all().all()
+    several = paired[paired["n_speakers"] >= 2]  # one speaker: no interval anyway
+    assert several["flags"].map(lambda f: "degenerate_ci" in f).all()
+
+
+def test_models_differing_on_some_speakers_keep_their_intervals(result):
+    paired = result["paired"]
+    row = paired[(paired["metric"] == "agreement") & (paired["target"] == "ethnicity")
+                 & (paired["group_label"] == "all")].iloc[0]
+    assert row["diff_ci_low"] < row["difference"] < row["diff_ci_high"]
+    assert "degenerate_ci" not in row["flags"]
 
 
 def test_refuses_different_rows(pair):
