@@ -394,9 +394,9 @@ def retrieval_specs(table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)) -> l
         return []
     rank, gallery = _ranks(table, "retrieval_rank")
     valid = np.isfinite(rank)
+    _check_ks(ks)
     specs = []
     for k in ks:
-        _check_ks([k])
         with np.errstate(divide="ignore", invalid="ignore"):
             chance = np.minimum(k, gallery) / gallery
         specs.append(
@@ -412,6 +412,10 @@ def retrieval_specs(table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)) -> l
     return specs
 
 
+#: Feature-similarity columns -> higher is better.
+_SIMILARITY_DIRECTION = {"cos_sim": True, "l1": False, "l2": False}
+
+
 def similarity_specs(
     table: pd.DataFrame,
     columns: Mapping[str, bool] | None = None,
@@ -420,7 +424,7 @@ def similarity_specs(
 
     ``columns`` maps column -> higher_is_better.
     """
-    columns = columns or {"cos_sim": True, "l1": False, "l2": False}
+    columns = columns or _SIMILARITY_DIRECTION
     specs = []
     for col, higher in columns.items():
         if col in table.columns:
@@ -434,7 +438,6 @@ def similarity_specs(
 #: Target of the input-length metrics (feature similarity and recall@K per input duration).
 INPUT_LENGTH_TARGET = "input_length"
 _SPEECH_SECONDS = re.compile(r"^speech_seconds_(\d+(?:\.\d+)?(?:e[+-]?\d+)?)s$")
-_SIMILARITY_DIRECTION = {"cos_sim": True, "l1": False, "l2": False}
 
 
 def input_seconds_columns(table: pd.DataFrame) -> dict[float, str]:
