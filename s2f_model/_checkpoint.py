@@ -2,15 +2,19 @@
 
 A checkpoint is a pair of files in a run folder:
 
-- ``<name>.json``: format tag, model config, training position (stage, step), scheduler
-  state, the optimizer's non-tensor state, metadata, the identity of the training manifest,
-  and the name and SHA-256 of the tensor file;
+- ``<name>.json``: format tag, model config, training position (stage, step) and whether
+  the run finished (``finished``: stage ``"done"``), scheduler state, the optimizer's
+  non-tensor state, metadata, the identity of the training manifest, and the name and
+  SHA-256 of the tensor file;
 - ``<tensor file>.safetensors``: model weights (``model.<key>``), optimizer tensors
   (``optim.<param index>.<name>``) and RNG states (``rng.<name>``, uint8).
 
 The tensor file is written first under a name that carries the stage and step, the JSON last
 (both atomically), then older tensor files are removed: a process killed at any moment leaves
-the previous consistent pair behind. Loading checks the SHA-256 and never unpickles anything.
+the previous consistent pair behind. Loading checks the SHA-256 and never unpickles anything;
+it validates every field of the JSON once (types, the stage, the step) and refuses non-finite
+weights, naming the file and the key or tensor. :func:`load_model` refuses an unfinished run
+unless asked (``allow_unfinished=True``).
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ __all__ = [
     "find_checkpoint",
     "load_checkpoint",
     "load_model",
+    "require_finished",
     "save_checkpoint",
+    "training_info",
 ]
 
 CHECKPOINT_FORMAT = "s2f-audit-checkpoint"
@@ -45,6 +51,8 @@ CHECKPOINT_VERSION = 1
 TRAIN_CHECKPOINT = "checkpoint.json"
 #: Name of the final inference checkpoint inside a run folder (``load_model`` prefers it).
 MODEL_CHECKPOINT = "model.json"
+#: Positions a checkpoint may record, in training order; ``"done"``: the run finished.
+RUN_STAGES: tuple[str, ...] = ("face_encoder", "face_decoder", "voice", "done")
 _PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".tar"})
 
 
@@ -99,9 +107,7 @@ def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], 
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def _unflatten_optimizer(
-    tensors: dict[str, torch.Tensor], rest: dict[str, Any]
-) -> dict[str, Any]:
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], rest: dict[str, Any]) -> dict[str, Any]:
     """Rebuild an optimizer state dict from :func:`_flatten_optimizer` output."""
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
@@ -190,6 +196,7 @@ def save_checkpoint(
         "config": config,
         "stage": stage,
         "step": int(step),
+        "finished": stage == "done",
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "optimizer": optim_rest,
         "metadata": metadata or {},
@@ -266,6 +273,132 @@ def find_checkpoint(path: str | os.PathLike[str], prefer: str = MODEL_CHECKPOINT
     return path
 
 
+def _validate_meta(meta: dict[str, Any], json_path: Path) -> None:
+    """Check the types of the checkpoint JSON's fields once; raise naming the file and key."""
+
+    def bad(key: str, expected: str) -> CheckpointError:
+        return CheckpointError(
+            f"{json_path}: {key!r} must be {expected}, got {meta.get(key)!r}: the checkpoint "
+            f"is damaged or was edited by hand"
+        )
+
+    if meta.get("stage") not in RUN_STAGES:
+        raise bad("stage", f"one of {list(RUN_STAGES)}")
+    step = meta.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise bad("step", "an integer >= 0")
+    for key in ("metadata",):
+        if not isinstance(meta.get(key), dict):
+            raise bad(key, "an object")
+    for key in ("scheduler", "optimizer"):
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise bad(key, "an object or null")
+    optim = meta.get("optimizer")
+    if optim is not None and (
+        not isinstance(optim.get("param_groups"), list)
+        or not isinstance(optim.get("scalars", {}), dict)
+    ):
+        raise bad("optimizer", "an object with a 'param_groups' list and a 'scalars' object")
+    if not isinstance(meta.get("tensors_sha256"), str):
+        raise bad("tensors_sha256", "a hex string")
+    finished = meta.get("finished", meta["stage"] == "done")
+    if not isinstance(finished, bool):
+        raise bad("finished", "true or false")
+    if finished != (meta["stage"] == "done"):
+        raise CheckpointError(
+            f"{json_path}: 'finished' is {str(finished).lower()} but 'stage' is "
+            f"{meta['stage']!r}: the checkpoint is damaged or was edited by hand"
+        )
+    extra = meta["metadata"]
+    identities = extra.get("identities")
+    if identities is not None and (
+        not isinstance(identities, list) or not all(isinstance(i, str) for i in identities)
+    ):
+        raise CheckpointError(
+            f"{json_path}: metadata.identities must be a list of strings, got "
+            f"{type(identities).__name__}"
+        )
+    for key in ("training_data", "face_from", "evaluation", "final_loss"):
+        if extra.get(key) is not None and not isinstance(extra[key], dict):
+            raise CheckpointError(
+                f"{json_path}: metadata.{key} must be an object, got {extra[key]!r}"
+            )
+
+
+def _check_finite(tensors: dict[str, torch.Tensor], tensor_path: Path) -> None:
+    """Refuse NaN or infinite values in any floating-point tensor, naming the first one."""
+    import torch
+
+    for key, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            n_bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(
+                f"{tensor_path}: non-finite values in tensor {key!r} ({n_bad} of "
+                f"{value.numel()} are NaN or infinite): the training diverged or the file "
+                f"was damaged; such weights give meaningless outputs"
+            )
+
+
+def require_finished(
+    ckpt: LoadedCheckpoint, *, allow_unfinished: bool = False, until: str = "done"
+) -> None:
+    """Refuse a checkpoint of a run that stopped before reaching stage ``until``.
+
+    Parameters
+    ----------
+    ckpt : LoadedCheckpoint
+        What :func:`load_checkpoint` returned.
+    allow_unfinished : bool
+        Accept it anyway (the caller records the stage and step it got).
+    until : str
+        The stage the run must have reached: ``"done"`` (the whole run) or ``"voice"``
+        (the face side finished, for reusing it).
+
+    Raises
+    ------
+    CheckpointError
+        If the run stopped earlier and ``allow_unfinished`` is False.
+    """
+    stage, step = ckpt.meta["stage"], ckpt.meta["step"]
+    if allow_unfinished or RUN_STAGES.index(stage) >= RUN_STAGES.index(until):
+        return
+    what = "the face side of this run is unfinished" if until != "done" else "unfinished run"
+    raise CheckpointError(
+        f"{ckpt.path}: {what} (stage {stage!r}, step {step}): training stopped before the "
+        f"end; finish it with `s2f-audit train --resume --out {ckpt.path.parent}`, or pass "
+        f"--allow-unfinished (allow_unfinished=True) to use it anyway"
+    )
+
+
+def training_info(ckpt: LoadedCheckpoint) -> dict[str, Any]:
+    """Where a checkpoint's model stands: stage, step, finished and its training data.
+
+    Parameters
+    ----------
+    ckpt : LoadedCheckpoint
+        What :func:`load_checkpoint` returned.
+
+    Returns
+    -------
+    dict
+        ``stage``, ``step``, ``finished``, ``training_data`` (the training manifest's
+        identity: path, SHA-256, sidecar SHA-256, source; ``{}`` when not recorded),
+        ``n_train_utterances``, ``n_train_faces`` and ``n_identities`` (``None`` when not
+        recorded).
+    """
+    extra = ckpt.meta["metadata"]
+    identities = extra.get("identities")
+    return {
+        "stage": ckpt.meta["stage"],
+        "step": ckpt.meta["step"],
+        "finished": ckpt.meta["stage"] == "done",
+        "training_data": dict(extra.get("training_data") or {}),
+        "n_train_utterances": extra.get("n_train_utterances"),
+        "n_train_faces": extra.get("n_train_faces"),
+        "n_identities": None if identities is None else len(identities),
+    }
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], *, prefer: str = MODEL_CHECKPOINT, map_location: str = "cpu"
 ) -> LoadedCheckpoint:
@@ -288,8 +421,9 @@ def load_checkpoint(
     Raises
     ------
     CheckpointError
-        Missing file, pickle input, unknown format or version, or a tensor file whose
-        SHA-256 differs from the one recorded.
+        Missing file, pickle input, unknown format or version, a field of the wrong type
+        (named), a tensor file whose SHA-256 differs from the one recorded, or a tensor
+        holding NaN or infinite values (named).
     """
     from safetensors import SafetensorError
     from safetensors.torch import load
@@ -313,6 +447,7 @@ def load_checkpoint(
     tensor_name = str(meta.get("tensors", ""))
     if not tensor_name or Path(tensor_name).name != tensor_name:
         raise CheckpointError(f"{json_path}: bad tensor file name {tensor_name!r}")
+    _validate_meta(meta, json_path)
     tensor_path = json_path.parent / tensor_name
     if not tensor_path.is_file():
         raise CheckpointError(f"{json_path}: its tensor file {tensor_path} is missing")
@@ -327,6 +462,7 @@ def load_checkpoint(
         tensors = load(blob)
     except SafetensorError as err:
         raise CheckpointError(f"{tensor_path}: not a valid safetensors file: {err}") from err
+    _check_finite(tensors, tensor_path)
     model_state, optim_tensors, rng = {}, {}, {}
     for key, value in tensors.items():
         group, _, rest = key.partition(".")
@@ -344,7 +480,12 @@ def load_checkpoint(
     return LoadedCheckpoint(meta, model_state, optim, rng, json_path)
 
 
-def load_model(run_dir_or_checkpoint: str | os.PathLike[str], map_location: str = "cpu"):
+def load_model(
+    run_dir_or_checkpoint: str | os.PathLike[str],
+    map_location: str = "cpu",
+    *,
+    allow_unfinished: bool = False,
+):
     """Load a trained Speech2Face model in eval mode from safetensors + JSON.
 
     Parameters
@@ -354,19 +495,26 @@ def load_model(run_dir_or_checkpoint: str | os.PathLike[str], map_location: str 
         JSON, or the ``.safetensors`` file beside one. Pickle files are refused.
     map_location : str
         Device for the weights.
+    allow_unfinished : bool
+        Accept a run that stopped before its last stage (e.g. killed during the face-encoder
+        stage); by default it is refused. ``model.training_info`` says where it stopped.
 
     Returns
     -------
     Speech2Face
         The model, in eval mode, on ``map_location``; ``model.identities`` holds the training
-        speaker ids (fc8 order) when the checkpoint records them.
+        speaker ids (fc8 order) when the checkpoint records them, ``model.training_info``
+        the stage, step, whether the run finished and the training data
+        (:func:`training_info`).
 
     Raises
     ------
     CheckpointError
-        See :func:`load_checkpoint`; also when the weights do not fit the saved config.
+        See :func:`load_checkpoint`; also when the weights do not fit the saved config, or
+        the run is unfinished and ``allow_unfinished`` is False.
     """
     ckpt = load_checkpoint(run_dir_or_checkpoint, map_location=map_location)
+    require_finished(ckpt, allow_unfinished=allow_unfinished)
     from s2f_model._config import S2FConfig
     from s2f_model._model import build_model
 
@@ -378,12 +526,11 @@ def load_model(run_dir_or_checkpoint: str | os.PathLike[str], map_location: str 
     try:
         model.load_state_dict(ckpt.model_state, strict=True)
     except RuntimeError as err:
-        raise CheckpointError(
-            f"{ckpt.path}: weights do not fit the saved config: {err}"
-        ) from err
+        raise CheckpointError(f"{ckpt.path}: weights do not fit the saved config: {err}") from err
     model.to(map_location)
     model.eval()
-    identities = ckpt.meta.get("metadata", {}).get("identities")
+    identities = ckpt.meta["metadata"].get("identities")
     if identities is not None:
         model.identities = list(identities)
+    model.training_info = training_info(ckpt)
     return model

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,128 @@ def _choice(section: str, name: str, value: str, allowed: frozenset[str]) -> Non
         raise ConfigError(f"{section}.{name} must be one of {sorted(allowed)}, got {value!r}")
 
 
+#: Upper bounds of integer settings, so that a damaged checkpoint or a typo fails here with
+#: the key's name rather than in ``torch.empty`` or an out-of-memory kill. Sizes that
+#: allocate weights get tight bounds; other integers are bounded by ``_INT_DEFAULT_MAX``.
+_SIZE_MAX = 65_536
+_INT_MAX: dict[str, int] = {
+    "audio.sample_rate": 384_000,
+    "audio.n_fft": _SIZE_MAX,
+    "audio.win_length": _SIZE_MAX,
+    "audio.hop_length": _SIZE_MAX,
+    "audio.n_freq_bins": _SIZE_MAX,
+    "voice.channels": _SIZE_MAX,
+    "voice.freq_strides": 64,
+    "voice.time_strides": 64,
+    "voice.kernel_size": 64,
+    "voice.hidden_dim": _SIZE_MAX,
+    "voice.feature_dim": _SIZE_MAX,
+    "face.image_size": 4096,
+    "face.block_channels": _SIZE_MAX,
+    "face.block_depths": 64,
+    "face.feature_dim": _SIZE_MAX,
+    "face.n_identities": 1_000_000,
+    "decoder.image_size": 4096,
+    "decoder.first_dim": _SIZE_MAX,
+    "decoder.landmark_hidden": _SIZE_MAX,
+    "decoder.n_landmarks": 10_000,
+    "decoder.texture_start": 4096,
+    "decoder.texture_channels": _SIZE_MAX,
+    "decoder.min_channels": _SIZE_MAX,
+    "decoder.warp_border_points": 1024,
+    "decoder.warp_grid_size": 4096,
+    "train.batch_size": _SIZE_MAX,
+    "train.num_workers": 1024,
+}
+_INT_DEFAULT_MAX = 10**12
+#: ``torch.manual_seed`` accepts seeds in this range.
+_SEED_RANGE = (-(2**63), 2**64 - 1)
+#: Largest learning rate accepted: Adam steps of more than 1 per unit gradient diverge.
+_LR_MAX = 1.0
+#: Largest number of weights in the main dense layers (8 GiB in float32).
+_MAX_DENSE_WEIGHTS = 2**31
+
+
+def _check_dense_size(cfg: Any) -> None:
+    """Refuse settings whose main dense layers would exceed `_MAX_DENSE_WEIGHTS` weights."""
+    face, voice, dec = cfg.face, cfg.voice, cfg.decoder
+    side = face.image_size // 2 ** len(face.block_channels)  # spatial size entering fc6
+    dense = {
+        "face fc6": face.block_channels[-1] * side * side * face.feature_dim,
+        "face fc8": face.feature_dim * face.n_identities,
+        "voice fc": voice.channels[-1] * 2 * voice.hidden_dim + voice.hidden_dim
+        * voice.feature_dim,
+        "decoder": dec.first_dim * dec.texture_start**2 * dec.texture_channels,
+    }
+    total = sum(dense.values())
+    if total > _MAX_DENSE_WEIGHTS:
+        raise ConfigError(
+            f"the settings ask for {total:,} weights in the dense layers ({dense}); at most "
+            f"{_MAX_DENSE_WEIGHTS:,} are allowed: lower face.image_size, face.n_identities or "
+            f"the widths"
+        )
+
+
+def _check_scalar(key: str, hint: Any, value: Any) -> None:
+    """Raise `ConfigError` unless ``value`` has the type ``hint`` allows (bool is not int)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            hint = inner[0]
+            if hint is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ConfigError(f"{key} must be a number or null, got {value!r}")
+            if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{key} must be an integer or null, got {value!r}")
+    if typing.get_origin(hint) is Literal:
+        if value not in args or not isinstance(value, str):
+            raise ConfigError(f"{key} must be one of {sorted(args)}, got {value!r}")
+    elif hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+    elif hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        low, high = _SEED_RANGE if key == "train.seed" else (None, _INT_MAX.get(
+            key.split("[")[0], _INT_DEFAULT_MAX))
+        if value > high or (low is not None and value < low):
+            raise ConfigError(f"{key} must be <= {high}, got {value!r}" if value > high else
+                              f"{key} must be >= {low}, got {value!r}")
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be finite, got {value!r}")
+    elif hint is str and not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, got {value!r}")
+
+
+def _check_types(obj: Any, section: str) -> None:
+    """Check every field of a config dataclass against its type hint, once, at the boundary.
+
+    Integers refuse booleans and floats (``64.0``, ``true``), floats must be finite, tuples
+    are checked item by item, and integers are bounded (`_INT_MAX`) so that a damaged
+    checkpoint fails here, naming the key, rather than deep inside torch.
+    """
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        hint, value, key = hints[f.name], getattr(obj, f.name), f"{section}.{f.name}"
+        if typing.get_origin(hint) is tuple:
+            if not isinstance(value, tuple):
+                raise ConfigError(f"{key} must be a list, got {value!r}")
+            items = typing.get_args(hint)
+            if len(items) == 2 and items[1] is Ellipsis:
+                items = (items[0],) * len(value)
+            elif len(items) != len(value):
+                raise ConfigError(f"{key} must have {len(items)} entries, got {list(value)!r}")
+            for i, (item_hint, item) in enumerate(zip(items, value, strict=True)):
+                _check_scalar(f"{key}[{i}]", item_hint, item)
+        elif not dataclasses.is_dataclass(hint):
+            _check_scalar(key, hint, value)
+
+
 @dataclass(frozen=True)
 class AudioConfig:
     """Audio front-end settings.
@@ -77,6 +200,7 @@ class AudioConfig:
     n_freq_bins: int | None = None
 
     def __post_init__(self) -> None:
+        _check_types(self, "audio")
         for name in ("sample_rate", "clip_seconds", "n_fft", "win_length", "hop_length",
                      "compression"):
             _positive("audio", name, getattr(self, name))
@@ -154,6 +278,7 @@ class VoiceConfig:
     channels_last: bool = False
 
     def __post_init__(self) -> None:
+        _check_types(self, "voice")
         n = len(self.channels)
         if n == 0:
             raise ConfigError("voice.channels must list at least one convolution")
@@ -200,6 +325,7 @@ class FaceConfig:
     pixel_mean: tuple[float, float, float] = VGGFACE_MEAN
 
     def __post_init__(self) -> None:
+        _check_types(self, "face")
         if len(self.block_channels) != len(self.block_depths) or not self.block_channels:
             raise ConfigError(
                 f"face.block_channels ({len(self.block_channels)} entries) and "
@@ -265,6 +391,7 @@ class DecoderConfig:
     warp_grid_size: int | None = 112
 
     def __post_init__(self) -> None:
+        _check_types(self, "decoder")
         for name in ("image_size", "first_dim", "landmark_hidden", "n_landmarks",
                      "texture_start", "texture_channels", "min_channels"):
             _positive("decoder", name, getattr(self, name))
@@ -321,6 +448,7 @@ class LossConfig:
     identity_weight: float = 1.0
 
     def __post_init__(self) -> None:
+        _check_types(self, "loss")
         _positive("loss", "temperature", self.temperature)
         for name in ("lambda1", "lambda2", "landmark_weight", "texture_weight",
                      "embedding_weight", "identity_weight"):
@@ -385,6 +513,9 @@ class TrainConfig:
     eval_every: int = 0
 
     def __post_init__(self) -> None:
+        _check_types(self, "train")
+        if self.lr > _LR_MAX:
+            raise ConfigError(f"train.lr must be in (0, {_LR_MAX:g}], got {self.lr!r}")
         for name in ("lr", "eps", "lr_decay", "lr_decay_every", "batch_size"):
             _positive("train", name, getattr(self, name))
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
@@ -429,6 +560,7 @@ class S2FConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        _check_dense_size(self)
         if self.voice.feature_dim != self.face.feature_dim:
             raise ConfigError(
                 f"voice.feature_dim ({self.voice.feature_dim}) must equal face.feature_dim "

@@ -18,8 +18,7 @@ from s2f_model._checkpoint import (
 
 def _net_and_optimizer(seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8),
-                              torch.nn.Linear(8, 2))
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 2))
     with torch.no_grad():
         for p in net.parameters():
             p.copy_(torch.randn(p.shape, generator=gen))
@@ -36,9 +35,17 @@ def _net_and_optimizer(seed: int = 0):
 def test_round_trip_restores_model_optimizer_scheduler_rng(tmp_path):
     net, opt, sched = _net_and_optimizer()
     rng = torch.get_rng_state()
-    path = save_checkpoint(tmp_path, net, {"name": "x"}, optimizer=opt, scheduler=sched,
-                           rng_states={"torch": rng}, stage="voice", step=3,
-                           metadata={"identities": ["a", "b"]})
+    path = save_checkpoint(
+        tmp_path,
+        net,
+        {"name": "x"},
+        optimizer=opt,
+        scheduler=sched,
+        rng_states={"torch": rng},
+        stage="voice",
+        step=3,
+        metadata={"identities": ["a", "b"]},
+    )
     assert path.name == "checkpoint.json"
     meta = json.loads(path.read_text())
     assert meta["stage"] == "voice" and meta["step"] == 3 and meta["config"] == {"name": "x"}
@@ -80,10 +87,10 @@ def test_ddp_style_wrapper_is_unwrapped(tmp_path):
 
 def test_old_tensor_files_are_removed_and_damage_is_detected(tmp_path):
     net, _, _ = _net_and_optimizer()
-    save_checkpoint(tmp_path, net, {}, stage="face", step=1)
-    save_checkpoint(tmp_path, net, {}, stage="face", step=2)
+    save_checkpoint(tmp_path, net, {}, stage="face_encoder", step=1)
+    save_checkpoint(tmp_path, net, {}, stage="face_encoder", step=2)
     files = sorted(p.name for p in tmp_path.glob("*.safetensors"))
-    assert files == ["checkpoint-face-00000002.safetensors"]
+    assert files == ["checkpoint-face_encoder-00000002.safetensors"]
     tensor_file = tmp_path / files[0]
     assert find_checkpoint(tensor_file) == tmp_path / "checkpoint.json"
     data = bytearray(tensor_file.read_bytes())
@@ -133,10 +140,12 @@ def test_missing_and_foreign_checkpoints(tmp_path):
     with pytest.raises(CheckpointError, match="not an s2f-audit checkpoint"):
         load_checkpoint(tmp_path)
     (tmp_path / "model.json").write_text(
-        '{"format": "s2f-audit-checkpoint", "version": 99, "tensors": "x.safetensors"}')
+        '{"format": "s2f-audit-checkpoint", "version": 99, "tensors": "x.safetensors"}'
+    )
     with pytest.raises(CheckpointError, match="checkpoint version 99; this s2f-audit reads"):
         load_checkpoint(tmp_path)
     (tmp_path / "model.json").write_text(
-        '{"format": "s2f-audit-checkpoint", "version": 1, "tensors": "../x.safetensors"}')
+        '{"format": "s2f-audit-checkpoint", "version": 1, "tensors": "../x.safetensors"}'
+    )
     with pytest.raises(CheckpointError, match="bad tensor file name"):
         load_checkpoint(tmp_path)
