@@ -1,0 +1,170 @@
+"""Worker for tests/s2f_model/test_ddp.py, started by ``torchrun --nproc_per_node 2``.
+
+Usage: ``python _ddp_worker.py MANIFEST OUT_DIR OVERRIDES_JSON``. Each rank
+
+1. computes the gradients of one step of each face stage in float64 through
+   DistributedDataParallel (gloo), on its shard of the global batch, and writes them to
+   ``OUT_DIR/grads/rank{r}.safetensors`` and the faces it used to ``rank{r}.json`` there;
+2. runs :func:`s2f_model._train.train` (float32, as users run it) into ``OUT_DIR/run`` and
+   records a hash of its final weights in ``OUT_DIR/rank{r}.json``.
+
+The test imports this file (``runpy``) to compute the single-process reference with the same
+functions; the stage inputs mirror ``_run_stage``'s ``batch_inputs`` in s2f_model/_train.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from s2f_data import read_manifest
+from s2f_model import S2FConfig
+from s2f_model._data import VoiceFaceDataset, load_voice_face_data, training_identities
+from s2f_model._distributed import DistContext, init_distributed, shutdown
+from s2f_model._model import build_model
+from s2f_model._train import (
+    _DecoderStage,
+    _FaceIdentityStage,
+    _rank_batches,
+    _set_mean_face,
+    _set_trainable,
+    augment_faces,
+    derive_seed,
+    init_face_encoder,
+    train,
+)
+
+#: The stages whose DDP gradients must equal the single-process ones (the voice stage's
+#: BatchNorm normalises each rank's half batch, so there the two runs differ by design).
+FACE_STAGES = ("face_encoder", "face_decoder")
+
+
+@dataclass
+class StageBatch:
+    """One step's stage module, its inputs and where they sit in the global batch."""
+
+    module: nn.Module
+    inputs: tuple[Tensor, ...]
+    faces: list[int]  # the face (index into ``data.faces``) of each input row
+
+
+def prepare(
+    manifest: str | os.PathLike[str], overrides: dict
+) -> tuple[S2FConfig, nn.Module, VoiceFaceDataset]:
+    """Config, float64 model and training data exactly as ``_train`` sets them up."""
+    cfg = S2FConfig.compact().replace(**overrides)
+    table = read_manifest(manifest)
+    identities = training_identities(table)
+    cfg = cfg.replace(**{"face.n_identities": len(identities)})
+    data = load_voice_face_data(
+        table,
+        "train",
+        sample_rate=cfg.audio.sample_rate,
+        clip_samples=cfg.audio.clip_samples,
+        image_size=cfg.face.image_size,
+        identities=identities,
+    )
+    model = build_model(cfg, seed=derive_seed(cfg.train.seed, "init"))
+    _set_mean_face(model, data)
+    init_face_encoder(model, derive_seed(cfg.train.seed, "face_init"))
+    return cfg, model.double(), data
+
+
+def stage_batch(
+    stage: str,
+    model: nn.Module,
+    cfg: S2FConfig,
+    data: VoiceFaceDataset,
+    ctx: DistContext,
+    step: int = 0,
+) -> StageBatch:
+    """This rank's inputs of ``step`` of a face stage, in float64."""
+    seed = cfg.train.seed
+    faces = data.faces
+    _set_trainable(model, stage)
+    if stage == "face_encoder":
+        pool = torch.nonzero(faces.identity >= 0).flatten()
+        module: nn.Module = _FaceIdentityStage(model)
+    else:
+        pool = torch.arange(len(faces))
+        model.face_encoder.eval()
+        module = _DecoderStage(model, cfg)
+    indices, _ = _rank_batches(len(pool), cfg.train.batch_size, ctx, seed, stage)
+    sel = pool[indices(step)]
+    b = faces.batch(sel)
+    images = b["image"].double()
+    if stage == "face_encoder":
+        gen = torch.Generator().manual_seed(derive_seed(seed, stage, "aug", step))
+        inputs = (augment_faces(images, gen, shard=(ctx.rank, ctx.world_size)), b["identity"])
+    else:
+        with torch.no_grad():
+            feats = model.encode_face(images)
+        inputs = (feats, images, b["landmarks"].double(), b["has_landmarks"])
+    return StageBatch(module, inputs, sel.tolist())
+
+
+def gradients(module: nn.Module, inputs: tuple[Tensor, ...]) -> dict[str, Tensor]:
+    """Gradients of the stage loss on ``inputs`` (``module`` may be wrapped in DDP)."""
+    params = {n: p for n, p in module.named_parameters() if p.requires_grad}
+    for p in params.values():
+        p.grad = None
+    loss, _ = module(*inputs)
+    loss.backward()
+    return {n.removeprefix("module."): p.grad.detach().clone() for n, p in params.items()}
+
+
+def ddp_gradients(manifest: str, overrides: dict, ctx: DistContext, out: Path) -> None:
+    """Write this rank's DDP gradients of step 0 of each face stage."""
+    from safetensors.torch import save_file
+    from torch.nn.parallel import DistributedDataParallel
+
+    cfg, model, data = prepare(manifest, overrides)
+    tensors, layout = {}, {}
+    for stage in FACE_STAGES:
+        batch = stage_batch(stage, model, cfg, data, ctx)
+        torch.manual_seed(derive_seed(cfg.train.seed, stage, "step", 0))  # dropout, as trained
+        wrapped = DistributedDataParallel(batch.module)
+        for name, grad in gradients(wrapped, batch.inputs).items():
+            tensors[f"{stage}/{name}"] = grad.contiguous()
+        layout[stage] = batch.faces
+        model.zero_grad(set_to_none=True)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out / f"rank{ctx.rank}.safetensors"))
+    (out / f"rank{ctx.rank}.json").write_text(json.dumps(layout))
+
+
+def _weights_sha256(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def main(argv: list[str]) -> None:
+    """Gradients, then a full training run (see the module docstring)."""
+    manifest, out, overrides = argv[0], Path(argv[1]), json.loads(argv[2])
+    ctx = init_distributed("cpu")
+    try:
+        ddp_gradients(manifest, overrides, ctx, out / "grads")
+        cfg = S2FConfig.compact().replace(**overrides)
+        result = train(cfg, manifest, out / "run", progress=False)  # joins this group
+        record = {
+            "sha256": _weights_sha256(result.model),
+            "world": os.environ["WORLD_SIZE"],
+            "steps": {k: len(v) for k, v in result.losses.items()},
+        }
+        (out / f"rank{ctx.rank}.json").write_text(json.dumps(record))
+    finally:
+        shutdown(ctx)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
