@@ -15,6 +15,7 @@ Examples
 True
 """
 
+from audit._arms import compare_arm_audits, compare_arms
 from audit._audit import (
     DEFAULT_GROUPING_COLUMNS,
     DEFAULT_MIN_GROUP_SIZE,
@@ -125,6 +126,8 @@ __all__ = [
     "check_evaluation_table",
     "cohen_kappa_from_counts",
     "column_levels",
+    "compare_arm_audits",
+    "compare_arms",
     "compare_audits",
     "compare_evaluations",
     "confusion_spec",

@@ -31,7 +31,13 @@ from audit._schema import EVALUATION_FILENAME, read_audit
 from audit._tables import _collapsed, _CountCache, adjust_families
 from audit.exceptions import AuditInputError, MismatchedRowsError
 
-__all__ = ["align_evaluations", "compare_audits", "compare_evaluations", "mcnemar_exact"]
+__all__ = [
+    "align_evaluations",
+    "compare_audits",
+    "compare_evaluations",
+    "mcnemar_exact",
+    "read_evaluation_audit",
+]
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -327,39 +333,59 @@ def compare_audits(
     dict of str to DataFrame
         See `compare_evaluations`.
     """
-    tables = []
-    settings: dict = {}
-    for path in (audit_a, audit_b):
-        p = Path(path)
-        folder = p if p.is_dir() else p.parent
-        result = read_audit(p)
-        if not settings:
-            settings = dict(result.settings)
-            settings.setdefault("random_state", result.seed)
-        name = result.artifacts.get("evaluation") or EVALUATION_FILENAME
-        csv = folder / name
-        if not csv.exists():
-            raise AuditInputError(f"{p}: its evaluation table {csv} does not exist")
-        tables.append(
-            pd.read_csv(
-                csv,
-                keep_default_na=False,
-                na_values=[""],
-                dtype={"utterance_id": str, "speaker_id": str},
-            )
-        )
-    allowed = (
-        "groupings",
-        "max_order",
-        "n_boot",
-        "ci_level",
-        "ci_method",
-        "min_group_size",
-        "correction",
-        "random_state",
+    table_a, options = read_evaluation_audit(audit_a)
+    table_b, _ = read_evaluation_audit(audit_b)
+    options.update(kwargs)
+    return compare_evaluations(table_a, table_b, **options)
+
+
+#: Settings recorded in an audit that a comparison reuses.
+_RECORDED_OPTIONS = (
+    "groupings",
+    "max_order",
+    "n_boot",
+    "ci_level",
+    "ci_method",
+    "min_group_size",
+    "correction",
+    "random_state",
+)
+
+
+def read_evaluation_audit(
+    path: str | os.PathLike[str],
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """Read a written audit's evaluation table and the comparison settings it records.
+
+    Parameters
+    ----------
+    path : path-like
+        ``audit.json`` or its folder.
+
+    Returns
+    -------
+    table : DataFrame
+        The per-utterance evaluation table (``artifacts.evaluation``).
+    options : dict
+        The audit's groupings, max_order, n_boot, ci_level, ci_method, min_group_size,
+        correction and seed (as ``random_state``), where recorded.
+    """
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    result = read_audit(p)
+    settings = dict(result.settings)
+    settings.setdefault("random_state", result.seed)
+    name = result.artifacts.get("evaluation") or EVALUATION_FILENAME
+    csv = folder / name
+    if not csv.exists():
+        raise AuditInputError(f"{p}: its evaluation table {csv} does not exist")
+    table = pd.read_csv(
+        csv,
+        keep_default_na=False,
+        na_values=[""],
+        dtype={"utterance_id": str, "speaker_id": str},
     )
-    options = {k: settings[k] for k in allowed if settings.get(k) is not None}
+    options = {k: settings[k] for k in _RECORDED_OPTIONS if settings.get(k) is not None}
     if "groupings" in options:
         options["groupings"] = [g if isinstance(g, str) else tuple(g) for g in options["groupings"]]
-    options.update(kwargs)
-    return compare_evaluations(tables[0], tables[1], **options)
+    return table, options

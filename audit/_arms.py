@@ -1,0 +1,473 @@
+"""Two arms of retrained models: several training seeds per arm, audited on the same rows.
+
+An *arm* is one training recipe (data, settings) trained with several seeds. Training noise
+moves a model's metrics as much as a change of training data can, so a comparison of one
+checkpoint per arm calls seed noise a finding. `compare_arms` estimates each arm's metric as
+the mean over its seeds and the arm difference with an interval that accounts for both
+sources of variation:
+
+- **speakers**: one stratified speaker-cluster bootstrap (`audit.SpeakerBootstrap`) draws
+  the same speakers for every checkpoint of both arms, so the pairing on the evaluation rows
+  is kept; its replicates of the difference of the seed means give the speaker variance
+  ``V_spk`` (times ``m / (m - 1)``, as in `audit.bootstrap_p_value`) and the interval
+  *without* seed variance (the paired comparison's interval);
+- **seeds**: the seed-to-seed variance of each arm on the full data, ``s_A^2`` and
+  ``s_B^2`` (``ddof=1``), gives ``V_seed = s_A^2 / k_A + s_B^2 / k_B``.
+
+The interval *with* seed variance is ``d +- t_nu sqrt(V_spk + V_seed)``, with ``nu`` from
+Welch-Satterthwaite (``m - 1`` degrees of freedom for the speaker part, ``k - 1`` for each
+arm's seed part), and the p-value is the matching t test. This is the variance a two-level
+bootstrap (seeds resampled within each arm, speakers resampled jointly) estimates, with the
+two corrections that such a bootstrap lacks at 2-5 seeds: the unbiased seed variance (a seed
+resample shrinks it by ``(k - 1) / k``) and t quantiles with the few degrees of freedom that
+3 seeds give (a percentile interval over 3 seeds has only 10 distinct seed draws). With one
+seed in an arm its seed variance is taken from the other arm (flag
+``seed_variance_from_one_arm``); with one seed in both arms there is no seed variance and
+the result equals `audit.compare_evaluations` exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from audit._arms_stats import seed_interval, seed_spread
+from audit._audit import DEFAULT_GROUPING_COLUMNS, build_metric_specs
+from audit._bootstrap import (
+    CI_METHODS,
+    SpeakerBootstrap,
+    bootstrap_interval,
+    bootstrap_p_value,
+    check_random_state,
+)
+from audit._compare import _key, _mcnemar, align_evaluations, read_evaluation_audit
+from audit._groups import Grouping, build_groupings
+from audit._metrics import MetricSpec, _labels_of, detect_targets, label_vocabulary
+from audit._multitest import CORRECTIONS
+from audit._tables import _collapsed, _CountCache, adjust_families
+from audit.exceptions import AuditInputError
+
+__all__ = ["compare_arm_audits", "compare_arms"]
+
+
+@dataclass(frozen=True)
+class _Arms:
+    """Aligned tables of both arms, their metric specs and the stacked statistics."""
+
+    tables: list[pd.DataFrame]  # arm A's seeds, then arm B's
+    k_a: int
+    specs: list[dict[tuple[str, str, str | None], MetricSpec]]
+    keys: list[tuple[str, str, str | None]]
+    stacked: np.ndarray  # (rows, tables x sum of widths): table t's block is t * width
+    starts: np.ndarray  # offsets of the keys inside one table's block
+    correct: list[dict[tuple[str, str], np.ndarray]]  # per table, for McNemar
+
+    @property
+    def k_b(self) -> int:
+        return len(self.tables) - self.k_a
+
+    def cols(self, t: int, i: int) -> slice:
+        offset = t * int(self.starts[-1])
+        return slice(offset + int(self.starts[i]), offset + int(self.starts[i + 1]))
+
+
+@dataclass(frozen=True)
+class _Settings:
+    level: float
+    method: str
+    min_group_size: int
+
+
+def _check_tables(tables: Sequence[pd.DataFrame], arm: str) -> list[pd.DataFrame]:
+    if isinstance(tables, pd.DataFrame):
+        tables = [tables]
+    tables = list(tables)
+    if not tables:
+        raise AuditInputError(f"arm {arm} holds no evaluation table; give at least one")
+    for i, t in enumerate(tables):
+        if not isinstance(t, pd.DataFrame):
+            raise AuditInputError(
+                f"arm {arm}, checkpoint {i}: expected an evaluation DataFrame, got "
+                f"{type(t).__name__}"
+            )
+    return tables
+
+
+def _prepare(
+    tables_a: list[pd.DataFrame],
+    tables_b: list[pd.DataFrame],
+    group_cols: Sequence[str],
+    labels: Mapping[str, Sequence[str]] | None,
+    retrieval_ks: Sequence[int],
+) -> _Arms:
+    """Align every table on arm A's first, build specs and stack their statistics."""
+    first = tables_a[0]
+    aligned = [align_evaluations(first, first, group_cols)[0]]
+    aligned += [align_evaluations(first, t, group_cols)[1] for t in [*tables_a[1:], *tables_b]]
+    everything = pd.concat(aligned, ignore_index=True)
+    found = [detect_targets(t) for t in aligned]
+    targets = [t for t in found[0] if all(t in f for f in found[1:])]
+    vocab = {t: label_vocabulary(everything, t, (labels or {}).get(t)) for t in targets}
+    specs = [
+        {_key(s): s for s in build_metric_specs(t, labels=vocab, retrieval_ks=retrieval_ks)[0]}
+        for t in aligned
+    ]
+    keys = [k for k in specs[0] if all(k in s for s in specs[1:])]
+    stacked = np.hstack([s[k].stats for s in specs for k in keys])
+    widths = [specs[0][k].n_stats for k in keys]
+    correct: list[dict[tuple[str, str], np.ndarray]] = [{} for _ in aligned]
+    for t in targets:
+        for source in ("recon", "upper"):
+            if all(f"{source}_{t}" in frame.columns for frame in aligned):
+                for frame, out in zip(aligned, correct, strict=True):
+                    same = _labels_of(frame[f"true_{t}"]) == _labels_of(frame[f"{source}_{t}"])
+                    out[(source, t)] = same.to_numpy(bool)
+    return _Arms(
+        aligned,
+        len(tables_a),
+        specs,
+        keys,
+        stacked,
+        np.concatenate([[0], np.cumsum(widths)]).astype(np.int64),
+        correct,
+    )
+
+
+def _arm_means(
+    arms: _Arms, i: int, point: np.ndarray, reps: np.ndarray, reps_total: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per-seed values and gaps, and the arm means, of key ``i`` in one grouping."""
+    key = arms.keys[i]
+    vals, rvals, totals, rtotals = [], [], [], []
+    for t, spec in enumerate(arms.specs):
+        sl = arms.cols(t, i)
+        vals.append(spec[key].func(point[:, sl]))
+        rvals.append(spec[key].func(reps[:, :, sl]))
+        totals.append(spec[key].func(point[:, sl].sum(axis=0)))
+        rtotals.append(spec[key].func(reps_total[:, sl])[:, None])
+    k = arms.k_a
+    out: dict[str, np.ndarray] = {"seeds": np.stack(vals), "seed_totals": np.stack(totals)}
+    for arm, part in (("a", slice(0, k)), ("b", slice(k, None))):
+        # the mean of one array is that array exactly, so one seed per arm reproduces the
+        # paired comparison bit for bit
+        out[f"v{arm}"] = np.mean(np.stack(vals[part]), axis=0)
+        out[f"r{arm}"] = np.mean(np.stack(rvals[part]), axis=0)
+        out[f"o{arm}"] = np.mean(np.stack(totals[part]), axis=0)
+        out[f"ro{arm}"] = np.mean(np.stack(rtotals[part]), axis=0)
+    with np.errstate(invalid="ignore"):
+        out["gaps"] = out["seeds"] - out["seed_totals"][:, None]
+    return out
+
+
+def _interval(
+    estimate: np.ndarray,
+    estimate_reps: np.ndarray,
+    seeds_a: np.ndarray,
+    seeds_b: np.ndarray,
+    n_spk: np.ndarray,
+    n_utt: np.ndarray,
+    size: np.ndarray,
+    cfg: _Settings,
+) -> dict[str, np.ndarray]:
+    """Speaker-only interval and p-value, and the interval and p-value with seed variance."""
+    level = cfg.level
+    lo, hi = bootstrap_interval(estimate_reps, n_spk, level, cfg.method)  # type: ignore[arg-type]
+    flat = _collapsed(lo, hi, estimate, size) & (n_utt > 0)
+    lo[flat], hi[flat] = np.nan, np.nan
+    p = bootstrap_p_value(estimate, estimate_reps, n_spk)
+    out = seed_interval(estimate, estimate_reps, n_spk, seeds_a, seeds_b, level)
+    out["speaker_ci_low"], out["speaker_ci_high"], out["speaker_p_value"] = lo, hi, p
+    if not np.any(np.isfinite(out["seed_se"])):  # one seed per arm: the paired comparison
+        out["ci_low"], out["ci_high"], out["p_value"] = lo, hi, p
+        out["degenerate"] = flat
+    else:
+        out["degenerate"] = _collapsed(out["ci_low"], out["ci_high"], estimate, size)
+        out["degenerate"] &= n_utt > 0
+        out["ci_low"][out["degenerate"]] = np.nan
+        out["ci_high"][out["degenerate"]] = np.nan
+    return out
+
+
+def _base_flags(n_utt: int, n_spk: int, min_group_size: int) -> list[str]:
+    if n_utt == 0:
+        return ["empty"]
+    if n_spk < min_group_size:
+        return ["insufficient_data"]
+    return []
+
+
+def _key_estimates(
+    arms: _Arms, i: int, sums: tuple[np.ndarray, np.ndarray, np.ndarray], n: tuple, cfg: _Settings
+) -> dict[str, object]:
+    """Arm means, differences, changes of the gaps and their intervals for key ``i``."""
+    m = _arm_means(arms, i, *sums)
+    n_utt, n_spk = n
+    k = arms.k_a
+    va, vb, oa, ob = m["va"], m["vb"], m["oa"], m["ob"]
+    with np.errstate(invalid="ignore"):
+        diff, diff_reps = vb - va, m["rb"] - m["ra"]
+        change = np.abs(vb - ob) - np.abs(va - oa)
+        change_reps = np.abs(m["rb"] - m["rob"]) - np.abs(m["ra"] - m["roa"])
+    seeds, gaps = m["seeds"], m["gaps"]
+    size_d = np.fmax(np.abs(va), np.abs(vb))
+    size_c = np.fmax(np.abs(va - oa), np.abs(vb - ob))
+    common = (n_spk, n_utt)
+    return {
+        "va": va,
+        "vb": vb,
+        "gap_a": va - oa,
+        "gap_b": vb - ob,
+        "diff": diff,
+        "change": change,
+        "d": _interval(diff, diff_reps, seeds[:k], seeds[k:], *common, size_d, cfg),
+        "c": _interval(change, change_reps, gaps[:k], gaps[k:], *common, size_c, cfg),
+        "spread_v": seed_spread(seeds[:k], seeds[k:]),
+        "spread_g": seed_spread(gaps[:k], gaps[k:]),
+    }
+
+
+def _grouping_rows(
+    arms: _Arms, grouping: Grouping, boot: SpeakerBootstrap, cfg: _Settings
+) -> tuple[list[dict], list[dict]]:
+    """Paired and disparity-change rows of every key and group of one grouping."""
+    n_groups = grouping.n_groups
+    point, reps = boot.group_sums(arms.stacked, grouping.codes, n_groups)
+    sums = (point, reps, reps.sum(axis=1))  # each replicate's whole table, once
+    counts = _CountCache(boot, grouping.codes, n_groups)
+    labels_g = grouping.labels()
+    paired_rows: list[dict] = []
+    change_rows: list[dict] = []
+    one_each = arms.k_a == 1 and arms.k_b == 1
+    for i, key in enumerate(arms.keys):
+        valid = np.logical_and.reduce([s[key].valid for s in arms.specs])
+        n_utt, n_spk = counts(valid)
+        e = _key_estimates(arms, i, sums, (n_utt, n_spk), cfg)
+        mcn = (
+            _mcnemar(key, arms.correct[0], arms.correct[1], valid, grouping.codes, n_groups)
+            if one_each
+            else None
+        )
+        for g in range(n_groups):
+            flags = _base_flags(int(n_utt[g]), int(n_spk[g]), cfg.min_group_size)
+            base = {
+                "metric": key[0],
+                "target": key[1],
+                "label": key[2],
+                "attribute": grouping.attribute,
+                "group": dict(grouping.groups[g]),
+                "group_label": labels_g[g],
+                "n_utterances": int(n_utt[g]),
+                "n_speakers": int(n_spk[g]),
+            }
+            paired_rows.append(_paired_row(base, e, mcn, g, flags, arms))
+            if grouping.columns:
+                change_rows.append(_change_row(base, e, g, flags, arms))
+    return paired_rows, change_rows
+
+
+def _paired_row(
+    base: dict, e: Mapping[str, object], mcn: tuple | None, g: int, flags: list[str], arms: _Arms
+) -> dict:
+    d, spread = e["d"], e["spread_v"]
+    paired_flags = flags if mcn else [*flags, "mcnemar_not_applicable"]
+    return {
+        **base,
+        "value_a": float(e["va"][g]),
+        "value_b": float(e["vb"][g]),
+        "difference": float(e["diff"][g]),
+        "diff_ci_low": float(d["ci_low"][g]),
+        "diff_ci_high": float(d["ci_high"][g]),
+        "p_value": float(d["p_value"][g]),
+        "p_adjusted": np.nan,
+        "mcnemar_b": float(mcn[0][g]) if mcn else np.nan,
+        "mcnemar_c": float(mcn[1][g]) if mcn else np.nan,
+        "mcnemar_p": float(mcn[2][g]) if mcn else np.nan,
+        "flags": paired_flags
+        + (["degenerate_ci"] if d["degenerate"][g] else [])
+        + _seed_flags(d, spread, e["diff"], g, flags),
+        **_seed_columns(d, spread, g, arms.k_a, arms.k_b, "value"),
+    }
+
+
+def _change_row(base: dict, e: Mapping[str, object], g: int, flags: list[str], arms: _Arms) -> dict:
+    c, spread = e["c"], e["spread_g"]
+    moved = []
+    if not flags:
+        if c["ci_low"][g] > 0:
+            moved = ["grew"]
+        elif c["ci_high"][g] < 0:
+            moved = ["shrank"]
+    return {
+        **base,
+        "disparity_a": float(e["gap_a"][g]),
+        "disparity_b": float(e["gap_b"][g]),
+        "change": float(e["change"][g]),
+        "change_ci_low": float(c["ci_low"][g]),
+        "change_ci_high": float(c["ci_high"][g]),
+        "p_value": float(c["p_value"][g]),
+        "p_adjusted": np.nan,
+        "flags": flags
+        + moved
+        + (["degenerate_ci"] if c["degenerate"][g] else [])
+        + _seed_flags(c, spread, e["change"], g, flags),
+        **_seed_columns(c, spread, g, arms.k_a, arms.k_b, "gap"),
+    }
+
+
+def _seed_flags(
+    interval: Mapping[str, np.ndarray],
+    spread: Mapping[str, np.ndarray],
+    estimate: np.ndarray,
+    g: int,
+    flags: Sequence[str],
+) -> list[str]:
+    out = []
+    if interval["one_arm"][g]:
+        out.append("seed_variance_from_one_arm")
+    sd = spread["seed_sd"][g]
+    if not flags and np.isfinite(sd) and np.isfinite(estimate[g]) and sd > abs(estimate[g]):
+        out.append("seed_spread_exceeds_difference")
+    return out
+
+
+def _seed_columns(
+    interval: Mapping[str, np.ndarray],
+    spread: Mapping[str, np.ndarray],
+    g: int,
+    k_a: int,
+    k_b: int,
+    what: str,
+) -> dict[str, float | int]:
+    out: dict[str, float | int] = {"n_seeds_a": k_a, "n_seeds_b": k_b}
+    for arm in ("a", "b"):
+        for stat in ("sd", "min", "max"):
+            out[f"{what}_{arm}_seed_{stat}"] = float(spread[f"{stat}_{arm}"][g])
+    out["seed_sd"] = float(spread["seed_sd"][g])
+    for name in (
+        "speaker_ci_low",
+        "speaker_ci_high",
+        "speaker_p_value",
+        "speaker_se",
+        "seed_se",
+        "df",
+    ):
+        out[name] = float(interval[name][g])
+    return out
+
+
+def compare_arms(
+    tables_a: Sequence[pd.DataFrame],
+    tables_b: Sequence[pd.DataFrame],
+    *,
+    groupings: Sequence[str | Sequence[str]] | None = None,
+    max_order: int = 1,
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    ci_method: Literal["expanded", "percentile"] = "expanded",
+    min_group_size: int = 10,
+    correction: Literal["holm", "bh", "none"] = "holm",
+    random_state: int = 0,
+    labels: Mapping[str, Sequence[str]] | None = None,
+    retrieval_ks: Sequence[int] = (1, 2, 5, 10),
+) -> dict[str, pd.DataFrame]:
+    """Compare arm B with arm A, each a list of checkpoints (training seeds) on the same rows.
+
+    Parameters
+    ----------
+    tables_a, tables_b : sequence of DataFrame
+        Evaluation tables of arm A's checkpoints (the baseline) and arm B's, all of the same
+        utterances (see `audit.align_evaluations`).
+    groupings, max_order, n_boot, ci_level, ci_method, min_group_size, correction,
+    random_state, labels, retrieval_ks
+        As in `audit.compare_evaluations`.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``paired`` and ``disparity_change`` with the columns of `audit.compare_evaluations`,
+        where values are the means over each arm's seeds and the interval, p-value and
+        flags account for seed variance (see the module docstring), followed by
+        ``n_seeds_a``, ``n_seeds_b``; the seed spread of each arm
+        (``value_a_seed_sd`` / ``_min`` / ``_max``, and ``gap_*`` for the gaps to overall in
+        ``disparity_change``); ``seed_sd`` (the pooled seed-to-seed SD of one model's value
+        or gap); ``speaker_ci_low`` / ``speaker_ci_high`` / ``speaker_p_value`` (without
+        seed variance: the paired comparison of the seed means); ``speaker_se``,
+        ``seed_se`` and ``df`` (the two standard errors and the Welch-Satterthwaite degrees
+        of freedom). Flags: ``seed_spread_exceeds_difference`` when ``seed_sd`` exceeds the
+        absolute difference (a retrain moves the metric more than the arms differ),
+        ``seed_variance_from_one_arm``. McNemar's counts need one checkpoint per arm (NaN
+        and ``mcnemar_not_applicable`` otherwise). With one checkpoint per arm the
+        `audit.compare_evaluations` columns are equal to its result.
+
+    Examples
+    --------
+    >>> from audit import make_evaluation_table
+    >>> a = make_evaluation_table(40, 2, random_state=0)
+    >>> b = [a.assign(recon_gender=a["true_gender"])] * 2  # two seeds, both always right
+    >>> out = compare_arms([a, a], b, groupings=["gender"], n_boot=50, min_group_size=5)
+    >>> row = out["paired"].query("metric == 'agreement' and target == 'gender'").iloc[0]
+    >>> int(row["n_seeds_b"]), float(row["value_b"]), float(row["seed_sd"])
+    (2, 1.0, 0.0)
+    """
+    seed = check_random_state(random_state)
+    if ci_method not in CI_METHODS:
+        raise AuditInputError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
+    if correction not in CORRECTIONS:
+        raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    list_a, list_b = _check_tables(tables_a, "A"), _check_tables(tables_b, "B")
+    if groupings is None:
+        groupings = [c for c in DEFAULT_GROUPING_COLUMNS if c in list_a[0].columns]
+    group_cols = sorted({c for g in groupings for c in ([g] if isinstance(g, str) else g)})
+    arms = _prepare(list_a, list_b, group_cols, labels, retrieval_ks)
+    boot = SpeakerBootstrap(arms.tables[0]["speaker_id"].to_numpy(), n_boot, seed)
+    cfg = _Settings(ci_level, ci_method, min_group_size)
+    paired_rows: list[dict] = []
+    change_rows: list[dict] = []
+    for grouping in build_groupings(arms.tables[0], groupings, max_order):
+        p_rows, c_rows = _grouping_rows(arms, grouping, boot, cfg)
+        paired_rows += p_rows
+        change_rows += c_rows
+    paired, changes = pd.DataFrame(paired_rows), pd.DataFrame(change_rows)
+    alpha = 1 - ci_level
+    for frame in (paired, changes):
+        if len(frame):
+            adjust_families(frame, correction, alpha)
+    return {"paired": paired, "disparity_change": changes}
+
+
+def compare_arm_audits(
+    audits_a: Sequence[str | object], audits_b: Sequence[str | object], **kwargs: object
+) -> dict[str, pd.DataFrame]:
+    """Compare two arms of written audits through their ``evaluation.csv`` files.
+
+    Parameters
+    ----------
+    audits_a, audits_b : sequence of path-like
+        ``audit.json`` files (or their folders) of arm A's checkpoints and arm B's.
+    **kwargs
+        Passed to `compare_arms`; by default the settings recorded in the first audit of
+        arm A (groupings, max_order, n_boot, ci_level, ci_method, min_group_size,
+        correction, seed) are used.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        See `compare_arms`.
+    """
+    if isinstance(audits_a, str) or isinstance(audits_b, str):
+        raise AuditInputError("audits_a and audits_b must be lists of audit paths, not strings")
+    if not audits_a or not audits_b:
+        raise AuditInputError("each arm needs at least one audit")
+    tables_a, tables_b, options = [], [], {}
+    for arm, paths, out in (("A", audits_a, tables_a), ("B", audits_b, tables_b)):
+        for path in paths:
+            table, recorded = read_evaluation_audit(path)
+            out.append(table)
+            if not options and arm == "A":
+                options = recorded
+    options.update(kwargs)
+    return compare_arms(tables_a, tables_b, **options)  # type: ignore[arg-type]

@@ -1,0 +1,161 @@
+"""Seed-to-seed spread and the arm-difference interval with seed variance (pure NumPy).
+
+See `audit.compare_arms` for the method. Arrays of per-seed values have shape
+``(k, n_groups)``: one row per checkpoint (training seed) of an arm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit._bootstrap import replicate_variance
+
+__all__ = ["seed_interval", "seed_spread"]
+
+# A standard error below this, relative to the estimate, is rounding noise (as in
+# audit.bootstrap_p_value).
+_ROUNDING = 1e-9
+
+
+def _seed_var(values: np.ndarray) -> np.ndarray:
+    """Sample variance (``ddof=1``) over the seeds (axis 0); NaN with one seed."""
+    if values.shape[0] < 2:
+        return np.full(values.shape[1:], np.nan)
+    return np.var(values, axis=0, ddof=1)
+
+
+def seed_spread(seeds_a: np.ndarray, seeds_b: np.ndarray) -> dict[str, np.ndarray]:
+    """Seed-to-seed SD and range of each arm, and the SD pooled over both arms.
+
+    Parameters
+    ----------
+    seeds_a, seeds_b : ndarray, shape (k_a, G) and (k_b, G)
+        Per-seed values of arm A and arm B.
+
+    Returns
+    -------
+    dict of str to ndarray, shape (G,)
+        ``sd_a``, ``min_a``, ``max_a``, ``sd_b``, ``min_b``, ``max_b`` and ``seed_sd``:
+        ``sqrt(sum_arms (k - 1) s^2 / sum_arms (k - 1))`` over the arms with two or more
+        seeds (NaN when neither has).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = seed_spread(np.array([[0.5], [0.7]]), np.array([[0.8], [0.8], [0.9]]))
+    >>> round(float(out["seed_sd"][0]), 6), float(out["max_a"][0])  # sqrt((0.02 + 2 / 300) / 3)
+    (0.094281, 0.7)
+    """
+    out: dict[str, np.ndarray] = {}
+    num, den = 0.0, 0
+    for arm, values in (("a", seeds_a), ("b", seeds_b)):
+        var = _seed_var(values)
+        out[f"sd_{arm}"] = np.sqrt(var)
+        out[f"min_{arm}"] = np.min(values, axis=0)
+        out[f"max_{arm}"] = np.max(values, axis=0)
+        if values.shape[0] >= 2:
+            num = num + (values.shape[0] - 1) * var
+            den += values.shape[0] - 1
+    width = seeds_a.shape[1:]
+    out["seed_sd"] = np.sqrt(num / den) if den else np.full(width, np.nan)
+    return out
+
+
+def _seed_components(
+    seeds_a: np.ndarray, seeds_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Seed variance of the difference of arm means and its Satterthwaite denominator part.
+
+    Returns ``(v_seed, denominator, one_arm)``: with two or more seeds in both arms
+    ``v_seed = s_A^2 / k_A + s_B^2 / k_B`` (Welch); with two or more in one arm only, its
+    variance stands for both arms, ``v_seed = s^2 (1 / k_A + 1 / k_B)`` with ``k - 1``
+    degrees of freedom; NaN with one seed in each.
+    """
+    k_a, k_b = seeds_a.shape[0], seeds_b.shape[0]
+    var_a, var_b = _seed_var(seeds_a), _seed_var(seeds_b)
+    if k_a >= 2 and k_b >= 2:
+        c_a, c_b = var_a / k_a, var_b / k_b
+        return c_a + c_b, c_a**2 / (k_a - 1) + c_b**2 / (k_b - 1), False
+    if k_a >= 2 or k_b >= 2:
+        var, k = (var_a, k_a) if k_a >= 2 else (var_b, k_b)
+        v_seed = var * (1 / k_a + 1 / k_b)
+        return v_seed, v_seed**2 / (k - 1), True
+    nan = np.full(seeds_a.shape[1:], np.nan)
+    return nan, nan, False
+
+
+def seed_interval(
+    estimate: np.ndarray,
+    speaker_reps: np.ndarray,
+    n_speakers: np.ndarray,
+    seeds_a: np.ndarray,
+    seeds_b: np.ndarray,
+    level: float = 0.95,
+) -> dict[str, np.ndarray]:
+    """Interval and p-value of an arm difference with speaker and seed variance.
+
+    ``se = sqrt(V_spk + V_seed)`` where ``V_spk`` is the variance of the paired speaker
+    bootstrap replicates times ``m / (m - 1)`` and ``V_seed`` comes from the seed-to-seed
+    variances (see `_seed_components`); the interval is ``estimate +- t_{nu, 1 - alpha/2} se``
+    and the p-value the two-sided t test, with Welch-Satterthwaite degrees of freedom
+    ``nu = se^4 / (V_spk^2 / (m - 1) + sum_arm (s^2 / k)^2 / (k - 1))``.
+
+    Parameters
+    ----------
+    estimate : ndarray, shape (G,)
+        Difference of the arm means (or another contrast of them).
+    speaker_reps : ndarray, shape (n_boot, G)
+        Its speaker-bootstrap replicates (seeds held fixed).
+    n_speakers : ndarray, shape (G,)
+        Speakers behind each estimate (NaN results below 2).
+    seeds_a, seeds_b : ndarray, shape (k_a, G) and (k_b, G)
+        Per-seed values whose arm means make up ``estimate``.
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    dict of str to ndarray, shape (G,)
+        ``ci_low``, ``ci_high``, ``p_value``, ``speaker_se``, ``seed_se``, ``df`` and
+        ``one_arm`` (bool: the seed variance of one arm stood for both). With one seed per
+        arm ``seed_se``, the interval, the p-value and ``df`` are NaN.
+
+    Examples
+    --------
+    Without speaker variance, two seeds per arm: ``se^2 = 0.02 / 2 + 0.02 / 2`` and
+    ``nu = 0.02^2 / (2 * 0.01^2) = 2``:
+
+    >>> import numpy as np
+    >>> a, b = np.array([[0.5], [0.7]]), np.array([[0.7], [0.9]])
+    >>> out = seed_interval(np.array([0.2]), np.zeros((10, 1)), np.array([50]), a, b)
+    >>> float(out["df"][0]), round(float(out["ci_high"][0] - 0.2), 4)  # t_2 = 4.3027
+    (2.0, 0.6085)
+    """
+    from scipy import stats
+
+    estimate = np.asarray(estimate, dtype=np.float64)
+    m = np.asarray(n_speakers, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v_spk = replicate_variance(speaker_reps) * m / np.maximum(m - 1, 1)
+        v_seed, seed_den, one_arm = _seed_components(seeds_a, seeds_b)
+        total = v_spk + v_seed
+        den = v_spk**2 / np.maximum(m - 1, 1) + seed_den
+        df = np.where(den > 0, total**2 / den, np.inf)
+        df = np.maximum(df, 1.0)
+        se = np.sqrt(total)
+        q = stats.t.ppf(1 - (1 - level) / 2, df)
+        low, high = estimate - q * se, estimate + q * se
+        p = 2 * stats.t.sf(np.abs(estimate) / se, df)
+    no_spread = se <= _ROUNDING * np.abs(estimate)
+    p = np.where(no_spread, np.where(estimate == 0, 1.0, np.nan), p)
+    bad = ~(np.isfinite(se) & np.isfinite(estimate) & (m >= 2))
+    nan = np.full(estimate.shape, np.nan)
+    return {
+        "ci_low": np.where(bad, nan, low),
+        "ci_high": np.where(bad, nan, high),
+        "p_value": np.where(bad, nan, p),
+        "speaker_se": np.sqrt(v_spk),
+        "seed_se": np.sqrt(v_seed),
+        "df": np.where(bad | (total == 0), nan, df),
+        "one_arm": np.full(estimate.shape, one_arm and not np.all(bad)),
+    }
