@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reports._compare_seeds import seed_rows
 from reports._load import LoadedAudit, load_audit
 from reports._report import (
     DEFAULT_MAX_ROWS,
@@ -33,6 +34,8 @@ from reports._tables import (
 from reports.exceptions import AuditFormatError, IncompatibleAuditsError
 
 __all__ = ["check_comparable", "render_comparison", "unpaired_comparison"]
+
+AuditLike = dict[str, Any] | str | os.PathLike[str]
 
 #: Keys that vary between two audits of the same rows (never part of a record's identity).
 _MEASURED = frozenset(
@@ -231,10 +234,15 @@ def _evaluation_file(loaded: LoadedAudit) -> Path | None:
 
 
 def _paired(
-    a: LoadedAudit, b: LoadedAudit, options: Mapping[str, Any]
+    arm_a: Sequence[LoadedAudit], arm_b: Sequence[LoadedAudit], options: Mapping[str, Any]
 ) -> tuple[dict[str, list[dict[str, Any]]] | None, str]:
-    """Paired comparison from ``audit.compare_audits``, or (None, why it is not available)."""
-    missing = [loaded.source for loaded in (a, b) if _evaluation_file(loaded) is None]
+    """Paired comparison from the audit package, or (None, why it is not available).
+
+    One audit per arm: ``audit.compare_audits``; several (training seeds): the arm
+    comparison ``audit.compare_arm_audits``.
+    """
+    everyone = [*arm_a, *arm_b]
+    missing = [loaded.source for loaded in everyone if _evaluation_file(loaded) is None]
     if missing:
         return None, (
             "the per-utterance evaluation table (artifacts.evaluation) of "
@@ -245,11 +253,16 @@ def _paired(
         module = importlib.import_module("audit")
     except ImportError:
         return None, "the audit package cannot be imported"
-    compare = getattr(module, "compare_audits", None)
-    if compare is None:
-        return None, "this version of the audit package has no compare_audits"
-    result = compare(a.path, b.path, **options)
-    return _as_tables(result), ""
+    if len(arm_a) == 1 and len(arm_b) == 1:
+        compare = getattr(module, "compare_audits", None)
+        if compare is None:
+            return None, "this version of the audit package has no compare_audits"
+        return _as_tables(compare(arm_a[0].path, arm_b[0].path, **options)), ""
+    compare_arms = getattr(module, "compare_arm_audits", None)
+    if compare_arms is None:
+        return None, "this version of the audit package has no compare_arm_audits"
+    paths_a, paths_b = [x.path for x in arm_a], [x.path for x in arm_b]
+    return _as_tables(compare_arms(paths_a, paths_b, **options)), ""
 
 
 def _clean(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -302,9 +315,18 @@ def _order_of_section(section: str | None) -> int:
     return _COMPARE_ORDER.index(section) if section in _COMPARE_ORDER else len(_COMPARE_ORDER)
 
 
+def _arm(audits: Any, name: str) -> list[Any]:
+    """One audit (dict or path) or a list or tuple of them (the seeds of one arm)."""
+    if isinstance(audits, list | tuple):
+        if not audits:
+            raise IncompatibleAuditsError(f"arm {name} holds no audit; give at least one")
+        return list(audits)
+    return [audits]
+
+
 def render_comparison(
-    a: dict[str, Any] | str | os.PathLike[str],
-    b: dict[str, Any] | str | os.PathLike[str],
+    a: AuditLike | Sequence[AuditLike],
+    b: AuditLike | Sequence[AuditLike],
     out_html: str | os.PathLike[str],
     *,
     pdf: bool = False,
@@ -314,7 +336,12 @@ def render_comparison(
     compare_options: Mapping[str, Any] | None = None,
     focus: Sequence[Sequence[str]] = DEFAULT_FOCUS,
 ) -> Path:
-    """Render a comparison of two audits (A = baseline, B = candidate) as one HTML file.
+    """Render a comparison of two audits, or two arms of audits, as one HTML file.
+
+    A is the baseline, B the candidate. An arm is one audit, or a list of audits of models
+    trained with different seeds on the same data (see :func:`audit.compare_arms`): the
+    page then compares the arm means, with intervals that include seed variance, and a
+    section says per headline row whether the seed spread is larger than the difference.
 
     Refuses (:class:`IncompatibleAuditsError`) when the audits were run on different rows or
     with different label vocabularies. When :func:`audit.compare_audits` is available and both
@@ -325,8 +352,9 @@ def render_comparison(
 
     Parameters
     ----------
-    a, b : dict or path-like
-        The two audits (objects or audit.json paths).
+    a, b : dict or path-like, or a list of them
+        The two audits (objects or audit.json paths), or the two arms' lists of audits
+        (all on the same evaluation rows; several per arm need their evaluation tables).
     out_html : path-like
         Output HTML; tables are exported to ``<out stem>_files/``.
     pdf : bool
@@ -352,9 +380,17 @@ def render_comparison(
     """
     check_focus(focus)
     focus = [tuple(item) for item in focus]
-    la, lb = load_audit(a), load_audit(b)
-    check_comparable(la, lb)
-    paired, unpaired_reason = _paired(la, lb, compare_options or {})
+    arm_a, arm_b = [load_audit(x) for x in _arm(a, "A")], [load_audit(x) for x in _arm(b, "B")]
+    la, lb = arm_a[0], arm_b[0]
+    for other in [*arm_a[1:], *arm_b]:
+        check_comparable(la, other)
+    paired, unpaired_reason = _paired(arm_a, arm_b, compare_options or {})
+    several = len(arm_a) > 1 or len(arm_b) > 1
+    if paired is None and several:
+        raise IncompatibleAuditsError(
+            f"cannot compare arms of several checkpoints: {unpaired_reason}; the arm "
+            "comparison needs every audit's evaluation table"
+        )
     only = sorted(set(la.tables) ^ set(lb.tables))
     exports: dict[str, list[dict[str, Any]]] = {}
     ranked: list[tuple[int, int, DisplayTable]] = []
@@ -427,6 +463,9 @@ def render_comparison(
             "command": lb.audit.get("command", "—"),
             "seed": lb.audit.get("seed", "—"),
         },
+        "arm_a": [x.source for x in arm_a],
+        "arm_b": [x.source for x in arm_b],
+        "seeds": seed_rows(paired, focus) if paired is not None else None,
         "data": _key_values(la.section("data")),
         "row_ids": la.section("data").get("row_ids_sha256"),
         "tables": tables,

@@ -30,6 +30,16 @@ Representation = Literal["complex", "magnitude"]
 Precision = Literal["fp32", "bf16", "fp16"]
 
 REPRESENTATIONS: frozenset[str] = frozenset({"complex", "magnitude"})
+VoicePooling = Literal["mean", "mean_std"]
+VoiceObjective = Literal["paper", "standardized"]
+VOICE_POOLINGS: frozenset[str] = frozenset({"mean", "mean_std"})
+VOICE_OBJECTIVES: frozenset[str] = frozenset({"paper", "standardized"})
+#: Labels a voice encoder may be asked to predict as auxiliary targets. Ethnicity is never
+#: one: it must reach the face only through what the voice carries (the audit's question).
+AUX_TARGETS: frozenset[str] = frozenset({"gender", "age_group", "language", "accent",
+                                         "face_size"})
+#: Auxiliary targets predicted by regression (one output); the others are classifications.
+AUX_REGRESSION: frozenset[str] = frozenset({"face_size"})
 PRECISIONS: frozenset[str] = frozenset({"fp32", "bf16", "fp16"})
 
 # VGG-Face's per-channel RGB mean on the 0-255 scale (the common PyTorch conversion's meta).
@@ -265,6 +275,18 @@ class VoiceConfig:
         cheaper, a deviation used by the compact preset.
     channels_last : bool
         Run the convolutions in ``torch.channels_last`` memory format (faster on CPU).
+    pooling : {"mean", "mean_std"}
+        Pooling over time: the paper's mean, or mean and standard deviation side by side
+        (statistics pooling; doubles the input of the first FC layer).
+    standardize_output : bool
+        The last FC layer predicts the face feature standardised per dimension; the encoder
+        holds the training set's mean and std (buffers ``target_mean``, ``target_std``, set by
+        the training code) and its output is un-standardised with them.
+    aux_classes : tuple of int
+        Sizes of the auxiliary heads on the first FC layer's activations, one per entry of
+        ``loss.aux_targets`` (1 for a regression, the number of labels for a classification,
+        0 for a target without labels in the training data); set by the training code.
+        Empty: no heads.
     """
 
     channels: tuple[int, ...] = (64, 64, 128, 128, 128, 256, 512, 512, 512)
@@ -276,9 +298,16 @@ class VoiceConfig:
     feature_dim: int = 4096
     pool_first: bool = False
     channels_last: bool = False
+    pooling: VoicePooling = "mean"
+    standardize_output: bool = False
+    aux_classes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_types(self, "voice")
+        _choice("voice", "pooling", self.pooling, VOICE_POOLINGS)
+        for i, v in enumerate(self.aux_classes):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"voice.aux_classes[{i}] must be an int >= 0, got {v!r}")
         n = len(self.channels)
         if n == 0:
             raise ConfigError("voice.channels must list at least one convolution")
@@ -437,6 +466,20 @@ class LossConfig:
         Decoder losses: landmark MSE, texture L1 and negative cosine of face embeddings.
     identity_weight : float
         Weight of the identity cross-entropy when the face encoder is trained.
+    objective : {"paper", "standardized"}
+        Voice-encoder loss. ``"paper"``: the paper's loss (``lambda1``, ``lambda2``,
+        ``temperature``). ``"standardized"`` (compact preset): mean squared error between
+        the predicted and the true face feature, both standardised per dimension with the
+        training set's mean and std, plus ``cosine_weight`` times the cosine distance of the
+        standardised vectors; needs ``voice.standardize_output``.
+    cosine_weight : float
+        Weight of the cosine distance in the ``"standardized"`` objective.
+    aux_targets : tuple of str
+        Training-manifest labels the voice encoder also predicts from its first FC layer
+        (any of gender, age_group, language, accent, face_size; never ethnicity), each with
+        weight ``aux_weight`` (cross-entropy, or squared error of the standardised value).
+    aux_weight : float
+        Weight of each auxiliary head's loss.
     """
 
     lambda1: float = 0.025
@@ -446,12 +489,24 @@ class LossConfig:
     texture_weight: float = 1.0
     embedding_weight: float = 1.0
     identity_weight: float = 1.0
+    objective: VoiceObjective = "paper"
+    cosine_weight: float = 1.0
+    aux_targets: tuple[str, ...] = ()
+    aux_weight: float = 1.0
 
     def __post_init__(self) -> None:
         _check_types(self, "loss")
         _positive("loss", "temperature", self.temperature)
+        _choice("loss", "objective", self.objective, VOICE_OBJECTIVES)
+        for name in self.aux_targets:
+            if name == "ethnicity":
+                raise ConfigError("loss.aux_targets must not contain 'ethnicity': ethnicity "
+                                  "may reach the face only through what the voice carries")
+            _choice("loss", "aux_targets entry", name, AUX_TARGETS)
+        if len(set(self.aux_targets)) != len(self.aux_targets):
+            raise ConfigError(f"loss.aux_targets lists a label twice: {self.aux_targets!r}")
         for name in ("lambda1", "lambda2", "landmark_weight", "texture_weight",
-                     "embedding_weight", "identity_weight"):
+                     "embedding_weight", "identity_weight", "cosine_weight", "aux_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"loss.{name} must be >= 0, got {getattr(self, name)!r}")
 
@@ -566,6 +621,20 @@ class S2FConfig:
                 f"voice.feature_dim ({self.voice.feature_dim}) must equal face.feature_dim "
                 f"({self.face.feature_dim}): the voice encoder predicts the face feature"
             )
+        if self.loss.objective == "standardized" and not self.voice.standardize_output:
+            raise ConfigError("loss.objective='standardized' needs voice.standardize_output="
+                              "True (the encoder holds the target mean and std)")
+        aux, sizes = self.loss.aux_targets, self.voice.aux_classes
+        if aux and self.loss.objective != "standardized":
+            raise ConfigError("loss.aux_targets need loss.objective='standardized' (the paper "
+                              "objective has no auxiliary heads)")
+        if sizes and len(sizes) != len(aux):
+            raise ConfigError(f"voice.aux_classes has {len(sizes)} entries, expected one per "
+                              f"loss.aux_targets entry {list(aux)} (or none)")
+        for name, k in zip(aux, sizes, strict=False):
+            if name in AUX_REGRESSION and k not in (0, 1):
+                raise ConfigError(f"voice.aux_classes for regression target {name!r} must "
+                                  f"be 0 or 1, got {k}")
 
     @property
     def feature_dim(self) -> int:

@@ -50,6 +50,7 @@ from s2f_model._distributed import (
     init_distributed,
     shutdown,
 )
+from s2f_model._voice_targets import aux_label_matrix, target_stats, with_aux_classes
 
 __all__ = [
     "STAGES",
@@ -233,16 +234,26 @@ class _DecoderStage(nn.Module):
 
 
 class _VoiceStage(nn.Module):
-    """Voice encoder with the paper loss: ``spec, v_face`` -> loss."""
+    """Voice encoder with its loss (``loss.objective``): ``spec, v_face[, aux]`` -> loss."""
 
     def __init__(self, model: nn.Module, cfg: S2FConfig) -> None:
         super().__init__()
         self.model = model
         self.cfg = cfg
 
-    def forward(self, spec: Tensor, v_face: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        from s2f_model._losses import speech2face_loss
+    def forward(self, spec: Tensor, v_face: Tensor,
+                aux_labels: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        from s2f_model._losses import speech2face_loss, standardized_voice_loss
 
+        if self.cfg.loss.objective == "standardized":
+            enc, loss = self.model.voice_encoder, self.cfg.loss
+            z_speech, aux = enc.heads(enc.embed(spec))
+            z_face = (v_face - enc.target_mean) / enc.target_std
+            aux = None if aux is None else aux.float()
+            return _parts_dict(standardized_voice_loss(
+                z_speech.float(), z_face, cosine_weight=loss.cosine_weight, aux_outputs=aux,
+                aux_labels=aux_labels, aux_classes=self.cfg.voice.aux_classes,
+                aux_weight=loss.aux_weight))
         v_speech = self.model.voice_encoder(spec)
         return _call_speech2face_loss(speech2face_loss, self.model, self.cfg, v_speech.float(),
                                       v_face)
@@ -577,6 +588,7 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
         identities, cfg = _adopt_face_side(cfg, face_source)
     else:
         cfg = cfg.replace(**{"face.n_identities": len(identities)})
+    cfg, aux_vocab = with_aux_classes(cfg, manifest.frame)
     data_id = manifest_identity(manifest_path)
     seed = cfg.train.seed
 
@@ -645,6 +657,10 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
         "world_size": ctx.world_size,
         "torch_version": torch.__version__,
     }
+    aux_labels = None
+    if aux_vocab:
+        metadata["aux_vocabularies"] = aux_vocab
+        aux_labels = aux_label_matrix(frame, train_data.utterance_ids, aux_vocab)
     if face_source is not None:
         metadata["face_from"] = {"checkpoint": str(face_source.path.absolute()),
                                  "tensors_sha256": face_source.meta["tensors_sha256"]}
@@ -666,7 +682,7 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
         budget = None if stop_after is None else stop_after - steps_run
         ran, finished = _run_stage(stage, steps[stage], first, model, cfg, train_data, ctx,
                                    out_dir, metadata, restore, show, budget, result,
-                                   val_data)
+                                   val_data, aux_labels=aux_labels)
         steps_run += ran
         if not finished:
             result.finished = False
@@ -717,8 +733,8 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
 def _run_stage(stage: Stage, n_steps: int, first: int, model: nn.Module, cfg: S2FConfig,
                data: VoiceFaceDataset, ctx: DistContext, out_dir: Path,
                metadata: dict[str, Any], restore: Any, show: bool, budget: int | None,
-               result: TrainResult, val_data: VoiceFaceDataset | None = None
-               ) -> tuple[int, bool]:
+               result: TrainResult, val_data: VoiceFaceDataset | None = None,
+               aux_labels: Tensor | None = None) -> tuple[int, bool]:
     """Run steps ``first..n_steps-1`` of one stage; return (steps run, finished)."""
     tc = cfg.train
     device = ctx.device
@@ -758,6 +774,9 @@ def _run_stage(stage: Stage, n_steps: int, first: int, model: nn.Module, cfg: S2
         if active:
             face_feats = _compute_in_batches(model.encode_face, len(faces),
                                              lambda i: faces.batch(i)["image"], device)
+            if cfg.voice.standardize_output and first == 0:  # per utterance, as trained on
+                model.voice_encoder.set_target_stats(*target_stats(
+                    face_feats[data.face_index.to(device)]))
             spec_shape = model.frontend(data.waves[:1].to(device)).shape[1:]
             if len(data) * int(np.prod(spec_shape)) * 4 <= _FEATURE_CACHE_BYTES:
                 specs = _compute_in_batches(model.frontend, len(data),
@@ -785,6 +804,8 @@ def _run_stage(stage: Stage, n_steps: int, first: int, model: nn.Module, cfg: S2
             return (feats[sel], b["image"].to(device), b["landmarks"].to(device),
                     b["has_landmarks"].to(device))
         spec = specs[sel] if specs is not None else model.frontend(data.waves[sel].to(device))
+        if aux_labels is not None and cfg.loss.objective == "standardized":
+            return (spec, face_feats[data.face_index[sel]], aux_labels[sel].to(device))
         return (spec, face_feats[data.face_index[sel]])
 
     def save(step: int) -> None:
