@@ -36,17 +36,8 @@ def _state_sha(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture(scope="module")
-def ddp_run(tiny_manifest, tiny_overrides, tmp_path_factory) -> dict[str, Any]:
+def _run_worker(tiny_manifest: Path, overrides: dict[str, Any], out: Path) -> None:
     """One ``torchrun --nproc_per_node 2`` of tests/s2f_model/_ddp_worker.py (gloo)."""
-    # dropout 0 keeps the face side deterministic given the batch; 2 steps per stage
-    overrides = {
-        **tiny_overrides,
-        "face.dropout": 0.0,
-        "train.face_steps": 2,
-        "train.voice_steps": 2,
-    }
-    out = tmp_path_factory.mktemp("ddp")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [
         sys.executable,
@@ -62,7 +53,6 @@ def ddp_run(tiny_manifest, tiny_overrides, tmp_path_factory) -> dict[str, Any]:
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return {"out": out, "overrides": overrides, "manifest": tiny_manifest}
 
 
 def _tolerances(
@@ -114,17 +104,33 @@ def _worst(
     return ratios[key], key
 
 
-@pytest.mark.xdist_group("ddp_run")  # one torchrun for both tests under -n 2
-def test_ddp_gradients_equal_the_single_process_gradient(ddp_run) -> None:
-    """What DDP must make equal: each rank's averaged gradient = the global-batch gradient.
+def test_two_process_gloo_run_equals_single_process(tiny_manifest, tiny_overrides, tmp_path):
+    """Two gloo processes: one step's gradients equal one process's; ranks stay identical.
 
-    float64 keeps the comparison free of the CPU's summation order (float32 weights after
-    Adam steps differed by 1.05e-5 on AMD EPYC: Adam divides by sqrt(v) and so amplifies
-    any rounding difference of a small gradient). Tolerances: see :func:`_tolerances`.
+    What DDP must make equal is each rank's averaged gradient and the global-batch gradient
+    of one process: :func:`_check_gradients` compares them in float64, which keeps the
+    comparison free of the CPU's summation order. (The float32 weights after Adam steps
+    differed by 1.05e-5 on AMD EPYC: Adam's first steps move each weight by about
+    ``lr * sign(gradient)`` whatever the gradient's size, so a rounding difference in a
+    near-zero gradient can move a weight by up to ``lr``.) :func:`_check_training_run`
+    checks the full float32 training run that users start with torchrun.
     """
+    # dropout 0 keeps the face side deterministic given the batch; 2 steps per stage
+    overrides = {
+        **tiny_overrides,
+        "face.dropout": 0.0,
+        "train.face_steps": 2,
+        "train.voice_steps": 2,
+    }
+    _run_worker(tiny_manifest, overrides, tmp_path)
+    _check_gradients(tiny_manifest, overrides, tmp_path / "grads")
+    _check_training_run(tmp_path)
+
+
+def _check_gradients(manifest: Path, overrides: dict[str, Any], grads: Path) -> None:
+    """Each face stage: the DDP gradient on both ranks = the global-batch gradient."""
     worker = runpy.run_path(str(WORKER), run_name="ddp_worker")
-    cfg, model, data = worker["prepare"](ddp_run["manifest"], ddp_run["overrides"])
-    grads = ddp_run["out"] / "grads"
+    cfg, model, data = worker["prepare"](manifest, overrides)
     ranks = [load_file(str(grads / f"rank{r}.safetensors")) for r in (0, 1)]
     faces = [json.loads((grads / f"rank{r}.json").read_text()) for r in (0, 1)]
     for stage in worker["FACE_STAGES"]:
@@ -164,16 +170,8 @@ def test_ddp_gradients_equal_the_single_process_gradient(ddp_run) -> None:
             assert _worst(wrong, full, tol)[0] > 100.0, stage
 
 
-@pytest.mark.xdist_group("ddp_run")
-def test_two_process_gloo_run_keeps_ranks_identical(ddp_run) -> None:
-    """A full training run under torchrun: every rank ends with the same weights.
-
-    The float32 weights are not compared with a single-process run: Adam's first steps
-    move each weight by about ``lr * sign(gradient)`` whatever the gradient's size, so a
-    rounding difference in a near-zero gradient moves a weight by up to ``lr``; the
-    gradient test above checks what DDP guarantees.
-    """
-    out = ddp_run["out"]
+def _check_training_run(out: Path) -> None:
+    """The full float32 run: every rank ends with the same weights, rank 0 saved them."""
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["world"] == "2"
     assert ranks[0]["sha256"] == ranks[1]["sha256"]  # every rank holds the same weights
