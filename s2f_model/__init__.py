@@ -34,7 +34,14 @@ from s2f_model._face_encoder import (
     vggface_key_shapes,
 )
 from s2f_model._frontend import AudioFrontEnd, fit_clip, random_clip_start
-from s2f_model._losses import DecoderLoss, Speech2FaceLoss, decoder_losses, speech2face_loss
+from s2f_model._losses import (
+    DecoderLoss,
+    Speech2FaceLoss,
+    StandardizedVoiceLoss,
+    decoder_losses,
+    speech2face_loss,
+    standardized_voice_loss,
+)
 from s2f_model._model import Speech2Face, build_model
 from s2f_model._predict import PredictionReport, predict_faces
 from s2f_model._train import (
@@ -71,6 +78,7 @@ __all__ = [
     "S2FConfig",
     "Speech2Face",
     "Speech2FaceLoss",
+    "StandardizedVoiceLoss",
     "TrainConfig",
     "TrainResult",
     "TrainingError",
@@ -95,6 +103,7 @@ __all__ = [
     "random_clip_start",
     "save_checkpoint",
     "speech2face_loss",
+    "standardized_voice_loss",
     "tps_grid",
     "train",
     "train_step",

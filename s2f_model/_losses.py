@@ -12,7 +12,14 @@ from s2f_model._face_decoder import FaceDecoder, FaceOutput
 from s2f_model._face_encoder import FaceEncoder
 from s2f_model._warp import warp_image
 
-__all__ = ["DecoderLoss", "Speech2FaceLoss", "decoder_losses", "speech2face_loss"]
+__all__ = [
+    "DecoderLoss",
+    "Speech2FaceLoss",
+    "StandardizedVoiceLoss",
+    "decoder_losses",
+    "speech2face_loss",
+    "standardized_voice_loss",
+]
 
 
 class Speech2FaceLoss(NamedTuple):
@@ -28,6 +35,18 @@ class Speech2FaceLoss(NamedTuple):
     normalized_l2: Tensor
     distillation: Tensor
     distillation_ce: Tensor
+
+
+class StandardizedVoiceLoss(NamedTuple):
+    """Total of the standardised voice objective and its unweighted parts (scalars).
+
+    ``auxiliary`` is the sum over the auxiliary heads (0 without heads).
+    """
+
+    total: Tensor
+    mse: Tensor
+    cosine_distance: Tensor
+    auxiliary: Tensor
 
 
 class DecoderLoss(NamedTuple):
@@ -113,6 +132,89 @@ def speech2face_loss(
     kl = ce - teacher_entropy
     total = l1 + lambda1 * l2 + lambda2 * kl
     return Speech2FaceLoss(total, l1, l2, kl, ce)
+
+
+def standardized_voice_loss(
+    z_speech: Tensor,
+    z_face: Tensor,
+    *,
+    cosine_weight: float = 1.0,
+    aux_outputs: Tensor | None = None,
+    aux_labels: Tensor | None = None,
+    aux_classes: tuple[int, ...] = (),
+    aux_weight: float = 1.0,
+) -> StandardizedVoiceLoss:
+    """Voice objective on standardised targets, with optional auxiliary heads.
+
+    ``L = mean_d (z_s - z_f)^2 + cosine_weight * (1 - cos(z_s, z_f))
+    + aux_weight * sum_heads L_head``, batch means throughout. ``z_face`` is the face
+    feature standardised per dimension with the training set's mean and std (a target:
+    detached), so every dimension weighs the same whatever its scale. A head with ``k > 1``
+    outputs is a classification (cross-entropy on integer labels), ``k == 1`` a regression
+    (squared error), ``k == 0`` is skipped; rows whose label is NaN are left out of that
+    head (a head without any labelled row adds 0).
+
+    Parameters
+    ----------
+    z_speech, z_face : torch.Tensor
+        ``(batch, feature_dim)`` standardised prediction and target.
+    cosine_weight : float
+        Weight of the cosine distance.
+    aux_outputs : torch.Tensor or None
+        ``(batch, sum(aux_classes))`` head outputs, heads side by side in order.
+    aux_labels : torch.Tensor or None
+        ``(batch, len(aux_classes))`` float labels: class index or regression value, NaN
+        where unknown.
+    aux_classes : tuple of int
+        Outputs of each head.
+    aux_weight : float
+        Weight of each head's loss.
+
+    Returns
+    -------
+    StandardizedVoiceLoss
+
+    Examples
+    --------
+    >>> z = torch.randn(4, 8)
+    >>> float(standardized_voice_loss(z, z).total) < 1e-6
+    True
+    """
+    _check_pair(z_speech, z_face, "z_speech and z_face")
+    target = z_face.detach()
+    mse = (z_speech - target).square().mean()
+    cos = 1.0 - F.cosine_similarity(z_speech, target, dim=1).mean()
+    aux = mse.new_zeros(())
+    if sum(aux_classes):
+        if aux_outputs is None or aux_labels is None:
+            raise ValueError("aux_classes given without aux_outputs and aux_labels")
+        batch = z_speech.shape[0]
+        if aux_outputs.shape != (batch, sum(aux_classes)) or \
+                aux_labels.shape != (batch, len(aux_classes)):
+            raise ValueError(
+                f"aux_outputs {tuple(aux_outputs.shape)} and aux_labels "
+                f"{tuple(aux_labels.shape)} must be ({batch}, {sum(aux_classes)}) and "
+                f"({batch}, {len(aux_classes)})")
+        aux = aux + _aux_loss(aux_outputs, aux_labels, aux_classes)
+    total = mse + cosine_weight * cos + aux_weight * aux
+    return StandardizedVoiceLoss(total, mse, cos, aux)
+
+
+def _aux_loss(outputs: Tensor, labels: Tensor, classes: tuple[int, ...]) -> Tensor:
+    """Sum of the heads' losses: cross-entropy (k > 1) or squared error (k == 1)."""
+    total = outputs.new_zeros(())
+    start = 0
+    for j, k in enumerate(classes):
+        out = outputs[:, start : start + k]  # (batch, k)
+        start += k
+        known = ~torch.isnan(labels[:, j])
+        if k == 0 or not bool(known.any()):
+            continue
+        if k == 1:
+            total = total + (out[known, 0] - labels[known, j]).square().mean()
+        else:
+            total = total + F.cross_entropy(out[known], labels[known, j].long())
+    return total
 
 
 def decoder_losses(

@@ -42,7 +42,8 @@ def voice_layer_table(
     Returns
     -------
     list of VoiceLayerShape
-        Rows for each convolution, time pool, the time average and both FC layers.
+        Rows for each convolution, time pool, the time pooling and both FC layers (the
+        auxiliary heads of ``cfg.aux_classes`` are not listed).
 
     Raises
     ------
@@ -70,7 +71,11 @@ def voice_layer_table(
                 raise ValueError(f"voice pool after conv{i + 1} gets {t} frame(s), needs >= 2")
             t //= 2
             rows.append(VoiceLayerShape(f"pool{i + 1}", c, f, t, 0))
-    rows.append(VoiceLayerShape("avgpool_time+relu+bn", c, f, 1, 2 * c))
+    if cfg.pooling == "mean_std":  # mean and std over time, side by side: 2c channels
+        c *= 2
+        rows.append(VoiceLayerShape("meanstdpool_time+relu+bn", c, f, 1, 2 * c))
+    else:
+        rows.append(VoiceLayerShape("avgpool_time+relu+bn", c, f, 1, 2 * c))
     flat = c * f
     rows.append(
         VoiceLayerShape("fc1", cfg.hidden_dim, 1, 1, flat * cfg.hidden_dim + cfg.hidden_dim)
@@ -127,14 +132,36 @@ class VoiceEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         self.out_freq = self.table[-3].freq
         self.out_channels = c
-        self.norm = nn.BatchNorm1d(c)
-        self.fc1 = nn.Linear(c * self.out_freq, cfg.hidden_dim)
+        pooled = 2 * c if cfg.pooling == "mean_std" else c
+        self.norm = nn.BatchNorm1d(pooled)
+        self.fc1 = nn.Linear(pooled * self.out_freq, cfg.hidden_dim)
         self.fc2 = nn.Linear(cfg.hidden_dim, cfg.feature_dim)
+        if cfg.standardize_output:
+            self.register_buffer("target_mean", torch.zeros(cfg.feature_dim))
+            self.register_buffer("target_std", torch.ones(cfg.feature_dim))
+        self.aux_head = nn.Linear(cfg.hidden_dim, sum(cfg.aux_classes)) \
+            if sum(cfg.aux_classes) else None
         if cfg.channels_last:
             self.convs.to(memory_format=torch.channels_last)
 
-    def forward(self, spec: Tensor) -> Tensor:
-        """Encode ``(batch, in_channels, n_freq, frames)`` to ``(batch, feature_dim)``."""
+    def set_target_stats(self, mean: Tensor, std: Tensor) -> None:
+        """Store the training targets' per-dimension mean and std (``(feature_dim,)`` each).
+
+        Only for ``cfg.standardize_output``; ``std`` must be positive (floor it first).
+        """
+        if not self.cfg.standardize_output:
+            raise ValueError("set_target_stats needs voice.standardize_output=True")
+        shape = (self.cfg.feature_dim,)
+        if mean.shape != shape or std.shape != shape:
+            raise ValueError(f"target mean and std must both be {shape}, got "
+                             f"{tuple(mean.shape)} and {tuple(std.shape)}")
+        if not bool((std > 0).all()):
+            raise ValueError("target std must be > 0 in every dimension")
+        self.target_mean.copy_(mean)
+        self.target_std.copy_(std)
+
+    def embed(self, spec: Tensor) -> Tensor:
+        """First FC layer's activations: ``(batch, C, F, frames) -> (batch, hidden_dim)``."""
         if spec.ndim != 4 or spec.shape[1] != self.in_channels or spec.shape[2] != self.n_freq:
             raise ValueError(
                 f"voice encoder expects (batch, {self.in_channels}, {self.n_freq}, frames), "
@@ -143,7 +170,32 @@ class VoiceEncoder(nn.Module):
         if self.cfg.channels_last:
             spec = spec.contiguous(memory_format=torch.channels_last)
         x = self.convs(spec)  # (batch, C, F', T')
-        x = x.mean(dim=3)  # average over time: (batch, C, F')
+        if self.cfg.pooling == "mean_std":  # statistics over time: (batch, 2C, F')
+            x = torch.cat([x.mean(dim=3), x.std(dim=3, unbiased=False)], dim=1)
+        else:
+            x = x.mean(dim=3)  # average over time: (batch, C, F')
         x = self.norm(torch.relu(x))
         x = x.flatten(1)  # (batch, C * F'), channel-major
-        return self.fc2(torch.relu(self.fc1(x)))
+        return torch.relu(self.fc1(x))
+
+    def heads(self, hidden: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Standardised feature and auxiliary outputs from :meth:`embed`'s activations.
+
+        ``(batch, hidden_dim) -> ((batch, feature_dim), (batch, sum(aux_classes)) or None)``.
+        Without ``cfg.standardize_output`` the first output is the feature itself.
+        """
+        aux = None if self.aux_head is None else self.aux_head(hidden)
+        return self.fc2(hidden), aux
+
+    def unstandardize(self, z: Tensor) -> Tensor:
+        """``(batch, feature_dim)`` standardised prediction -> face-feature scale."""
+        if not self.cfg.standardize_output:
+            return z
+        return z * self.target_std + self.target_mean
+
+    def forward(self, spec: Tensor) -> Tensor:
+        """Encode ``(batch, in_channels, n_freq, frames)`` to ``(batch, feature_dim)``.
+
+        The face feature on its own scale (un-standardised when ``cfg.standardize_output``).
+        """
+        return self.unstandardize(self.fc2(self.embed(spec)))

@@ -10,6 +10,7 @@ Examples::
     s2f-audit train --manifest pop/manifest.csv --preset compact --out runs/a
     s2f-audit train --manifest pop/manifest.csv --out runs/a --resume
     s2f-audit train --manifest pop/manifest.csv --out runs/quick --steps 50
+    s2f-audit train --manifest pop/manifest.csv --out runs/a --seeds 3   # runs/a/seed-0..2
     torchrun --nproc_per_node 2 -m s2f_cli train --manifest pop/manifest.csv --out runs/ddp
 """
 
@@ -38,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-from", metavar="RUN",
                         help="reuse the face encoder and decoder of a finished run (same "
                              "preset) and train only the voice encoder")
+    parser.add_argument("--seeds", type=int, metavar="N",
+                        help="train N models with seeds SEED, SEED+1, ... into OUT/seed-0, "
+                             "OUT/seed-1, ... (one arm of `s2f-audit compare --a/--b`); "
+                             "they share --face-from when given")
     group = parser.add_argument_group("overrides of the preset's training settings")
     group.add_argument("--steps", type=int, metavar="N",
                        help="steps of every stage (face encoder, decoder, voice encoder)")
@@ -79,19 +84,44 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+def seed_runs(out: str, seed: int, seeds: int | None) -> list[tuple[str, int]]:
+    """(run folder, seed) of every model to train: OUT itself, or OUT/seed-i with seed + i.
+
+    Examples
+    --------
+    >>> seed_runs("runs/a", 7, None)
+    [('runs/a', 7)]
+    >>> seed_runs("runs/a", 7, 2)
+    [('runs/a/seed-0', 7), ('runs/a/seed-1', 8)]
+    """
+    if seeds is None:
+        return [(out, seed)]
+    return [(os.path.join(out, f"seed-{i}"), seed + i) for i in range(seeds)]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
+    if args.seeds is not None and args.seeds < 1:
+        raise CLIError(f"--seeds must be at least 1, got {args.seeds}")
+    for out, seed in seed_runs(args.out, int(args.seed), args.seeds):
+        if args.seeds is not None:
+            log.info("training %s with seed %d", out, seed)
+        _train_one(args, out, seed)
+    return 0
+
+
+def _train_one(args: argparse.Namespace, out: str, seed: int) -> None:
+    """Train one model into ``out`` with ``seed``."""
     from s2f_model._config import S2FConfig
     from s2f_model._train import train
 
-    cfg = S2FConfig.preset(args.preset).replace(**_overrides(args))
-    result = train(cfg, args.manifest, args.out, resume=args.resume,
+    cfg = S2FConfig.preset(args.preset).replace(**{**_overrides(args), "train.seed": seed})
+    result = train(cfg, args.manifest, out, resume=args.resume,
                    progress=progress_enabled(args), face_from=args.face_from)
     steps = {stage: len(losses) for stage, losses in result.losses.items()}
-    log.info("trained %s in %.1f s: steps %s", args.out, result.seconds, steps)
+    log.info("trained %s in %.1f s: steps %s", out, result.seconds, steps)
     if result.evaluation:
         log.info("validation: %s", ", ".join(f"{k}={v:.4g}" for k, v in
                                             result.evaluation.items()))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
         print(f"model written to {result.run_dir / 'model.json'}")
-    return 0

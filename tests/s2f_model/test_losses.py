@@ -167,3 +167,44 @@ def test_decoder_losses_shape_errors():
         decoder_losses(out, out.image, torch.rand(2, 5, 2), texture_target="image")
     with pytest.raises(ValueError, match="texture_target must be 'texture' or 'image'"):
         decoder_losses(out, out.image, out.landmarks, texture_target="pixels")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------ standardised voice objective (compact)
+def test_standardized_voice_loss_hand_worked_example():
+    from s2f_model import standardized_voice_loss
+
+    z_s = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    z_f = torch.tensor([[1.0, 1.0], [0.0, 2.0]], dtype=torch.float64)
+    # one head of 2 classes, one regression head; sample 2 has no class label
+    aux = torch.tensor([[0.0, math.log(3.0), 0.5], [5.0, -5.0, -1.0]], dtype=torch.float64)
+    labels = torch.tensor([[1.0, 1.5], [float("nan"), 0.0]], dtype=torch.float64)
+    out = standardized_voice_loss(z_s, z_f, cosine_weight=2.0, aux_outputs=aux,
+                                  aux_labels=labels, aux_classes=(2, 1), aux_weight=0.5)
+    mse = (0 + 1 + 0 + 0) / 4  # mean over batch and dimensions
+    cos = 1 - (1 / math.sqrt(2) + 1) / 2  # cosines: 1/sqrt(2) and 1
+    ce = -math.log(3 / 4)  # softmax([0, log 3])[1] = 3/4, only sample 1 labelled
+    reg = ((0.5 - 1.5) ** 2 + (-1.0 - 0.0) ** 2) / 2
+    assert float(out.mse) == pytest.approx(mse, abs=1e-12)
+    assert float(out.cosine_distance) == pytest.approx(cos, abs=1e-12)
+    assert float(out.auxiliary) == pytest.approx(ce + reg, abs=1e-12)
+    assert float(out.total) == pytest.approx(mse + 2 * cos + 0.5 * (ce + reg), abs=1e-12)
+
+
+def test_standardized_voice_loss_skips_empty_heads_and_detaches_target():
+    from s2f_model import standardized_voice_loss
+
+    z_s = torch.randn(3, 4, requires_grad=True)
+    z_f = torch.randn(3, 4, requires_grad=True)
+    aux = torch.randn(3, 3, requires_grad=True)
+    labels = torch.full((3, 2), float("nan"))  # no labels at all: heads add 0
+    out = standardized_voice_loss(z_s, z_f, aux_outputs=aux, aux_labels=labels,
+                                  aux_classes=(3, 0))
+    assert float(out.auxiliary) == 0.0
+    out.total.backward()
+    assert z_f.grad is None and z_s.grad is not None
+    with pytest.raises(ValueError, match=r"aux_outputs \(3, 3\) and aux_labels \(3, 2\) must "
+                                         r"be \(3, 4\) and \(3, 2\)"):
+        standardized_voice_loss(z_s, z_f, aux_outputs=aux, aux_labels=labels,
+                                aux_classes=(3, 1))
+    with pytest.raises(ValueError, match="aux_classes given without"):
+        standardized_voice_loss(z_s, z_f, aux_classes=(2,))

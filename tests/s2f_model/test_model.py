@@ -196,3 +196,35 @@ def test_overfit_tiny_batch_paper_loss_drops_10x():
 def test_overfit_tiny_batch_300_steps_eval_mode():
     losses, final, _ = _overfit(clip_seconds=3.0, steps=300)
     assert final * 10 <= losses[0], (losses[0], final)
+
+
+def test_voice_objective_settings_are_validated_and_round_trip():
+    std = {"loss.objective": "standardized", "voice.standardize_output": True}
+    cfg = S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["gender", "face_size"],
+                                                "voice.aux_classes": [2, 1],
+                                                "voice.pooling": "mean_std"})
+    assert S2FConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.loss.aux_targets == ("gender", "face_size")
+    with pytest.raises(ConfigError, match="must not contain 'ethnicity'"):
+        S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["ethnicity"]})
+    with pytest.raises(ConfigError, match=r"loss.aux_targets entry must be one of .*'skin'"):
+        S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["skin"]})
+    with pytest.raises(ConfigError, match="lists a label twice"):
+        S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["gender", "gender"]})
+    with pytest.raises(ConfigError, match=r"needs voice\.standardize_output=True"):
+        S2FConfig.compact().replace(**{"loss.objective": "standardized"})
+    with pytest.raises(ConfigError, match=r"need loss\.objective='standardized'"):
+        S2FConfig.paper().replace(**{"loss.aux_targets": ["gender"]})
+    with pytest.raises(ConfigError, match=r"aux_classes has 1 entries, expected one per"):
+        S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["gender", "language"],
+                                              "voice.aux_classes": [2]})
+    with pytest.raises(ConfigError, match="regression target 'face_size' must be 0 or 1"):
+        S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["face_size"],
+                                              "voice.aux_classes": [3]})
+    with pytest.raises(ConfigError, match=r"voice.pooling must be one of \['mean', 'mean_std'\]"):
+        S2FConfig.compact().replace(**{"voice.pooling": "max"})
+    with pytest.raises(ConfigError, match=r"loss.objective must be one of"):
+        S2FConfig.compact().replace(**{"loss.objective": "cosine"})
+    # the paper preset keeps the paper's loss
+    assert S2FConfig.paper().loss.objective == "paper"
+    assert S2FConfig.paper().loss.aux_targets == ()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -291,3 +293,42 @@ def test_init_face_encoder_keeps_features_alive(tiny_config):
     state = torch.get_rng_state()
     init_face_encoder(again, seed=2)
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is untouched
+
+
+STANDARDIZED = {"loss.objective": "standardized", "voice.standardize_output": True,
+                "loss.aux_targets": ["gender", "face_size"], "voice.pooling": "mean_std"}
+
+
+def test_standardized_objective_trains_heads_and_stores_target_stats(reference_run,
+                                                                     tiny_manifest, tmp_path,
+                                                                     tiny_config):
+    from s2f_model._data import load_voice_face_data
+    from s2f_model._voice_targets import target_stats
+
+    _, face_run = reference_run
+    cfg = tiny_config(**STANDARDIZED)
+    out = tmp_path / "std"
+    result = train(cfg, tiny_manifest, out, progress=False, face_from=face_run)
+    meta = json.loads((out / "model.json").read_text())
+    # gender has two labels in the training rows; the tiny manifest has no face_size column
+    assert meta["config"]["voice"]["aux_classes"] == [2, 0]
+    assert meta["metadata"]["aux_vocabularies"] == {"gender": ["female", "male"],
+                                                    "face_size": None}
+    assert len(result.losses["voice"]) == 6 and all(map(math.isfinite, result.losses["voice"]))
+    model = load_model(out)
+    data = load_voice_face_data(tiny_manifest, "train", sample_rate=16000, clip_samples=10,
+                                image_size=cfg.face.image_size)
+    with torch.no_grad():
+        feats = model.encode_face(data.faces.batch(torch.arange(len(data.faces)))["image"])
+    mean, std = target_stats(feats[data.face_index])  # one row per training utterance
+    enc = model.voice_encoder
+    torch.testing.assert_close(enc.target_mean, mean)
+    torch.testing.assert_close(enc.target_std, std)
+    # the stats are the training features' (independent NumPy computation)
+    x = feats[data.face_index].double().numpy()
+    np.testing.assert_allclose(enc.target_mean.numpy(), x.mean(0), rtol=1e-5, atol=1e-6)
+    # stopped inside the voice stage and resumed: the same weights as the straight run
+    part = tmp_path / "part"
+    train(cfg, tiny_manifest, part, progress=False, face_from=face_run, stop_after=3)
+    resumed = train(cfg, tiny_manifest, part, resume=True, progress=False, face_from=face_run)
+    assert_same(weights(resumed.model), weights(result.model))

@@ -128,3 +128,51 @@ def test_channels_last_gives_same_result_as_contiguous(compact):
     x = torch.randn(2, 1, 257, cfg.audio.n_frames)
     with torch.no_grad():
         torch.testing.assert_close(plain(x), enc(x), rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------- compact options: statistics pooling, standardisation
+def _compact_voice(**changes):
+    cfg = S2FConfig.compact()
+    return dataclasses.replace(cfg.voice, **changes), cfg.audio
+
+
+def test_mean_std_pooling_table_and_parameter_count_match_the_module():
+    vcfg, audio = _compact_voice(pooling="mean_std")
+    enc = VoiceEncoder(vcfg, 1, 257, audio.n_frames)
+    table = voice_layer_table(vcfg, 1, 257, audio.n_frames)
+    assert sum(r.params for r in table) == sum(p.numel() for p in enc.parameters())
+    base = VoiceEncoder(_compact_voice()[0], 1, 257, audio.n_frames)
+    c, f = base.out_channels, base.out_freq  # 128 channels x 3 bins: fc1 gets twice the input
+    assert enc.fc1.in_features == 2 * base.fc1.in_features == 2 * c * f
+
+
+def test_mean_std_pooling_concatenates_mean_and_std_over_time():
+    vcfg, audio = _compact_voice(pooling="mean_std")
+    torch.manual_seed(0)
+    enc = VoiceEncoder(vcfg, 1, 257, audio.n_frames).eval()
+    spec = torch.randn(2, 1, 257, audio.n_frames)
+    x = enc.convs(spec)  # (2, C, F', T')
+    pooled = torch.cat([x.mean(3), x.std(3, unbiased=False)], 1)  # (2, 2C, F')
+    expected = torch.relu(enc.fc1(enc.norm(torch.relu(pooled)).flatten(1)))
+    torch.testing.assert_close(enc.embed(spec), expected)
+
+
+def test_standardized_output_is_unstandardized_with_the_stored_stats():
+    vcfg, audio = _compact_voice(standardize_output=True, aux_classes=(2, 1))
+    torch.manual_seed(0)
+    enc = VoiceEncoder(vcfg, 1, 257, audio.n_frames).eval()
+    mean, std = torch.randn(256), torch.rand(256) + 0.5
+    enc.set_target_stats(mean, std)
+    spec = torch.randn(3, 1, 257, audio.n_frames)
+    z, aux = enc.heads(enc.embed(spec))
+    assert aux.shape == (3, 3)  # heads side by side: 2 + 1 outputs
+    torch.testing.assert_close(enc(spec), z * std + mean)
+    assert {"target_mean", "target_std"} <= set(enc.state_dict())
+    with pytest.raises(ValueError, match="target std must be > 0"):
+        enc.set_target_stats(mean, torch.zeros(256))
+    with pytest.raises(ValueError, match=r"must both be \(256,\), got \(3,\)"):
+        enc.set_target_stats(torch.zeros(3), std)
+    plain = VoiceEncoder(_compact_voice()[0], 1, 257, audio.n_frames)
+    assert "target_mean" not in plain.state_dict() and plain.aux_head is None
+    with pytest.raises(ValueError, match=r"needs voice\.standardize_output=True"):
+        plain.set_target_stats(mean, std)
