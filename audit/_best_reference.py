@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit._bootstrap import bootstrap_p_value, replicate_variance
+from audit._bootstrap import replicate_variance
 from audit._metrics import MetricSpec
+from audit._power import score_p_value
 
 __all__ = ["best_p_values", "best_pool"]
 
@@ -134,7 +135,7 @@ def best_p_values(
         d_reps = sign * (value_reps[:, pool, None] - value_reps[:, None, cols])  # (B, H, G)
         m = np.minimum(n_spk[pool, None], n_spk[None, cols]).astype(np.float64)
         null_se = _pairwise_null_se(spec, sl, point, value_reps, n_spk, n_eff, pool, cols)
-        p_two = bootstrap_p_value(d, d_reps, m, null_se=null_se)
+        p_two = score_p_value(d, d_reps, m, null_se, spec.binary)
         p_one = np.where(d >= 0, p_two / 2, 1 - p_two / 2)  # "h is better than g"
         other = pool[:, None] != cols[None, :]  # (H, G): pairs of two different groups
         p_one = np.where(other, p_one, np.nan)

@@ -19,7 +19,6 @@ from audit._best_reference import best_p_values, best_pool
 from audit._bootstrap import (
     SpeakerBootstrap,
     bootstrap_interval,
-    bootstrap_p_value,
     boundary_interval,
     effective_sample_size,
     replicate_variance,
@@ -28,6 +27,7 @@ from audit._bootstrap import (
 from audit._groups import OVERALL, Grouping
 from audit._metrics import MetricSpec
 from audit._multitest import CORRECTIONS, adjust_p_values
+from audit._power import null_effective_size, score_p_value, within_speaker_correlation
 from audit.exceptions import AuditInputError
 
 __all__ = [
@@ -192,6 +192,25 @@ def _rest_speakers(
     return n_total, n_total - only_here
 
 
+def _speaker_squares(
+    boot: SpeakerBootstrap, codes: np.ndarray, valid: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Sum ``n_s^2`` per group, outside each group, and over the table (valid rows).
+
+    ``n_s`` counts a speaker's valid rows (in the group, outside it, in the table): the
+    cluster sizes behind the design effect of `audit._power.null_effective_size`.
+    """
+    spk_all = boot.speaker_codes[valid]
+    per_speaker = np.bincount(spk_all, minlength=boot.n_speakers).astype(np.float64)
+    keys, cnt = np.unique(spk_all * n_groups + codes[valid], return_counts=True)
+    spk, grp = keys // n_groups, keys % n_groups
+    cnt = cnt.astype(np.float64)
+    sq_g = np.bincount(grp, weights=cnt**2, minlength=n_groups)
+    cross = np.bincount(grp, weights=cnt * per_speaker[spk], minlength=n_groups)
+    total = float((per_speaker**2).sum())
+    return sq_g, total - 2 * cross + sq_g, total
+
+
 class _CountCache:
     """Utterance and speaker counts per group for each distinct validity mask."""
 
@@ -212,6 +231,10 @@ class _CountCache:
         if key not in self.rest_cache:
             self.rest_cache[key] = _rest_speakers(self.boot, self.codes, valid, self.n_groups)
         return self.rest_cache[key]
+
+    def squares(self, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Sum ``n_s^2`` per group, outside each group and in total (`_speaker_squares`)."""
+        return _speaker_squares(self.boot, self.codes, valid, self.n_groups)
 
 
 def _newcombe(
@@ -248,14 +271,16 @@ def _null_se(
     low: np.ndarray,
     high: np.ndarray,
     n_eff: np.ndarray,
+    null_n: tuple[np.ndarray, np.ndarray] | None,
     ci_level: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the standard error of the difference under "no difference", and a score CI.
 
-    Binary rates: the score standard error at the effective sample sizes (pooled rate,
-    design effect from the bootstrap, ``n_eff`` = speakers at the boundary) and Newcombe's
-    hybrid score interval from the boundary-aware intervals. Other metrics: the standard
-    error of a group of this many speakers drawn from the reference's speakers (the
+    Binary rates: the score standard error at the null effective sample sizes ``null_n``
+    (of each group and of the rest of the table; `audit._power.null_effective_size`, with
+    the within-speaker correlation of the whole table, never the group's observed rate)
+    and Newcombe's hybrid score interval from the boundary-aware intervals. Other metrics:
+    the standard error of a group of this many speakers drawn from the reference's speakers (the
     reference's bootstrap variance rescaled), and no score interval (NaN).
     """
     n_groups = len(value[i])
@@ -286,7 +311,8 @@ def _null_se(
             )
             share = n_rows[i] / n_rows_total if n_rows_total > 0 else nan
             p0 = spec.func(total)
-            se = (1 - share) * np.sqrt(p0 * (1 - p0) * (1 / n_eff[i] + 1 / ne_rest))
+            ne0_g, ne0_rest = null_n if null_n is not None else (n_eff[i], ne_rest)
+            se = (1 - share) * np.sqrt(p0 * (1 - p0) * (1 / ne0_g + 1 / ne0_rest))
             l_r, u_r = wilson_interval(rest_value, ne_rest, ci_level)
             gap = p_g - rest_value
             lo, hi = _newcombe(gap, p_g, low[i], high[i], rest_value, l_r, u_r)
@@ -295,10 +321,47 @@ def _null_se(
             diff = p_g - p0
             return se, diff - (1 - share) * (gap - lo), diff + (1 - share) * (hi - gap)
         p0 = spec.func(point[:, sl] + point[ref, sl][None, :])  # pooled rate of the pair
-        se = np.sqrt(p0 * (1 - p0) * (1 / n_eff[i] + 1 / n_eff[i, ref]))
+        ne0 = null_n[0] if null_n is not None else n_eff[i]
+        se = np.sqrt(p0 * (1 - p0) * (1 / ne0 + 1 / ne0[ref]))
         p_r, l_r, u_r = value[i, ref], low[i, ref], high[i, ref]
         lo, hi = _newcombe(p_g - p_r, p_g, low[i], high[i], p_r, l_r, u_r)
         return se, lo, hi
+
+
+def _null_sizes(
+    spec: MetricSpec,
+    sl: slice,
+    point: np.ndarray,
+    reps_total: np.ndarray,
+    counts: _CountCache,
+    n_utt: np.ndarray,
+    size_g: np.ndarray,
+    size_rest: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Effective sizes of each group and of the rest of the table under the null.
+
+    The within-speaker correlation comes from the design effect of the whole table's rate
+    (`audit._power.within_speaker_correlation`); each group's design effect from its own
+    speakers' row counts. ``size_g`` / ``size_rest`` are the rows (Kish's effective size
+    when weighted) the design effects divide.
+    """
+    n_utt = n_utt.astype(np.float64)
+    n_all = float(n_utt.sum())
+    sq_g, sq_rest, sq_all = counts.squares(spec.valid)
+    size_all = float(size_g.sum()) if n_all else 0.0
+    p_all = float(spec.func(point[:, sl].sum(axis=0)))
+    v_all = float(replicate_variance(spec.func(reps_total[:, sl])))
+    m_all = float(counts.rest(spec.valid)[0])
+    scale = size_all / n_all if n_all > 0 and size_all != n_all else 1.0
+    rho = within_speaker_correlation(p_all, v_all, size_all, sq_all * scale, m_all)
+    n_rest = n_all - n_utt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # weighted rows: the design effect of the counts divides Kish's effective size
+        w_g = np.where(size_g == n_utt, 1.0, size_g / n_utt)
+        w_rest = np.where(size_rest == n_rest, 1.0, size_rest / n_rest)
+    ne_g = null_effective_size(n_utt, sq_g, rho) * w_g
+    ne_rest = null_effective_size(n_rest, sq_rest, rho) * w_rest
+    return ne_g, ne_rest
 
 
 def _reference_index(
@@ -432,6 +495,14 @@ def _grouping_records(
     d_lo, d_hi = bootstrap_interval(diff_reps, m, ci_level, ci_method)
     r_lo, r_hi = bootstrap_interval(ratio_reps, m, ci_level, ci_method)
     null_se = np.full((n_specs, n_groups), np.nan)
+    null_n = [
+        _null_sizes(spec, cols(spec), point, reps_total, counts, n_utt[i], size_g, size_r)
+        if spec.binary and refs[i] is not None
+        else None
+        for i, (spec, size_g, size_r) in enumerate(
+            zip(specs, n_utt if weights is None else ess, rest_rows, strict=True)
+        )
+    ]
     for i, spec in enumerate(specs):
         if refs[i] is None:
             continue
@@ -455,6 +526,7 @@ def _grouping_records(
             low,
             high,
             n_eff,
+            null_n[i],
             ci_level,
         )
         if spec.binary:
@@ -467,7 +539,9 @@ def _grouping_records(
                 q_hi = np.where(ref_value[i] > 0, high[i] / ref_value[i], np.nan)
             r_lo[i] = np.where(np.isfinite(q_lo), np.minimum(r_lo[i], q_lo), r_lo[i])
             r_hi[i] = np.where(np.isfinite(q_hi), np.maximum(r_hi[i], q_hi), r_hi[i])
-    p = bootstrap_p_value(diff, diff_reps, m, null_se=null_se)
+    # rates: score tests, the standard error under the null (never at the observed rate)
+    score = np.repeat(binary[:, None], n_groups, axis=1)
+    p = score_p_value(diff, diff_reps, m, null_se, score)
     if reference == "best":
         for i, spec in enumerate(specs):
             ref = refs[i]
@@ -482,7 +556,7 @@ def _grouping_records(
                     value[i],
                     value_reps[:, i],
                     n_spk[i],
-                    n_eff[i],
+                    n_eff[i] if null_n[i] is None else null_n[i][0],
                     pool,
                     ref,
                 )

@@ -162,7 +162,8 @@ def test_best_reference_with_two_groups_is_the_fixed_two_sided_test():
     ref = best.loc[best["flags"].map(lambda f: "reference" in f)].index[0]
     other = "g0" if ref == "g1" else "g1"
     named, *_ = _engine(t, {"grp": ref})
-    assert best.loc[other, "p_value"] == named.loc[other, "p_value"]
+    # same test, two code paths: equal up to the rounding of a few float operations
+    assert best.loc[other, "p_value"] == pytest.approx(named.loc[other, "p_value"], rel=1e-12)
     assert np.isnan(best.loc[ref, "p_value"])
 
 
