@@ -206,32 +206,36 @@ def _train_voice_in_child(cfg_dict: dict[str, Any], manifest: str, out: str,
 
 
 def _train_voices(
-    runs: dict[str, tuple[Path, Path]], face_side: Path, settings: DemoSettings, seed: int
+    runs: dict[str, tuple[Path, Path]], face_side: Path, settings: DemoSettings, seed: int,
+    seeds: dict[str, int] | None = None,
 ) -> None:
     """Train the voice encoders of ``runs`` (name -> (run folder, manifest)) side by side.
 
     Each reuses the face side and runs in its own process with one thread: on 2 cores two
     single-threaded trainings finish sooner than two two-threaded ones in turn (small
-    convolutions gain only ~1.4x from a second thread). Each run is its own stage.
+    convolutions gain only ~1.4x from a second thread). Each run is its own stage; ``seeds``
+    gives a run its own training seed (default ``seed``). At most ``settings.workers``
+    (at least 2) run at once.
     """
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    cfg = _train_config(settings, seed)
     pending = []
     for name, (out, manifest) in runs.items():
+        cfg = _train_config(settings, (seeds or {}).get(name, seed))
         key = _stage_begin(out, _train_key(manifest, cfg, face_side), f"train {name}")
         if key is not None:
-            pending.append((name, out, manifest, key))
+            pending.append((name, out, manifest, key, cfg))
     if not pending:
         return
     start = time.perf_counter()
+    workers = min(len(pending), max(2, settings.workers))
     # spawn, not fork: this process already runs torch's thread pools
-    with ProcessPoolExecutor(max_workers=len(pending), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {
             pool.submit(_train_voice_in_child, cfg.to_dict(), str(manifest), str(out),
                         str(face_side)): (name, out, key)
-            for name, out, manifest, key in pending
+            for name, out, manifest, key, cfg in pending
         }
         for future, (name, out, key) in futures.items():
             future.result()  # re-raises a failed training here
@@ -282,7 +286,8 @@ def _audit(
 
 
 def run_demo(
-    out_dir: str | Path, *, quick: bool = False, seed: int = 0, progress: bool = True
+    out_dir: str | Path, *, quick: bool = False, seed: int = 0, progress: bool = True,
+    seeds: int = 1,
 ) -> dict[str, Path]:
     """Run the whole demo and return the paths of what it wrote.
 
@@ -304,6 +309,10 @@ def run_demo(
         Seed of every stage.
     progress : bool
         Progress bars.
+    seeds : int
+        Voice encoders per training population, trained with seeds ``seed``, ``seed + 1``,
+        ... on the shared face side: with more than one, ``compare.html`` compares the two
+        arms of seeds (their means, with intervals that include training noise).
 
     Returns
     -------
@@ -312,6 +321,8 @@ def run_demo(
     """
     from reports import render_comparison, render_report
 
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     settings = DemoSettings.quick() if quick else DemoSettings.full()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -328,21 +339,33 @@ def run_demo(
     face_side = _train_face_side(
         out / "runs" / "face-side", manifests["web-skewed"], settings, seed, progress
     )
-    runs = {p: (out / "runs" / p, manifests[p]) for p in presets}
-    _train_voices(runs, face_side, settings, seed)
+    # one seed: runs/<preset>; several: runs/<preset>/seed-<i> trained with seed + i
+    arms = {p: _seed_names(p, seeds) for p in presets}
+    runs = {name: (out / "runs" / name, manifests[p]) for p in presets for name in arms[p]}
+    _train_voices(runs, face_side, settings, seed,
+                  {name: seed + i for p in presets for i, name in enumerate(arms[p])})
     judge_dir = out / "judge"
+    audits: dict[str, list[Path]] = {p: [] for p in presets}
     for preset in presets:
-        run = runs[preset][0]
-        earlier = paths.get("audit_web-skewed")  # same evaluation rows: same voice measures
-        paths[f"audit_{preset}"] = _audit(
-            out / "audits" / preset, run, eval_manifest, judge_dir, settings, seed, progress,
-            None if earlier is None else earlier.parent,
-        )
-        paths[f"run_{preset}"] = run
-        if preset == "web-skewed":
-            paths["report"] = render_report(paths["audit_web-skewed"], out / "report.html")
+        for name in arms[preset]:
+            earlier = paths.get("audit_web-skewed")  # same evaluation rows: same voice measures
+            audits[preset].append(_audit(
+                out / "audits" / name, runs[name][0], eval_manifest, judge_dir, settings, seed,
+                progress, None if earlier is None else earlier.parent,
+            ))
+            paths.setdefault(f"audit_{preset}", audits[preset][0])
+            paths.setdefault(f"run_{preset}", runs[name][0])
+            if preset == "web-skewed" and "report" not in paths:
+                paths["report"] = render_report(paths["audit_web-skewed"], out / "report.html")
     paths["face_side"] = face_side
     paths["compare"] = render_comparison(
-        paths["audit_web-skewed"], paths["audit_representative"], out / "compare.html"
+        audits["web-skewed"] if seeds > 1 else audits["web-skewed"][0],
+        audits["representative"] if seeds > 1 else audits["representative"][0],
+        out / "compare.html",
     )
     return paths
+
+
+def _seed_names(preset: str, seeds: int) -> list[str]:
+    """Run names of one arm: the preset itself, or ``preset/seed-i`` for several seeds."""
+    return [preset] if seeds == 1 else [f"{preset}/seed-{i}" for i in range(seeds)]
