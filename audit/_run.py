@@ -202,6 +202,14 @@ def audit_model(
     from s2f_model import load_model
     from s2f_model._checkpoint import find_checkpoint
 
+    # arguments before any work: a bad value must not cost a whole evaluation
+    for name, value, low in (
+        ("gallery_size", gallery_size, 2),
+        ("max_order", max_order, 1),
+        ("n_boot", n_boot, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise AuditInputError(f"{name} must be an integer >= {low}, got {value!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = Path(manifest)

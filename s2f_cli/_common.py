@@ -7,8 +7,16 @@ import logging
 import os
 import random
 import sys
+from collections.abc import Callable
 
-__all__ = ["CLIError", "NotBuiltYet", "common_parent", "configure_logging", "seed_everything"]
+__all__ = [
+    "CLIError",
+    "NotBuiltYet",
+    "common_parent",
+    "configure_logging",
+    "int_at_least",
+    "seed_everything",
+]
 
 
 class CLIError(Exception):
@@ -17,6 +25,35 @@ class CLIError(Exception):
 
 class NotBuiltYet(CLIError):
     """A stage of the pipeline that is not available in this build; says what is missing."""
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """Return an argparse ``type`` that accepts integers ``>= low`` at parse time.
+
+    A bad value then stops the command before any work, with argparse's one-line error
+    (exit status 2) naming the option.
+
+    Examples
+    --------
+    >>> int_at_least(2)("5")
+    5
+    >>> int_at_least(2)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be an integer >= 2, got '0'
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
 
 
 def common_parent(nested: bool = False) -> argparse.ArgumentParser:

@@ -28,6 +28,7 @@ from s2f_data._batch import (
     run_batch,
 )
 from s2f_data._cache import FeatureCache, file_digest
+from s2f_data._files import path_problem, printable_path
 from s2f_data._images import crop_around, load_face, prepare_face, to_rgb
 from s2f_data._manifest import (
     DEMOGRAPHIC_COLUMNS,
@@ -48,6 +49,7 @@ from s2f_data._quality import (
     QualityThresholds,
     assess_audio,
     assess_wave,
+    load_audio_checked,
 )
 from s2f_data._video import VideoInfo, save_frame, video_frame, video_info
 from s2f_data.exceptions import DataFormatError, ManifestError
@@ -86,10 +88,13 @@ __all__ = [
     "fit_clip",
     "load_audio",
     "load_audio_batch",
+    "load_audio_checked",
     "load_clip",
     "load_face",
     "load_face_batch",
+    "path_problem",
     "prepare_face",
+    "printable_path",
     "read_manifest",
     "resample",
     "run_batch",

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from s2f_data._files import path_problem
 from s2f_data.exceptions import DataFormatError
 
 __all__ = [
     "CROP_MODES",
+    "SAMPLE_RATE_RANGE",
     "VIDEO_SUFFIXES",
     "AudioFileInfo",
     "Clip",
@@ -34,6 +37,7 @@ __all__ = [
     "load_audio",
     "load_clip",
     "resample",
+    "soundfile_blocks",
     "to_mono",
 ]
 
@@ -41,6 +45,11 @@ __all__ = [
 VIDEO_SUFFIXES: frozenset[str] = frozenset(
     {".mp4", ".m4a", ".m4v", ".aac", ".mov", ".mkv", ".webm", ".avi", ".3gp"}
 )
+#: Native sample rates accepted, in Hz: below 1 kHz a file holds no speech band at all, and
+#: 768 kHz is the highest rate audio interfaces record.
+SAMPLE_RATE_RANGE: tuple[int, int] = (1000, 768000)
+#: Frames per block when soundfile reads a file block by block.
+_BLOCK_FRAMES = 1 << 16
 CropMode = Literal["first", "centre", "windows"]
 CROP_MODES: frozenset[str] = frozenset({"first", "centre", "windows"})
 
@@ -105,11 +114,13 @@ class ClipPolicy:
         if not (math.isfinite(self.seconds) and self.seconds > 0):
             raise ValueError(f"ClipPolicy.seconds must be a positive number, got {self.seconds}")
         if self.crop not in CROP_MODES:
-            raise ValueError(f"ClipPolicy.crop must be one of {sorted(CROP_MODES)}, "
-                             f"got {self.crop!r}")
+            raise ValueError(
+                f"ClipPolicy.crop must be one of {sorted(CROP_MODES)}, got {self.crop!r}"
+            )
         if not (isinstance(self.n_windows, int) and self.n_windows >= 1):
-            raise ValueError(f"ClipPolicy.n_windows must be an integer >= 1, "
-                             f"got {self.n_windows!r}")
+            raise ValueError(
+                f"ClipPolicy.n_windows must be an integer >= 1, got {self.n_windows!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dictionary."""
@@ -118,8 +129,9 @@ class ClipPolicy:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClipPolicy:
         """Build from :meth:`to_dict` output."""
-        return cls(seconds=float(data["seconds"]), crop=data["crop"],
-                   n_windows=int(data["n_windows"]))
+        return cls(
+            seconds=float(data["seconds"]), crop=data["crop"], n_windows=int(data["n_windows"])
+        )
 
 
 @dataclass(frozen=True)
@@ -174,8 +186,11 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     import torchaudio.functional as taf
 
     g = math.gcd(int(orig_sr), int(target_sr))
-    out = taf.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)),
-                       int(orig_sr) // g, int(target_sr) // g)
+    out = taf.resample(
+        torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)),
+        int(orig_sr) // g,
+        int(target_sr) // g,
+    )
     return out.numpy()
 
 
@@ -193,17 +208,23 @@ def _use_pyav(path: Path) -> bool:
 
 
 def _check_readable(path: Path) -> None:
-    try:
-        if not path.exists():
-            raise DataFormatError(f"{path}: audio file not found")
-        if not path.is_file():
-            raise DataFormatError(f"{path}: not a regular file")
-        if not os.access(path, os.R_OK):
-            raise DataFormatError(f"{path}: no permission to read the file")
-        if path.stat().st_size == 0:
-            raise DataFormatError(f"{path}: file is empty (0 bytes)")
-    except OSError as err:  # e.g. a parent folder that may not be searched
-        raise DataFormatError(f"{path}: cannot access the file: {err}") from err
+    problem = path_problem(path, "audio file")
+    if problem is not None:
+        raise DataFormatError(f"{path}: {problem}")
+
+
+def _check_rate(path: Path, sample_rate: int) -> int:
+    """Refuse a sample rate outside :data:`SAMPLE_RATE_RANGE` (a damaged or forged header).
+
+    Resampling from such a rate would need gigabytes, or says nothing about a voice.
+    """
+    low, high = SAMPLE_RATE_RANGE
+    if not low <= sample_rate <= high:
+        raise DataFormatError(
+            f"{path}: sample rate {sample_rate} Hz is outside the supported "
+            f"range [{low}, {high}] Hz (a damaged header?)"
+        )
+    return int(sample_rate)
 
 
 def audio_info(path: str | os.PathLike[str]) -> AudioFileInfo:
@@ -233,18 +254,32 @@ def audio_info(path: str | os.PathLike[str]) -> AudioFileInfo:
             frames = None
             if stream.duration is not None and stream.time_base is not None:
                 frames = round(float(stream.duration * stream.time_base) * stream.rate)
-            return AudioFileInfo(path, int(stream.rate), int(stream.channels), frames,
-                                 stream.codec_context.name, "pyav", False)
+            return AudioFileInfo(
+                path,
+                _check_rate(path, int(stream.rate)),
+                int(stream.channels),
+                frames,
+                stream.codec_context.name,
+                "pyav",
+                False,
+            )
         finally:
             container.close()
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
+        info = sf.info(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise DataFormatError(f"{path}: not a readable audio file: {err}") from err
-    return AudioFileInfo(path, int(info.samplerate), int(info.channels), int(info.frames),
-                         str(info.subtype), "soundfile", _wav_truncated(path))
+    return AudioFileInfo(
+        path,
+        _check_rate(path, int(info.samplerate)),
+        int(info.channels),
+        int(info.frames),
+        str(info.subtype),
+        "soundfile",
+        _wav_truncated(path),
+    )
 
 
 def _wav_truncated(path: Path) -> bool:
@@ -292,7 +327,7 @@ def _decode_pyav(path: Path, start_s: float, duration_s: float | None) -> tuple[
     chunks: list[np.ndarray] = []
     try:
         stream = _audio_stream(container, path)
-        sr = int(stream.rate)
+        sr = _check_rate(path, int(stream.rate))
         first = round(start_s * sr)
         stop = None if duration_s is None else first + round(duration_s * sr)
         # Planar float output, channels and rate unchanged: frame.to_ndarray() is (ch, n).
@@ -306,7 +341,7 @@ def _decode_pyav(path: Path, start_s: float, duration_s: float | None) -> tuple[
                     pos = hi
                     if hi <= first:
                         continue
-                    chunks.append(arr[max(0, first - lo): None if stop is None else stop - lo])
+                    chunks.append(arr[max(0, first - lo) : None if stop is None else stop - lo])
                 if stop is not None and pos >= stop:
                     break
         except (av.error.FFmpegError, ValueError) as err:
@@ -326,22 +361,78 @@ def _decode_pyav(path: Path, start_s: float, duration_s: float | None) -> tuple[
     return data, sr
 
 
+def soundfile_blocks(
+    path: str | os.PathLike[str],
+    *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    block_frames: int = _BLOCK_FRAMES,
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Read a soundfile-readable file block by block: the one soundfile decoding path.
+
+    Both :func:`decode_audio` (and so ``load_audio`` and ``predict``) and the quality check of
+    ``data check --decode`` read through here, so a file decodes in both or in neither.
+    Files libsndfile cannot seek in (GSM 6.10 in WAV, some compressed streams) are read from
+    the start, skipping to ``start_s``.
+
+    Parameters
+    ----------
+    path : path-like
+        Audio file (WAV, FLAC, OGG, MP3, ...).
+    start_s : float
+        Offset of the first frame, in seconds.
+    duration_s : float or None
+        Seconds to read; ``None`` reads to the end.
+    block_frames : int
+        Frames per block.
+
+    Yields
+    ------
+    block : numpy.ndarray
+        Shape ``(frames, channels)``, float32; integer PCM scaled to [-1, 1).
+    sample_rate : int
+        Native rate in Hz (the same for every block).
+
+    Raises
+    ------
+    DataFormatError
+        If libsndfile cannot open or decode the file, or the rate is out of range.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        with sf.SoundFile(os.fsencode(path)) as fh:
+            sr = _check_rate(path, int(fh.samplerate))
+            skip = round(start_s * sr)
+            left = None if duration_s is None else round(duration_s * sr)
+            if skip and fh.seekable():
+                fh.seek(min(skip, fh.frames))
+                skip = 0
+            while left is None or left > 0:
+                want = block_frames if left is None else min(block_frames, left)
+                block = fh.read(want, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                if skip:  # an unseekable file: drop frames until start_s
+                    cut = min(skip, block.shape[0])
+                    block, skip = block[cut:], skip - cut
+                    if block.shape[0] == 0:
+                        continue
+                if left is not None:
+                    left -= block.shape[0]
+                yield block, sr
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise DataFormatError(f"{path}: cannot decode audio: {err}") from err
+
+
 def _decode_soundfile(
     path: Path, start_s: float, duration_s: float | None
 ) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
-    try:
-        with sf.SoundFile(str(path)) as fh:
-            sr = int(fh.samplerate)
-            first = round(start_s * sr)
-            if first:
-                fh.seek(min(first, fh.frames))
-            n = -1 if duration_s is None else round(duration_s * sr)
-            data = fh.read(n, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DataFormatError(f"{path}: cannot decode audio: {err}") from err
-    return data, sr
+    pieces = list(soundfile_blocks(path, start_s=start_s, duration_s=duration_s))
+    if not pieces:  # decode_audio reports the empty file
+        return np.zeros((0, 1), dtype=np.float32), 0
+    return np.concatenate([block for block, _ in pieces]), pieces[0][1]
 
 
 def decode_audio(
@@ -387,8 +478,9 @@ def decode_audio(
         raise DataFormatError(f"{path}: audio file has no samples{where}")
     if not np.isfinite(data).all():
         bad = int((~np.isfinite(data)).any(axis=1).sum())
-        raise DataFormatError(f"{path}: audio contains NaN or Inf samples ({bad} of "
-                              f"{data.shape[0]} frames); rejected")
+        raise DataFormatError(
+            f"{path}: audio contains NaN or Inf samples ({bad} of {data.shape[0]} frames); rejected"
+        )
     return data, sr
 
 
@@ -478,7 +570,7 @@ def fit_clip(wave: np.ndarray, sample_rate: int, policy: ClipPolicy | None = Non
         windows = np.resize(wave, length)[None, :]  # repeat until the clip is full
     else:
         starts = _window_starts(total, length, policy)
-        windows = np.stack([wave[s: s + length] for s in starts])
+        windows = np.stack([wave[s : s + length] for s in starts])
     return Clip(windows.astype(np.float32, copy=False), sample_rate, looped, total / sample_rate)
 
 
@@ -519,8 +611,12 @@ def load_clip(
     starts = _window_starts(total_out, length, policy)
     windows = []
     for s in starts:
-        seg = load_audio(path, sample_rate, start_s=s / sample_rate,
-                         duration_s=policy.seconds + 1.0 / info.sample_rate)
+        seg = load_audio(
+            path,
+            sample_rate,
+            start_s=s / sample_rate,
+            duration_s=policy.seconds + 1.0 / info.sample_rate,
+        )
         if seg.shape[0] < length:  # the last window may end a sample short after resampling
             seg = np.pad(seg, (0, length - seg.shape[0]), mode="edge")
         windows.append(seg[:length])

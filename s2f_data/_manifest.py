@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from s2f_data._atomic import atomic_write_text
+from s2f_data._files import path_problem
 from s2f_data.exceptions import ManifestError
 
 __all__ = [
@@ -83,26 +84,101 @@ class ManifestInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ManifestInfo:
-        """Build from :meth:`to_dict` output; raise ``ValueError`` on a bad layout."""
-        if not isinstance(data, dict) or "source" not in data:
-            raise ValueError("manifest sidecar must be a JSON object with a 'source' field")
-        version = int(data.get("schema_version", MANIFEST_SCHEMA_VERSION))
+        """Build from :meth:`to_dict` output.
+
+        Every key is type-checked here, once, so a damaged sidecar is refused with a message
+        naming the key instead of failing later.
+
+        Raises
+        ------
+        ValueError
+            If ``data`` is not an object with a string ``source``, or a key has the wrong
+            type; the message names the key, what it holds and what was expected.
+
+        Examples
+        --------
+        >>> ManifestInfo.from_dict({"source": "demo", "data_root": 5})
+        Traceback (most recent call last):
+        ...
+        ValueError: key 'data_root': expected a folder path (string) or null, got int 5
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object with a 'source' key, got {_describe(data)}")
+        unknown = sorted(set(data) - _SIDECAR_KEYS)
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown}; allowed: {sorted(_SIDECAR_KEYS)}")
+        if "source" not in data:
+            raise ValueError("key 'source' is missing (the name of the data source)")
+        version = data.get("schema_version", MANIFEST_SCHEMA_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError(
+                f"key 'schema_version': expected an integer >= 1, got {_describe(version)}"
+            )
         if version > MANIFEST_SCHEMA_VERSION:
             raise ValueError(
                 f"manifest sidecar has schema_version {version}; this version of s2f-audit "
                 f"reads up to {MANIFEST_SCHEMA_VERSION}"
             )
-        vocab = data.get("vocabularies") or {}
-        if not isinstance(vocab, dict) or not all(isinstance(v, list) for v in vocab.values()):
-            raise ValueError("manifest sidecar 'vocabularies' must map column -> list of labels")
+        _expect_str(data, "source", allow_empty=False)
+        _expect_str(data, "source_version")
+        root = data.get("data_root")
+        if root is not None and (not isinstance(root, str) or root == ""):
+            raise ValueError(
+                f"key 'data_root': expected a folder path (string) or null, got {_describe(root)}"
+            )
+        extra = data.get("extra", {})
+        if extra is None:
+            extra = {}
+        if not isinstance(extra, dict):
+            raise ValueError(
+                f"key 'extra': expected a JSON object (or null), got {_describe(extra)}"
+            )
         return cls(
-            source=str(data["source"]),
-            source_version=str(data.get("source_version", "")),
-            vocabularies={str(k): tuple(str(x) for x in v) for k, v in vocab.items()},
-            data_root=data.get("data_root"),
-            extra=dict(data.get("extra") or {}),
+            source=data["source"],
+            source_version=data.get("source_version", ""),
+            vocabularies=_vocabularies(data.get("vocabularies")),
+            data_root=root,
+            extra=dict(extra),
             schema_version=version,
         )
+
+
+#: Keys a sidecar may hold (those :meth:`ManifestInfo.to_dict` writes).
+_SIDECAR_KEYS = frozenset(
+    {"schema_version", "source", "source_version", "vocabularies", "data_root", "extra"}
+)
+
+
+def _describe(value: Any) -> str:
+    """``int 5``, ``list [1]``: a value's JSON-ish type and a short repr, for messages."""
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _expect_str(data: dict[str, Any], key: str, *, allow_empty: bool = True) -> None:
+    value = data.get(key, "")
+    if not isinstance(value, str) or (not allow_empty and not value):
+        what = "a non-empty string" if not allow_empty else "a string"
+        raise ValueError(f"key {key!r}: expected {what}, got {_describe(value)}")
+
+
+def _vocabularies(vocab: Any) -> dict[str, tuple[str, ...]]:
+    """Check the sidecar's ``vocabularies``: column -> list of distinct string labels."""
+    if vocab is None:
+        return {}
+    if not isinstance(vocab, dict):
+        raise ValueError(
+            f"key 'vocabularies': expected an object mapping column -> list of "
+            f"labels, got {_describe(vocab)}"
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for column, labels in vocab.items():
+        where = f"key 'vocabularies.{column}'"
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ValueError(f"{where}: expected a list of string labels, got {_describe(labels)}")
+        out[column] = tuple(labels)
+    return out
 
 
 @dataclass(frozen=True)
@@ -204,12 +280,27 @@ def _data_root(folder: Path, info: ManifestInfo) -> Path:
     return Path(os.path.normpath(root.absolute()))
 
 
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
 def _resolve(value: str, folder: Path, root: Path) -> Path:
+    """Absolute, normalised path of a cell; refuse one that leaves the data root.
+
+    The check is made on the real paths (symbolic links followed), so a link inside the
+    root that points outside it is refused too; the path returned keeps the link.
+    """
     raw = Path(value)
     full = raw if raw.is_absolute() else folder.absolute() / raw
     full = Path(os.path.normpath(full))
-    if full != root and root not in full.parents:
+    if not _inside(full, root):
         raise ValueError(f"path {value!r} resolves to {full}, outside the data root {root}")
+    real, real_root = Path(os.path.realpath(full)), Path(os.path.realpath(root))
+    if not _inside(real, real_root):
+        raise ValueError(
+            f"path {value!r} is a symbolic link (or lies under one) to {real}, "
+            f"outside the data root {root}"
+        )
     return full
 
 
@@ -256,6 +347,11 @@ def validate_manifest(
     for col in missing:
         issues.append(ManifestIssue(None, col, None, f"required column {col!r} is missing"))
     if missing:
+        return issues
+    if frame.empty:
+        issues.append(
+            ManifestIssue(None, None, None, "the manifest has a header but no rows (no utterances)")
+        )
         return issues
     root = _data_root(folder, info)
 
@@ -312,9 +408,11 @@ def validate_manifest(
             except ValueError as err:
                 issues.append(ManifestIssue(line(i), col, str(v), str(err)))
                 continue
-            if check_files and not full.is_file():
-                issues.append(ManifestIssue(line(i), col, str(v), f"file not found: {full}"))
+            if check_files and not full.is_file():  # missing, a link loop, a FIFO, ...
+                problem = path_problem(full) or "not a regular file"
+                issues.append(ManifestIssue(line(i), col, str(v), f"{problem}: {full}"))
 
+    issues += _shared_audio_issues(frame, folder, root)
     splits_per_speaker = frame.groupby("speaker_id", dropna=True)["split"].nunique()
     for spk in splits_per_speaker.index[splits_per_speaker > 1]:
         rows = frame.index[frame["speaker_id"] == spk]
@@ -328,6 +426,38 @@ def validate_manifest(
             )
         )
     issues.sort(key=lambda x: (x.line is not None, x.line or 0))
+    return issues
+
+
+def _shared_audio_issues(frame: pd.DataFrame, folder: Path, root: Path) -> list[ManifestIssue]:
+    """One issue per audio file that several rows point at (after path normalisation).
+
+    Each utterance needs its own recording: a file listed twice is counted twice by every
+    rate of the audit (and under two speakers it contradicts itself).
+    """
+    keys: dict[Path, list[int]] = {}
+    for i, v in frame["audio_path"].items():
+        if pd.isna(v) or v == "":
+            continue
+        try:
+            full = _resolve(str(v), folder, root)
+        except ValueError:
+            continue  # reported by the path check
+        keys.setdefault(full, []).append(int(i) + 2)
+    issues = []
+    for full, lines in keys.items():
+        if len(lines) < 2:
+            continue
+        shown = ", ".join(str(x) for x in lines[:5]) + (", ..." if len(lines) > 5 else "")
+        issues.append(
+            ManifestIssue(
+                lines[1],
+                "audio_path",
+                str(frame.at[lines[1] - 2, "audio_path"]),
+                f"{len(lines)} rows point at the same audio file {full} (lines {shown}); each "
+                "utterance needs its own recording",
+            )
+        )
     return issues
 
 
@@ -384,9 +514,7 @@ def read_manifest(
     return Manifest(frame=frame, info=info, folder=path.parent)
 
 
-def write_manifest(
-    frame: pd.DataFrame, path: str | os.PathLike[str], info: ManifestInfo
-) -> Path:
+def write_manifest(frame: pd.DataFrame, path: str | os.PathLike[str], info: ManifestInfo) -> Path:
     """Validate and write a manifest CSV and its sidecar atomically.
 
     Column order: required columns, ``face_path``, demographic columns, then extras in the

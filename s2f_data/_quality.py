@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from s2f_data._audio import audio_info, decode_audio
+from s2f_data._audio import audio_info, decode_audio, resample, soundfile_blocks, to_mono
 from s2f_data.exceptions import DataFormatError
 
-__all__ = ["QUALITY_FLAGS", "AudioQuality", "QualityThresholds", "assess_audio", "assess_wave"]
+__all__ = [
+    "QUALITY_FLAGS",
+    "AudioQuality",
+    "QualityThresholds",
+    "assess_audio",
+    "assess_wave",
+    "load_audio_checked",
+]
 
 #: Every flag a quality record can carry.
 QUALITY_FLAGS: tuple[str, ...] = ("too_short", "silent", "clipped", "truncated")
@@ -51,8 +58,7 @@ class QualityThresholds:
         if not 0 < self.clip_level <= 1:
             raise ValueError(f"clip_level must be in (0, 1], got {self.clip_level}")
         if not 0 <= self.max_clipping_ratio <= 1:
-            raise ValueError(f"max_clipping_ratio must be in [0, 1], got "
-                             f"{self.max_clipping_ratio}")
+            raise ValueError(f"max_clipping_ratio must be in [0, 1], got {self.max_clipping_ratio}")
 
     def to_dict(self) -> dict[str, float]:
         """Return a JSON-ready dictionary."""
@@ -103,7 +109,12 @@ def _dbfs(sum_sq: float, n: int) -> float:
 
 
 def _record(
-    n_frames: int, sr: int, channels: int, sum_sq: float, peak: float, n_clipped: int,
+    n_frames: int,
+    sr: int,
+    channels: int,
+    sum_sq: float,
+    peak: float,
+    n_clipped: int,
     thresholds: QualityThresholds,
     truncated: bool = False,
 ) -> AudioQuality:
@@ -160,9 +171,15 @@ def assess_wave(
     if not np.isfinite(data).all():
         raise ValueError("signal contains NaN or Inf samples")
     x = np.abs(data.astype(np.float64))
-    return _record(data.shape[0], sample_rate, data.shape[1], float(np.square(x).sum()),
-                   float(x.max(initial=0.0)), int((x >= thresholds.clip_level).sum()),
-                   thresholds)
+    return _record(
+        data.shape[0],
+        sample_rate,
+        data.shape[1],
+        float(np.square(x).sum()),
+        float(x.max(initial=0.0)),
+        int((x >= thresholds.clip_level).sum()),
+        thresholds,
+    )
 
 
 def assess_audio(
@@ -202,24 +219,68 @@ def assess_audio(
     if info.backend != "soundfile":
         data, sr = decode_audio(path)
         return assess_wave(data, sr, thresholds)
-    import soundfile as sf
-
     sr, ch = info.sample_rate, info.channels
     n_frames, sum_sq, peak, n_clipped = 0, 0.0, 0.0, 0
-    try:
-        for block in sf.blocks(str(path), blocksize=max(1, round(block_seconds * sr)),
-                               dtype="float32", always_2d=True):
-            if not np.isfinite(block).all():
-                raise DataFormatError(
-                    f"{path}: audio contains NaN or Inf samples near {n_frames / sr:.2f} s; "
-                    "rejected")
-            x = np.abs(block.astype(np.float64))
-            n_frames += block.shape[0]
-            sum_sq += float(np.square(x).sum())
-            peak = max(peak, float(x.max(initial=0.0)))
-            n_clipped += int((x >= thresholds.clip_level).sum())
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DataFormatError(f"{path}: cannot decode audio: {err}") from err
+    for block, _ in soundfile_blocks(path, block_frames=max(1, round(block_seconds * sr))):
+        if not np.isfinite(block).all():
+            raise DataFormatError(
+                f"{path}: audio contains NaN or Inf samples near {n_frames / sr:.2f} s; rejected"
+            )
+        x = np.abs(block.astype(np.float64))
+        n_frames += block.shape[0]
+        sum_sq += float(np.square(x).sum())
+        peak = max(peak, float(x.max(initial=0.0)))
+        n_clipped += int((x >= thresholds.clip_level).sum())
     if n_frames == 0:
         raise DataFormatError(f"{path}: audio file has no samples")
     return _record(n_frames, sr, ch, sum_sq, peak, n_clipped, thresholds, info.truncated)
+
+
+def load_audio_checked(
+    path: str | os.PathLike[str],
+    sample_rate: int = 16000,
+    thresholds: QualityThresholds | None = None,
+) -> tuple[np.ndarray, AudioQuality]:
+    """Decode a file once: the model's input and the quality record ``data check`` gives.
+
+    The quality is measured on the stored samples (native rate and channels) with the same
+    rules as :func:`assess_audio`, so ``predict`` flags silent, short, clipped and truncated
+    files exactly as ``data check --decode`` does.
+
+    Parameters
+    ----------
+    path : path-like
+        Audio or video file.
+    sample_rate : int
+        Rate of the returned signal in Hz.
+    thresholds : QualityThresholds or None
+        Limits (defaults if ``None``).
+
+    Returns
+    -------
+    wave : numpy.ndarray
+        Shape ``(samples,)``, mono float32 at ``sample_rate``.
+    quality : AudioQuality
+        Duration, level, clipping and flags of the stored samples.
+
+    Raises
+    ------
+    DataFormatError
+        If the file cannot be decoded, is empty or holds NaN/Inf samples; the message names
+        the file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, soundfile as sf
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "quiet.wav"
+    >>> sf.write(p, np.zeros(800), 16000)
+    >>> wave, quality = load_audio_checked(p)
+    >>> wave.shape, quality.flags
+    ((800,), ('too_short', 'silent'))
+    """
+    path = Path(path)
+    data, sr = decode_audio(path)
+    quality = assess_wave(data, sr, thresholds)
+    if audio_info(path).truncated:
+        quality = replace(quality, flags=(*quality.flags, "truncated"))
+    return resample(to_mono(data), sr, sample_rate), quality

@@ -20,7 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2f_data import DataFormatError, atomic_write_bytes, atomic_write_text, load_audio
+from s2f_data import (
+    DataFormatError,
+    atomic_write_bytes,
+    atomic_write_text,
+    load_audio_checked,
+    path_problem,
+    printable_path,
+)
 from s2f_model._frontend import fit_clip
 
 __all__ = ["AUDIO_SUFFIXES", "PredictionReport", "collect_inputs", "predict_faces"]
@@ -44,10 +51,14 @@ class PredictionReport:
         ``(input audio, written face.png)`` for every success, in input order.
     failures : list of (pathlib.Path, str)
         ``(input, reason)`` for every file that could not be processed.
+    flags : dict of pathlib.Path to str
+        Quality flags (``silent;too_short``, see ``s2f_data.QUALITY_FLAGS``) of inputs that
+        gave a face but that ``data check --decode`` would flag, with the same rules.
     """
 
     outputs: list[tuple[Path, Path]] = field(default_factory=list)
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    flags: dict[Path, str] = field(default_factory=dict)
 
     @property
     def n_ok(self) -> int:
@@ -97,8 +108,10 @@ def collect_inputs(inputs: Sequence[str | os.PathLike[str]]
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
+            # every non-folder entry with an audio suffix: a dangling link, a link loop or
+            # a FIFO gets a failed row saying what it is, never a silent drop
             found = sorted(p for p in path.rglob("*")
-                           if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+                           if p.suffix.lower() in AUDIO_SUFFIXES and not p.is_dir())
             if not found:
                 problems.append((path, "folder holds no audio file "
                                        f"({', '.join(sorted(AUDIO_SUFFIXES))})"))
@@ -119,8 +132,10 @@ def collect_inputs(inputs: Sequence[str | os.PathLike[str]]
                 jobs.append((audio, f"{_safe_name(str(uid))}.png"))
         elif path.is_file():
             jobs.append((path, f"{path.stem}.png"))
-        else:
+        elif not os.path.lexists(path):
             problems.append((path, "no such file or folder"))
+        else:
+            problems.append((path, path_problem(path) or "not a file or folder"))
     seen: dict[str, int] = {}
     unique = []
     for audio, name in jobs:
@@ -228,15 +243,20 @@ def predict_faces(
         waves, ok = [], []
         for audio, name in chunk:
             try:
-                wave = load_audio(audio, sample_rate=rate)
+                wave, quality = load_audio_checked(audio, sample_rate=rate)
                 waves.append(fit_clip(wave, length))
                 ok.append((audio, name))
-            except (DataFormatError, OSError, ValueError) as err:
+            except Exception as err:  # one bad file never stops the batch (module doc)
                 reason = str(err)
                 prefix = f"{audio}: "
                 reason = reason[len(prefix):] if reason.startswith(prefix) else reason
+                if not isinstance(err, DataFormatError | OSError | ValueError):
+                    reason = f"{type(err).__name__}: {reason}"
                 report.failures.append((audio, reason))
                 log.warning("%s: %s", audio, reason)
+                continue
+            if quality.flags:
+                report.flags[audio] = ";".join(quality.flags)
         if waves:
             batch = torch.from_numpy(np.stack(waves)).to(device)  # (batch, samples)
             images = model.decode(model.encode_voice(batch)).image.float().cpu().numpy()
@@ -260,10 +280,13 @@ def predict_faces(
 def _write_index(path: Path, report: PredictionReport) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["input", "output", "status", "reason"])
+    writer.writerow(["input", "output", "status", "reason", "flags"])
     rows: Iterable[list[str]] = (
-        [str(a), str(o.relative_to(path.parent)), "ok", ""] for a, o in report.outputs
+        [printable_path(a), printable_path(o.relative_to(path.parent)), "ok", "",
+         report.flags.get(a, "")]
+        for a, o in report.outputs
     )
     writer.writerows(rows)
-    writer.writerows([str(a), "", "failed", reason] for a, reason in report.failures)
+    writer.writerows([printable_path(a), "", "failed", printable_path(reason), ""]
+                     for a, reason in report.failures)
     atomic_write_text(path, buf.getvalue())

@@ -15,7 +15,7 @@ import argparse
 import shlex
 import sys
 
-from s2f_cli._common import progress_enabled
+from s2f_cli._common import int_at_least, progress_enabled
 
 NAME = "audit"
 HELP = "run the stratified fairness audit of a model"
@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
-    parser.add_argument("--max-order", type=int, default=2, help="intersection order (default 2)")
+    parser.add_argument(
+        "--max-order", type=int_at_least(1), default=2, help="intersection order (default 2)"
+    )
     parser.add_argument(
         "--min-group-size", type=int, default=None, help="speakers below which a group is flagged"
     )
@@ -45,7 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--correction", choices=("holm", "bh", "none"), default="holm",
         help="multiple-testing correction (default holm)",
     )
-    parser.add_argument("--gallery-size", type=int, default=100, help="retrieval gallery size")
+    parser.add_argument(
+        "--gallery-size",
+        type=int_at_least(2),
+        default=100,
+        help="retrieval gallery size: the true face and at least one other (default 100)",
+    )
     parser.add_argument(
         "--input-seconds",
         nargs="+",

@@ -42,7 +42,22 @@ FORMAT_OPTIONS: dict[str, dict[str, str]] = {
     "table": {"map": "mapping", "base_dir": "base_dir", "source": "source",
               "val_fraction": "val_fraction", "test_fraction": "test_fraction"},
 }
+#: Other spellings accepted for a format name (the README once said ``commonvoice``).
+FORMAT_ALIASES = {"commonvoice": "common_voice", "cv": "common_voice",
+                  "casualconversations": "casual_conversations"}
 SEEDED = {"avspeech", "common_voice", "casual_conversations", "table"}
+
+
+def format_name(text: str) -> str:
+    """Normalise a format name: any case, ``-`` for ``_``, and the aliases.
+
+    Examples
+    --------
+    >>> format_name("commonvoice"), format_name("Common-Voice"), format_name("table")
+    ('common_voice', 'common_voice', 'table')
+    """
+    name = text.strip().lower().replace("-", "_")
+    return FORMAT_ALIASES.get(name, name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp = sub.add_parser(
         "import", help="convert a data set's layout to a manifest", parents=nested,
         description="Options apply to the formats named in their help; others are refused.")
-    imp.add_argument("format", choices=FORMAT_NAMES, help="data set format")
+    imp.add_argument("format", type=format_name, choices=FORMAT_NAMES,
+                     help="data set format (commonvoice is accepted for common_voice)")
     imp.add_argument("root", help="data set root folder or metadata file")
     imp.add_argument("--out", required=True, help="output manifest.csv")
     imp.add_argument("--meta", help="voxceleb1/2: meta file if not <root>/vox?_meta.csv")
@@ -153,7 +169,7 @@ def _decode(args: argparse.Namespace, manifest: Any) -> int:
     for row in errors.itertuples():
         line = int(row.index) + 2
         print(f"  line {line}: {row.kind} {row.path}: {row.reason}")
-    return 1 if len(errors) else 0
+    return 2 if len(errors) else 0
 
 
 def _import(args: argparse.Namespace) -> int:

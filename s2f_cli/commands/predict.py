@@ -1,8 +1,11 @@
 """Reconstruct faces from voices: voice.wav -> face.png (files, folders or a manifest).
 
 Any sample rate and channel count is accepted (the loader resamples and mixes to mono). A file
-that cannot be read is reported with the reason and skipped; the others are still written.
-Exit status 0 when every input gave a face, 1 when some failed.
+that cannot be read never stops the batch: it gets a ``failed`` row with its reason in
+``predictions.csv`` and a line on stderr, and the others are still written. Inputs that
+``data check --decode`` would flag (silent, too short, clipped, truncated) get their faces and
+their flags in the ``flags`` column, with a warning line each.
+Exit status: 0 when every input gave a face, 2 (bad input) when some failed.
 
 Examples::
 
@@ -32,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
+    from s2f_data import printable_path
     from s2f_model._checkpoint import load_model
     from s2f_model._distributed import resolve_device
     from s2f_model._predict import predict_faces
@@ -48,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=progress_enabled(args),
     )
+    for path, flags in report.flags.items():
+        print(f"s2f-audit predict: warning: {printable_path(path)}: {flags} (the face was "
+              "written; see data check --decode)", file=sys.stderr)
     for path, reason in report.failures:
-        print(f"s2f-audit predict: failed: {path}: {reason}", file=sys.stderr)
+        print(f"s2f-audit predict: failed: {printable_path(path)}: {reason}", file=sys.stderr)
     where = out if single else out / "predictions.csv"
-    print(f"{report.n_ok} face(s) written, {report.n_failed} failed ({where})")
-    return 1 if report.n_failed else 0
+    print(f"{report.n_ok} face(s) written, {report.n_failed} failed ({printable_path(where)})")
+    return 2 if report.n_failed else 0

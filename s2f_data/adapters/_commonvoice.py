@@ -19,16 +19,24 @@ Every source column is kept as given, prefixed ``cv_``. The manifest columns are
   the published spelling; ``forties`` is accepted too) straddle two project groups and stay
   missing. With ``age_scheme="decades"`` the age words themselves are the groups
   (``forties`` spelled as published, ``fourties``).
-- ``language``: the primary subtag of ``locale`` (``zh-CN`` -> ``zh``), or of the folder name
-  when the TSV has no ``locale`` column; ``accent``: the ``accents`` (or ``accent``) cell.
+- ``language``: from ``locale`` (or the folder name when the TSV has no ``locale`` column).
+  Locales whose language subtag is shared by different languages or varieties keep them
+  apart (:data:`CV_LOCALE_LANGUAGES`): ``zh-CN`` -> ``zh`` (Mandarin, as in the bias lab),
+  ``zh-HK`` -> ``yue`` (the Hong Kong set is Cantonese, like the ``yue`` locale),
+  ``zh-TW`` -> ``zh-TW`` (Taiwanese Mandarin), the two Romansh idioms stay apart. Any other
+  locale gives its primary subtag (``sv-SE`` -> ``sv``) unless two locales of one import
+  would merge that way: then both keep their whole tag. The raw tag stays in ``cv_locale``.
+  ``accent``: the ``accents`` (or ``accent``) cell.
 - ``split``: ``train.tsv`` -> train, ``dev.tsv`` -> val, ``test.tsv`` -> test; other files
-  are split by ``client_id`` with ``seed``.
+  are split by ``client_id`` with ``seed``. A ``client_id`` found in two split files is
+  refused with both TSV files and lines (a speaker must stay in one split).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,24 +54,116 @@ from s2f_data.adapters._common import (
 )
 from s2f_data.exceptions import DataFormatError
 
-__all__ = ["CV_AGE_GROUPS", "CV_AGE_WORDS", "CV_GENDERS", "import_common_voice"]
+__all__ = [
+    "CV_AGE_GROUPS",
+    "CV_AGE_WORDS",
+    "CV_GENDERS",
+    "CV_LOCALE_LANGUAGES",
+    "import_common_voice",
+    "locale_languages",
+]
 
 #: Common Voice age words, as published ("fourties" sic) -> project age group (None: unknown).
 CV_AGE_GROUPS: dict[str, str | None] = {
-    "teens": None, "twenties": "18-29", "thirties": "30-44", "fourties": None,
-    "forties": None, "fifties": "45-59", "sixties": "60+", "seventies": "60+",
-    "eighties": "60+", "nineties": "60+",
+    "teens": None,
+    "twenties": "18-29",
+    "thirties": "30-44",
+    "fourties": None,
+    "forties": None,
+    "fifties": "45-59",
+    "sixties": "60+",
+    "seventies": "60+",
+    "eighties": "60+",
+    "nineties": "60+",
 }
-CV_AGE_WORDS: tuple[str, ...] = ("teens", "twenties", "thirties", "fourties", "fifties",
-                                 "sixties", "seventies", "eighties", "nineties")
+CV_AGE_WORDS: tuple[str, ...] = (
+    "teens",
+    "twenties",
+    "thirties",
+    "fourties",
+    "fifties",
+    "sixties",
+    "seventies",
+    "eighties",
+    "nineties",
+)
 #: Common Voice gender labels (old and new) -> manifest gender (None: missing).
 CV_GENDERS: dict[str, str | None] = {
-    "male": "male", "male_masculine": "male", "female": "female",
-    "female_feminine": "female", "other": "other", "non-binary": "other",
-    "intersex": None, "transgender": None, "do_not_wish_to_say": None,
+    "male": "male",
+    "male_masculine": "male",
+    "female": "female",
+    "female_feminine": "female",
+    "other": "other",
+    "non-binary": "other",
+    "intersex": None,
+    "transgender": None,
+    "do_not_wish_to_say": None,
+}
+#: Common Voice locales whose language subtag alone would merge different languages or
+#: varieties -> the manifest's language label.
+CV_LOCALE_LANGUAGES: dict[str, str] = {
+    "zh-CN": "zh",
+    "zh-HK": "yue",
+    "zh-TW": "zh-TW",
+    "yue": "yue",
+    "rm-sursilv": "rm-sursilv",
+    "rm-vallader": "rm-vallader",
 }
 SPLIT_FILES = {"train.tsv": "train", "dev.tsv": "val", "test.tsv": "test"}
 AgeScheme = Literal["project", "decades"]
+
+
+def locale_languages(locales: Iterable[str]) -> dict[str, str]:
+    """Map Common Voice locale tags to manifest language labels without merging varieties.
+
+    Parameters
+    ----------
+    locales : iterable of str
+        Locale tags found in one import (``"zh-HK"``, ``"sv-SE"``, ``"en"``).
+
+    Returns
+    -------
+    dict of str to str
+        Locale -> language: :data:`CV_LOCALE_LANGUAGES` where listed, else the lowercase
+        primary subtag, else (when two different locales would share a subtag) the tag.
+
+    Examples
+    --------
+    >>> locale_languages(["zh-CN", "zh-HK", "sv-SE", "es-AR", "es-ES"])
+    {'zh-CN': 'zh', 'zh-HK': 'yue', 'sv-SE': 'sv', 'es-AR': 'es-AR', 'es-ES': 'es-ES'}
+    """
+    tags = list(dict.fromkeys(locales))
+    out = {t: CV_LOCALE_LANGUAGES.get(t, t.split("-")[0].split("_")[0].lower()) for t in tags}
+    for label in {v for t, v in out.items() if t not in CV_LOCALE_LANGUAGES}:
+        merged = [t for t in tags if out[t] == label and t not in CV_LOCALE_LANGUAGES]
+        if len(merged) > 1:
+            out.update({t: t for t in merged})
+    return out
+
+
+def _check_speaker_splits(table: pd.DataFrame, root: Path) -> None:
+    """Refuse a client_id listed in two split files, naming both TSV files and lines."""
+    first = table.drop_duplicates(["client_id", "_split"])
+    first = first[first["client_id"] != ""]
+    counts = first["client_id"].value_counts()
+    bad = counts.index[counts > 1]
+    if len(bad) == 0:
+        return
+    shown = []
+    for cid in list(bad)[:3]:
+        rows = first[first["client_id"] == cid]
+        where = "; ".join(
+            f"{root / f} line {n} ({sp})"
+            for f, n, sp in zip(rows["_file"], rows["_line"], rows["_split"], strict=True)
+        )
+        shown.append(f"client_id {cid!r} at {where}")
+    more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+    raise DataFormatError(
+        f"{len(bad)} speaker(s) appear in several splits{more}: "
+        + "; ".join(shown)
+        + "; a speaker must stay in one split (read only "
+        "some of the TSV files with --tsv, or fix the files)"
+    )
 
 
 def _read_tsv(path: Path) -> pd.DataFrame:
@@ -129,12 +229,15 @@ def import_common_voice(
         split_of = assign_splits(ids, val_fraction, test_fraction, seed)
         split = split.fillna(table["client_id"].map(split_of))
     table["_split"] = split
+    _check_speaker_splits(table, root)
 
     writer = PathWriter(out, [clips])
     rows: list[dict[str, Any]] = []
     skipped: list[tuple[str, str]] = []
     seen: set[str] = set()
-    folder_lang = root.name.split("-")[0].lower()
+    tags = [clean(x) for x in table["locale"]] if "locale" in table else [None]
+    # the folder name stands in for a missing locale cell
+    languages = locale_languages([t or root.name for t in tags])
     for r in table.to_dict("records"):
         where = f"{r['_file']} line {r['_line']}"
         if r["path"] in seen:
@@ -150,26 +253,30 @@ def import_common_voice(
             continue
         age_word = r["age"].lower()
         if age_word and age_word not in CV_AGE_GROUPS:
-            raise DataFormatError(f"{root / r['_file']}: line {r['_line']}, column 'age': "
-                                  f"unknown age {r['age']!r}; expected one of "
-                                  f"{list(CV_AGE_WORDS)} or empty")
+            raise DataFormatError(
+                f"{root / r['_file']}: line {r['_line']}, column 'age': "
+                f"unknown age {r['age']!r}; expected one of "
+                f"{list(CV_AGE_WORDS)} or empty"
+            )
         gender_word = r["gender"].lower()
         if gender_word and gender_word not in CV_GENDERS:
-            raise DataFormatError(f"{root / r['_file']}: line {r['_line']}, column 'gender': "
-                                  f"unknown gender {r['gender']!r}; expected one of "
-                                  f"{list(CV_GENDERS)} or empty")
+            raise DataFormatError(
+                f"{root / r['_file']}: line {r['_line']}, column 'gender': "
+                f"unknown gender {r['gender']!r}; expected one of "
+                f"{list(CV_GENDERS)} or empty"
+            )
         if age_scheme == "project":
             group = CV_AGE_GROUPS.get(age_word)
         else:
             group = "fourties" if age_word == "forties" else (age_word or None)
-        locale = clean(r.get("locale")) or folder_lang
+        locale = clean(r.get("locale")) or root.name
         accent = clean(r.get("accents")) or clean(r.get("accent"))
         row: dict[str, Any] = {
             "utterance_id": Path(r["path"]).stem,
             "speaker_id": r["client_id"],
             "audio_path": writer.cell(audio),
             "split": r["_split"],
-            "language": locale.split("-")[0].split("_")[0].lower() if locale else None,
+            "language": languages[locale],
             "accent": accent,
             "gender": CV_GENDERS.get(gender_word),
             "age_group": group,
@@ -179,21 +286,30 @@ def import_common_voice(
         rows.append(row)
     vocab = {
         "gender": ("female", "male", "other"),
-        "age_group": ("18-29", "30-44", "45-59", "60+") if age_scheme == "project"
+        "age_group": ("18-29", "30-44", "45-59", "60+")
+        if age_scheme == "project"
         else CV_AGE_WORDS,
     }
     notes = []
     if age_scheme == "project":
         n_straddle = sum(1 for r in rows if r["cv_age"] in ("teens", "fourties", "forties"))
         if n_straddle:
-            notes.append(f"{n_straddle} utterance(s) aged 'teens' or 'fourties' straddle two "
-                         "project age groups: age_group left missing (cv_age keeps the word)")
+            notes.append(
+                f"{n_straddle} utterance(s) aged 'teens' or 'fourties' straddle two "
+                "project age groups: age_group left missing (cv_age keeps the word)"
+            )
     info = ManifestInfo(
-        source="common_voice", source_version=root.parent.name, vocabularies=vocab,
+        source="common_voice",
+        source_version=root.parent.name,
+        vocabularies=vocab,
         data_root=writer.data_root(),
-        extra={"tsv_files": list(tsv_files), "age_scheme": age_scheme,
-               "gender_mapping": {k: v for k, v in CV_GENDERS.items()},
-               "age_mapping": CV_AGE_GROUPS if age_scheme == "project" else None,
-               "split_seed": seed},
+        extra={
+            "tsv_files": list(tsv_files),
+            "age_scheme": age_scheme,
+            "gender_mapping": {k: v for k, v in CV_GENDERS.items()},
+            "age_mapping": CV_AGE_GROUPS if age_scheme == "project" else None,
+            "split_seed": seed,
+            "locale_languages": languages,
+        },
     )
     return finish(rows, out, info, skipped, notes, f"Common Voice at {root}")

@@ -112,7 +112,7 @@ def test_data_check_decode_reports_quality_and_errors(tmp_path: Path, capsys):
         "u1,s1,ok.wav,train\nu2,s1,quiet.wav,train\nu3,s2,bad.wav,test\n")
     code = main(["data", "check", str(tmp_path / "m.csv"), "--decode",
                  "--errors", str(tmp_path / "e.csv"), "--quality", str(tmp_path / "q.csv")])
-    assert code == 1
+    assert code == 2  # bad input (README: exit status 2)
     out = capsys.readouterr().out
     assert "decoded: 2 of 3 audio files" in out
     assert "flag silent: 1 utterance(s)" in out
