@@ -7,7 +7,7 @@ a validator that refuses everything fails them.
 
 Use::
 
-    log = AcceptanceLog("evaluation tables accepted by run_audit_tables", min_share=0.6)
+    log = AcceptanceLog("evaluation tables given to run_audit_tables", min_share=0.6)
 
     @settings(...)
     @given(...)

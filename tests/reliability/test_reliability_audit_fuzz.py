@@ -69,7 +69,7 @@ def _audit_fuzz(
     run: Callable[..., dict] = run_audit_tables, max_examples: int = 25
 ) -> AcceptanceLog:
     """Arbitrary labelled tables through ``run``; returns the accepted/rejected counts."""
-    log = AcceptanceLog("labelled evaluation tables accepted by run_audit_tables", MIN_ACCEPTED)
+    log = AcceptanceLog("labelled evaluation tables given to run_audit_tables", MIN_ACCEPTED)
 
     @settings(
         max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -97,7 +97,7 @@ def _compare_fuzz(
     compare: Callable[..., dict] = compare_evaluations, max_examples: int = 15
 ) -> AcceptanceLog:
     """Arbitrary labelled tables and a copy with flipped labels through ``compare``."""
-    log = AcceptanceLog("labelled table pairs accepted by compare_evaluations", MIN_ACCEPTED)
+    log = AcceptanceLog("labelled table pairs given to compare_evaluations", MIN_ACCEPTED)
 
     @settings(
         max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
