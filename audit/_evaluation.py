@@ -7,6 +7,13 @@ feature similarity, the retrieval rank of the true face in a gallery, craniofaci
 of both faces and voice measures, and, per input duration (3 s and 6 s by default), the
 feature similarity and retrieval rank of the voice feature computed from that much speech.
 One bad file never stops the batch: it is listed in the error table with its path and reason.
+
+Every row of the evaluated split is accounted for: it is either in the table or in the error
+table with a reason (an audit reviewer must be able to see who was left out and why). A row
+without a ``face_path`` in a manifest where other rows have faces (e.g. a VoxCeleb import whose
+faces cover only some speakers) is listed with stage ``face``: every audit metric compares the
+reconstruction with the speaker's true face, so evaluating it voice-only would add a row that
+no metric can use while making it look evaluated.
 """
 
 from __future__ import annotations
@@ -41,6 +48,16 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Reason recorded for a row without a face in a manifest where other rows have one.
+NO_FACE_REASON = (
+    "no face_path: the audit's measures (similarity, retrieval, attribute agreement, "
+    "craniofacial) compare the reconstruction with the speaker's true face, so this "
+    "utterance is not evaluated"
+)
+#: Hex characters of the SHA-256 of an utterance id kept in sample file names.
+_SAMPLE_HASH_CHARS = 10
+_SAMPLE_NAME_CHARS = 60
 
 _MANIFEST_COLUMNS = (
     "utterance_id",
@@ -299,7 +316,15 @@ def build_evaluation_table(
         lm_col = "landmarks_path" if "landmarks_path" in frame.columns else None
         for i, row in frame.iterrows():
             cell = row["face_path"]
-            if pd.isna(cell):
+            if pd.isna(cell) or not str(cell).strip():
+                errors.append(
+                    {
+                        "utterance_id": row["utterance_id"],
+                        "path": "",
+                        "stage": "face",
+                        "reason": NO_FACE_REASON,
+                    }
+                )
                 continue
             if cell not in face_index:
                 try:
@@ -307,8 +332,12 @@ def build_evaluation_table(
                     image = _load_face(face_path, face_in)
                 except ValueError as err:
                     errors.append(
-                        {"utterance_id": row["utterance_id"], "path": str(cell),
-                         "stage": "face", "reason": str(err)}
+                        {
+                            "utterance_id": row["utterance_id"],
+                            "path": str(cell),
+                            "stage": "face",
+                            "reason": str(err),
+                        }
                     )
                     continue
                 landmarks = None
@@ -319,8 +348,12 @@ def build_evaluation_table(
                             raise ValueError(f"expected shape (68, 2), got {landmarks.shape}")
                     except (OSError, ValueError) as err:
                         errors.append(
-                            {"utterance_id": row["utterance_id"], "path": str(row[lm_col]),
-                             "stage": "landmarks", "reason": str(err)}
+                            {
+                                "utterance_id": row["utterance_id"],
+                                "path": str(row[lm_col]),
+                                "stage": "landmarks",
+                                "reason": str(err),
+                            }
                         )
                         landmarks = None
                 face_index[cell] = len(face_images)
@@ -346,17 +379,21 @@ def build_evaluation_table(
         for start in range(0, n, batch_size):
             waves, idx = [], []
             for i in range(start, min(start + batch_size, n)):
+                if has_faces and row_face[i] < 0:
+                    continue  # no usable face: already in the error table with its reason
                 cell = frame.at[i, "audio_path"]
                 try:
                     wave = load_audio(manifest.resolve(cell), cfg.audio.sample_rate)
                 except (ValueError, OSError) as err:
                     errors.append(
-                        {"utterance_id": frame.at[i, "utterance_id"], "path": str(cell),
-                         "stage": "audio", "reason": str(err)}
+                        {
+                            "utterance_id": frame.at[i, "utterance_id"],
+                            "path": str(cell),
+                            "stage": "audio",
+                            "reason": str(err),
+                        }
                     )
                     continue
-                if has_faces and row_face[i] < 0:
-                    continue  # its face failed to load; already in the error table
                 waves.append(wave)
                 idx.append(i)
             bar.update(min(start + batch_size, n) - start)
@@ -399,6 +436,7 @@ def build_evaluation_table(
             f"{errors[0]['reason'] if errors else 'none'})"
         )
 
+    _check_accounted(frame, ok_rows, errors)
     table = frame.loc[ok_rows, [c for c in _MANIFEST_COLUMNS if c in frame.columns]]
     table = table.reset_index(drop=True)
     v = np.concatenate(feats_voice)  # (n_ok, D)
@@ -485,8 +523,15 @@ def build_evaluation_table(
 
         if samples_dir is not None:
             samples = _write_samples(
-                table, owner_face, face_images, recon, upper_all, Path(samples_dir),
-                sample_groups, samples_per_group, rng,
+                table,
+                owner_face,
+                face_images,
+                recon,
+                upper_all,
+                Path(samples_dir),
+                sample_groups,
+                samples_per_group,
+                rng,
             )
         else:
             samples = []
@@ -504,6 +549,43 @@ def build_evaluation_table(
     table = pd.concat([table, pd.DataFrame(cols)], axis=1)
     err = pd.DataFrame(errors, columns=["utterance_id", "path", "stage", "reason"])
     return EvaluationResult(table=table, errors=err, samples=samples, info=info)
+
+
+def _check_accounted(frame: pd.DataFrame, ok_rows: list[int], errors: list[dict]) -> None:
+    """Raise unless every row is evaluated or in the error table (nothing silently dropped)."""
+    listed = {str(e["utterance_id"]) for e in errors}
+    done = set(ok_rows)
+    lost = [
+        str(uid)
+        for i, uid in enumerate(frame["utterance_id"])
+        if i not in done and str(uid) not in listed
+    ]
+    if lost:
+        raise RuntimeError(
+            f"{len(lost)} row(s) neither evaluated nor listed as errors, e.g. {lost[:3]}: "
+            f"a bug in the evaluation builder"
+        )
+
+
+def sample_file_stem(utterance_id: str) -> str:
+    """Return a file-name stem for an utterance id: safe, short and collision-free.
+
+    The readable part keeps letters, digits, ``-``, ``_`` and ``.`` (others become ``_``,
+    at most 60 characters, no leading dot); the SHA-256 of the whole id is appended, so
+    ``a/b`` and ``a?b`` get different names.
+
+    Examples
+    --------
+    >>> sample_file_stem("a/b"), sample_file_stem("a?b")
+    ('a_b-c14cddc033', 'a_b-c2a7b64a2d')
+    """
+    import hashlib
+
+    safe = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in utterance_id
+    )[:_SAMPLE_NAME_CHARS].lstrip(".")
+    digest = hashlib.sha256(utterance_id.encode("utf-8")).hexdigest()[:_SAMPLE_HASH_CHARS]
+    return f"{safe or 'utt'}-{digest}"
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -536,14 +618,15 @@ def _write_samples(
     out: list[dict[str, Any]] = []
     keys = table[cols].astype("string").fillna("(missing)") if cols else None
     buckets = (
-        keys.groupby(cols, sort=True, dropna=False).indices if keys is not None
+        keys.groupby(cols, sort=True, dropna=False).indices
+        if keys is not None
         else {"all": np.arange(len(table))}
     )
     for idx in buckets.values():
         chosen = rng.choice(idx, size=min(per_group, len(idx)), replace=False)
         for i in sorted(int(j) for j in chosen):
             uid = str(table.at[i, "utterance_id"])
-            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in uid)
+            safe = sample_file_stem(uid)
             record: dict[str, Any] = {"utterance_id": uid}
             record.update({c: str(keys.at[i, c]) for c in cols} if keys is not None else {})
             size = recon.shape[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -141,12 +142,16 @@ def audit_model(
     progress: bool = False,
     input_seconds: Sequence[float] | Literal["auto", "none"] | None = "auto",
     voice_measures_from: str | os.PathLike[str] | None = None,
+    allow_unfinished: bool = False,
 ) -> Path:
     """Audit a trained model on a manifest and write the audit folder.
 
     Writes ``audit.json`` (provenance + every table), one CSV per table, ``evaluation.csv``
-    (one row per utterance), ``errors.csv`` (files that could not be evaluated) and sample
-    reconstructions under ``samples/``.
+    (one row per utterance), ``errors.csv`` (utterances that could not be evaluated, each
+    with its reason) and sample reconstructions under ``samples/``. Everything is written
+    into a fresh folder beside ``out_dir`` that then replaces ``out_dir`` in one step, so a
+    killed audit leaves either the earlier audit or the new one, never a mix (see
+    :mod:`audit._output_dir`); a folder holding files an audit does not write is refused.
 
     Parameters
     ----------
@@ -181,6 +186,9 @@ def audit_model(
         An earlier audit folder on the same manifest (same SHA-256): its voice measures
         (pitch, voicing, rate, SNR: they depend only on the audio) are reused instead of
         measured again. For two models audited on one population.
+    allow_unfinished : bool
+        Audit a run that stopped before its last stage (refused by default); ``audit.json``
+        records its stage and step under ``model``.
 
     Returns
     -------
@@ -192,15 +200,18 @@ def audit_model(
     ValueError
         If an explicit ``input_seconds`` duration cannot be fed to the model.
     AuditInputError
-        If ``voice_measures_from`` is not an audit of the same manifest.
+        If ``voice_measures_from`` is not an audit of the same manifest, or ``out_dir``
+        holds files an audit does not write.
+    s2f_model.CheckpointError
+        If the checkpoint is damaged, or unfinished and ``allow_unfinished`` is False.
     """
     from audit._audit import DEFAULT_MIN_GROUP_SIZE, run_audit_tables
     from audit._evaluation import build_evaluation_table, resolve_input_seconds
+    from audit._output_dir import check_output_dir, replacing_dir
     from audit._schema import AuditResult, row_ids_sha256
     from audit.exceptions import SmallGroupWarning
     from s2f_data import file_digest, read_manifest
     from s2f_model import load_model
-    from s2f_model._checkpoint import find_checkpoint
 
     # arguments before any work: a bad value must not cost a whole evaluation
     for name, value, low in (
@@ -211,111 +222,137 @@ def audit_model(
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise AuditInputError(f"{name} must be an integer >= {low}, got {value!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out)  # before any work
     manifest_path = Path(manifest)
     man = read_manifest(manifest_path)
-    model = load_model(checkpoint, map_location=device)
+    model = load_model(checkpoint, map_location=device, allow_unfinished=allow_unfinished)
     resolve_input_seconds(model, input_seconds)  # a duration the model cannot take fails here
-    judge_obj, judge_info = resolve_judge(
-        judge, source=man.info.source, cache_dir=out / "judge", seed=seed
-    )
-    known = True if voice_measures_from is None else _earlier_voice_measures(
-        Path(voice_measures_from), manifest_path
-    )
-    result = build_evaluation_table(
-        model,
-        man,
-        judge_obj,
-        voice_measures=known,
-        split=split,
-        gallery_size=gallery_size,
-        samples_dir=out / "samples",
-        random_state=seed,
-        progress=progress,
-        input_seconds=input_seconds,
-    )
-    table = result.table
-    if min_group_size is None:
-        min_group_size = DEFAULT_MIN_GROUP_SIZE
-    labels = {
-        attr: list(vocab)
-        for attr, vocab in (getattr(judge_obj, "vocabularies", None) or {}).items()
-    }
-    # Small groups are expected in an audit; they are flagged in the tables. Log the
-    # warning rather than raise it through callers that turn warnings into errors.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SmallGroupWarning)
-        tables = run_audit_tables(
-            table,
-            groupings=groupings,
-            max_order=max_order,
-            reference=reference,
-            n_boot=n_boot,
-            min_group_size=min_group_size,
-            correction=correction,
-            random_state=seed,
-            labels=labels or None,
+    with replacing_dir(out) as tmp:
+        if (out / "judge").is_dir():  # the cached auto judge moves with the folder
+            shutil.copytree(out / "judge", tmp / "judge")
+        judge_obj, judge_info = resolve_judge(
+            judge, source=man.info.source, cache_dir=tmp / "judge", seed=seed
         )
-    for item in caught:
-        if issubclass(item.category, SmallGroupWarning):
-            log.warning("%s", item.message)
-        else:
-            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
-    tables["errors"] = result.errors
-    if judge_info.get("report"):
-        tables["judge_accuracy"] = pd.DataFrame(judge_info.pop("report"))
-    ckpt_path = Path(checkpoint)
-    training = getattr(model, "training_info", None) or {}
-    res = AuditResult(
-        tables=tables,
-        settings={
-            "split": split,
-            "groupings": None if groupings is None else [
-                g if isinstance(g, str) else list(g) for g in groupings
-            ],
-            "ci_method": "expanded",
-            "max_order": max_order,
-            "reference": reference,
-            "n_boot": n_boot,
-            "ci_level": 0.95,
-            "min_group_size": min_group_size,
-            "correction": correction,
-            "gallery_size": result.info.get("gallery_size"),
-            "input_seconds": result.info.get("input_seconds") or None,
-            "input_seconds_requested": (
-                input_seconds if input_seconds is None or isinstance(input_seconds, str)
-                else [float(d) for d in input_seconds]
-            ),
-            "judge": judge_info,
-            "voice_measures_from": (
-                None if voice_measures_from is None else str(voice_measures_from)
-            ),
-        },
-        seed=seed,
-        command=command,
-        model={
-            "name": ckpt_path.name,
-            "checkpoint": str(ckpt_path),
-            # the checkpoint JSON records the SHA-256 of its tensor file
-            "sha256": file_digest(find_checkpoint(ckpt_path)),
-            "config": model.cfg.to_dict(),
-            "training_data": training,
-        },
-        data={
-            "manifest": str(manifest_path),
-            "sha256": file_digest(manifest_path),
-            "source": man.info.source,
-            "source_version": man.info.source_version,
-            "n_utterances": len(table),
-            "n_speakers": int(table["speaker_id"].nunique()),
-            "n_errors": len(result.errors),
-            "row_ids_sha256": row_ids_sha256(table["utterance_id"]),
-            "vocabularies": {k: list(v) for k, v in man.info.vocabularies.items()},
-        },
-        artifacts={"samples": result.samples, "samples_dir": "samples"},
-    )
-    path = res.write(out, evaluation=table)
+        known = (
+            True
+            if voice_measures_from is None
+            else _earlier_voice_measures(Path(voice_measures_from), manifest_path)
+        )
+        result = build_evaluation_table(
+            model,
+            man,
+            judge_obj,
+            voice_measures=known,
+            split=split,
+            gallery_size=gallery_size,
+            samples_dir=tmp / "samples",
+            random_state=seed,
+            progress=progress,
+            input_seconds=input_seconds,
+        )
+        table = result.table
+        if min_group_size is None:
+            min_group_size = DEFAULT_MIN_GROUP_SIZE
+        labels = {
+            attr: list(vocab)
+            for attr, vocab in (getattr(judge_obj, "vocabularies", None) or {}).items()
+        }
+        # Small groups are expected in an audit; they are flagged in the tables. Log the
+        # warning rather than raise it through callers that turn warnings into errors.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SmallGroupWarning)
+            tables = run_audit_tables(
+                table,
+                groupings=groupings,
+                max_order=max_order,
+                reference=reference,
+                n_boot=n_boot,
+                min_group_size=min_group_size,
+                correction=correction,
+                random_state=seed,
+                labels=labels or None,
+            )
+        for item in caught:
+            if issubclass(item.category, SmallGroupWarning):
+                log.warning("%s", item.message)
+            else:
+                warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+        tables["errors"] = result.errors
+        if judge_info.get("report"):
+            tables["judge_accuracy"] = pd.DataFrame(judge_info.pop("report"))
+        res = AuditResult(
+            tables=tables,
+            settings={
+                "split": split,
+                "groupings": None
+                if groupings is None
+                else [g if isinstance(g, str) else list(g) for g in groupings],
+                "ci_method": "expanded",
+                "max_order": max_order,
+                "reference": reference,
+                "n_boot": n_boot,
+                "ci_level": 0.95,
+                "min_group_size": min_group_size,
+                "correction": correction,
+                "gallery_size": result.info.get("gallery_size"),
+                "input_seconds": result.info.get("input_seconds") or None,
+                "input_seconds_requested": (
+                    input_seconds
+                    if input_seconds is None or isinstance(input_seconds, str)
+                    else [float(d) for d in input_seconds]
+                ),
+                "judge": judge_info,
+                "voice_measures_from": (
+                    None if voice_measures_from is None else str(voice_measures_from)
+                ),
+            },
+            seed=seed,
+            command=command,
+            model=_model_section(Path(checkpoint), model),
+            data={
+                "manifest": str(manifest_path),
+                "sha256": file_digest(manifest_path),
+                "source": man.info.source,
+                "source_version": man.info.source_version,
+                "n_utterances": len(table),
+                "n_speakers": int(table["speaker_id"].nunique()),
+                "n_errors": len(result.errors),
+                "row_ids_sha256": row_ids_sha256(table["utterance_id"]),
+                "vocabularies": {k: list(v) for k, v in man.info.vocabularies.items()},
+            },
+            artifacts={"samples": result.samples, "samples_dir": "samples"},
+        )
+        res.write(tmp, evaluation=table)
     if len(result.errors):
-        log.warning("%d utterance(s) could not be evaluated; see %s", len(result.errors),
-                    out / "errors.csv")
-    return path
+        log.warning(
+            "%d utterance(s) could not be evaluated; see %s", len(result.errors), out / "errors.csv"
+        )
+    return out / "audit.json"
+
+
+def _model_section(checkpoint: Path, model: Any) -> dict[str, Any]:
+    """Return the ``model`` section of audit.json: checkpoint, config, stage, step, training data.
+
+    ``training_stage``, ``training_step`` and ``finished`` say where the run stood (an
+    unfinished run is audited only when asked); ``training_data`` identifies the training
+    manifest (path, SHA-256, source) with the counts the run recorded.
+    """
+    from s2f_data import file_digest
+    from s2f_model._checkpoint import find_checkpoint
+
+    info = dict(getattr(model, "training_info", None) or {})
+    training_data = dict(info.get("training_data") or {})
+    for key in ("n_train_utterances", "n_train_faces", "n_identities"):
+        if info.get(key) is not None:
+            training_data[key] = info[key]
+    return {
+        "name": checkpoint.name,
+        "checkpoint": str(checkpoint),
+        # the checkpoint JSON records the SHA-256 of its tensor file
+        "sha256": file_digest(find_checkpoint(checkpoint)),
+        "training_stage": info.get("stage"),
+        "training_step": info.get("step"),
+        "finished": info.get("finished"),
+        "config": model.cfg.to_dict(),
+        "training_data": training_data,
+    }

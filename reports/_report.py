@@ -956,6 +956,8 @@ def build_context(
             "intended_use": _text.INTENDED_USE,
             "out_of_scope": _text.OUT_OF_SCOPE,
             "fields": _key_values({k: v for k, v in model.items() if k != "config"}),
+            # an audit of a run that stopped early (allowed only on request) says so first
+            "unfinished": model.get("finished") is False,
             "config": _key_values(model.get("config", {}) or {}),
             "metrics": [s.title for s in sections.values() if s.measured],
         },

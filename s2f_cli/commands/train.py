@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-from", metavar="RUN",
                         help="reuse the face encoder and decoder of a finished run (same "
                              "preset) and train only the voice encoder")
+    parser.add_argument("--allow-unfinished", action="store_true",
+                        help="with --face-from: accept a run whose face stages did not finish")
     parser.add_argument("--seeds", type=int, metavar="N",
                         help="train N models with seeds SEED, SEED+1, ... into OUT/seed-0, "
                              "OUT/seed-1, ... (one arm of `s2f-audit compare --a/--b`); "
@@ -117,7 +119,8 @@ def _train_one(args: argparse.Namespace, out: str, seed: int) -> None:
 
     cfg = S2FConfig.preset(args.preset).replace(**{**_overrides(args), "train.seed": seed})
     result = train(cfg, args.manifest, out, resume=args.resume,
-                   progress=progress_enabled(args), face_from=args.face_from)
+                   progress=progress_enabled(args), face_from=args.face_from,
+                   allow_unfinished=args.allow_unfinished)
     steps = {stage: len(losses) for stage, losses in result.losses.items()}
     log.info("trained %s in %.1f s: steps %s", out, result.seconds, steps)
     if result.evaluation:

@@ -14,31 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from _tiny_run import tiny_config
 
 from s2f_model import S2FConfig, build_model
 from s2f_model._checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from s2f_model.exceptions import ConfigError
-
-#: A test-sized model (the compact structure, narrow layers, 32 px faces).
-TINY = {
-    "audio.clip_seconds": 2.0,
-    "voice.channels": [4, 4, 8, 8, 8, 8, 8, 8, 8],
-    "voice.hidden_dim": 16,
-    "voice.feature_dim": 16,
-    "face.feature_dim": 16,
-    "face.image_size": 32,
-    "face.block_channels": [4, 4, 8, 8, 8],
-    "face.n_identities": 3,
-    "decoder.image_size": 32,
-    "decoder.first_dim": 16,
-    "decoder.landmark_hidden": 16,
-    "decoder.texture_channels": 16,
-}
-
-
-def tiny_config() -> S2FConfig:
-    """The compact preset shrunk for tests."""
-    return S2FConfig.compact().replace(**TINY)
 
 
 def save_tiny(
