@@ -422,3 +422,38 @@ def test_data_check_decode_exits_2_on_bad_files(tmp_path, capsys):
     path = _manifest(tmp_path, [("u1", "s1", "ok.wav", "train"), ("u2", "s2", "pipe.wav", "train")])
     assert main(["data", "check", str(path), "--decode", "--no-files"]) == 2
     assert f"line 3: audio {tmp_path / 'pipe.wav'}: a FIFO" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # trains a 1 + 1 step run: about 5-10 s on 2 shared cores
+def test_cli_predict_finishes_the_batch_warns_and_exits_2(tmp_path, capsys):
+    """The command line end to end on a finished (1 + 1 step) run: the bad file is a row and
+    a line, the silent one a warning, and the exit status says that some input failed."""
+    import importlib.util
+
+    from s2f_model import S2FConfig
+    from s2f_model._train import train
+
+    where = Path(__file__).parents[1] / "s2f_model" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("s2f_model_test_conftest", where)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    steps = {"train.face_steps": 1, "train.voice_steps": 1}
+    cfg = S2FConfig.compact().replace(**{**module.TINY_OVERRIDES, **steps})
+    train(cfg, module.make_tiny_manifest(tmp_path / "tiny"), tmp_path / "run", progress=False)
+    d = tmp_path / "in"
+    d.mkdir()
+    sf.write(d / "fine.wav", _tone(2.0), SR)
+    sf.write(d / "silent.wav", np.zeros(2 * SR, dtype=np.float32), SR)
+    (d / "garbage.wav").write_bytes(b"not audio at all")
+    argv = ["predict", "--checkpoint", str(tmp_path / "run"), str(d), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert "2 face(s) written, 1 failed" in captured.out
+    assert f"warning: {d / 'silent.wav'}: silent (the face was written" in captured.err
+    assert f"failed: {d / 'garbage.wav'}: " in captured.err
+    rows = _rows(tmp_path / "o" / "predictions.csv")
+    assert {n: (r["status"], r["flags"]) for n, r in rows.items()} == {
+        "fine.wav": ("ok", ""),
+        "silent.wav": ("ok", "silent"),
+        "garbage.wav": ("failed", ""),
+    }
