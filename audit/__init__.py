@@ -72,6 +72,7 @@ from audit._schema import (
     row_ids_sha256,
     validate_audit,
 )
+from audit._simultaneous import ERROR_CONTROLS, control_errors
 from audit._synthetic import SYNTHETIC_TRUTH, make_evaluation_table
 from audit._tables import CONFUSION_COLUMNS, FLAGS, RECORD_COLUMNS, metric_tables
 from audit._voice_measures import VOICE_MEASURES, voice_measures, voice_measures_batch
@@ -92,6 +93,7 @@ __all__ = [
     "DEFAULT_F0_BINS",
     "DEFAULT_GROUPING_COLUMNS",
     "DEFAULT_MIN_GROUP_SIZE",
+    "ERROR_CONTROLS",
     "EVALUATION_FILENAME",
     "FAIRLEARN_METRICS",
     "FLAGS",
@@ -131,6 +133,7 @@ __all__ = [
     "compare_audits",
     "compare_evaluations",
     "confusion_spec",
+    "control_errors",
     "craniofacial_measures",
     "data_identity",
     "detect_measures",

@@ -28,7 +28,8 @@ from audit._metrics import (
 )
 from audit._multitest import CORRECTIONS
 from audit._pitch import DEFAULT_F0_BINS, f0_bin_column
-from audit._tables import Reference, adjust_families, metric_tables
+from audit._simultaneous import ERROR_CONTROLS, ErrorControl, control_errors
+from audit._tables import FAMILY_COLUMNS, Reference, adjust_families, metric_tables
 from audit.exceptions import AuditInputError, SmallGroupWarning
 
 __all__ = [
@@ -185,6 +186,7 @@ def run_audit_tables(
     ci_method: Literal["expanded", "percentile"] = "expanded",
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     correction: Literal["holm", "bh", "none"] = "holm",
+    error_control: ErrorControl = "family",
     random_state: int = 0,
     labels: Mapping[str, Sequence[str]] | None = None,
     retrieval_ks: Sequence[int] = (1, 2, 5, 10),
@@ -226,6 +228,10 @@ def run_audit_tables(
         Minimum speakers per group (default `DEFAULT_MIN_GROUP_SIZE`).
     correction : {"holm", "bh", "none"}
         Multiple-testing correction per metric family.
+    error_control : {"family", "audit"}
+        Scope of the correction: each family (one metric of one target and label; the
+        craniofacial correlations of one group) on its own, or every test of the audit as
+        one family (controls the chance of any false flag in the whole audit).
     random_state : int
         Seed of the bootstrap and permutations.
     labels : mapping, optional
@@ -271,6 +277,10 @@ def run_audit_tables(
         raise AuditInputError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     if correction not in CORRECTIONS:
         raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if error_control not in ERROR_CONTROLS:
+        raise AuditInputError(
+            f"error_control must be one of {ERROR_CONTROLS}, got {error_control!r}"
+        )
     if groupings is None:
         groupings = [c for c in DEFAULT_GROUPING_COLUMNS if c in table.columns]
     grouping_list = build_groupings(table, groupings, max_order)
@@ -306,6 +316,9 @@ def run_audit_tables(
         _permutation_p_values(table, crani, grouping_list, boot, n_permutations, seed)
         crani = crani.drop(columns=list(_REFERENCE_COLUMNS))
         adjust_families(crani, correction, 1 - ci_level, by=("attribute", "group_label"))
+    if error_control == "audit":
+        tested = [(metrics, FAMILY_COLUMNS), (crani, ("attribute", "group_label"))]
+        control_errors([(f, by) for f, by in tested if len(f)], correction, 1 - ci_level, "audit")
 
     pitch = pd.DataFrame()
     gender_target = "gender" if "gender" in targets else None

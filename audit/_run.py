@@ -135,6 +135,7 @@ def audit_model(
     n_boot: int = 1000,
     min_group_size: int | None = None,
     correction: Literal["holm", "bh", "none"] = "holm",
+    error_control: Literal["family", "audit"] = "family",
     gallery_size: int = 100,
     seed: int = 0,
     device: str = "cpu",
@@ -165,7 +166,7 @@ def audit_model(
         See :func:`resolve_judge`.
     split : str or None
         Rows to evaluate (default the test split).
-    groupings, max_order, reference, n_boot, min_group_size, correction
+    groupings, max_order, reference, n_boot, min_group_size, correction, error_control
         Passed to :func:`audit.run_audit_tables`.
     gallery_size : int
         Retrieval gallery size (capped at the number of evaluated speakers).
@@ -269,6 +270,7 @@ def audit_model(
                 n_boot=n_boot,
                 min_group_size=min_group_size,
                 correction=correction,
+                error_control=error_control,
                 random_state=seed,
                 labels=labels or None,
             )
@@ -294,6 +296,7 @@ def audit_model(
                 "ci_level": 0.95,
                 "min_group_size": min_group_size,
                 "correction": correction,
+                "error_control": error_control,
                 "gallery_size": result.info.get("gallery_size"),
                 "input_seconds": result.info.get("input_seconds") or None,
                 "input_seconds_requested": (

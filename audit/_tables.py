@@ -28,10 +28,12 @@ from audit._groups import OVERALL, Grouping
 from audit._metrics import MetricSpec
 from audit._multitest import CORRECTIONS, adjust_p_values
 from audit._power import null_effective_size, score_p_value, within_speaker_correlation
+from audit._simultaneous import control_errors
 from audit.exceptions import AuditInputError
 
 __all__ = [
     "CONFUSION_COLUMNS",
+    "FAMILY_COLUMNS",
     "FLAGS",
     "RECORD_COLUMNS",
     "Reference",
@@ -65,6 +67,8 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "p_adjusted",
     "flags",
 )
+#: Columns that define a p-value family of the metric table.
+FAMILY_COLUMNS: tuple[str, ...] = ("metric", "target", "label")
 #: Columns of the confusion table.
 CONFUSION_COLUMNS: tuple[str, ...] = (
     "metric",
@@ -795,7 +799,11 @@ def metric_tables(
     else:
         extra_cols = [c for c in metrics.columns if c not in RECORD_COLUMNS]
         metrics = metrics[list(RECORD_COLUMNS) + extra_cols]
-        adjust_families(metrics, correction, alpha)
+        if reference is None:
+            adjust_families(metrics, correction, alpha)
+        else:
+            # p_adjusted, significant, and the simultaneous interval of each family
+            control_errors([(metrics, FAMILY_COLUMNS)], correction, alpha, "family")
     conf = pd.DataFrame.from_records(conf_records, columns=list(CONFUSION_COLUMNS))
     return metrics, conf
 

@@ -270,9 +270,14 @@ def finding_text(record: Mapping[str, Any], ci_label: str) -> str:
     elif reference:
         parts.append(f" versus {reference}")
     if _finite(record.get("difference")):
+        # a tested difference shows its family's simultaneous interval, which agrees with
+        # the adjusted p; the unadjusted one is in the exports
+        sim = _finite(record.get("diff_sim_low")) or _finite(record.get("diff_sim_high"))
+        low, high = ("diff_sim_low", "diff_sim_high") if sim else ("diff_ci_low", "diff_ci_high")
+        label = f"{ci_label} simultaneous" if sim else ci_label
         parts.append(
             f"; difference {_pct(record['difference'], prop, points=True)} "
-            f"({_interval(record, 'diff_ci_low', 'diff_ci_high', ci_label, prop, True)})"
+            f"({_interval(record, low, high, label, prop, True)})"
         )
     if _finite(record.get("ratio")):
         parts.append(f", ratio {record['ratio']:.2f}")
@@ -730,6 +735,42 @@ def _ci_label(settings: Mapping[str, Any]) -> str:
     return f"{100 * level:g}%" if _finite(level) else "95%"
 
 
+_CORRECTION_NAMES = {
+    "holm": "Holm (family-wise error)",
+    "bh": "Benjamini-Hochberg (false discovery rate)",
+    "none": "no correction",
+}
+
+
+def error_control_text(settings: Mapping[str, Any], ci_label: str) -> str:
+    """Say which correction was used, over which scope, and what the intervals mean.
+
+    Examples
+    --------
+    >>> text = error_control_text({"correction": "holm", "error_control": "audit"}, "95%")
+    >>> text.startswith("Multiple comparisons: Holm (family-wise error) over every test")
+    True
+    """
+    correction = settings.get("correction", "holm")
+    name = _CORRECTION_NAMES.get(str(correction), str(correction))
+    scope = settings.get("error_control")
+    if scope == "audit":
+        where = "over every test of this audit as one family (audit-wide error control)"
+    elif scope == "family":
+        where = (
+            "within each family (one metric of one attribute and label, over all groups); "
+            "the audit as a whole is not controlled (error_control='audit' does that)"
+        )
+    else:
+        where = "within each family (this audit does not record the scope: per family assumed)"
+    return (
+        f"Multiple comparisons: {name} {where}. The interval of a tested difference is "
+        f"the {ci_label} simultaneous interval of its family, so it excludes 0 exactly when "
+        "the adjusted p is significant; the unadjusted intervals are in the exports "
+        "(diff_ci_low, diff_ci_high)."
+    )
+
+
 def _key_values(mapping: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = []
     for key, value in mapping.items():
@@ -909,9 +950,7 @@ def build_context(
             "sections above and below."
         )
     if not sections["input_length"].measured:
-        sections["input_length"].not_measured = _not_evaluated(
-            loaded.section("model"), settings
-        )
+        sections["input_length"].not_measured = _not_evaluated(loaded.section("model"), settings)
     findings, held = collect_findings(loaded.tables, ci_label)
     exports["findings"] = [
         {"rank": i + 1, "table": f.table, "row": f.index, "text": f.text}
@@ -937,6 +976,7 @@ def build_context(
         "tool": tool,
         "settings": _key_values(settings),
         "ci_label": ci_label,
+        "error_control": error_control_text(settings, ci_label),
         "seed": audit.get("seed", "—"),
         "created": audit.get("created", "—"),
         "audit_command": audit.get("command", "—"),

@@ -303,6 +303,8 @@ def _column_order(
 
 
 _ESTIMATE_OF = {head: (low, high) for head, low, high in _ESTIMATES}
+#: Columns of the simultaneous interval of a difference (shown inside the difference cell).
+_SIMULTANEOUS = ("diff_sim_low", "diff_sim_high", "sim_alpha")
 
 
 def _cell(
@@ -319,6 +321,10 @@ def _cell(
         label = record.get("group_label")
         return Cell(key, label if type(label) is str else group_label(value))
     bounds = estimate_of.get(key)
+    if key == "difference" and (
+        _present(record.get("diff_sim_low")) or _present(record.get("diff_sim_high"))
+    ):
+        bounds = ("diff_sim_low", "diff_sim_high")
     if bounds is not None:
         low, high = record.get(bounds[0]), record.get(bounds[1])
         text = fmt_number(value, key)
@@ -524,6 +530,12 @@ def build_table(
     chosen = [records[i] for i in shown]
     triples = (*_ESTIMATES, *estimates)
     estimate_of = {head: (low, high) for head, low, high in triples}
+    if any(_present(r.get("diff_sim_low")) for r in chosen):
+        # tested differences show their family's simultaneous interval (audit.json
+        # diff_sim_*), which excludes 0 exactly when p_adjusted < alpha; the unadjusted
+        # interval (diff_ci_*) stays in the exports
+        hidden.update(_SIMULTANEOUS)
+        headers = {"difference": "difference [simultaneous CI]", **(headers or {})}
     columns = _column_order(chosen if chosen else records, hidden, triples)
     names = {**_HEADERS, **(headers or {})}
     headers_out = tuple((key, names.get(key, key.replace("_", " "))) for key in columns)

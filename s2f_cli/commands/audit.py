@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiple-testing correction (default holm)",
     )
     parser.add_argument(
+        "--error-control", choices=("family", "audit"), default="family",
+        help="scope of the correction: each metric family, or the whole audit (default family)",
+    )
+    parser.add_argument(
         "--gallery-size",
         type=int_at_least(2),
         default=100,
@@ -115,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         n_boot=args.n_boot,
         min_group_size=args.min_group_size,
         correction=args.correction,
+        error_control=args.error_control,
         gallery_size=args.gallery_size,
         seed=args.seed,
         device=args.device,
