@@ -27,9 +27,10 @@ Every source column is kept as given, prefixed ``cv_``. The manifest columns are
   locale gives its primary subtag (``sv-SE`` -> ``sv``) unless two locales of one import
   would merge that way: then both keep their whole tag. The raw tag stays in ``cv_locale``.
   ``accent``: the ``accents`` (or ``accent``) cell.
-- ``split``: ``train.tsv`` -> train, ``dev.tsv`` -> val, ``test.tsv`` -> test; other files
-  are split by ``client_id`` with ``seed``. A ``client_id`` found in two split files is
-  refused with both TSV files and lines (a speaker must stay in one split).
+- ``split``: ``train.tsv`` -> train, ``dev.tsv`` -> val, ``test.tsv`` -> test; in other files
+  a speaker of those keeps its split and the others are split by ``client_id`` with
+  ``seed``. A ``client_id`` found in two of the split files is refused with both TSV files
+  and lines (a speaker must stay in one split).
 """
 
 from __future__ import annotations
@@ -225,6 +226,9 @@ def import_common_voice(
     source_cols = [c for c in table.columns if not c.startswith("_")]
     split = table["_file"].map(SPLIT_FILES)
     if split.isna().any():
+        # a speaker of train/dev/test.tsv keeps that split in the other files too
+        fixed = dict(zip(table.loc[split.notna(), "client_id"], split.dropna(), strict=True))
+        split = split.fillna(table["client_id"].map(fixed))
         ids = table.loc[split.isna(), "client_id"]
         split_of = assign_splits(ids, val_fraction, test_fraction, seed)
         split = split.fillna(table["client_id"].map(split_of))

@@ -202,6 +202,23 @@ def test_common_voice_speaker_in_two_splits_points_at_the_tsv_lines(tmp_path, ca
     assert "line 3" in err and not out.exists()
 
 
+def test_common_voice_other_tsv_keeps_the_split_of_a_known_speaker(tmp_path):
+    known = [(c, f"{c}1.wav", "en") for c in "abcd"]
+    loc = _cv(
+        tmp_path / "cv" / "en",
+        {
+            "train.tsv": known,
+            "validated.tsv": [(c, f"{c}2.wav", "en") for c in "abcd"] + [("z", "z.wav", "en")],
+        },
+    )
+    res = import_common_voice(
+        loc, tmp_path / "m.csv", tsv_files=("train.tsv", "validated.tsv"), test_fraction=0.5
+    )
+    split = dict(zip(res.frame["utterance_id"], res.frame["split"], strict=True))
+    assert [split[f"{c}2"] for c in "abcd"] == ["train"] * 4  # before: half went to test
+    assert split["z"] == "train"  # the one new speaker: round(0.5 * 1) == 0 test speakers
+
+
 def test_readme_spelling_commonvoice_is_accepted(tmp_path, capsys):
     loc = _cv(
         tmp_path / "cv" / "en", {"train.tsv": [("a", "1.wav", "en")], "dev.tsv": [], "test.tsv": []}
