@@ -36,7 +36,7 @@ def _state_sha(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _run_worker(tiny_manifest: Path, overrides: dict[str, Any], out: Path) -> None:
+def _run_worker(manifest: Path, overrides: dict[str, Any], out: Path) -> None:
     """One ``torchrun --nproc_per_node 2`` of tests/s2f_model/_ddp_worker.py (gloo)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [
@@ -47,7 +47,7 @@ def _run_worker(tiny_manifest: Path, overrides: dict[str, Any], out: Path) -> No
         "--nproc_per_node",
         "2",
         str(WORKER),
-        str(tiny_manifest),
+        str(manifest),
         str(out),
         json.dumps(overrides),
     ]
