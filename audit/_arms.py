@@ -11,19 +11,23 @@ sources of variation:
   is kept; its replicates of the difference of the seed means give the speaker variance
   ``V_spk`` (times ``m / (m - 1)``, as in `audit.bootstrap_p_value`) and the interval
   *without* seed variance (the paired comparison's interval);
-- **seeds**: the seed-to-seed variance of each arm on the full data, ``s_A^2`` and
-  ``s_B^2`` (``ddof=1``), gives ``V_seed = s_A^2 / k_A + s_B^2 / k_B``.
+- **seeds**: the seed-to-seed variance of the per-seed values on the full data, pooled over
+  the arms (``s_p^2 = sum (k - 1) s^2 / sum (k - 1)``, ``ddof=1`` within each arm), gives
+  ``V_seed = s_p^2 (1 / k_A + 1 / k_B)``.
 
 The interval *with* seed variance is ``d +- t_nu sqrt(V_spk + V_seed)``, with ``nu`` from
-Welch-Satterthwaite (``m - 1`` degrees of freedom for the speaker part, ``k - 1`` for each
-arm's seed part), and the p-value is the matching t test. This is the variance a two-level
+Satterthwaite (``m - 1`` degrees of freedom for the speaker part, ``sum (k - 1)`` for the
+seed part), and the p-value is the matching t test. This is the variance a two-level
 bootstrap (seeds resampled within each arm, speakers resampled jointly) estimates, with the
 two corrections that such a bootstrap lacks at 2-5 seeds: the unbiased seed variance (a seed
 resample shrinks it by ``(k - 1) / k``) and t quantiles with the few degrees of freedom that
-3 seeds give (a percentile interval over 3 seeds has only 10 distinct seed draws). With one
-seed in an arm its seed variance is taken from the other arm (flag
-``seed_variance_from_one_arm``); with one seed in both arms there is no seed variance and
-the result equals `audit.compare_evaluations` exactly.
+3 seeds give (a percentile interval over 3 seeds has only 10 distinct seed draws). Pooling
+assumes that retraining is about as noisy in both arms; it is robust to unequal variances
+when the arms have the same number of seeds, and its degrees of freedom are fixed (Welch's
+estimated ones made the t test slightly liberal at 3 seeds: 5.5-7 % family-wise false flags
+in the validation study, docs/validation.md). With one seed in an arm only the other
+arm's variance is used (flag ``seed_variance_from_one_arm``); with one seed in both arms there
+is no seed variance and the result equals `audit.compare_evaluations` exactly.
 """
 
 from __future__ import annotations
@@ -396,8 +400,8 @@ def compare_arms(
         ``disparity_change``); ``seed_sd`` (the pooled seed-to-seed SD of one model's value
         or gap); ``speaker_ci_low`` / ``speaker_ci_high`` / ``speaker_p_value`` (without
         seed variance: the paired comparison of the seed means); ``speaker_se``,
-        ``seed_se`` and ``df`` (the two standard errors and the Welch-Satterthwaite degrees
-        of freedom). Flags: ``seed_spread_exceeds_difference`` when ``seed_sd`` exceeds the
+        ``seed_se`` and ``df`` (the two standard errors and the Satterthwaite degrees of
+        freedom). Flags: ``seed_spread_exceeds_difference`` when ``seed_sd`` exceeds the
         absolute difference (a retrain moves the metric more than the arms differ),
         ``seed_variance_from_one_arm``. McNemar's counts need one checkpoint per arm (NaN
         and ``mcnemar_not_applicable`` otherwise). With one checkpoint per arm the

@@ -66,22 +66,20 @@ def _seed_components(
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Seed variance of the difference of arm means and its Satterthwaite denominator part.
 
-    Returns ``(v_seed, denominator, one_arm)``: with two or more seeds in both arms
-    ``v_seed = s_A^2 / k_A + s_B^2 / k_B`` (Welch); with two or more in one arm only, its
-    variance stands for both arms, ``v_seed = s^2 (1 / k_A + 1 / k_B)`` with ``k - 1``
-    degrees of freedom; NaN with one seed in each.
+    Returns ``(v_seed, denominator, one_arm)`` with ``v_seed = s_p^2 (1 / k_A + 1 / k_B)``,
+    where ``s_p^2`` is the seed variance pooled over the arms with two or more seeds
+    (``sum (k - 1) s^2 / sum (k - 1)``, the square of `seed_spread`'s ``seed_sd``) and has
+    ``sum (k - 1)`` degrees of freedom; ``one_arm`` when only one arm has two or more seeds.
+    NaN with one seed in each arm.
     """
     k_a, k_b = seeds_a.shape[0], seeds_b.shape[0]
-    var_a, var_b = _seed_var(seeds_a), _seed_var(seeds_b)
-    if k_a >= 2 and k_b >= 2:
-        c_a, c_b = var_a / k_a, var_b / k_b
-        return c_a + c_b, c_a**2 / (k_a - 1) + c_b**2 / (k_b - 1), False
-    if k_a >= 2 or k_b >= 2:
-        var, k = (var_a, k_a) if k_a >= 2 else (var_b, k_b)
-        v_seed = var * (1 / k_a + 1 / k_b)
-        return v_seed, v_seed**2 / (k - 1), True
-    nan = np.full(seeds_a.shape[1:], np.nan)
-    return nan, nan, False
+    dof = max(k_a - 1, 0) + max(k_b - 1, 0)
+    if dof == 0:
+        nan = np.full(seeds_a.shape[1:], np.nan)
+        return nan, nan, False
+    pooled = seed_spread(seeds_a, seeds_b)["seed_sd"] ** 2
+    v_seed = pooled * (1 / k_a + 1 / k_b)
+    return v_seed, v_seed**2 / dof, min(k_a, k_b) == 1
 
 
 def seed_interval(
@@ -95,10 +93,11 @@ def seed_interval(
     """Interval and p-value of an arm difference with speaker and seed variance.
 
     ``se = sqrt(V_spk + V_seed)`` where ``V_spk`` is the variance of the paired speaker
-    bootstrap replicates times ``m / (m - 1)`` and ``V_seed`` comes from the seed-to-seed
-    variances (see `_seed_components`); the interval is ``estimate +- t_{nu, 1 - alpha/2} se``
-    and the p-value the two-sided t test, with Welch-Satterthwaite degrees of freedom
-    ``nu = se^4 / (V_spk^2 / (m - 1) + sum_arm (s^2 / k)^2 / (k - 1))``.
+    bootstrap replicates times ``m / (m - 1)`` and ``V_seed = s_p^2 (1 / k_A + 1 / k_B)``
+    with the pooled seed-to-seed variance ``s_p^2`` (see `_seed_components`); the interval
+    is ``estimate +- t_{nu, 1 - alpha/2} se`` and the p-value the two-sided t test, with
+    Satterthwaite degrees of freedom ``nu = se^4 / (V_spk^2 / (m - 1) + V_seed^2 / f)`` and
+    ``f = sum_arm (k - 1)``.
 
     Parameters
     ----------
@@ -122,8 +121,8 @@ def seed_interval(
 
     Examples
     --------
-    Without speaker variance, two seeds per arm: ``se^2 = 0.02 / 2 + 0.02 / 2`` and
-    ``nu = 0.02^2 / (2 * 0.01^2) = 2``:
+    Without speaker variance, two seeds per arm: ``s_p^2 = 0.02``, ``se^2 = 0.02 (1/2 + 1/2)``
+    and ``nu = f = 2``:
 
     >>> import numpy as np
     >>> a, b = np.array([[0.5], [0.7]]), np.array([[0.7], [0.9]])

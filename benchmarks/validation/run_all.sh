@@ -26,3 +26,7 @@ $S --study power --replicates "$R" --seed 16 --sizes 400,400,400,400,400,400,400
 $S --study power --replicates "$R" --seed 17 --sizes 200,200,200,200,200,200,200,200 --rates 0.8 --reference best > "$OUT/power_p08_8groups_best_50spk.txt"
 $S --study power --replicates "$R" --seed 15 --sizes 800,800,800,800,800,800,800,800 --rates 0.8 --reference best > "$OUT/power_p08_8groups_best_200spk.txt"
 $S --study power --replicates "$R" --seed 16 --sizes 400,400,400,400,400,400,400,400 --rates 0.8 --reference g0 > "$OUT/power_p08_8groups_named.txt"
+A=".venv/bin/python benchmarks/validation/arms.py"
+$A --replicates "$R" --seed 21 --gaps 0,0,0,0 > "$OUT/arms_null_k3.txt"
+$A --replicates "$R" --seed 20 > "$OUT/arms_gap_k3.txt"
+$A --replicates "$R" --seed 22 --gaps 0,0,0,0 --seed-sd 0 > "$OUT/arms_null_k3_no_seed_noise.txt"

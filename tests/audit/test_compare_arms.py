@@ -78,7 +78,7 @@ def test_arm_values_are_seed_means_and_spread_is_their_sd(seeds):
     )
     pooled = np.sqrt((np.var(per_seed[:2], ddof=1) + np.var(per_seed[2:], ddof=1)) / 2)
     assert r["seed_sd"] == pytest.approx(pooled, abs=1e-15)
-    seed_se = np.sqrt(np.var(per_seed[:2], ddof=1) / 2 + np.var(per_seed[2:], ddof=1) / 2)
+    seed_se = pooled * np.sqrt(1 / 2 + 1 / 2)
     assert r["seed_se"] == pytest.approx(seed_se, abs=1e-15)
     half = r["diff_ci_high"] - r["difference"]
     q = stats.t.ppf(0.975, r["df"])
@@ -107,11 +107,12 @@ def test_seed_interval_hand_worked():
     b = np.array([[0.75], [0.85]])  # s^2 = 0.005, k = 2
     out = seed_interval(np.array([0.125]), reps, np.array([21]), a, b)
     v_spk = 0.0004 * 21 / 20
-    c_a, c_b = 0.01 / 3, 0.005 / 2
-    total = v_spk + c_a + c_b
-    df = total**2 / (v_spk**2 / 20 + c_a**2 / 2 + c_b**2 / 1)
+    pooled = (2 * 0.01 + 1 * 0.005) / 3  # 3 degrees of freedom
+    v_seed = pooled * (1 / 3 + 1 / 2)
+    total = v_spk + v_seed
+    df = total**2 / (v_spk**2 / 20 + v_seed**2 / 3)
     assert out["df"][0] == pytest.approx(df, rel=1e-12)
-    assert out["seed_se"][0] == pytest.approx(np.sqrt(c_a + c_b), rel=1e-12)
+    assert out["seed_se"][0] == pytest.approx(np.sqrt(v_seed), rel=1e-12)
     half = stats.t.ppf(0.975, df) * np.sqrt(total)
     assert out["ci_low"][0] == pytest.approx(0.125 - half, rel=1e-12)
     assert out["p_value"][0] == pytest.approx(2 * stats.t.sf(0.125 / np.sqrt(total), df), rel=1e-12)
