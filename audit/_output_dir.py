@@ -14,8 +14,12 @@ everything there, and :func:`publish_dir` puts it in place in one step:
 
 A process killed at any moment therefore leaves either the old audit or the new one at the
 output path, never a mix; a leftover temporary folder is removed by the next audit of the
-same output. Only a folder that holds nothing but what an audit writes is replaced: any
-other file in it (a report, notes) stops the audit before any work, with the file named.
+same output. What an audit writes (``audit.json``, CSV tables, ``samples/``, ``judge/``) is
+replaced; other plain files in the folder (a caller's bookkeeping such as the demo's stage
+markers, notes) are copied into the new folder just before the swap, so nothing of the
+user's is lost; a folder holding other sub-folders is refused before any work, naming them
+(the audit never copies or deletes a tree it did not write). Temporary files of an older
+audit killed mid-write (``.<name>.<random>.tmp``) are dropped.
 """
 
 from __future__ import annotations
@@ -44,6 +48,11 @@ def _is_audit_entry(path: Path) -> bool:
     return path.name in _AUDIT_ENTRIES or (path.is_file() and path.suffix == ".csv")
 
 
+def _is_stale_temp(path: Path) -> bool:
+    """Tell whether ``path`` is a temporary file of an atomic write killed half-way."""
+    return path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file()
+
+
 def check_output_dir(out: Path) -> None:
     """Raise `AuditInputError` unless ``out`` is absent, empty or an earlier audit folder.
 
@@ -58,12 +67,14 @@ def check_output_dir(out: Path) -> None:
         raise AuditInputError(
             f"--out {out}: exists and is not a folder; an audit writes a folder there"
         )
-    others = sorted(p.name for p in out.iterdir() if not _is_audit_entry(p))
-    if others:
+    folders = sorted(
+        p.name for p in out.iterdir() if not _is_audit_entry(p) and (p.is_dir() or p.is_symlink())
+    )
+    if folders:
         raise AuditInputError(
-            f"--out {out}: the folder holds files an audit does not write ({others[:5]}); "
+            f"--out {out}: the folder holds sub-folders an audit does not write ({folders[:5]}); "
             f"an audit replaces its output folder as a whole, so choose an empty or new folder "
-            f"or move those files"
+            f"or move them"
         )
 
 
@@ -137,10 +148,13 @@ def publish_dir(tmp: Path, out: Path) -> None:
     out : pathlib.Path
         The output folder; an earlier audit there is replaced and removed.
     """
-    check_output_dir(out)  # nothing of the user's appeared there meanwhile
+    check_output_dir(out)  # no sub-folder of the user's appeared there meanwhile
     if not out.exists():
         os.rename(tmp, out)
         return
+    for path in out.iterdir():  # the user's plain files move with the folder
+        if not _is_audit_entry(path) and not _is_stale_temp(path):
+            shutil.copy2(path, tmp / path.name)
     if _exchange(tmp, out):
         shutil.rmtree(tmp, ignore_errors=True)  # the old audit, now under the temp name
         return

@@ -337,7 +337,7 @@ def train_step(
                         enabled=dtype is not None):
         loss, parts = stage_module(*inputs)
     if not torch.isfinite(loss):
-        raise TrainingError(f"loss became {float(loss)}; lower train.lr or use fp32")
+        raise TrainingError(f"loss became {float(loss.detach())}; lower train.lr or use fp32")
     if scaler is not None:
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)

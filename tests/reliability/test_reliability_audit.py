@@ -14,42 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
-from _tiny_run import tiny_config
-from PIL import Image
+from _tiny_run import make_manifest, tiny_config
 
 from audit import AuditInputError, build_evaluation_table, read_audit
 from audit._run import audit_model
 from s2f_cli import main
-from s2f_data import ManifestInfo, read_manifest, write_manifest
+from s2f_data import read_manifest
 from s2f_model import build_model
 from s2f_model._checkpoint import save_checkpoint
 
 _SR = 8000
-
-
-def make_manifest(root: Path, *, n_speakers: int = 4, with_face=lambda s: True, ids=None) -> Path:
-    """Write ``n_speakers`` x 2 utterances (1 s noise) with 40 px faces under ``root``."""
-    rng = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for s in range(n_speakers):
-        Image.fromarray(np.full((40, 40, 3), 30 + 50 * s, dtype=np.uint8)).save(root / f"f{s}.png")
-        for u in range(2):
-            k = 2 * s + u
-            uid = ids[k] if ids is not None else f"s{s}u{u}"
-            sf.write(root / f"a{k}.wav", 0.1 * rng.standard_normal(_SR), _SR)
-            rows.append(
-                {
-                    "utterance_id": uid,
-                    "speaker_id": f"s{s}",
-                    "split": "test",
-                    "audio_path": f"a{k}.wav",
-                    "face_path": f"f{s}.png" if with_face(s) else None,
-                    "gender": "female" if s % 2 else "male",
-                }
-            )
-    return write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo("test"))
 
 
 def save_run(run: Path, *, stage: str = "done", step: int = 0, training_data=None) -> Path:
@@ -338,19 +312,25 @@ def test_an_audit_interrupted_at_every_write_leaves_the_old_or_the_new_run(tmp_p
     _interrupt_audits(tmp_path, monkeypatch, lambda n: range(1, n + 1))
 
 
-def test_audit_refuses_to_replace_a_folder_with_other_files(tmp_path):
+def test_audit_keeps_other_files_and_refuses_other_folders(tmp_path):
     manifest = make_manifest(tmp_path / "d")
     run = save_run(tmp_path / "run")
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
+    (out / ".metrics.csv.abc123.tmp").write_text("half-written by a killed audit")
+    kwargs = {"judge": "none", "n_boot": 10, "min_group_size": 2, "input_seconds": "none"}
+    audit_model(run, manifest, out, **kwargs)
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert not (out / ".metrics.csv.abc123.tmp").exists()
+    (out / "mine").mkdir()
     with pytest.raises(
         AuditInputError,
-        match=r"holds files an audit does not write "
-        r"\(\['notes.txt'\]\)",
+        match=r"holds sub-folders an audit does not write "
+        r"\(\['mine'\]\)",
     ):
-        audit_model(run, manifest, out, judge="none", n_boot=10)
-    assert (out / "notes.txt").read_text() == "keep me"
+        audit_model(run, manifest, out, **kwargs)
+    assert (out / "audit.json").is_file() and (out / "notes.txt").is_file()
 
 
 @pytest.mark.slow

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
 import torch
-from _tiny_run import tiny_config
+from _tiny_run import make_manifest, tiny_config
 
 from s2f_model import S2FConfig, build_model
 from s2f_model._checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
@@ -213,3 +214,85 @@ def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, bad):
         r"'model.face_decoder.landmark_mlp.0.weight'",
     ):
         load_model(tmp_path)
+
+
+# ------------------------------------------------------------ the same via the CLI
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
+        (["--lr", "1e30"], r"train.lr must be in \(0, 1\], got 1e\+30"),
+        (["--set", "face.image_size=64.0"], r"face.image_size must be an integer, got 64.0"),
+        (["--set", "voice.hidden_dim=true"], r"voice.hidden_dim must be an integer, got True"),
+        (["--set", "face.n_identities=1e12"], r"face.n_identities must be an integer"),
+    ],
+)
+def test_train_refuses_bad_settings_with_exit_2_before_any_work(tmp_path, capsys, flags, match):
+    from s2f_cli import main
+
+    code = main(
+        ["train", "--manifest", str(tmp_path / "none.csv"), "--out", str(tmp_path / "run"), *flags]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err), err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_predict_with_nan_weights_exits_2_naming_the_tensor(tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    from s2f_cli import main
+
+    cfg = tiny_config()
+    model = build_model(cfg, seed=0)
+    with torch.no_grad():
+        model.voice_encoder.fc2.weight.fill_(math.nan)
+    save_checkpoint(tmp_path / "run", model, cfg.to_dict(), name="model.json")
+    sf.write(tmp_path / "v.wav", np.zeros(16000, dtype=np.float32) + 0.1, 16000)
+    code = main(
+        [
+            "predict",
+            "--checkpoint",
+            str(tmp_path / "run"),
+            str(tmp_path / "v.wav"),
+            "-o",
+            str(tmp_path / "face.png"),
+        ]
+    )
+    assert code == 2
+    assert "non-finite values in tensor 'model.voice_encoder.fc2.weight'" in capsys.readouterr().err
+    assert not (tmp_path / "face.png").exists()
+
+
+def test_non_finite_loss_stops_training_with_a_clear_error():
+    from s2f_model._train import TrainingError, train_step
+
+    class Diverged(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return (self.w * x).sum(), {}
+
+    module = Diverged()
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    with pytest.raises(TrainingError, match=r"loss became inf; lower train\.lr"):
+        train_step(module, optimizer, (torch.tensor([math.inf]),))
+    assert torch.equal(module.w.detach(), torch.ones(1))  # no step was taken
+
+
+def test_face_from_an_unfinished_run_is_refused(tmp_path):
+    from s2f_model._train import train
+
+    manifest = make_manifest(tmp_path / "data", split=lambda s: "train")
+    save_tiny(tmp_path / "face", stage="face_decoder", step=2, name="checkpoint.json")
+    with pytest.raises(
+        CheckpointError,
+        match=r"the face side of this run is unfinished "
+        r"\(stage 'face_decoder', step 2\)",
+    ):
+        train(
+            tiny_config(), manifest, tmp_path / "run", progress=False, face_from=tmp_path / "face"
+        )
