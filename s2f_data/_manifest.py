@@ -136,28 +136,40 @@ def _data_root(folder: Path, info: ManifestInfo) -> Path:
     return Path(os.path.normpath(root.absolute()))
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _inside(path: str, root: str) -> bool:
+    """Whether the normalised ``path`` is ``root`` or lies under it."""
+    return path == root or path.startswith(root if root.endswith(os.sep) else root + os.sep)
 
 
-def _resolve(value: str, folder: Path, root: Path) -> Path:
+def _real(path: str, cache: dict[str, str]) -> str:
+    """``os.path.realpath`` with each folder's answer cached: one ``lstat`` per file."""
+    parent, name = os.path.split(path)
+    real_parent = cache.get(parent)
+    if real_parent is None:
+        real_parent = cache[parent] = os.path.realpath(parent)
+    joined = os.path.join(real_parent, name)
+    return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+
+def _resolve(value: str, folder: Path, root: Path, cache: dict[str, str] | None = None) -> Path:
     """Absolute, normalised path of a cell; refuse one that leaves the data root.
 
     The check is made on the real paths (symbolic links followed), so a link inside the
-    root that points outside it is refused too; the path returned keeps the link.
+    root that points outside it is refused too; the path returned keeps the link. ``cache``
+    holds the real paths of folders already seen (for a whole table; none by default).
     """
-    raw = Path(value)
-    full = raw if raw.is_absolute() else folder.absolute() / raw
-    full = Path(os.path.normpath(full))
-    if not _inside(full, root):
+    cache = {} if cache is None else cache
+    full = os.path.normpath(os.path.join(os.path.abspath(folder), value))
+    if not _inside(full, str(root)):
         raise ValueError(f"path {value!r} resolves to {full}, outside the data root {root}")
-    real, real_root = Path(os.path.realpath(full)), Path(os.path.realpath(root))
-    if not _inside(real, real_root):
+    real = _real(full, cache)
+    if not _inside(real, _real(str(root), cache)):
         raise ValueError(
             f"path {value!r} is a symbolic link (or lies under one) to {real}, "
-            f"outside the data root {root}"
+            f"outside the data root {root}; copy the file in, or set data_root in the "
+            "manifest.json sidecar to a folder that holds it"
         )
-    return full
+    return Path(full)
 
 
 def validate_manifest(
@@ -253,6 +265,8 @@ def validate_manifest(
                     )
                 )
 
+    audio_files: dict[Path, list[tuple[int, str]]] = {}  # resolved path -> (line, cell)
+    real_folders: dict[str, str] = {}
     for col in PATH_COLUMNS:
         if col not in frame.columns:
             continue
@@ -260,15 +274,17 @@ def validate_manifest(
             if pd.isna(v) or v == "":
                 continue
             try:
-                full = _resolve(str(v), folder, root)
+                full = _resolve(str(v), folder, root, real_folders)
             except ValueError as err:
                 issues.append(ManifestIssue(line(i), col, str(v), str(err)))
                 continue
+            if col == "audio_path":
+                audio_files.setdefault(full, []).append((line(i), str(v)))
             if check_files and not full.is_file():  # missing, a link loop, a FIFO, ...
                 problem = path_problem(full) or "not a regular file"
                 issues.append(ManifestIssue(line(i), col, str(v), f"{problem}: {full}"))
 
-    issues += _shared_audio_issues(frame, folder, root)
+    issues += _shared_audio_issues(audio_files)
     splits_per_speaker = frame.groupby("speaker_id", dropna=True)["split"].nunique()
     for spk in splits_per_speaker.index[splits_per_speaker > 1]:
         rows = frame.index[frame["speaker_id"] == spk]
@@ -285,31 +301,24 @@ def validate_manifest(
     return issues
 
 
-def _shared_audio_issues(frame: pd.DataFrame, folder: Path, root: Path) -> list[ManifestIssue]:
+def _shared_audio_issues(audio_files: dict[Path, list[tuple[int, str]]]) -> list[ManifestIssue]:
     """One issue per audio file that several rows point at (after path normalisation).
 
     Each utterance needs its own recording: a file listed twice is counted twice by every
-    rate of the audit (and under two speakers it contradicts itself).
+    rate of the audit (and under two speakers it contradicts itself). ``audio_files`` maps
+    each resolved path to the ``(line, cell)`` pairs that name it.
     """
-    keys: dict[Path, list[int]] = {}
-    for i, v in frame["audio_path"].items():
-        if pd.isna(v) or v == "":
-            continue
-        try:
-            full = _resolve(str(v), folder, root)
-        except ValueError:
-            continue  # reported by the path check
-        keys.setdefault(full, []).append(int(i) + 2)
     issues = []
-    for full, lines in keys.items():
-        if len(lines) < 2:
+    for full, uses in audio_files.items():
+        if len(uses) < 2:
             continue
+        lines = [n for n, _ in uses]
         shown = ", ".join(str(x) for x in lines[:5]) + (", ..." if len(lines) > 5 else "")
         issues.append(
             ManifestIssue(
                 lines[1],
                 "audio_path",
-                str(frame.at[lines[1] - 2, "audio_path"]),
+                uses[1][1],
                 f"{len(lines)} rows point at the same audio file {full} (lines {shown}); each "
                 "utterance needs its own recording",
             )
