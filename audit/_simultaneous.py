@@ -42,6 +42,7 @@ __all__ = [
     "ErrorControl",
     "consistent_alpha",
     "control_errors",
+    "minimum_detectable_difference",
     "simultaneous_intervals",
 ]
 
@@ -49,6 +50,8 @@ ErrorControl = Literal["family", "audit"]
 ERROR_CONTROLS: tuple[str, ...] = ("family", "audit")
 #: Columns added to tables with differences: the simultaneous interval and its level.
 SIM_COLUMNS: tuple[str, ...] = ("diff_sim_low", "diff_sim_high", "sim_alpha")
+#: Power of the minimum detectable difference (``mdd``).
+POWER = 0.8
 _EXCLUDED = frozenset({"empty", "insufficient_data", "insufficient_reference", "reference"})
 
 
@@ -143,6 +146,36 @@ def simultaneous_intervals(frame: pd.DataFrame, k: np.ndarray, alpha: float) -> 
     frame["sim_alpha"] = np.where(ok, a_row, np.nan)
 
 
+def minimum_detectable_difference(
+    null_se: np.ndarray, df: np.ndarray, level: np.ndarray, power: float = POWER
+) -> np.ndarray:
+    """Smallest |difference| the test detects with probability ``power`` at ``level``.
+
+    ``(t_(df)(1 - level / 2) + t_(df)(power)) * null_se``: the gap at which the two-sided
+    t test with the standard error under the null (`audit._power`) rejects with the given
+    power (the standard error under the alternative taken equal to the null one).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(float(minimum_detectable_difference(np.array([0.05]), np.array([1e9]),
+    ...                                           np.array([0.05]))[0]), 4)  # (1.96 + 0.84) se
+    0.1401
+    """
+    from scipy import stats
+
+    with np.errstate(invalid="ignore"):
+        return (stats.t.isf(level / 2, df) + stats.t.ppf(power, df)) * null_se
+
+
+def _family_sizes(keys: pd.Series, k: np.ndarray, correction: str) -> np.ndarray:
+    """Bonferroni multiplier of every row's family, also for rows outside the tests."""
+    if correction == "none":
+        return np.ones(len(keys))
+    sizes = pd.Series(k, index=keys.index).groupby(keys.to_numpy()).transform("max")
+    return np.fmax(sizes.to_numpy(np.float64), 1.0)
+
+
 def _eligible(frame: pd.DataFrame) -> np.ndarray:
     return frame["p_value"].notna().to_numpy() & np.array(
         [not (_EXCLUDED & set(f)) for f in frame["flags"]], dtype=bool
@@ -213,4 +246,10 @@ def control_errors(
         ]
         if "difference" in frame.columns and len(frame):
             simultaneous_intervals(frame, k[start:stop], alpha)
+        if "null_se" in frame.columns and len(frame):
+            fam_k = _family_sizes(keys.iloc[start:stop], k[start:stop], correction)
+            frame["mdd"] = minimum_detectable_difference(
+                frame["null_se"].to_numpy(np.float64), _test_df(frame), alpha / fam_k
+            )
+            frame["mdd_alpha"] = np.where(np.isfinite(frame["mdd"]), alpha / fam_k, np.nan)
         start = stop

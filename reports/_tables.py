@@ -73,7 +73,15 @@ _ESTIMATES = (
     ("change", "change_ci_low", "change_ci_high"),
 )
 _COUNT_COLUMNS = frozenset({"gallery_size", "n", "count", "k", "n_utterances", "n_speakers"})
-_TRAILING = ("reference", "reference_value", "p_value", "p_adjusted", "flags", "not_a_finding")
+_TRAILING = (
+    "reference",
+    "reference_value",
+    "p_value",
+    "p_adjusted",
+    "mdd",
+    "flags",
+    "not_a_finding",
+)
 _HEADERS = {
     "n_utterances": "n utt.",
     "n_speakers": "n spk.",
@@ -95,6 +103,7 @@ _HEADERS = {
     "predicted_label": "predicted",
     "pred_label": "predicted",
     "reference_value": "reference value",
+    "mdd": "min. detectable |gap|",
 }
 
 
@@ -303,6 +312,9 @@ def _column_order(
 
 
 _ESTIMATE_OF = {head: (low, high) for head, low, high in _ESTIMATES}
+#: Columns kept in the exports but not shown as HTML columns: the standard error under the
+#: null and the levels behind ``mdd`` and the simultaneous interval.
+EXPORT_ONLY = ("null_se", "mdd_alpha", "sim_alpha")
 #: Columns of the simultaneous interval of a difference (shown inside the difference cell).
 _SIMULTANEOUS = ("diff_sim_low", "diff_sim_high", "sim_alpha")
 
@@ -511,7 +523,7 @@ def build_table(
     DisplayTable
         Headers, rows and the source records.
     """
-    hidden = set(hidden)
+    hidden = set(hidden) | set(EXPORT_ONLY)
     if any("group" in r for r in records):
         # the group column shows the audit's own label, which names the attributes
         hidden.update(("group_label", "attribute"))
