@@ -160,9 +160,9 @@ def test_refuses_empty_arms_and_other_rows(seeds):
 def test_compare_written_arms(seeds, tmp_path):
     paths = []
     for i, table in enumerate(seeds):
-        AuditResult(
-            {}, settings={"groupings": ["ethnicity"], "n_boot": 60}, seed=4
-        ).write(tmp_path / f"seed-{i}", evaluation=table)
+        AuditResult({}, settings={"groupings": ["ethnicity"], "n_boot": 60}, seed=4).write(
+            tmp_path / f"seed-{i}", evaluation=table
+        )
         paths.append(tmp_path / f"seed-{i}" / "audit.json")
     out = compare_arm_audits(paths[:2], [p.parent for p in paths[2:]])
     direct = compare_arms(seeds[:2], seeds[2:], **KW)
