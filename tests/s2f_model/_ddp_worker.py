@@ -1,12 +1,16 @@
 """Worker for tests/s2f_model/test_ddp.py, started by ``torchrun --nproc_per_node 2``.
 
-Usage: ``python _ddp_worker.py MANIFEST OUT_DIR OVERRIDES_JSON``. Each rank
+Usage: ``python _ddp_worker.py MANIFEST OUT_DIR OVERRIDES_JSON [REDUCTION]``. Each rank
 
 1. computes the gradients of one step of each face stage in float64 through
    DistributedDataParallel (gloo), on its shard of the global batch, and writes them to
    ``OUT_DIR/grads/rank{r}.safetensors`` and the faces it used to ``rank{r}.json`` there;
 2. runs :func:`s2f_model._train.train` (float32, as users run it) into ``OUT_DIR/run`` and
    records a hash of its final weights in ``OUT_DIR/rank{r}.json``.
+
+``REDUCTION`` ``sum`` or ``local`` replaces DDP's gradient averaging by a plain sum or by no
+all-reduce at all (a communication hook; no training run then): the slow test that the
+gradient check catches a DDP that does not average.
 
 The test imports this file (``runpy``) to compute the single-process reference with the same
 functions; the stage inputs mirror ``_run_stage``'s ``batch_inputs`` in s2f_model/_train.py.
@@ -120,10 +124,39 @@ def gradients(module: nn.Module, inputs: tuple[Tensor, ...]) -> dict[str, Tensor
     return {n.removeprefix("module."): p.grad.detach().clone() for n, p in params.items()}
 
 
-def ddp_gradients(manifest: str, overrides: dict, ctx: DistContext, out: Path) -> None:
-    """Write this rank's DDP gradients of step 0 of each face stage."""
+# DDP inspects a hook's annotations and accepts only the real classes, not the strings that
+# ``from __future__ import annotations`` leaves: so the hooks carry none.
+def _summing_hook(state, bucket):
+    """All-reduce a gradient bucket without DDP's division by the world size."""
+    import torch.distributed as dist
+
+    work = dist.all_reduce(bucket.buffer(), async_op=True)
+    return work.get_future().then(lambda fut: fut.value()[0])
+
+
+def _local_hook(state, bucket):
+    """Keep each rank's own gradient (no all-reduce)."""
+    fut = torch.futures.Future()
+    fut.set_result(bucket.buffer())
+    return fut
+
+
+_HOOKS = {"sum": _summing_hook, "local": _local_hook}
+
+
+def ddp_gradients(
+    manifest: str, overrides: dict, ctx: DistContext, out: Path, reduction: str = "mean"
+) -> None:
+    """Write this rank's DDP gradients of step 0 of each face stage.
+
+    ``reduction`` ``"mean"`` is DDP as training uses it; ``"sum"`` and ``"local"`` break it
+    on purpose (see the module docstring).
+    """
     from safetensors.torch import save_file
     from torch.nn.parallel import DistributedDataParallel
+
+    if reduction not in ("mean", *_HOOKS):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'local', got {reduction!r}")
 
     cfg, model, data = prepare(manifest, overrides)
     tensors, layout = {}, {}
@@ -131,6 +164,8 @@ def ddp_gradients(manifest: str, overrides: dict, ctx: DistContext, out: Path) -
         batch = stage_batch(stage, model, cfg, data, ctx)
         torch.manual_seed(derive_seed(cfg.train.seed, stage, "step", 0))  # dropout, as trained
         wrapped = DistributedDataParallel(batch.module)
+        if reduction in _HOOKS:
+            wrapped.register_comm_hook(None, _HOOKS[reduction])
         for name, grad in gradients(wrapped, batch.inputs).items():
             tensors[f"{stage}/{name}"] = grad.contiguous()
         layout[stage] = batch.faces
@@ -151,9 +186,12 @@ def _weights_sha256(model: nn.Module) -> str:
 def main(argv: list[str]) -> None:
     """Gradients, then a full training run (see the module docstring)."""
     manifest, out, overrides = argv[0], Path(argv[1]), json.loads(argv[2])
+    reduction = argv[3] if len(argv) > 3 else "mean"
     ctx = init_distributed("cpu")
     try:
-        ddp_gradients(manifest, overrides, ctx, out / "grads")
+        ddp_gradients(manifest, overrides, ctx, out / "grads", reduction)
+        if reduction != "mean":
+            return
         cfg = S2FConfig.compact().replace(**overrides)
         result = train(cfg, manifest, out / "run", progress=False)  # joins this group
         record = {

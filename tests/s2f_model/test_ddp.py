@@ -36,7 +36,9 @@ def _state_sha(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def _run_worker(manifest: Path, overrides: dict[str, Any], out: Path) -> None:
+def _run_worker(
+    manifest: Path, overrides: dict[str, Any], out: Path, reduction: str = "mean"
+) -> None:
     """One ``torchrun --nproc_per_node 2`` of tests/s2f_model/_ddp_worker.py (gloo)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [
@@ -50,6 +52,7 @@ def _run_worker(manifest: Path, overrides: dict[str, Any], out: Path) -> None:
         str(manifest),
         str(out),
         json.dumps(overrides),
+        reduction,
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -115,16 +118,35 @@ def test_two_process_gloo_run_equals_single_process(tiny_manifest, tiny_override
     near-zero gradient can move a weight by up to ``lr``.) :func:`_check_training_run`
     checks the full float32 training run that users start with torchrun.
     """
+    overrides = _overrides(tiny_overrides)
+    _run_worker(tiny_manifest, overrides, tmp_path)
+    _check_gradients(tiny_manifest, overrides, tmp_path / "grads")
+    _check_training_run(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reduction", ["sum", "local"])
+def test_gradient_check_catches_a_ddp_that_does_not_average(
+    tiny_manifest, tiny_overrides, tmp_path, reduction
+):
+    """The same check on a DDP whose hook sums, or skips the all-reduce, must fail.
+
+    Measured: both miss by 8e5 (identity stage) to 3e7 (decoder) times the tolerance.
+    """
+    overrides = _overrides(tiny_overrides)
+    _run_worker(tiny_manifest, overrides, tmp_path, reduction)
+    with pytest.raises(AssertionError, match=r"DDP gradient off by|face_encoder"):
+        _check_gradients(tiny_manifest, overrides, tmp_path / "grads")
+
+
+def _overrides(tiny_overrides: dict[str, Any]) -> dict[str, Any]:
     # dropout 0 keeps the face side deterministic given the batch; 2 steps per stage
-    overrides = {
+    return {
         **tiny_overrides,
         "face.dropout": 0.0,
         "train.face_steps": 2,
         "train.voice_steps": 2,
     }
-    _run_worker(tiny_manifest, overrides, tmp_path)
-    _check_gradients(tiny_manifest, overrides, tmp_path / "grads")
-    _check_training_run(tmp_path)
 
 
 def _check_gradients(manifest: Path, overrides: dict[str, Any], grads: Path) -> None:
