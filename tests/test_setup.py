@@ -140,19 +140,14 @@ def test_setup_keeps_an_installed_torch_build_when_asked(tmp_path: Path) -> None
 
 
 def test_setup_reads_the_torch_of_a_real_venv(tmp_path: Path) -> None:
-    # this project's own environment (read only: a dry run installs nothing)
+    # this project's own environment (read only: a dry run installs nothing); one run, as
+    # each imports torch (about 2 s of CPU)
     venv = Path(sys.prefix)
     import torch
 
     kept = _dry_run(tmp_path, S2F_VENV=str(venv), S2F_KEEP_TORCH="1")
     assert kept.returncode == 0, kept.stdout + kept.stderr
     assert f"torch {torch.__version__}: keeping the build installed in {venv}" in kept.stdout
-    pinned = _dry_run(tmp_path, S2F_VENV=str(venv))
-    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
-    if torch.__version__ == _pin():
-        assert f"torch {_pin()}: already installed in {venv}" in pinned.stdout
-    else:  # another build: the set-up would install the pinned one over it
-        assert f"torch {_pin()}: from " in pinned.stdout
 
 
 def test_local_wheel_folder_alone_resolves_the_pinned_torch() -> None:
