@@ -79,6 +79,8 @@ def path_problem(path: str | os.PathLike[str], what: str = "file") -> str | None
         link = os.lstat(path)
     except FileNotFoundError:
         return f"{what} not found"
+    except ValueError:  # os functions refuse a NUL character
+        return "the path contains a NUL character"
     except OSError as err:
         if err.errno == errno.ELOOP:
             return "symbolic link loop in the path's folders"

@@ -7,8 +7,10 @@ to the manifest's folder (absolute paths are allowed) and must stay inside the d
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,8 +282,8 @@ def validate_manifest(
                 continue
             if col == "audio_path":
                 audio_files.setdefault(full, []).append((line(i), str(v)))
-            if check_files and not full.is_file():  # missing, a link loop, a FIFO, ...
-                problem = path_problem(full) or "not a regular file"
+            problem = _file_problem(full) if check_files else None
+            if problem is not None:  # missing, a link loop, a FIFO, a name too long, ...
                 issues.append(ManifestIssue(line(i), col, str(v), f"{problem}: {full}"))
 
     issues += _shared_audio_issues(audio_files)
@@ -326,11 +328,41 @@ def _shared_audio_issues(audio_files: dict[Path, list[tuple[int, str]]]) -> list
     return issues
 
 
+def _file_problem(full: Path) -> str | None:
+    """``None`` for an existing regular file, else what the path is (see ``path_problem``)."""
+    try:
+        if stat.S_ISREG(os.stat(full).st_mode):
+            return None
+    except (OSError, ValueError):
+        pass
+    return path_problem(full) or "not a regular file"
+
+
+def _header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
+        header = _header(path)
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except (
+        OSError,
+        UnicodeDecodeError,
+        csv.Error,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as err:
         raise ManifestError(f"{path}: cannot read manifest CSV: {err}") from err
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise ManifestError(f"{path}: line 1: column(s) {twice} appear more than once")
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the extra cells as an index
+        raise ManifestError(
+            f"{path}: line 2 has {frame.index.nlevels + len(frame.columns)} cells but the "
+            f"header names {len(frame.columns)} columns (an unquoted comma?)"
+        )
     frame = frame.astype("string")
     for col in MISSABLE_COLUMNS:
         if col in frame.columns:
@@ -361,14 +393,20 @@ def read_manifest(
         The table (string columns; empty demographic cells as ``<NA>``) and its sidecar.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"{path}: manifest file not found")
+    problem = _file_problem(path)
+    if problem is not None:
+        problem = "manifest file not found" if not os.path.lexists(path) else problem
+        raise ManifestError(f"{path}: {problem}")
     side = sidecar_path(path)
-    if side.is_file():
+    if os.path.lexists(side):
+        problem = _file_problem(side)
+        if problem is not None:
+            raise ManifestError(f"{side}: bad manifest sidecar: {problem}")
         try:
             info = ManifestInfo.from_dict(json.loads(side.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, ValueError) as err:
-            raise ManifestError(f"{side}: bad manifest sidecar: {err}") from err
+        except (OSError, ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
+            what = "nested too deeply" if isinstance(err, RecursionError) else err
+            raise ManifestError(f"{side}: bad manifest sidecar: {what}") from err
     else:
         info = ManifestInfo(source="unknown")
     frame = _read_csv(path)

@@ -108,6 +108,66 @@ def test_valid_sidecar_still_round_trips(tmp_path):
     )
 
 
+HEADER = "utterance_id,speaker_id,audio_path,split\n"
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        (
+            "deep_sidecar",
+            lambda d: (d / "m.json").write_text("[" * 100000 + "]" * 100000),
+            r"m\.json: bad manifest sidecar: nested too deeply",
+        ),
+        (
+            "sidecar_folder",
+            lambda d: (d / "m.json").mkdir(),
+            r"m\.json: bad manifest sidecar: a folder, not a regular file",
+        ),
+        (
+            "twice_named_column",
+            lambda d: (d / "m.csv").write_text(
+                "utterance_id,utterance_id,speaker_id,audio_path,split\nu,u,s,a.wav,train\n"
+            ),
+            r"m\.csv: line 1: column\(s\) \['utterance_id'\] appear more than once",
+        ),
+        (
+            "extra_cells_on_line_2",
+            lambda d: (d / "m.csv").write_text(HEADER + "u,s,a.wav,train,x,y\n"),
+            r"m\.csv: line 2 has 6 cells but the header names 4 columns",
+        ),
+        (
+            "name_too_long",
+            lambda d: (d / "m.csv").write_text(HEADER + f"u,s,{'x' * 5000}.wav,train\n"),
+            r"line 2, column 'audio_path': cannot access the path: File name too long",
+        ),
+        (
+            "nul_in_path",
+            lambda d: (d / "m.csv").write_text(HEADER + "u,s,a\x00.wav,train\n"),
+            r"line 2, column 'audio_path': the path contains a NUL character",
+        ),
+        (
+            "manifest_is_a_fifo",
+            lambda d: ((d / "m.csv").unlink(), _fifo(d / "m.csv")),
+            r"m\.csv: a FIFO \(named pipe\)",
+        ),
+    ],
+)
+def test_data_check_odd_manifests_give_an_error_not_a_traceback(
+    tmp_path, capsys, name, make, message
+):
+    sf.write(tmp_path / "a.wav", _tone(1.0), SR)
+    (tmp_path / "m.csv").write_text(HEADER + "u,s,a.wav,train\n")
+    make(tmp_path)
+    assert main(["data", "check", str(tmp_path / "m.csv")]) == 2, name
+    assert re.search(message, _one_line_error(capsys))
+
+
 # ----------------------------------------------------------- 2. symlinks leaving the data root
 def test_symlink_inside_the_root_pointing_outside_is_refused(tmp_path):
     outside = tmp_path / "outside"
