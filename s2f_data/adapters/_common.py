@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from s2f_data._manifest import DEMOGRAPHIC_COLUMNS, ManifestInfo, write_manifest
-from s2f_data.exceptions import DataFormatError
+from s2f_data.exceptions import DataFormatError, ManifestError
 
 __all__ = [
     "AGE_GROUPS",
@@ -188,6 +188,11 @@ def read_delimited(
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
             ValueError) as err:
         raise DataFormatError(f"{path}: cannot read {what}: {err}") from err
+    if header and not isinstance(frame.index, pd.RangeIndex):  # extra cells became an index
+        raise DataFormatError(
+            f"{path}: line 2 has {frame.index.nlevels + len(frame.columns)} cells but the "
+            f"header names {len(frame.columns)} columns; cannot read {what}"
+        )
     if header:
         frame.columns = [str(c).strip() for c in frame.columns]
     return frame.apply(lambda col: col.str.strip())
@@ -209,13 +214,18 @@ def finish(
     notes: list[str],
     what: str,
 ) -> ImportResult:
-    """Build the frame, write the manifest and return the result."""
+    """Build the frame, write the manifest and return the result.
+
+    A row may carry ``"_where"`` (its source file and line): a problem the manifest check
+    finds is then reported there, since the manifest it would point into is never written.
+    """
     out = Path(out)
     if not rows:
         reasons = pd.Series([r for _, r in skipped]).value_counts().head(3).to_dict()
         raise DataFormatError(f"{what}: no utterances found to import; skipped "
                               f"{len(skipped)} item(s) {reasons}")
-    frame = pd.DataFrame(rows)
+    where = [r.get("_where") for r in rows]
+    frame = pd.DataFrame([{k: v for k, v in r.items() if k != "_where"} for r in rows])
     for col in DEMOGRAPHIC_COLUMNS:  # unknown demographics: present and missing
         if col not in frame.columns:
             frame[col] = None
@@ -226,8 +236,29 @@ def finish(
     extra["n_skipped"] = len(skipped)
     info = ManifestInfo(info.source, info.source_version, info.vocabularies, info.data_root,
                         extra)
-    write_manifest(frame, out, info)
+    try:
+        write_manifest(frame, out, info)
+    except ManifestError as err:
+        raise _in_source_terms(err, frame, where, what, out) from err
     return ImportResult(frame, info, out, skipped_frame(skipped), notes)
+
+
+def _in_source_terms(
+    err: ManifestError, frame: pd.DataFrame, where: list[str | None], what: str, out: Path
+) -> ManifestError:
+    """Re-word manifest issues by source line (or utterance id): ``out`` was not written."""
+    lines = [f"{what}: nothing was written to {out}; {len(err.issues)} problem(s):"]
+    for issue in err.issues[:20]:
+        text = issue.message if issue.column is None else f"column {issue.column!r}: " \
+            f"{issue.message}"
+        if issue.line is not None:
+            k = issue.line - 2  # the manifest's line of the row (header is line 1)
+            source = where[k] or f"row {k + 1} of the import"
+            text = f"{source} (utterance {frame['utterance_id'].iat[k]!r}): {text}"
+        lines.append(f"  {text}")
+    if len(err.issues) > 20:
+        lines.append(f"  ... and {len(err.issues) - 20} more")
+    return ManifestError("\n".join(lines), err.issues)
 
 
 def clean(value: Any) -> str | None:

@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from s2f_data._files import path_problem
 from s2f_data._manifest import ManifestInfo
 from s2f_data.adapters._common import (
     ImportResult,
@@ -209,7 +210,8 @@ def import_common_voice(
     """
     root = Path(root)
     if not root.is_dir():
-        raise DataFormatError(f"{root}: Common Voice locale folder not found")
+        problem = path_problem(root, "Common Voice locale folder") or "a file, not a folder"
+        raise DataFormatError(f"{root}: {problem}")
     if age_scheme not in ("project", "decades"):
         raise ValueError(f"age_scheme must be 'project' or 'decades', got {age_scheme!r}")
     clips = Path(clips_dir) if clips_dir is not None else root / "clips"
@@ -251,7 +253,10 @@ def import_common_voice(
         if not r["client_id"] or not r["path"]:
             skipped.append((where, "empty client_id or path"))
             continue
-        audio = clips / r["path"]
+        audio = Path(os.path.normpath(clips / r["path"]))
+        if clips.absolute() not in audio.absolute().parents:
+            skipped.append((f"{where}: {r['path']}", "clip path leaves the clips folder"))
+            continue
         if not audio.is_file():
             skipped.append((f"{where}: {r['path']}", "audio file not found"))
             continue
@@ -284,6 +289,7 @@ def import_common_voice(
             "accent": accent,
             "gender": CV_GENDERS.get(gender_word),
             "age_group": group,
+            "_where": f"{root / r['_file']} line {r['_line']}",  # for errors (not written)
         }
         for c in source_cols:
             row[f"cv_{c}"] = clean(r[c])

@@ -279,6 +279,52 @@ def test_common_voice_other_tsv_keeps_the_split_of_a_known_speaker(tmp_path):
     assert split["z"] == "train"  # the one new speaker: round(0.5 * 1) == 0 test speakers
 
 
+def test_common_voice_problems_point_at_the_tsv_line_not_an_unwritten_manifest(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    sf.write(outside / "x.wav", _tone(0.3), SR)
+    loc = _cv(
+        tmp_path / "cv" / "en", {"train.tsv": [("a", "1.wav", "en")], "dev.tsv": [], "test.tsv": []}
+    )
+    (loc / "clips" / "link.wav").symlink_to(outside / "x.wav")
+    (loc / "clips" / "sub").mkdir()
+    sf.write(loc / "clips" / "sub" / "1.wav", _tone(0.3), SR)  # same utterance id "1"
+    with open(loc / "train.tsv", "a", encoding="utf-8") as fh:
+        for clip in ("link.wav", "sub/1.wav", str(outside / "x.wav"), "../../../elsewhere/x.wav"):
+            fh.write("\t".join(["b", clip, "hi", "2", "0", "twenties", "male", "", "en"]) + "\n")
+    out = tmp_path / "m.csv"
+    with pytest.raises(ManifestError) as info:
+        import_common_voice(loc, out)
+    text = str(info.value)
+    assert f"nothing was written to {out}; 2 problem(s)" in text
+    assert f"{loc / 'train.tsv'} line 3 (utterance 'link'): column 'audio_path': path " in text
+    assert "symbolic link" in text
+    assert f"{loc / 'train.tsv'} line 4 (utterance '1'): column 'utterance_id': duplicate" in text
+    assert not out.exists()
+    (loc / "clips" / "link.wav").unlink()
+    (loc / "clips" / "sub" / "1.wav").unlink()
+    res = import_common_voice(loc, out)  # the clip paths that leave clips/ are skipped, listed
+    assert res.skipped["reason"].tolist() == [
+        "audio file not found",
+        "audio file not found",
+        "clip path leaves the clips folder",
+        "clip path leaves the clips folder",
+    ]
+
+
+def test_tsv_row_with_extra_cells_is_an_error_naming_the_line(tmp_path, capsys):
+    loc = _cv(
+        tmp_path / "cv" / "en", {"train.tsv": [("a", "1.wav", "en")], "dev.tsv": [], "test.tsv": []}
+    )
+    text = (loc / "train.tsv").read_text().rstrip("\n") + "\textra\textra\n"
+    (loc / "train.tsv").write_text(text)
+    assert main(["data", "import", "common_voice", str(loc), "--out", str(tmp_path / "m.csv")]) == 2
+    assert (
+        f"{loc / 'train.tsv'}: line 2 has 11 cells but the header names 9 columns"
+        in _one_line_error(capsys)
+    )
+
+
 def test_readme_spelling_commonvoice_is_accepted(tmp_path, capsys):
     loc = _cv(
         tmp_path / "cv" / "en", {"train.tsv": [("a", "1.wav", "en")], "dev.tsv": [], "test.tsv": []}
