@@ -340,3 +340,16 @@ def test_voice_measures_to_reuse_are_checked(tmp_path: Path) -> None:
     )
     with pytest.raises(AuditInputError, match=r"it audited 'other\.csv'"):
         _earlier_voice_measures(tmp_path / "earlier", manifest)
+
+
+def test_sample_file_stems_are_safe_short_and_distinct() -> None:
+    from audit._evaluation import sample_file_stem
+
+    ids = ["a/b", "a?b", "a_b", "a:b", "a\\b", "..", ".hidden", "", "é", "x" * 500, "a b"]
+    stems = [sample_file_stem(i) for i in ids]
+    assert len(set(stems)) == len(ids)
+    for stem in stems:
+        assert stem and len(stem) <= 60 + 1 + 10
+        assert not stem.startswith(".")
+        assert all(ch.isascii() and (ch.isalnum() or ch in "-_.") for ch in stem)
+    assert sample_file_stem("a/b") == sample_file_stem("a/b")  # deterministic
