@@ -213,19 +213,20 @@ def finish(
     skipped: Sequence[tuple[str, str]],
     notes: list[str],
     what: str,
+    where: Sequence[str] | None = None,
 ) -> ImportResult:
     """Build the frame, write the manifest and return the result.
 
-    A row may carry ``"_where"`` (its source file and line): a problem the manifest check
-    finds is then reported there, since the manifest it would point into is never written.
+    ``where`` gives each row's source file and line: a problem the manifest check finds is
+    reported there (else by utterance id), as the manifest it would point into is never
+    written.
     """
     out = Path(out)
     if not rows:
         reasons = pd.Series([r for _, r in skipped]).value_counts().head(3).to_dict()
         raise DataFormatError(f"{what}: no utterances found to import; skipped "
                               f"{len(skipped)} item(s) {reasons}")
-    where = [r.get("_where") for r in rows]
-    frame = pd.DataFrame([{k: v for k, v in r.items() if k != "_where"} for r in rows])
+    frame = pd.DataFrame(rows)
     for col in DEMOGRAPHIC_COLUMNS:  # unknown demographics: present and missing
         if col not in frame.columns:
             frame[col] = None
@@ -244,7 +245,7 @@ def finish(
 
 
 def _in_source_terms(
-    err: ManifestError, frame: pd.DataFrame, where: list[str | None], what: str, out: Path
+    err: ManifestError, frame: pd.DataFrame, where: Sequence[str] | None, what: str, out: Path
 ) -> ManifestError:
     """Re-word manifest issues by source line (or utterance id): ``out`` was not written."""
     lines = [f"{what}: nothing was written to {out}; {len(err.issues)} problem(s):"]
@@ -253,7 +254,7 @@ def _in_source_terms(
             f"{issue.message}"
         if issue.line is not None:
             k = issue.line - 2  # the manifest's line of the row (header is line 1)
-            source = where[k] or f"row {k + 1} of the import"
+            source = f"row {k + 1} of the import" if where is None else where[k]
             text = f"{source} (utterance {frame['utterance_id'].iat[k]!r}): {text}"
         lines.append(f"  {text}")
     if len(err.issues) > 20:

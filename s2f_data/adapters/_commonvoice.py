@@ -239,6 +239,7 @@ def import_common_voice(
 
     writer = PathWriter(out, [clips])
     rows: list[dict[str, Any]] = []
+    sources: list[str] = []  # file and line of each row, for error messages
     skipped: list[tuple[str, str]] = []
     seen: set[str] = set()
     tags = [clean(x) for x in table["locale"]] if "locale" in table else [None]
@@ -289,11 +290,11 @@ def import_common_voice(
             "accent": accent,
             "gender": CV_GENDERS.get(gender_word),
             "age_group": group,
-            "_where": f"{root / r['_file']} line {r['_line']}",  # for errors (not written)
         }
         for c in source_cols:
             row[f"cv_{c}"] = clean(r[c])
         rows.append(row)
+        sources.append(f"{root / r['_file']} line {r['_line']}")
     vocab = {
         "gender": ("female", "male", "other"),
         "age_group": ("18-29", "30-44", "45-59", "60+")
@@ -322,4 +323,4 @@ def import_common_voice(
             "locale_languages": languages,
         },
     )
-    return finish(rows, out, info, skipped, notes, f"Common Voice at {root}")
+    return finish(rows, out, info, skipped, notes, f"Common Voice at {root}", sources)

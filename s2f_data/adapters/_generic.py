@@ -134,6 +134,7 @@ def import_table(
 
     writer = PathWriter(out, [base])
     rows: list[dict[str, Any]] = []
+    sources: list[str] = []  # file and line of each row, for error messages
     skipped: list[tuple[str, str]] = []
     for i, rec in enumerate(frame.to_dict("records")):
         line = i + 2
@@ -167,9 +168,10 @@ def import_table(
         for col in extras:
             row[col] = clean(rec[col])
         rows.append(row)
+        sources.append(f"{table} line {line}")
     info = ManifestInfo(
         source=source, data_root=writer.data_root(),
         extra={"table": str(table), "mapping": mapping, "split_seed": None if split_of is None
                else seed},
     )
-    return finish(rows, out, info, skipped, [], f"table {table}")
+    return finish(rows, out, info, skipped, [], f"table {table}", sources)

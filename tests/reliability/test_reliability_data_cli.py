@@ -580,3 +580,30 @@ def test_cli_predict_finishes_the_batch_warns_and_exits_2(tmp_path, capsys):
         "silent.wav": ("ok", "silent"),
         "garbage.wav": ("failed", ""),
     }
+
+
+def test_table_import_problem_names_the_table_line(tmp_path, capsys):
+    sf.write(tmp_path / "u.wav", _tone(0.3), SR)
+    (tmp_path / "t.csv").write_text("file,spk,id\nu.wav,a,x1\nok.wav,b,x2\n./u.wav,c,x3\n")
+    sf.write(tmp_path / "ok.wav", _tone(0.3), SR)
+    argv = [
+        "data",
+        "import",
+        "table",
+        str(tmp_path / "t.csv"),
+        "--out",
+        str(tmp_path / "o.csv"),
+        "--map",
+        "audio_path=file",
+        "--map",
+        "speaker_id=spk",
+        "--map",
+        "utterance_id=id",
+    ]
+    assert main(argv) == 2
+    err = _one_line_error(capsys)
+    assert (
+        f"{tmp_path / 't.csv'} line 4 (utterance 'x3'): column 'audio_path': 2 rows point "
+        "at the same audio file" in err
+    )
+    assert not (tmp_path / "o.csv").exists()
