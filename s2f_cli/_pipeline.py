@@ -179,12 +179,20 @@ def _train_key(manifest: Path, cfg: Any, face_from: Path | None) -> dict[str, An
 def _train_face_side(
     out: Path, manifest: Path, settings: DemoSettings, seed: int, progress: bool
 ) -> Path:
-    """Train the face encoder and decoder (no voice steps) on ``manifest``."""
-    from s2f_model import train
+    """Write the face side the voice runs share: the shipped pretrained one by default.
+
+    With ``train.face_side="train"`` in the settings, the face encoder and decoder are
+    trained on ``manifest`` instead (no voice steps), as in the paper's recipe for data
+    without published face weights.
+    """
+    from s2f_model import train, write_face_side_run
 
     cfg = _train_config(settings, seed, **{"train.voice_steps": 0})
 
     def work() -> None:
+        if cfg.train.face_side == "pretrained":
+            write_face_side_run(out, cfg)
+            return
         resume = (out / "checkpoint.json").is_file()
         train(cfg, manifest, out, resume=resume, progress=progress)
 

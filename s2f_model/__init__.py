@@ -33,6 +33,14 @@ from s2f_model._face_encoder import (
     load_vggface_state_dict,
     vggface_key_shapes,
 )
+from s2f_model._face_side import FaceSideResult, FaceSideSettings, pretrain_face_side
+from s2f_model._face_side_io import (
+    load_face_side,
+    load_face_side_model,
+    shipped_card_path,
+    shipped_weights_path,
+    write_face_side_run,
+)
 from s2f_model._frontend import AudioFrontEnd, fit_clip, random_clip_start
 from s2f_model._losses import (
     DecoderLoss,
@@ -72,6 +80,8 @@ __all__ = [
     "FaceEncoder",
     "FaceEncoding",
     "FaceOutput",
+    "FaceSideResult",
+    "FaceSideSettings",
     "LoadedCheckpoint",
     "LossConfig",
     "PredictionReport",
@@ -96,12 +106,17 @@ __all__ = [
     "fit_clip",
     "init_face_encoder",
     "load_checkpoint",
+    "load_face_side",
+    "load_face_side_model",
     "load_model",
     "load_vggface_state_dict",
     "load_voice_face_data",
     "predict_faces",
+    "pretrain_face_side",
     "random_clip_start",
     "save_checkpoint",
+    "shipped_card_path",
+    "shipped_weights_path",
     "speech2face_loss",
     "standardized_voice_loss",
     "tps_grid",
@@ -111,5 +126,6 @@ __all__ = [
     "vggface_key_shapes",
     "voice_layer_table",
     "warp_image",
+    "write_face_side_run",
 ]
 

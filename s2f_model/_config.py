@@ -41,6 +41,8 @@ AUX_TARGETS: frozenset[str] = frozenset({"gender", "age_group", "language", "acc
 #: Auxiliary targets predicted by regression (one output); the others are classifications.
 AUX_REGRESSION: frozenset[str] = frozenset({"face_size"})
 PRECISIONS: frozenset[str] = frozenset({"fp32", "bf16", "fp16"})
+FaceSide = Literal["train", "pretrained"]
+FACE_SIDES: frozenset[str] = frozenset({"train", "pretrained"})
 
 # VGG-Face's per-channel RGB mean on the 0-255 scale (the common PyTorch conversion's meta).
 VGGFACE_MEAN: tuple[float, float, float] = (129.186279296875, 104.76238250732422, 93.59396362304688)
@@ -533,6 +535,10 @@ class TrainConfig:
         Clips per step (paper: 8).
     face_steps : int
         Steps of the face stage (face encoder and decoder); 0 skips it.
+    face_side : {"train", "pretrained"}
+        ``"train"``: the face stages train on the manifest's faces (``face_steps``);
+        ``"pretrained"``: load the shipped compact face side
+        (``s2f_model/weights/compact_face_side.*``) and skip both face stages.
     voice_steps : int
         Steps of the voice stage (voice encoder, face side frozen).
     grad_clip : float or None
@@ -557,6 +563,7 @@ class TrainConfig:
     lr_decay_every: int = 10_000
     batch_size: int = 8
     face_steps: int = 0
+    face_side: FaceSide = "train"
     voice_steps: int = 100_000
     grad_clip: float | None = None
     precision: Precision = "fp32"
@@ -582,6 +589,7 @@ class TrainConfig:
         if self.grad_clip is not None:
             _positive("train", "grad_clip", self.grad_clip)
         _choice("train", "precision", self.precision, PRECISIONS)
+        _choice("train", "face_side", self.face_side, FACE_SIDES)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"train.seed must be an int, got {self.seed!r}")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import time
@@ -526,7 +527,10 @@ def train(
         Settings; ``face.n_identities`` is set to the number of training speakers with a face.
         ``train.face_steps`` steps are run for the face encoder and again for the decoder
         (0 skips both: the face side then stays as built, e.g. with imported VGG-Face weights),
-        ``train.voice_steps`` for the voice encoder.
+        ``train.voice_steps`` for the voice encoder. With ``train.face_side="pretrained"``
+        (the compact preset's default) the shipped face side is loaded instead
+        (:func:`~s2f_model.load_face_side`; fc8 keeps its 512 classes) and both face stages
+        are skipped.
     manifest_path : path-like
         Training manifest (``train`` split for training, ``val`` for evaluation).
     out_dir : path-like
@@ -589,10 +593,15 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
     if not identities:
         raise TrainingError(f"{manifest_path}: no training speaker with a face")
     face_source = None
+    pretrained = face_from is None and cfg.train.face_side == "pretrained"
     if face_from is not None:
         face_source = load_checkpoint(face_from, map_location="cpu")
         require_finished(face_source, allow_unfinished=allow_unfinished, until="voice")
         identities, cfg = _adopt_face_side(cfg, face_source)
+    elif pretrained:  # fc8 keeps the shipped width; no manifest speaker is an fc8 class
+        from s2f_model._face_side_io import pretrained_identities
+
+        identities = pretrained_identities(cfg.face.n_identities)
     else:
         cfg = cfg.replace(**{"face.n_identities": len(identities)})
     cfg, aux_vocab = with_aux_classes(cfg, manifest.frame)
@@ -635,6 +644,11 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
         absent = [k for k in missing if k.startswith(("face_encoder.", "face_decoder."))]
         if absent:
             raise TrainingError(f"{face_source.path}: face weights missing: {absent[:5]}")
+    elif pretrained:
+        _load_pretrained_face_side(model)
+        if cfg.train.face_steps:
+            log.info("train.face_side='pretrained': the shipped face side is used, "
+                     "train.face_steps=%d is ignored", cfg.train.face_steps)
     model.to(device)
 
     train_data = load_voice_face_data(manifest, "train", sample_rate=cfg.audio.sample_rate,
@@ -652,7 +666,7 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
                                         clip_samples=cfg.audio.clip_samples,
                                         image_size=cfg.face.image_size,
                                         identities=identities, progress=False)
-    if ckpt is None and face_source is None:
+    if ckpt is None and face_source is None and not pretrained:
         _set_mean_face(model, train_data)
         if cfg.train.face_steps > 0:
             init_face_encoder(model, derive_seed(seed, "face_init"))
@@ -674,6 +688,8 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
                                  "tensors_sha256": face_source.meta["tensors_sha256"]}
     elif ckpt is not None and "face_from" in ckpt.meta["metadata"]:
         metadata["face_from"] = ckpt.meta["metadata"]["face_from"]
+    elif pretrained:
+        metadata["face_from"] = _pretrained_face_record()
     start_stage = STAGES.index(ckpt.meta["stage"]) if ckpt and ckpt.meta["stage"] in STAGES \
         else (len(STAGES) if ckpt else 0)
     start_step = int(ckpt.meta["step"]) if ckpt else 0
@@ -712,6 +728,26 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
     model.identities = identities
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _load_pretrained_face_side(model: nn.Module) -> None:
+    """Load the shipped compact face side into ``model`` (``train.face_side="pretrained"``)."""
+    from s2f_model._face_side_io import load_face_side
+    from s2f_model.exceptions import WeightImportError
+
+    try:
+        load_face_side(model)
+    except WeightImportError as err:
+        raise TrainingError(f"train.face_side='pretrained': {err}; set train.face_side="
+                            f"'train' to train the face side on the manifest") from err
+
+
+def _pretrained_face_record() -> dict[str, Any]:
+    """Checkpoint metadata naming the shipped face side (its weights file and sha256)."""
+    from s2f_model._face_side_io import shipped_card_path, shipped_weights_path
+
+    card = json.loads(shipped_card_path().read_text())
+    return {"pretrained": str(shipped_weights_path()), "tensors_sha256": card["sha256"]}
 
 
 def _adopt_face_side(cfg: S2FConfig, source: Any) -> tuple[list[str], S2FConfig]:

@@ -1,0 +1,349 @@
+"""Supervised pretraining of the compact face side on rendered bias-lab faces.
+
+The paper freezes a face encoder pretrained on millions of faces (VGG-Face) and a decoder
+trained once. The compact preset has no such weights, so we make them: the renderer knows
+every parameter of every face, and data is unlimited.
+
+1. Encoder: multi-task heads on fc7 (cross-entropy for gender, ethnicity and age group,
+   standardised regression of the parameters that describe the *person*: size, shape,
+   colours of skin, lips, iris and hair, hair style, facial hair, wrinkles), each person
+   rendered in two scenes (background, clothing, light) with a penalty on the distance of
+   the two fc7 features relative to the distance between persons, so the features ignore
+   the scene.
+2. Decoder: trained on the frozen encoder's features with the Cole et al. losses
+   (:func:`~s2f_model.decoder_losses`), exact landmarks from the renderer.
+
+Everything runs in one thread from one seed, so the same command gives the same bits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from s2f_model._config import S2FConfig
+from s2f_model._face_side_data import PERSON_TARGETS, FaceSet, render_face_set
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FaceSideResult", "FaceSideSettings", "face_features", "pretrain_face_side"]
+
+
+@dataclass(frozen=True)
+class FaceSideSettings:
+    """Settings of the face-side pretraining (the shipped weights use the defaults).
+
+    Parameters
+    ----------
+    seed : int
+        Seeds the rendered faces, the initialisation and the batch order.
+    n_persons : int
+        Rendered persons (each in two scenes).
+    encoder_steps, decoder_steps : int
+        Optimiser steps of each stage.
+    batch_size : int
+        Persons per step (two images each for the encoder).
+    encoder_lr, decoder_lr : float
+        Adam learning rates.
+    invariance_weight : float
+        Weight of the scene-invariance penalty: mean squared fc7 distance between the two
+        scenes of a person over the mean squared distance between two persons.
+    landmark_weight, texture_weight, embedding_weight : float
+        Decoder loss weights (:func:`~s2f_model.decoder_losses`), pinned here rather than
+        read from ``cfg.loss`` so that the shipped weights do not move with the loss config.
+    """
+
+    seed: int = 0
+    n_persons: int = 6000
+    encoder_steps: int = 1000
+    decoder_steps: int = 400
+    batch_size: int = 32
+    encoder_lr: float = 3e-4
+    decoder_lr: float = 1e-3
+    invariance_weight: float = 1.0
+    landmark_weight: float = 100.0
+    texture_weight: float = 1.0
+    embedding_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("n_persons", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"FaceSideSettings.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("encoder_steps", "decoder_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"FaceSideSettings.{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass
+class FaceSideResult:
+    """A pretrained face side: the model (face encoder and decoder set) and its record."""
+
+    model: nn.Module
+    settings: FaceSideSettings
+    losses: dict[str, list[float]]
+    seconds: dict[str, float]
+
+    def card(self) -> dict[str, Any]:
+        """Return the JSON-ready training record (settings, final losses, CPU seconds)."""
+        tail = {k: float(np.mean(v[-50:])) for k, v in self.losses.items() if v}
+        return {
+            "settings": asdict(self.settings),
+            "final_losses": tail,
+            "cpu_seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            "torch_version": torch.__version__,
+        }
+
+
+def _to_images(x: np.ndarray) -> Tensor:
+    """``(..., S, S, 3)`` uint8 -> ``(N, 3, S, S)`` float in [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(x)).reshape(-1, *x.shape[-3:])
+    return t.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+class _Heads(nn.Module):
+    """Linear heads on fc7: gender (2), ethnicity (4), age group (4), person parameters."""
+
+    def __init__(self, dim: int, n_targets: int) -> None:
+        super().__init__()
+        self.gender = nn.Linear(dim, 2)
+        self.ethnicity = nn.Linear(dim, 4)
+        self.age_group = nn.Linear(dim, 4)
+        self.targets = nn.Linear(dim, n_targets)
+
+
+def _encoder_loss(
+    model: nn.Module,
+    heads: _Heads,
+    data: FaceSet,
+    idx: np.ndarray,
+    mean: Tensor,
+    std: Tensor,
+    invariance_weight: float,
+) -> tuple[Tensor, dict[str, float]]:
+    """Multi-task + invariance loss on persons ``idx`` (two scenes each)."""
+    f = nn.functional
+    images = _to_images(data.images[idx])  # (2B, 3, S, S), person-major
+    feats = model.face_encoder.features(images)  # (2B, D)
+    rep = torch.from_numpy(np.repeat(idx, 2))
+    parts = {}
+    for name in ("gender", "ethnicity", "age_group"):
+        labels = torch.from_numpy(getattr(data, name))[rep]
+        parts[name] = f.cross_entropy(getattr(heads, name)(feats), labels)
+    target = (torch.from_numpy(data.targets)[rep] - mean) / std
+    parts["targets"] = f.mse_loss(heads.targets(feats), target)
+    pair = feats.view(-1, 2, feats.shape[1])  # (B, 2, D)
+    # within-person over between-person spread: shrinking or killing features cannot lower
+    # it (a penalty relative to the feature norm drove the ReLUs to zero within 20 steps)
+    within = (pair[:, 0] - pair[:, 1]).pow(2).sum(1).mean()
+    between = 2.0 * pair[:, 0].var(0).sum()  # mean squared distance of two persons
+    parts["invariance"] = within / between.clamp_min(1e-6)
+    total = (
+        sum(parts[k] for k in ("gender", "ethnicity", "age_group", "targets"))
+        + invariance_weight * parts["invariance"]
+    )
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def _log_progress(stage: str, losses: dict[str, list[float]], step: int, total: int) -> None:
+    if step % 100 and step != total:
+        return
+    means = {
+        k[len(stage) + 1 :]: np.mean(v[-100:]) for k, v in losses.items() if k.startswith(stage)
+    }
+    log.info(
+        "%s step %d/%d: %s", stage, step, total, " ".join(f"{k} {v:.4f}" for k, v in means.items())
+    )
+
+
+def _train_encoder(
+    model: nn.Module,
+    data: FaceSet,
+    s: FaceSideSettings,
+    gen: torch.Generator,
+    losses: dict[str, list[float]],
+) -> None:
+    from s2f_model._train import init_face_encoder
+
+    init_face_encoder(model, int(torch.randint(2**31, (1,), generator=gen)))
+    targets = torch.from_numpy(data.targets)
+    mean, std = targets.mean(0), targets.std(0).clamp_min(1e-6)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
+        heads = _Heads(model.cfg.face.feature_dim, len(PERSON_TARGETS))
+    params = [*model.face_encoder.parameters(), *heads.parameters()]
+    opt = torch.optim.Adam(params, lr=s.encoder_lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(s.encoder_steps, 1))
+    model.face_encoder.train()
+    for _ in range(s.encoder_steps):
+        idx = torch.randint(len(data), (s.batch_size,), generator=gen).numpy()
+        total, parts = _encoder_loss(model, heads, data, idx, mean, std, s.invariance_weight)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        sched.step()
+        for k, v in parts.items():
+            losses.setdefault(f"encoder_{k}", []).append(v)
+        _log_progress("encoder", losses, len(losses["encoder_gender"]), s.encoder_steps)
+    model.face_encoder.eval()
+
+
+def face_features(model: nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """fc7 features of ``(N, S, S, 3)`` uint8 faces: ``-> (N, feature_dim)`` float32."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            out.append(model.face_encoder.features(_to_images(images[i : i + batch])).numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.cfg.face.feature_dim), "f4")
+
+
+def _train_decoder(
+    model: nn.Module,
+    data: FaceSet,
+    s: FaceSideSettings,
+    gen: torch.Generator,
+    losses: dict[str, list[float]],
+) -> None:
+    from s2f_model._losses import decoder_losses
+
+    cfg = model.cfg
+    first = data.images[:, 0]
+    feats = torch.from_numpy(face_features(model, first))
+    marks = torch.from_numpy(data.landmarks)
+    model.face_decoder.set_mean_face(marks.mean(0))
+    for p in model.face_encoder.parameters():
+        p.requires_grad_(False)
+    dec = model.face_decoder
+    opt = torch.optim.Adam(dec.parameters(), lr=s.decoder_lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(s.decoder_steps, 1))
+    dec.train()
+    for _ in range(s.decoder_steps):
+        idx = torch.randint(len(data), (s.batch_size,), generator=gen)
+        output = dec(feats[idx])
+        parts = decoder_losses(
+            output,
+            _to_images(first[idx.numpy()]),
+            marks[idx],
+            model.face_encoder,
+            mean_face=dec.mean_face,
+            landmark_weight=s.landmark_weight,
+            texture_weight=s.texture_weight,
+            embedding_weight=s.embedding_weight,
+            border_per_side=cfg.decoder.warp_border_points,
+            regularization=cfg.decoder.warp_regularization,
+            grid_size=cfg.decoder.warp_grid_size,
+        )
+        opt.zero_grad(set_to_none=True)
+        parts.total.backward()
+        opt.step()
+        sched.step()
+        for k in ("total", "landmark", "texture", "embedding"):
+            losses.setdefault(f"decoder_{k}", []).append(float(getattr(parts, k).detach()))
+        _log_progress("decoder", losses, len(losses["decoder_total"]), s.decoder_steps)
+    dec.eval()
+    for p in model.face_encoder.parameters():
+        p.requires_grad_(True)
+
+
+def pretrain_face_side(
+    settings: FaceSideSettings | None = None,
+    cfg: S2FConfig | None = None,
+    data: FaceSet | None = None,
+) -> FaceSideResult:
+    """Pretrain the compact face encoder and decoder on rendered faces.
+
+    Parameters
+    ----------
+    settings : FaceSideSettings, optional
+        Defaults make the shipped weights.
+    cfg : S2FConfig, optional
+        Model settings (default: the compact preset).
+    data : FaceSet, optional
+        Pre-rendered training persons (default: ``render_face_set(settings.n_persons,
+        settings.seed)``).
+
+    Returns
+    -------
+    FaceSideResult
+        The model in eval mode with face encoder and decoder trained.
+
+    Examples
+    --------
+    >>> r = pretrain_face_side(FaceSideSettings(n_persons=4, encoder_steps=1,
+    ...                                         decoder_steps=1, batch_size=2))
+    >>> sorted(r.seconds)
+    ['decoder', 'encoder', 'render']
+    """
+    from s2f_model._model import build_model
+
+    s = settings or FaceSideSettings()
+    cfg = cfg or S2FConfig.compact()
+    seconds: dict[str, float] = {}
+    start = time.process_time()
+    if data is None:
+        data = render_face_set(s.n_persons, seed=s.seed, image_size=cfg.face.image_size)
+    seconds["render"] = time.process_time() - start
+    gen = torch.Generator().manual_seed(s.seed)
+    model = build_model(cfg, seed=int(torch.randint(2**31, (1,), generator=gen)))
+    losses: dict[str, list[float]] = {}
+    with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG: seed it
+        torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
+        start = time.process_time()
+        _train_encoder(model, data, s, gen, losses)
+        seconds["encoder"] = time.process_time() - start
+        start = time.process_time()
+        _train_decoder(model, data, s, gen, losses)
+        seconds["decoder"] = time.process_time() - start
+    return FaceSideResult(model=model.eval(), settings=s, losses=losses, seconds=seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m s2f_model.face_side --seed 0 --out DIR`` (one thread).
+
+    With the defaults it regenerates the shipped ``compact_face_side.*`` bit for bit; the
+    measured numbers of the card come from ``benchmarks/bench_face_side.py --update-card``.
+    """
+    import argparse
+
+    from s2f_model._face_side_io import save_face_side
+
+    defaults = FaceSideSettings()
+    ap = argparse.ArgumentParser(
+        prog="python -m s2f_model.face_side",
+        description="Pretrain the compact face side on rendered faces.",
+    )
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--seed", type=int, default=defaults.seed)
+    ap.add_argument("--persons", type=int, default=defaults.n_persons)
+    ap.add_argument("--encoder-steps", type=int, default=defaults.encoder_steps)
+    ap.add_argument("--decoder-steps", type=int, default=defaults.decoder_steps)
+    ap.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)  # same bits on every run: one thread, fixed reduction order
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = FaceSideSettings(
+        seed=args.seed,
+        n_persons=args.persons,
+        encoder_steps=args.encoder_steps,
+        decoder_steps=args.decoder_steps,
+        batch_size=args.batch_size,
+    )
+    result = pretrain_face_side(settings)
+    card = result.card()
+    card["command"] = (
+        f"python -m s2f_model.face_side --seed {args.seed} --persons {args.persons} "
+        f"--encoder-steps {args.encoder_steps} --decoder-steps {args.decoder_steps} "
+        f"--batch-size {args.batch_size} --out DIR"
+    )
+    path = save_face_side(result.model, args.out, card)
+    print(f"wrote {path} ({result.seconds})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
