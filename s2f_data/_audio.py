@@ -31,6 +31,7 @@ from s2f_data._decoders import (
     _open_av,
     _use_pyav,
     _wav_truncated,
+    sf_reason,
     soundfile_blocks,
 )
 from s2f_data.exceptions import DataFormatError
@@ -248,7 +249,7 @@ def audio_info(path: str | os.PathLike[str]) -> AudioFileInfo:
     try:
         info = sf.info(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DataFormatError(f"{path}: not a readable audio file: {err}") from err
+        raise DataFormatError(f"{path}: not a readable audio file: {sf_reason(err)}") from err
     return AudioFileInfo(
         path,
         _check_rate(path, int(info.samplerate)),

@@ -174,6 +174,7 @@ def soundfile_blocks(
     import soundfile as sf
 
     path = Path(path)
+    _check_readable(path)
     try:
         with sf.SoundFile(os.fsencode(path)) as fh:
             sr = _check_rate(path, int(fh.samplerate))
@@ -196,7 +197,21 @@ def soundfile_blocks(
                     left -= block.shape[0]
                 yield block, sr
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DataFormatError(f"{path}: cannot decode audio: {err}") from err
+        raise DataFormatError(f"{path}: cannot decode audio: {sf_reason(err)}") from err
+
+
+def sf_reason(err: BaseException) -> str:
+    """Return libsndfile's reason without the repeated file name.
+
+    Called after :func:`path_problem` found a regular, readable file, so libsndfile's "File
+    does not exist or is not a regular file" means it did not recognise the content.
+    """
+    text = str(getattr(err, "error_string", "") or err)
+    if text.startswith("File does not exist or is not a regular file"):
+        return (
+            "libsndfile does not recognise the content (not an audio format it reads, or damaged)"
+        )
+    return text
 
 
 def _decode_soundfile(

@@ -537,6 +537,13 @@ def test_fifo_and_link_loop_are_called_what_they_are(tmp_path):
     assert path_problem(tmp_path / "none.wav", "audio file") == "audio file not found"
     with pytest.raises(ValueError, match=r"pipe\.wav: a FIFO \(named pipe\)"):
         load_audio(tmp_path / "pipe.wav")  # returns at once: the pipe is never opened
+    (tmp_path / "text.mp3").write_text("hello")  # libsndfile: "File does not exist ..."
+    with pytest.raises(
+        ValueError,
+        match=r"text\.mp3: cannot decode audio: libsndfile does not "
+        r"recognise the content",
+    ):
+        load_audio(tmp_path / "text.mp3")
 
 
 def test_data_check_decode_exits_2_on_bad_files(tmp_path, capsys):
