@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from s2f_data._files import path_problem
 from s2f_data._manifest import ManifestInfo
 from s2f_data.adapters._common import (
     ImportResult,
@@ -168,8 +169,8 @@ def import_casual_conversations(
                 skipped.append((str(rel), "dark file excluded (include_dark=False)"))
                 continue
             video = root / str(rel)
-            if not video.is_file():
-                skipped.append((str(rel), "video file not found"))
+            if not video.is_file():  # missing, or what it is (a dangling link, a FIFO, ...)
+                skipped.append((str(rel), path_problem(video, "video file") or "not a file"))
                 continue
             uid = f"{sid}/{video.stem}"
             row: dict[str, Any] = {

@@ -258,8 +258,9 @@ def import_common_voice(
         if clips.absolute() not in audio.absolute().parents:
             skipped.append((f"{where}: {r['path']}", "clip path leaves the clips folder"))
             continue
-        if not audio.is_file():
-            skipped.append((f"{where}: {r['path']}", "audio file not found"))
+        if not audio.is_file():  # missing, or what it is (a dangling link, a FIFO, ...)
+            reason = path_problem(audio, "audio file") or "not a regular file"
+            skipped.append((f"{where}: {r['path']}", reason))
             continue
         age_word = r["age"].lower()
         if age_word and age_word not in CV_AGE_GROUPS:

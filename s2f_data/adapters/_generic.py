@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from s2f_data._files import path_problem
 from s2f_data._manifest import DEMOGRAPHIC_COLUMNS, REQUIRED_COLUMNS, SPLITS, ManifestInfo
 from s2f_data.adapters._common import (
     ImportResult,
@@ -144,8 +145,9 @@ def import_table(
             skipped.append((f"line {line}", "empty audio path or speaker id"))
             continue
         audio = Path(audio_raw) if Path(audio_raw).is_absolute() else base / audio_raw
-        if check_files and not audio.is_file():
-            skipped.append((f"line {line}: {audio_raw}", "audio file not found"))
+        if check_files and not audio.is_file():  # missing, or what it is (a FIFO, ...)
+            reason = path_problem(audio, "audio file") or "not a regular file"
+            skipped.append((f"line {line}: {audio_raw}", reason))
             continue
         split = clean(rec[columns["split"]]) if split_of is None else split_of[spk]
         if split not in SPLITS:

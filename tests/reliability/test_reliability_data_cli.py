@@ -302,10 +302,11 @@ def test_common_voice_problems_point_at_the_tsv_line_not_an_unwritten_manifest(t
     assert f"{loc / 'train.tsv'} line 4 (utterance '1'): column 'utterance_id': duplicate" in text
     assert not out.exists()
     (loc / "clips" / "link.wav").unlink()
+    (loc / "clips" / "link.wav").symlink_to(tmp_path / "gone.wav")
     (loc / "clips" / "sub" / "1.wav").unlink()
     res = import_common_voice(loc, out)  # the clip paths that leave clips/ are skipped, listed
     assert res.skipped["reason"].tolist() == [
-        "audio file not found",
+        f"dangling symbolic link: it points to '{tmp_path / 'gone.wav'}', which does not exist",
         "audio file not found",
         "clip path leaves the clips folder",
         "clip path leaves the clips folder",
