@@ -318,7 +318,7 @@ def _validate_meta(meta: dict[str, Any], json_path: Path) -> None:
             f"{json_path}: metadata.identities must be a list of strings, got "
             f"{type(identities).__name__}"
         )
-    for key in ("training_data", "face_from", "evaluation", "final_loss"):
+    for key in ("training_data", "training_source", "face_from", "evaluation", "final_loss"):
         if extra.get(key) is not None and not isinstance(extra[key], dict):
             raise CheckpointError(
                 f"{json_path}: metadata.{key} must be an object, got {extra[key]!r}"
@@ -392,7 +392,10 @@ def training_info(ckpt: LoadedCheckpoint) -> dict[str, Any]:
         "stage": ckpt.meta["stage"],
         "step": ckpt.meta["step"],
         "finished": ckpt.meta["stage"] == "done",
-        "training_data": dict(extra.get("training_data") or {}),
+        "training_data": {
+            **(extra.get("training_data") or {}),
+            **(extra.get("training_source") or {}),
+        },
         "n_train_utterances": extra.get("n_train_utterances"),
         "n_train_faces": extra.get("n_train_faces"),
         "n_identities": None if identities is None else len(identities),

@@ -605,8 +605,7 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
     else:
         cfg = cfg.replace(**{"face.n_identities": len(identities)})
     cfg, aux_vocab = with_aux_classes(cfg, manifest.frame)
-    data_id = {**manifest_identity(manifest_path), "source": manifest.info.source,
-               "source_version": manifest.info.source_version}
+    data_id = manifest_identity(manifest_path)
     seed = cfg.train.seed
 
     ckpt = None
@@ -674,6 +673,8 @@ def _train(cfg: S2FConfig, manifest_path: Path, out_dir: Path, resume: bool, pro
     metadata: dict[str, Any] = {
         "identities": identities,
         "training_data": data_id,
+        "training_source": {"source": manifest.info.source,
+                            "source_version": manifest.info.source_version},
         "n_train_utterances": len(train_data),
         "n_train_faces": len(train_data.faces),
         "world_size": ctx.world_size,

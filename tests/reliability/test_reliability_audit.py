@@ -343,3 +343,28 @@ def test_sigkill_at_random_points_never_mixes_two_runs(tmp_path):
 
     report = kill_audit_at_random_points(tmp_path, n_kills=20, seed=0)
     assert report["n_kills"] == 20 and report["inconsistent"] == []
+
+
+@pytest.mark.slow  # about 10 s: a real (one-step) training
+def test_a_trained_run_gives_audit_json_its_training_manifest_identity(tmp_path):
+    """End to end: train() records the manifest, audit.json and the model card carry it."""
+    from s2f_data import file_digest
+    from s2f_model._train import train
+
+    manifest = make_manifest(
+        tmp_path / "d", n_speakers=5, split=lambda s: "train" if s < 3 else "test"
+    )
+    cfg = tiny_config().replace(
+        **{"train.face_steps": 1, "train.voice_steps": 1, "train.batch_size": 2}
+    )
+    train(cfg, manifest, tmp_path / "run", progress=False)
+    audit_model(
+        tmp_path / "run", manifest, tmp_path / "a", judge="none", n_boot=10, min_group_size=2
+    )
+    model = read_audit(tmp_path / "a").model
+    data = model["training_data"]
+    assert data["manifest"] == str(manifest.absolute())
+    assert data["sha256"] == file_digest(manifest)
+    assert data["source"] == "test"
+    assert (data["n_train_utterances"], data["n_train_faces"], data["n_identities"]) == (6, 3, 3)
+    assert (model["training_stage"], model["training_step"], model["finished"]) == ("done", 0, True)
