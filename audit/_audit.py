@@ -11,6 +11,7 @@ import pandas as pd
 
 from audit._bootstrap import CI_METHODS, SpeakerBootstrap, check_random_state
 from audit._correlation import pearson_spec, speaker_permutation_test
+from audit._focus import DEFAULT_FOCUS, check_focus, focus_tables, summary_findings
 from audit._groups import Grouping, build_groupings
 from audit._metrics import (
     MetricSpec,
@@ -66,7 +67,16 @@ _REFERENCE_COLUMNS: tuple[str, ...] = (
     "ratio_ci_high",
 )
 #: Tables returned by `run_audit_tables`, in order.
-TABLE_NAMES: tuple[str, ...] = ("groups", "metrics", "confusion", "craniofacial", "pitch")
+TABLE_NAMES: tuple[str, ...] = (
+    "groups",
+    "metrics",
+    "confusion",
+    "craniofacial",
+    "pitch",
+    "focus",
+    "focus_groups",
+    "summary",
+)
 
 
 def check_evaluation_table(table: pd.DataFrame) -> None:
@@ -187,6 +197,7 @@ def run_audit_tables(
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     correction: Literal["holm", "bh", "none"] = "holm",
     error_control: ErrorControl = "family",
+    focus: Sequence[Sequence[str]] | None = None,
     random_state: int = 0,
     labels: Mapping[str, Sequence[str]] | None = None,
     retrieval_ks: Sequence[int] = (1, 2, 5, 10),
@@ -232,6 +243,14 @@ def run_audit_tables(
         Scope of the correction: each family (one metric of one target and label; the
         craniofacial correlations of one group) on its own, or every test of the audit as
         one family (controls the chance of any false flag in the whole audit).
+    focus : sequence of tuple of str, optional
+        Focus questions: the intersections the audit is for; they are always computed and
+        answered in the tables ``focus`` (one verdict per question), ``focus_groups`` (one
+        per group) and ``summary`` (the executive summary's findings). Default
+        `audit.DEFAULT_FOCUS` (language x ethnicity, gender x age group), those of its
+        questions whose columns are all grouping columns of the audit (all of them with the
+        default groupings); ``()`` asks none. An explicit question is always computed; one
+        whose column the table lacks raises.
     random_state : int
         Seed of the bootstrap and permutations.
     labels : mapping, optional
@@ -268,7 +287,7 @@ def run_audit_tables(
     >>> table = make_evaluation_table(40, 3)
     >>> tables = run_audit_tables(table, groupings=["gender"], n_boot=50, min_group_size=5)
     >>> sorted(tables)
-    ['confusion', 'craniofacial', 'groups', 'metrics', 'pitch']
+    ['confusion', 'craniofacial', 'focus', 'focus_groups', 'groups', 'metrics', 'pitch', 'summary']
     """
     check_evaluation_table(evaluation_table)
     table = evaluation_table.reset_index(drop=True)
@@ -283,7 +302,13 @@ def run_audit_tables(
         )
     if groupings is None:
         groupings = [c for c in DEFAULT_GROUPING_COLUMNS if c in table.columns]
+    grouping_columns = {c for g in groupings for c in ([g] if isinstance(g, str) else g)}
+    questions = resolve_focus(table, focus, grouping_columns)
     grouping_list = build_groupings(table, groupings, max_order)
+    have = {frozenset(g.columns) for g in grouping_list}
+    extra = [q for q in questions if frozenset(q) not in have]
+    if extra:  # focus intersections are always computed
+        grouping_list = build_groupings(table, [*groupings, *extra], max_order)
     boot = SpeakerBootstrap(table["speaker_id"].to_numpy(), n_boot, seed, n_jobs=n_jobs)
     options = {
         "ci_level": ci_level,
@@ -359,13 +384,38 @@ def run_audit_tables(
             SmallGroupWarning,
             stacklevel=2,
         )
+    focus_q, focus_g = focus_tables(metrics, questions)
     return {
         "groups": groups,
         "metrics": metrics,
         "confusion": confusion,
         "craniofacial": crani,
         "pitch": pitch,
+        "focus": focus_q,
+        "focus_groups": focus_g,
+        "summary": summary_findings(metrics, focus_g),
     }
+
+
+def resolve_focus(
+    table: pd.DataFrame, focus: Sequence[Sequence[str]] | None, columns: set[str]
+) -> tuple[tuple[str, ...], ...]:
+    """Focus questions of an audit: checked explicit ones, or the default ones.
+
+    The default questions are those whose columns are all grouping ``columns`` of the
+    audit (so ``groupings=["gender"]`` asks none); explicit ones must be table columns.
+    """
+    if focus is None:
+        return tuple(q for q in DEFAULT_FOCUS if all(c in columns for c in q))
+    questions = check_focus(focus)
+    for question in questions:
+        missing = [c for c in question if c not in table.columns]
+        if missing:
+            raise AuditInputError(
+                f"focus question {' x '.join(question)!r} needs column(s) {missing} that the "
+                f"evaluation table lacks; columns are {sorted(map(str, table.columns))}"
+            )
+    return questions
 
 
 def _permutation_p_values(

@@ -136,6 +136,7 @@ def audit_model(
     min_group_size: int | None = None,
     correction: Literal["holm", "bh", "none"] = "holm",
     error_control: Literal["family", "audit"] = "family",
+    focus: Sequence[Sequence[str]] | None = None,
     gallery_size: int = 100,
     seed: int = 0,
     device: str = "cpu",
@@ -166,8 +167,8 @@ def audit_model(
         See :func:`resolve_judge`.
     split : str or None
         Rows to evaluate (default the test split).
-    groupings, max_order, reference, n_boot, min_group_size, correction, error_control
-        Passed to :func:`audit.run_audit_tables`.
+    groupings, max_order, reference, n_boot, min_group_size, correction, error_control, focus
+        Passed to :func:`audit.run_audit_tables` (``focus``: the focus questions).
     gallery_size : int
         Retrieval gallery size (capped at the number of evaluated speakers).
     seed : int
@@ -271,6 +272,7 @@ def audit_model(
                 min_group_size=min_group_size,
                 correction=correction,
                 error_control=error_control,
+                focus=focus,
                 random_state=seed,
                 labels=labels or None,
             )
@@ -297,6 +299,7 @@ def audit_model(
                 "min_group_size": min_group_size,
                 "correction": correction,
                 "error_control": error_control,
+                "focus": [q.split(" x ") for q in tables["focus"].get("question", [])],
                 "gallery_size": result.info.get("gallery_size"),
                 "input_seconds": result.info.get("input_seconds") or None,
                 "input_seconds_requested": (

@@ -16,6 +16,7 @@ from typing import Any
 from reports import _text
 from reports._figures import forest_plot, heat_style
 from reports._load import LoadedAudit, load_audit
+from reports._summary import SUMMARY_TABLES, build_summary
 from reports._tables import (
     DEFAULT_FOCUS,
     NO_INTERVAL,
@@ -771,6 +772,13 @@ def error_control_text(settings: Mapping[str, Any], ci_label: str) -> str:
     )
 
 
+def audit_focus(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[tuple[str, ...]]:
+    """Focus intersections of the audit (its ``focus`` table), else `DEFAULT_FOCUS`."""
+    questions = [str(q.get("question", "")) for q in tables.get("focus", [])]
+    found = [tuple(q.split(" x ")) for q in questions if " x " in q]
+    return found if found else [tuple(item) for item in DEFAULT_FOCUS]
+
+
 def _key_values(mapping: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = []
     for key, value in mapping.items():
@@ -795,9 +803,11 @@ def build_context(
     title: str | None = None,
     command: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
-    focus: Sequence[Sequence[str]] = DEFAULT_FOCUS,
+    focus: Sequence[Sequence[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """Return the template context and the tables to export (name -> records)."""
+    if focus is None:
+        focus = audit_focus(loaded.tables)
     check_focus(focus)
     focus = [tuple(item) for item in focus]
     audit = loaded.audit
@@ -903,6 +913,8 @@ def build_context(
             sections["confusion"].heatmaps.extend(maps)
             skipped_heatmaps += skipped
             heatmaps_outside += outside
+        elif name in SUMMARY_TABLES:
+            continue  # rendered by the executive summary; exported like every table
         elif section_id is None:
             other.append(
                 build_table(full_names[name], records, max_rows=max_rows, source=name, focus=focus)
@@ -977,6 +989,7 @@ def build_context(
         "settings": _key_values(settings),
         "ci_label": ci_label,
         "error_control": error_control_text(settings, ci_label),
+        "executive": build_summary(loaded.tables, model, data, ci_label),
         "seed": audit.get("seed", "—"),
         "created": audit.get("created", "—"),
         "audit_command": audit.get("command", "—"),
@@ -1018,7 +1031,7 @@ def render_report(
     title: str | None = None,
     command: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
-    focus: Sequence[Sequence[str]] = DEFAULT_FOCUS,
+    focus: Sequence[Sequence[str]] | None = None,
 ) -> Path:
     """Render a self-contained HTML fairness report from an audit.
 
@@ -1047,9 +1060,10 @@ def render_report(
         Rows shown per table in the HTML at most (all rows are in the exports).
     focus : sequence of tuple of str
         Intersections whose every group is shown (empty and insufficient groups included),
-        e.g. ``[("language", "ethnicity"), ("gender", "age_group")]``; default language x
-        ethnicity, where the paper found its gap. ``()`` shows no intersection except
-        those flagged significant.
+        e.g. ``[("language", "ethnicity"), ("gender", "age_group")]``; default (None) the
+        audit's focus questions (its ``focus`` table; language x ethnicity and gender x age
+        group unless the audit named others), or language x ethnicity for audits without
+        one. ``()`` shows no intersection except those flagged significant.
 
     Returns
     -------
@@ -1069,7 +1083,8 @@ def render_report(
     >>> render_report(audit, out).name
     'report.html'
     """
-    check_focus(focus)
+    if focus is not None:
+        check_focus(focus)
     loaded = load_audit(audit)
     out = Path(out_html)
     out.parent.mkdir(parents=True, exist_ok=True)

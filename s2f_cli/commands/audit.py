@@ -56,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scope of the correction: each metric family, or the whole audit (default family)",
     )
     parser.add_argument(
+        "--focus", nargs="+", default=None, metavar="A:B",
+        help="focus questions, the intersections the audit is for, each as columns joined by "
+        "':' (e.g. language:ethnicity gender:age_group, the default); 'none' for none",
+    )
+    parser.add_argument(
         "--gallery-size",
         type=int_at_least(2),
         default=100,
@@ -101,6 +106,30 @@ def parse_input_seconds(values: list[str]) -> list[float] | str:
     return out
 
 
+def parse_focus(values: list[str] | None) -> list[list[str]] | None:
+    """Turn ``--focus`` values (``language:ethnicity``) into focus questions.
+
+    Examples
+    --------
+    >>> parse_focus(["language:ethnicity", "gender:age_group"]), parse_focus(["none"])
+    ([['language', 'ethnicity'], ['gender', 'age_group']], [])
+    """
+    if values is None:
+        return None
+    if [v.lower() for v in values] == ["none"]:
+        return []
+    out = []
+    for value in values:
+        parts = [p.strip() for p in value.split(":")]
+        if len(parts) < 2 or not all(parts):
+            raise ValueError(
+                f"--focus takes intersections as columns joined by ':' (e.g. "
+                f"language:ethnicity), or the word 'none'; got {value!r}"
+            )
+        out.append(parts)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
     from audit._run import audit_model
@@ -120,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         min_group_size=args.min_group_size,
         correction=args.correction,
         error_control=args.error_control,
+        focus=parse_focus(args.focus),
         gallery_size=args.gallery_size,
         seed=args.seed,
         device=args.device,

@@ -29,7 +29,9 @@ def _audit(with_lengths: bool, requested: Any = "auto") -> dict[str, Any]:
             table[f"speech_seconds_{tag}"] = np.minimum(seconds, 4.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallGroupWarning)
-        tables = run_audit_tables(table, groupings=["gender"], max_order=1, n_boot=50)
+        tables = run_audit_tables(
+            table, groupings=["gender"], max_order=1, n_boot=50, focus=()
+        )
     result = AuditResult(
         tables,
         settings={"input_seconds": [3.0, 6.0] if with_lengths else None,
