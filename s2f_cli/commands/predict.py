@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from s2f_cli._common import progress_enabled
+from s2f_cli._common import int_at_least, progress_enabled
 
 NAME = "predict"
 HELP = "reconstruct face images from voice recordings"
@@ -30,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="run folder or checkpoint")
     parser.add_argument("inputs", nargs="+", help="audio files, folders or a manifest.csv")
     parser.add_argument("--out", "-o", required=True, help="output folder (or .png for one)")
-    parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass")
+    parser.add_argument(
+        "--batch-size", type=int_at_least(1), default=16, help="clips per forward pass"
+    )
     parser.add_argument(
         "--allow-unfinished", action="store_true",
         help="accept a run that stopped before its last stage (refused by default)",
