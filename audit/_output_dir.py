@@ -53,6 +53,11 @@ def _is_stale_temp(path: Path) -> bool:
     return path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file()
 
 
+def _target(out: Path) -> Path:
+    """Follow a symlinked output folder: the folder it points to is replaced, not the link."""
+    return out.resolve() if out.is_symlink() else out
+
+
 def check_output_dir(out: Path) -> None:
     """Raise `AuditInputError` unless ``out`` is absent, empty or an earlier audit folder.
 
@@ -61,9 +66,10 @@ def check_output_dir(out: Path) -> None:
     out : pathlib.Path
         The audit's output folder.
     """
-    if not out.exists() and not out.is_symlink():
+    out = _target(out)
+    if not out.exists():
         return
-    if out.is_symlink() or not out.is_dir():
+    if not out.is_dir():
         raise AuditInputError(
             f"--out {out}: exists and is not a folder; an audit writes a folder there"
         )
@@ -103,6 +109,7 @@ def staging_dir(out: Path) -> Path:
     Checks ``out`` with :func:`check_output_dir` first, and removes the temporary folders of
     earlier killed audits of the same output.
     """
+    out = _target(out)
     check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out)
@@ -148,6 +155,7 @@ def publish_dir(tmp: Path, out: Path) -> None:
     out : pathlib.Path
         The output folder; an earlier audit there is replaced and removed.
     """
+    out = _target(out)
     check_output_dir(out)  # no sub-folder of the user's appeared there meanwhile
     if not out.exists():
         os.rename(tmp, out)

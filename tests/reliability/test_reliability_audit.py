@@ -333,6 +333,20 @@ def test_audit_keeps_other_files_and_refuses_other_folders(tmp_path):
     assert (out / "audit.json").is_file() and (out / "notes.txt").is_file()
 
 
+def test_a_symlinked_output_folder_stays_a_link(tmp_path):
+    manifest = make_manifest(tmp_path / "d")
+    run = save_run(tmp_path / "run")
+    real = tmp_path / "disk" / "audit"
+    real.mkdir(parents=True)
+    link = tmp_path / "audit"
+    link.symlink_to(real, target_is_directory=True)
+    kwargs = {"judge": "none", "n_boot": 10, "min_group_size": 2, "input_seconds": "none"}
+    audit_model(run, manifest, link, seed=1, **kwargs)
+    audit_model(run, manifest, link, seed=2, **kwargs)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert check_one_run(real) == "2"
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_never_mixes_two_runs(tmp_path):
     """Real SIGKILLs of ``s2f-audit audit`` at 20 random times (benchmarks/kill_audit.py)."""
