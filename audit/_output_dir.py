@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import glob
 import os
 import secrets
 import shutil
@@ -97,7 +98,7 @@ def _alive(pid: int) -> bool:
 def _remove_leftovers(out: Path) -> None:
     """Remove temporary siblings of ``out`` left by killed audits (their process is gone)."""
     for tag in (_TMP_TAG, _OLD_TAG):
-        for path in out.parent.glob(f".{out.name}{tag}*"):
+        for path in out.parent.glob(f".{glob.escape(out.name)}{tag}*"):
             pid = path.name.removeprefix(f".{out.name}{tag}").split("-")[0]
             if pid.isdigit() and not _alive(int(pid)):
                 shutil.rmtree(path, ignore_errors=True)
