@@ -16,6 +16,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -173,10 +174,15 @@ def _decode(args: argparse.Namespace, manifest: Any) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from s2f_data import ManifestError
+    from s2f_data import ManifestError, path_problem
     from s2f_data._atomic import atomic_write_text
     from s2f_data.adapters import import_dataset, parse_mapping
 
+    root = Path(args.root)
+    if os.path.lexists(root) and not root.is_dir():  # a FIFO, a link loop: say what it is
+        problem = path_problem(root)
+        if problem is not None:
+            raise CLIError(f"{root}: {problem}")
     allowed = FORMAT_OPTIONS[args.format]
     options: dict[str, Any] = {}
     for dest in {d for opts in FORMAT_OPTIONS.values() for d in opts}:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from s2f_data._files import path_problem
 from s2f_data._manifest import DEMOGRAPHIC_COLUMNS, ManifestInfo, write_manifest
 from s2f_data.exceptions import DataFormatError, ManifestError
 
@@ -174,7 +175,7 @@ def read_delimited(
     (VoxCeleb's ``*_meta.csv`` files are tab-separated despite their name).
     """
     if not path.is_file():
-        raise DataFormatError(f"{path}: {what} not found")
+        raise DataFormatError(f"{path}: {path_problem(path, what) or 'not a regular file'}")
     try:
         if sep is None:
             with open(path, encoding="utf-8-sig") as fh:

@@ -615,3 +615,13 @@ def test_table_import_problem_names_the_table_line(tmp_path, capsys):
         "at the same audio file" in err
     )
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("fmt", ["voxceleb1", "avspeech", "table", "casual_conversations"])
+def test_data_import_root_that_is_a_fifo_or_link_loop_says_so(tmp_path, capsys, fmt):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for root, message in (("pipe", "a FIFO (named pipe)"), ("loop", "symbolic link loop")):
+        argv = ["data", "import", fmt, str(tmp_path / root), "--out", str(tmp_path / "m.csv")]
+        assert main(argv) == 2
+        assert f"{tmp_path / root}: {message}" in _one_line_error(capsys)
