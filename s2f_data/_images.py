@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from s2f_data._files import path_problem
 from s2f_data.exceptions import DataFormatError
 
 __all__ = ["FACE_FITS", "crop_around", "load_face", "prepare_face", "to_rgb"]
@@ -206,13 +207,9 @@ def load_face(
     from s2f_data._audio import VIDEO_SUFFIXES
 
     path = Path(path)
-    try:
-        if not path.is_file():
-            raise DataFormatError(f"{path}: face image not found")
-        if not os.access(path, os.R_OK):
-            raise DataFormatError(f"{path}: no permission to read the file")
-    except OSError as err:
-        raise DataFormatError(f"{path}: cannot access the file: {err}") from err
+    problem = path_problem(path, "face image")  # missing, a FIFO, a link loop, unreadable...
+    if problem is not None:
+        raise DataFormatError(f"{path}: {problem}")
     if path.suffix.lower() in VIDEO_SUFFIXES:
         from s2f_data._video import video_frame
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from s2f_data._files import path_problem
 from s2f_data.exceptions import DataFormatError
 
 __all__ = ["VideoInfo", "save_frame", "video_frame", "video_info"]
@@ -43,8 +44,9 @@ class VideoInfo:
 def _open(path: Path) -> Any:
     import av
 
-    if not path.is_file():
-        raise DataFormatError(f"{path}: video file not found")
+    problem = path_problem(path, "video file")  # missing, a FIFO, a link loop, empty, ...
+    if problem is not None:
+        raise DataFormatError(f"{path}: {problem}")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError) as err:

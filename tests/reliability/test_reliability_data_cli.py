@@ -27,8 +27,10 @@ from s2f_data import (
     assess_audio,
     load_audio,
     load_audio_checked,
+    load_face,
     path_problem,
     read_manifest,
+    video_info,
 )
 from s2f_data.adapters import import_common_voice
 from s2f_data.adapters._commonvoice import locale_languages
@@ -113,6 +115,11 @@ HEADER = "utterance_id,speaker_id,audio_path,split\n"
 
 def _fifo(path: Path) -> Path:
     os.mkfifo(path)
+    return path
+
+
+def _loop(path: Path) -> Path:
+    path.symlink_to(path)
     return path
 
 
@@ -538,6 +545,10 @@ def test_fifo_and_link_loop_are_called_what_they_are(tmp_path):
     assert path_problem(tmp_path / "none.wav", "audio file") == "audio file not found"
     with pytest.raises(ValueError, match=r"pipe\.wav: a FIFO \(named pipe\)"):
         load_audio(tmp_path / "pipe.wav")  # returns at once: the pipe is never opened
+    with pytest.raises(ValueError, match=r"face\.png: symbolic link loop"):
+        load_face(_loop(tmp_path / "face.png"))
+    with pytest.raises(ValueError, match=r"clip\.mp4: a FIFO \(named pipe\)"):
+        video_info(_fifo(tmp_path / "clip.mp4"))
     (tmp_path / "text.mp3").write_text("hello")  # libsndfile: "File does not exist ..."
     with pytest.raises(
         ValueError,
