@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from s2f_data._atomic import atomic_write_bytes
+from s2f_data._files import path_problem
+from s2f_data.exceptions import DataFormatError
 
 __all__ = ["FeatureCache", "file_digest"]
 
@@ -39,7 +42,19 @@ def file_digest(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str
     -------
     str
         64 hex characters.
+
+    Raises
+    ------
+    DataFormatError
+        If ``path`` is not a regular file (missing, a FIFO that would block, a link loop);
+        the message says what it is.
     """
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is None or not stat.S_ISREG(mode):  # a FIFO would block the read forever
+        raise DataFormatError(f"{path}: {path_problem(path) or 'not a regular file'}")
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk_bytes):

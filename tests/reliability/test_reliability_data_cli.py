@@ -25,6 +25,7 @@ from s2f_cli import main
 from s2f_data import (
     ManifestError,
     assess_audio,
+    file_digest,
     load_audio,
     load_audio_checked,
     load_face,
@@ -549,6 +550,8 @@ def test_fifo_and_link_loop_are_called_what_they_are(tmp_path):
         load_face(_loop(tmp_path / "face.png"))
     with pytest.raises(ValueError, match=r"clip\.mp4: a FIFO \(named pipe\)"):
         video_info(_fifo(tmp_path / "clip.mp4"))
+    with pytest.raises(ValueError, match=r"pipe\.wav: a FIFO"):
+        file_digest(tmp_path / "pipe.wav")  # hashing a manifest or cached input: never blocks
     (tmp_path / "text.mp3").write_text("hello")  # libsndfile: "File does not exist ..."
     with pytest.raises(
         ValueError,
