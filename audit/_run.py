@@ -209,6 +209,7 @@ def audit_model(
     """
     from audit._audit import DEFAULT_MIN_GROUP_SIZE, run_audit_tables
     from audit._evaluation import build_evaluation_table, resolve_input_seconds
+    from audit._language_swap import language_swap_table
     from audit._output_dir import check_output_dir, replacing_dir
     from audit._schema import AuditResult, row_ids_sha256
     from audit.exceptions import SmallGroupWarning
@@ -282,6 +283,10 @@ def audit_model(
             else:
                 warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
         tables["errors"] = result.errors
+        # Paired within-speaker effect of the language (speakers heard in 2+ languages).
+        tables["language_swap"] = language_swap_table(
+            table, n_boot=n_boot, correction=correction, random_state=seed
+        )
         if judge_info.get("report"):
             tables["judge_accuracy"] = pd.DataFrame(judge_info.pop("report"))
         res = AuditResult(

@@ -1,0 +1,362 @@
+"""Language swap: the paired, within-speaker effect of the language spoken on the face.
+
+A speaker heard in two languages (a bias-lab bilingual speaker, or any real speaker with
+utterances in several languages) gives a counterfactual: same voice, same face, another
+language. For every such speaker and language pair ``a-b`` the table takes the speaker's mean
+outcome over the utterances in ``a`` minus the mean over those in ``b`` (``b`` is the reference
+language, English by default, when the pair has it; otherwise the pair is in alphabetical
+order), then averages these paired differences over the speakers of a group.
+
+Outcomes (those whose columns the evaluation table has):
+
+- ``p_judged_<attr>=<label>``: the judge's probability of ``label`` for the reconstruction
+  (``recon_<attr>_p_<label>``), e.g. ``p_judged_ethnicity=Asian``;
+- ``agree_<attr>``: the judged label of the reconstruction equals the judged label of the
+  true face (``recon_<attr> == true_<attr>``);
+- ``cos_sim``: cosine of the predicted face feature to the speaker's own face feature;
+- ``feature_shift`` (only with ``features``): Euclidean distance between the speaker's mean
+  L2-normalised predicted features in the two languages. It is >= 0 by construction, so it
+  gets an interval but no p-value.
+
+Groups: every speaker's pair falls in ``all`` and in each grouping of speaker attributes
+(ethnicity, first language and their intersections with gender and age group); the language
+pair is always part of the group. Intervals and p-values come from the stratified
+speaker-cluster bootstrap (:class:`audit.SpeakerBootstrap`, one row per speaker and pair), and
+the p-values of the whole table form one family for the multiple-testing correction.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from audit._bootstrap import (
+    SpeakerBootstrap,
+    bootstrap_interval,
+    bootstrap_p_value,
+    check_random_state,
+)
+from audit._multitest import CORRECTIONS, Correction, adjust_p_values
+from audit.exceptions import AuditInputError
+
+__all__ = ["LANGUAGE_SWAP_COLUMNS", "language_swap_table", "paired_differences"]
+
+#: Columns of the language-swap table, in order.
+LANGUAGE_SWAP_COLUMNS: tuple[str, ...] = (
+    "grouping",
+    "group",
+    "language_pair",
+    "language_a",
+    "language_b",
+    "outcome",
+    "n_speakers",
+    "mean_a",
+    "mean_b",
+    "shift",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "significant",
+)
+_EMPTY_DTYPES = {
+    "n_speakers": "int64",
+    "significant": "bool",
+    **{
+        c: "float64"
+        for c in ("mean_a", "mean_b", "shift", "ci_low", "ci_high", "p_value", "p_adjusted")
+    },
+}
+_SPEAKER_ATTRIBUTES = ("ethnicity", "first_language", "gender", "age_group")
+_DEFAULT_GROUPINGS: tuple[tuple[str, ...], ...] = (
+    (),
+    ("ethnicity",),
+    ("first_language",),
+    ("ethnicity", "first_language"),
+    ("ethnicity", "gender"),
+    ("ethnicity", "age_group"),
+)
+
+
+def _outcomes(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-utterance outcome columns (float; NaN where undefined)."""
+    out: dict[str, np.ndarray] = {}
+    judged: list[str] = []
+    for col in table.columns:
+        if col.startswith("recon_") and "_p_" in col:
+            attr, label = col[len("recon_") :].split("_p_", 1)
+            judged += [attr] if attr not in judged else []
+            values = pd.to_numeric(table[col], errors="coerce").to_numpy(float)
+            out[f"p_judged_{attr}={label}"] = values
+    for attr in judged:
+        if f"recon_{attr}" not in table.columns or f"true_{attr}" not in table.columns:
+            continue
+        recon = table[f"recon_{attr}"].astype("string")
+        true = table[f"true_{attr}"].astype("string")
+        ok = (recon.notna() & true.notna()).to_numpy()
+        agree = (recon == true).fillna(False).to_numpy(bool).astype(float)
+        out[f"agree_{attr}"] = np.where(ok, agree, np.nan)
+    if "cos_sim" in table.columns:
+        out["cos_sim"] = pd.to_numeric(table["cos_sim"], errors="coerce").to_numpy(float)
+    return pd.DataFrame(out, index=table.index)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    """Mean of the finite entries; NaN (no warning) when there are none."""
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else np.nan
+
+
+def _pair(a: str, b: str, reference: str) -> tuple[str, str]:
+    if a == reference:
+        return b, a
+    if b == reference:
+        return a, b
+    return (a, b) if a < b else (b, a)
+
+
+def paired_differences(
+    table: pd.DataFrame,
+    *,
+    features: np.ndarray | None = None,
+    reference_language: str = "en",
+) -> pd.DataFrame:
+    """One row per (speaker, language pair): the within-speaker difference of each outcome.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Per-utterance evaluation table with ``speaker_id`` and ``language``.
+    features : ndarray, shape (n_rows, D), optional
+        Predicted face features of the rows (adds ``feature_shift``).
+    reference_language : str
+        Second language of every pair that contains it.
+
+    Returns
+    -------
+    DataFrame
+        ``speaker_id``, ``language_a``, ``language_b``, ``language_pair`` (``"a-b"``), the
+        speaker attributes present, ``n_a``, ``n_b``, and per outcome ``<o>:a``, ``<o>:b`` and
+        ``<o>`` (the difference a - b). Empty when no speaker has two languages.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"utterance_id": list("wxyz"), "speaker_id": ["s", "s", "s", "t"],
+    ...                   "language": ["zh", "en", "en", "en"], "cos_sim": [0.2, 0.5, 0.3, 0.1]})
+    >>> d = paired_differences(t)
+    >>> d["language_pair"].tolist(), round(float(d["cos_sim"].iloc[0]), 3)
+    (['zh-en'], -0.2)
+    """
+    for col in ("speaker_id", "language"):
+        if col not in table.columns:
+            raise AuditInputError(
+                f"language swap needs column {col!r}; the evaluation table has "
+                f"{sorted(map(str, table.columns))}"
+            )
+    table = table.reset_index(drop=True)
+    outcomes = _outcomes(table)
+    if features is not None:
+        features = np.asarray(features, dtype=np.float64)
+        if features.ndim != 2 or features.shape[0] != len(table):
+            raise AuditInputError(
+                f"features must have shape ({len(table)}, D), got {features.shape}"
+            )
+        norm = np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+        features = features / norm
+    langs = table["language"].astype("string")
+    keep = langs.notna().to_numpy()
+    attrs = [c for c in _SPEAKER_ATTRIBUTES if c in table.columns]
+    rows = []
+    for spk, idx in table.index[keep].groupby(table["speaker_id"][keep].to_numpy()).items():
+        by_lang = {str(k): v for k, v in pd.Series(idx).groupby(langs[idx].to_numpy())}
+        if len(by_lang) < 2:
+            continue
+        first = table.loc[idx[0], attrs].to_dict()
+        for a, b in itertools.combinations(sorted(by_lang), 2):
+            a, b = _pair(a, b, reference_language)
+            ia, ib = by_lang[a].to_numpy(), by_lang[b].to_numpy()
+            row = {
+                "speaker_id": spk,
+                "language_a": a,
+                "language_b": b,
+                "language_pair": f"{a}-{b}",
+                **first,
+                "n_a": len(ia),
+                "n_b": len(ib),
+            }
+            if "first_language" not in table.columns:
+                row["first_language"] = a if b == reference_language else "(unknown)"
+            for name in outcomes.columns:
+                values = outcomes[name].to_numpy()
+                ma, mb = _nanmean(values[ia]), _nanmean(values[ib])
+                row.update({f"{name}:a": ma, f"{name}:b": mb, name: ma - mb})
+            if features is not None:
+                shift = float(np.linalg.norm(features[ia].mean(0) - features[ib].mean(0)))
+                row.update(
+                    {"feature_shift:a": np.nan, "feature_shift:b": np.nan, "feature_shift": shift}
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _group_codes(pairs: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, list]:
+    keys = pairs[[*columns, "language_pair"]].astype("string").fillna("(missing)")
+    tuples = list(keys.itertuples(index=False, name=None))
+    codes, uniques = pd.factorize(pd.Series(tuples, dtype=object), sort=True)
+    return codes.astype(np.int64), list(uniques)
+
+
+def language_swap_table(
+    table: pd.DataFrame,
+    *,
+    features: np.ndarray | None = None,
+    groupings: Sequence[Sequence[str]] | None = None,
+    reference_language: str = "en",
+    n_boot: int = 1000,
+    ci_level: float = 0.95,
+    correction: Correction = "holm",
+    min_speakers: int = 2,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Paired language-swap shifts per group, with bootstrap intervals and adjusted p-values.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Per-utterance evaluation table (``speaker_id``, ``language``, outcome columns).
+    features : ndarray, shape (n_rows, D), optional
+        Predicted face features of the rows (adds the ``feature_shift`` outcome).
+    groupings : sequence of sequence of str, optional
+        Speaker-attribute groupings; ``()`` is every speaker. Default: all, ethnicity, first
+        language, ethnicity x first language, ethnicity x gender, ethnicity x age group
+        (those whose columns exist).
+    reference_language : str
+        Language ``b`` of every pair that contains it.
+    n_boot : int
+        Bootstrap replicates.
+    ci_level : float
+        Interval level; ``1 - ci_level`` is the significance level of ``significant``.
+    correction : {"holm", "bh", "none"}
+        Multiple-testing correction over every p-value of the table (one family).
+    min_speakers : int
+        Groups with fewer speakers are left out.
+    random_state : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    DataFrame
+        Columns `LANGUAGE_SWAP_COLUMNS`, one row per (grouping, group, language pair,
+        outcome); ``shift`` is the mean over speakers of (outcome in a) - (outcome in b).
+        Empty (with these columns) when no speaker has utterances in two languages.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = pd.DataFrame({"utterance_id": [f"u{i}" for i in range(40)],
+    ...                   "speaker_id": np.repeat([f"s{i}" for i in range(10)], 4),
+    ...                   "language": ["zh", "zh", "en", "en"] * 10,
+    ...                   "ethnicity": "Asian", "cos_sim": rng.normal(0.5, 0.05, 40)})
+    >>> out = language_swap_table(t, n_boot=200)
+    >>> out.loc[0, ["grouping", "group", "outcome"]].tolist(), int(out.loc[0, "n_speakers"])
+    (['all', 'zh-en', 'cos_sim'], 10)
+    """
+    seed = check_random_state(random_state)
+    if correction not in CORRECTIONS:
+        raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if not 0 < ci_level < 1:
+        raise AuditInputError(f"ci_level must be in (0, 1), got {ci_level!r}")
+    pairs = paired_differences(table, features=features, reference_language=reference_language)
+    if pairs.empty:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=_EMPTY_DTYPES.get(c, object)) for c in LANGUAGE_SWAP_COLUMNS}
+        )
+    fixed = {
+        "speaker_id",
+        "language_a",
+        "language_b",
+        "language_pair",
+        "n_a",
+        "n_b",
+        *_SPEAKER_ATTRIBUTES,
+    }
+    names = [c for c in pairs.columns if c not in fixed and ":" not in c]
+    if groupings is None:
+        groupings = [g for g in _DEFAULT_GROUPINGS if all(c in pairs.columns for c in g)]
+    boot = SpeakerBootstrap(pairs["speaker_id"].to_numpy(), n_boot, seed)
+    diffs = pairs[names].to_numpy(float)
+    valid = np.isfinite(diffs)
+    values = np.concatenate([np.where(valid, diffs, 0.0), valid.astype(float)], axis=1)
+    ab = pairs[[f"{n}:{s}" for n in names for s in "ab"]].to_numpy(float)
+    parts = []
+    for columns in groupings:
+        columns = tuple(columns)
+        missing = [c for c in columns if c not in pairs.columns]
+        if missing:
+            raise AuditInputError(
+                f"language-swap grouping {columns} needs speaker attribute(s) {missing}; "
+                f"available: {[c for c in _SPEAKER_ATTRIBUTES if c in pairs.columns]}"
+            )
+        codes, keys = _group_codes(pairs, columns)
+        parts.append(
+            _grouping_rows(
+                pairs, columns, codes, keys, names, values, ab, boot, ci_level, min_speakers
+            )
+        )
+    out = pd.concat(parts, ignore_index=True)
+    out["p_adjusted"] = adjust_p_values(out["p_value"].to_numpy(float), correction)
+    out["significant"] = out["p_adjusted"] < (1 - ci_level)
+    return out[list(LANGUAGE_SWAP_COLUMNS)]
+
+
+def _grouping_rows(
+    pairs: pd.DataFrame,
+    columns: tuple[str, ...],
+    codes: np.ndarray,
+    keys: list,
+    names: list[str],
+    values: np.ndarray,
+    ab: np.ndarray,
+    boot: SpeakerBootstrap,
+    ci_level: float,
+    min_speakers: int,
+) -> pd.DataFrame:
+    """Rows of one grouping: point shift, interval and p-value per group and outcome."""
+    k = len(names)
+    point, reps = boot.group_sums(values, codes, len(keys))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = point[:, :k] / point[:, k:]  # (groups, K)
+        rep_mean = reps[:, :, :k] / reps[:, :, k:]  # (n_boot, groups, K)
+    n_spk = np.array([pairs.loc[codes == g, "speaker_id"].nunique() for g in range(len(keys))])
+    n_valid = point[:, k:]
+    low, high = bootstrap_interval(rep_mean, np.broadcast_to(n_valid, mean.shape), ci_level)
+    p = bootstrap_p_value(mean, rep_mean, n_valid)
+    rows = []
+    for g, key in enumerate(keys):
+        if n_spk[g] < min_speakers:
+            continue
+        *labels, pair = key
+        a, b = pair.split("-", 1)
+        for j, name in enumerate(names):
+            sel = (codes == g) & np.isfinite(values[:, j]) & (values[:, k + j] > 0)
+            rows.append(
+                {
+                    "grouping": " x ".join(columns) or "all",
+                    "group": " x ".join([*labels, pair]),
+                    "language_pair": pair,
+                    "language_a": a,
+                    "language_b": b,
+                    "outcome": name,
+                    "n_speakers": int(n_valid[g, j]),
+                    "mean_a": _nanmean(ab[sel, 2 * j]),
+                    "mean_b": _nanmean(ab[sel, 2 * j + 1]),
+                    "shift": mean[g, j],
+                    "ci_low": low[g, j],
+                    "ci_high": high[g, j],
+                    "p_value": np.nan if name == "feature_shift" else p[g, j],
+                }
+            )
+    return pd.DataFrame(rows)

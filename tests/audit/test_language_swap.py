@@ -1,0 +1,118 @@
+"""Language-swap table: paired within-speaker shifts checked against hand and scipy values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from audit._language_swap import (
+    LANGUAGE_SWAP_COLUMNS,
+    language_swap_table,
+    paired_differences,
+)
+from audit.exceptions import AuditInputError
+
+
+def _bilingual_table(n_speakers: int, shift: float, seed: int) -> pd.DataFrame:
+    """Speakers heard in zh (2 utterances) and en (2): a speaker effect + a planted shift."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_speakers):
+        base = rng.normal(0.4, 0.15)  # between-speaker spread, larger than the shift
+        for j, lang in enumerate(["zh", "zh", "en", "en"]):
+            p = float(np.clip(base + (shift if lang == "zh" else 0.0) + rng.normal(0, 0.03), 0, 1))
+            rows.append(
+                {
+                    "utterance_id": f"s{s}-{j}",
+                    "speaker_id": f"s{s}",
+                    "language": lang,
+                    "ethnicity": "Asian",
+                    "gender": ["female", "male"][s % 2],
+                    "recon_ethnicity_p_Asian": p,
+                    "recon_ethnicity_p_White": 1 - p,
+                    "recon_ethnicity": "Asian" if p > 0.5 else "White",
+                    "true_ethnicity": "Asian",
+                    "cos_sim": rng.normal(0.5, 0.05),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_paired_difference_matches_hand_value() -> None:
+    t = pd.DataFrame(
+        {
+            "utterance_id": list("abcdef"),
+            "speaker_id": ["s", "s", "s", "t", "u", "u"],
+            "language": ["zh", "en", "en", "en", "hi", "es"],
+            "recon_ethnicity_p_Asian": [0.9, 0.4, 0.2, 0.5, 0.1, 0.3],
+            "recon_ethnicity": ["Asian", "White", "White", "Asian", "White", "White"],
+            "true_ethnicity": ["Asian"] * 6,
+            "cos_sim": [0.1, 0.2, 0.4, 0.0, 0.5, 0.1],
+        }
+    )
+    d = paired_differences(t).set_index("speaker_id")
+    # s: zh mean 0.9 minus en mean (0.4 + 0.2) / 2 = 0.3 -> 0.6; agreement 1 - 0 = 1
+    assert d.loc["s", "language_pair"] == "zh-en"
+    assert d.loc["s", "p_judged_ethnicity=Asian"] == pytest.approx(0.6, abs=1e-12)
+    assert d.loc["s", "agree_ethnicity"] == 1.0
+    assert d.loc["s", "cos_sim"] == pytest.approx(0.1 - 0.3, abs=1e-12)
+    # u has no English: alphabetical pair es-hi, difference es - hi
+    assert d.loc["u", "language_pair"] == "es-hi"
+    assert d.loc["u", "cos_sim"] == pytest.approx(0.1 - 0.5, abs=1e-12)
+    assert "t" not in d.index  # one language only: no pair, no row
+
+
+def test_shift_interval_and_p_value_agree_with_paired_t_test() -> None:
+    t = _bilingual_table(30, 0.05, seed=1)
+    out = language_swap_table(t, n_boot=4000, random_state=3)
+    row = out[(out["grouping"] == "all") & (out["outcome"] == "p_judged_ethnicity=Asian")].iloc[0]
+    per_speaker = t.pivot_table(
+        index="speaker_id", columns="language", values="recon_ethnicity_p_Asian", aggfunc="mean"
+    )
+    diff = per_speaker["zh"] - per_speaker["en"]
+    assert row["shift"] == pytest.approx(diff.mean(), abs=1e-12)  # exact: same arithmetic
+    assert row["n_speakers"] == 30
+    t_test = stats.ttest_rel(per_speaker["zh"], per_speaker["en"])
+    # bootstrap se with the m/(m-1) correction estimates the t-test's se: within 10 %
+    # (Monte Carlo error of an sd from 4000 replicates is ~1.1 %; skew of the diffs adds some)
+    se_boot = (row["ci_high"] - row["ci_low"]) / (2 * stats.t.ppf(0.975, 29))
+    se_t = diff.std(ddof=1) / np.sqrt(30)
+    assert se_boot == pytest.approx(se_t, rel=0.10)
+    assert np.log(row["p_value"]) == pytest.approx(np.log(t_test.pvalue), rel=0.25)
+    assert row["ci_low"] > 0 and bool(row["significant"])
+
+
+def test_no_shift_not_flagged_and_groupings_present() -> None:
+    out = language_swap_table(_bilingual_table(20, 0.0, seed=2), n_boot=500, random_state=0)
+    assert list(out.columns) == list(LANGUAGE_SWAP_COLUMNS)
+    assert {"all", "ethnicity", "first_language", "ethnicity x gender"} <= set(out["grouping"])
+    assert not out["significant"].any()
+    assert (out["p_adjusted"] >= out["p_value"]).all()
+
+
+def test_same_seed_same_table_and_no_bilinguals_gives_empty_table() -> None:
+    t = _bilingual_table(8, 0.1, seed=4)
+    a = language_swap_table(t, n_boot=200, random_state=5)
+    b = language_swap_table(t, n_boot=200, random_state=5)
+    pd.testing.assert_frame_equal(a, b)
+    mono = t[t["language"] == "en"]
+    empty = language_swap_table(mono, n_boot=50)
+    assert empty.empty and list(empty.columns) == list(LANGUAGE_SWAP_COLUMNS)
+
+
+def test_feature_shift_and_bad_inputs() -> None:
+    t = _bilingual_table(6, 0.0, seed=5)
+    feats = np.tile(np.eye(4)[0], (len(t), 1))
+    feats[t["language"].to_numpy() == "zh"] = np.eye(4)[1]  # orthogonal unit vectors
+    out = language_swap_table(t, features=feats, n_boot=100)
+    row = out[(out["grouping"] == "all") & (out["outcome"] == "feature_shift")].iloc[0]
+    assert row["shift"] == pytest.approx(np.sqrt(2.0), abs=1e-12)
+    assert np.isnan(row["p_value"])
+    with pytest.raises(AuditInputError, match=r"features must have shape \(24, D\)"):
+        language_swap_table(t, features=feats[:3], n_boot=10)
+    with pytest.raises(AuditInputError, match="needs column 'language'"):
+        language_swap_table(t.drop(columns="language"), n_boot=10)
+    with pytest.raises(AuditInputError, match=r"needs speaker attribute\(s\) \['age_group'\]"):
+        language_swap_table(t, groupings=[("age_group",)], n_boot=10)
