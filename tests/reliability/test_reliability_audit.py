@@ -184,6 +184,9 @@ def test_predict_refuses_an_unfinished_run(tmp_path, capsys):
     assert "unfinished run (stage 'voice', step 2)" in capsys.readouterr().err
     assert not (tmp_path / "f.png").exists()
     assert manifest.is_file()
+    argv = ["predict", "--checkpoint", str(run), str(tmp_path / "d" / "a0.wav")]
+    assert main([*argv, "-o", str(tmp_path / "f.png"), "--allow-unfinished"]) == 0
+    assert (tmp_path / "f.png").is_file()
 
 
 # ------------------------------------------------------------- 5. plug-in judges
