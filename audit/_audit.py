@@ -13,6 +13,7 @@ from audit._bootstrap import CI_METHODS, SpeakerBootstrap, check_random_state
 from audit._correlation import pearson_spec, speaker_permutation_test
 from audit._focus import DEFAULT_FOCUS, check_focus, focus_tables, summary_findings
 from audit._groups import Grouping, build_groupings
+from audit._judge_error import judge_accuracy_specs, judge_corrected_confusion
 from audit._metrics import (
     MetricSpec,
     _labels_of,
@@ -76,6 +77,8 @@ TABLE_NAMES: tuple[str, ...] = (
     "focus",
     "focus_groups",
     "summary",
+    "judge_accuracy_by_group",
+    "confusion_judge_corrected",
 )
 
 
@@ -286,8 +289,9 @@ def run_audit_tables(
     >>> from audit import make_evaluation_table
     >>> table = make_evaluation_table(40, 3)
     >>> tables = run_audit_tables(table, groupings=["gender"], n_boot=50, min_group_size=5)
-    >>> sorted(tables)
-    ['confusion', 'craniofacial', 'focus', 'focus_groups', 'groups', 'metrics', 'pitch', 'summary']
+    >>> sorted(tables)  # doctest: +NORMALIZE_WHITESPACE
+    ['confusion', 'confusion_judge_corrected', 'craniofacial', 'focus', 'focus_groups',
+     'groups', 'judge_accuracy_by_group', 'metrics', 'pitch', 'summary']
     """
     check_evaluation_table(evaluation_table)
     table = evaluation_table.reset_index(drop=True)
@@ -374,6 +378,9 @@ def run_audit_tables(
         )[0]
         pitch = pitch.drop(columns=[*_REFERENCE_COLUMNS, "p_value", "p_adjusted"])
 
+    judge_acc, corrected = _judge_error_tables(
+        table, targets, vocab, grouping_list, boot, options, ci_level, min_group_size
+    )
     groups = _groups_table(grouping_list, boot, min_group_size)
     small = groups[groups["flags"].map(lambda f: "insufficient_data" in f)]
     if len(small):
@@ -394,7 +401,41 @@ def run_audit_tables(
         "focus": focus_q,
         "focus_groups": focus_g,
         "summary": summary_findings(metrics, focus_g),
+        "judge_accuracy_by_group": judge_acc,
+        "confusion_judge_corrected": corrected,
     }
+
+
+def _judge_error_tables(
+    table: pd.DataFrame,
+    targets: Sequence[str],
+    vocab: Mapping[str, Sequence[str]],
+    groupings: Sequence[Grouping],
+    boot: SpeakerBootstrap,
+    options: Mapping[str, object],
+    ci_level: float,
+    min_group_size: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Judge accuracy per group and the judge-corrected confusion (`audit._judge_error`).
+
+    Only for judged attributes with a recorded column whose labels the judge knows.
+    """
+    known = [
+        t
+        for t in targets
+        if t in table.columns and set(_labels_of(table[t]).dropna()) <= set(vocab[t])
+    ]
+    specs = judge_accuracy_specs(table, known)
+    accuracy = pd.DataFrame()
+    if specs:
+        accuracy = metric_tables(table, specs, groupings, boot, reference=None, **options)[0]
+        accuracy = accuracy.drop(columns=[*_REFERENCE_COLUMNS, "p_value", "p_adjusted"])
+    parts = [
+        judge_corrected_confusion(table, t, vocab[t], groupings, boot, ci_level, min_group_size)
+        for t in known
+    ]
+    corrected = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return accuracy, corrected
 
 
 def resolve_focus(

@@ -49,7 +49,7 @@ TABLE_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("calibration", "Judge calibration", ("calibration",)),
 )
 #: Tables named exactly so belong to a section (audit's TABLE_NAMES).
-EXACT_TABLES = {"groups": "composition"}
+EXACT_TABLES = {"groups": "composition", "judge_accuracy_by_group": "agreement"}
 #: Tables whose records are sorted into sections by their ``metric`` (audit's ``metrics``).
 MIXED_TABLES = frozenset({"metrics"})
 #: Rows shown per table in the HTML; every row is in the CSV/JSON exports.
