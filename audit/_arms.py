@@ -15,17 +15,17 @@ sources of variation:
   the arms (``s_p^2 = sum (k - 1) s^2 / sum (k - 1)``, ``ddof=1`` within each arm), gives
   ``V_seed = s_p^2 (1 / k_A + 1 / k_B)``.
 
-The interval *with* seed variance is ``d +- t_nu sqrt(V_spk + V_seed)``, with ``nu`` from
-Satterthwaite (``m - 1`` degrees of freedom for the speaker part, ``sum (k - 1)`` for the
-seed part), and the p-value is the matching t test. This is the variance a two-level
-bootstrap (seeds resampled within each arm, speakers resampled jointly) estimates, with the
-two corrections that such a bootstrap lacks at 2-5 seeds: the unbiased seed variance (a seed
-resample shrinks it by ``(k - 1) / k``) and t quantiles with the few degrees of freedom that
-3 seeds give (a percentile interval over 3 seeds has only 10 distinct seed draws). Pooling
-assumes that retraining is about as noisy in both arms; it is robust to unequal variances
-when the arms have the same number of seeds, and its degrees of freedom are fixed (Welch's
-estimated ones made the t test slightly liberal at 3 seeds: 5.5-7 % family-wise false flags
-in the validation study, docs/validation.md). With one seed in an arm only the other
+The interval *with* seed variance is ``d +- t_f sqrt(V_spk + V_seed)`` with the seed
+variance's ``f = sum (k - 1)`` degrees of freedom, and the p-value is the matching t test
+(exact when the speaker part is 0, conservative otherwise; Satterthwaite's data-dependent
+degrees of freedom made it liberal in the tail, see `audit._arms_stats.seed_interval`).
+This is the variance a two-level bootstrap (seeds resampled within each arm, speakers
+resampled jointly) estimates, with the two corrections that such a bootstrap lacks at 2-5
+seeds: the unbiased seed variance (a seed resample shrinks it by ``(k - 1) / k``) and t
+quantiles with the few degrees of freedom that 3 seeds give (a percentile interval over 3
+seeds has only 10 distinct seed draws). Pooling assumes that retraining is about as noisy in
+both arms; with the same number of seeds per arm the test is robust to unequal variances.
+With one seed in an arm only the other
 arm's variance is used (flag ``seed_variance_from_one_arm``); with one seed in both arms there
 is no seed variance and the result equals `audit.compare_evaluations` exactly.
 """
@@ -400,7 +400,7 @@ def compare_arms(
         ``disparity_change``); ``seed_sd`` (the pooled seed-to-seed SD of one model's value
         or gap); ``speaker_ci_low`` / ``speaker_ci_high`` / ``speaker_p_value`` (without
         seed variance: the paired comparison of the seed means); ``speaker_se``,
-        ``seed_se`` and ``df`` (the two standard errors and the Satterthwaite degrees of
+        ``seed_se`` and ``df`` (the two standard errors and the t test's degrees of
         freedom). Flags: ``seed_spread_exceeds_difference`` when ``seed_sd`` exceeds the
         absolute difference (a retrain moves the metric more than the arms differ),
         ``seed_variance_from_one_arm``. McNemar's counts need one checkpoint per arm (NaN

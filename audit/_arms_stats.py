@@ -61,12 +61,10 @@ def seed_spread(seeds_a: np.ndarray, seeds_b: np.ndarray) -> dict[str, np.ndarra
     return out
 
 
-def _seed_components(
-    seeds_a: np.ndarray, seeds_b: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Seed variance of the difference of arm means and its Satterthwaite denominator part.
+def _seed_components(seeds_a: np.ndarray, seeds_b: np.ndarray) -> tuple[np.ndarray, int, bool]:
+    """Seed variance of the difference of arm means and its degrees of freedom.
 
-    Returns ``(v_seed, denominator, one_arm)`` with ``v_seed = s_p^2 (1 / k_A + 1 / k_B)``,
+    Returns ``(v_seed, dof, one_arm)`` with ``v_seed = s_p^2 (1 / k_A + 1 / k_B)``,
     where ``s_p^2`` is the seed variance pooled over the arms with two or more seeds
     (``sum (k - 1) s^2 / sum (k - 1)``, the square of `seed_spread`'s ``seed_sd``) and has
     ``sum (k - 1)`` degrees of freedom; ``one_arm`` when only one arm has two or more seeds.
@@ -75,11 +73,9 @@ def _seed_components(
     k_a, k_b = seeds_a.shape[0], seeds_b.shape[0]
     dof = max(k_a - 1, 0) + max(k_b - 1, 0)
     if dof == 0:
-        nan = np.full(seeds_a.shape[1:], np.nan)
-        return nan, nan, False
+        return np.full(seeds_a.shape[1:], np.nan), 0, False
     pooled = seed_spread(seeds_a, seeds_b)["seed_sd"] ** 2
-    v_seed = pooled * (1 / k_a + 1 / k_b)
-    return v_seed, v_seed**2 / dof, min(k_a, k_b) == 1
+    return pooled * (1 / k_a + 1 / k_b), dof, min(k_a, k_b) == 1
 
 
 def seed_interval(
@@ -95,9 +91,15 @@ def seed_interval(
     ``se = sqrt(V_spk + V_seed)`` where ``V_spk`` is the variance of the paired speaker
     bootstrap replicates times ``m / (m - 1)`` and ``V_seed = s_p^2 (1 / k_A + 1 / k_B)``
     with the pooled seed-to-seed variance ``s_p^2`` (see `_seed_components`); the interval
-    is ``estimate +- t_{nu, 1 - alpha/2} se`` and the p-value the two-sided t test, with
-    Satterthwaite degrees of freedom ``nu = se^4 / (V_spk^2 / (m - 1) + V_seed^2 / f)`` and
-    ``f = sum_arm (k - 1)``.
+    is ``estimate +- t_{f, 1 - alpha/2} se`` and the p-value the two-sided t test, with the
+    seed variance's degrees of freedom ``f = sum_arm (k - 1)``.
+
+    Why not Satterthwaite's ``se^4 / (V_spk^2 / (m - 1) + V_seed^2 / f)``: it grows when the
+    seed variance happens to come out small, exactly when ``|t|`` is large, so the test is
+    liberal in the tail (at ``f = 4`` and a speaker share of a tenth: 1.4 % rejections at a
+    nominal 1 %, which Holm needs; the validation study saw 7.5-8 % family-wise false flags).
+    With ``f`` the test is exact when the speaker part is 0 and conservative otherwise,
+    because ``V_spk`` only adds to the denominator.
 
     Parameters
     ----------
@@ -122,7 +124,7 @@ def seed_interval(
     Examples
     --------
     Without speaker variance, two seeds per arm: ``s_p^2 = 0.02``, ``se^2 = 0.02 (1/2 + 1/2)``
-    and ``nu = f = 2``:
+    and ``f = 2``:
 
     >>> import numpy as np
     >>> a, b = np.array([[0.5], [0.7]]), np.array([[0.7], [0.9]])
@@ -136,11 +138,9 @@ def seed_interval(
     m = np.asarray(n_speakers, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         v_spk = replicate_variance(speaker_reps) * m / np.maximum(m - 1, 1)
-        v_seed, seed_den, one_arm = _seed_components(seeds_a, seeds_b)
+        v_seed, dof, one_arm = _seed_components(seeds_a, seeds_b)
         total = v_spk + v_seed
-        den = v_spk**2 / np.maximum(m - 1, 1) + seed_den
-        df = np.where(den > 0, total**2 / den, np.inf)
-        df = np.maximum(df, 1.0)
+        df = np.full(estimate.shape, float(max(dof, 1)))
         se = np.sqrt(total)
         q = stats.t.ppf(1 - (1 - level) / 2, df)
         low, high = estimate - q * se, estimate + q * se

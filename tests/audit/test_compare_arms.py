@@ -110,8 +110,8 @@ def test_seed_interval_hand_worked():
     pooled = (2 * 0.01 + 1 * 0.005) / 3  # 3 degrees of freedom
     v_seed = pooled * (1 / 3 + 1 / 2)
     total = v_spk + v_seed
-    df = total**2 / (v_spk**2 / 20 + v_seed**2 / 3)
-    assert out["df"][0] == pytest.approx(df, rel=1e-12)
+    df = 3  # the pooled seed variance's degrees of freedom
+    assert out["df"][0] == df
     assert out["seed_se"][0] == pytest.approx(np.sqrt(v_seed), rel=1e-12)
     half = stats.t.ppf(0.975, df) * np.sqrt(total)
     assert out["ci_low"][0] == pytest.approx(0.125 - half, rel=1e-12)
@@ -121,8 +121,9 @@ def test_seed_interval_hand_worked():
     one = seed_interval(np.array([0.125]), reps, np.array([21]), a, b[:1])
     v_seed = 0.01 * (1 / 3 + 1)
     assert one["seed_se"][0] == pytest.approx(np.sqrt(v_seed), rel=1e-12)
-    total = v_spk + v_seed
-    assert one["df"][0] == pytest.approx(total**2 / (v_spk**2 / 20 + v_seed**2 / 2), rel=1e-12)
+    assert one["df"][0] == 2
+    half = stats.t.ppf(0.975, 2) * np.sqrt(v_spk + v_seed)
+    assert one["ci_high"][0] == pytest.approx(0.125 + half, rel=1e-12)
     assert one["one_arm"][0]
 
 
