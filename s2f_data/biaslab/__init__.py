@@ -52,8 +52,10 @@ from s2f_data.biaslab._voice import (
     SAMPLE_RATE,
     Utterance,
     VoiceProfile,
+    l1_english_accent,
     sample_voice,
     synthesize_utterance,
+    voice_in_language,
     warp_formants,
 )
 
@@ -85,10 +87,12 @@ __all__ = [
     "evaluation_cells",
     "expected_shares",
     "generate_population",
+    "l1_english_accent",
     "load_spec",
     "make_sentence",
     "sample_speakers",
     "sample_voice",
     "synthesize_utterance",
+    "voice_in_language",
     "warp_formants",
 ]

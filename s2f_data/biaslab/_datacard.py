@@ -52,6 +52,30 @@ def _md_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _bilingual_section(
+    speakers: pd.DataFrame, manifest: pd.DataFrame, tables: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    """Markdown lines (and ``tables`` entries) naming the bilingual speakers."""
+    two = speakers[speakers["bilingual"].astype(bool)]
+    rows = []
+    for (eth, lang), grp in two.groupby(["ethnicity", "first_language"], sort=True):
+        utts = manifest[manifest["speaker_id"].isin(grp["speaker_id"])]
+        rows.append({"ethnicity": eth, "first_language": lang, "speakers": len(grp),
+                     "english_accents": ", ".join(sorted(set(grp["voice2_accent"]))),
+                     "utterances_l1": int((utts["language"] == lang).sum()),
+                     "utterances_en": int((utts["language"] == "en").sum())})
+    tables["bilingual"] = rows
+    tables["bilingual_speakers"] = [{"speaker_id": s} for s in two["speaker_id"]]
+    md = ["## bilingual speakers", "",
+          f"{len(two)} speakers speak their first language and English with one voice identity "
+          "(same pitch, speed, formant warp, jitter, tremor); language labels are per utterance, "
+          "and the manifest columns `first_language` and `bilingual` mark them.", ""]
+    if rows:
+        md += [_md_table(pd.DataFrame(rows)), "",
+               "Speaker ids: " + ", ".join(f"`{s}`" for s in two["speaker_id"]), ""]
+    return md
+
+
 def data_card(
     spec: PopulationSpec, speakers: pd.DataFrame, manifest: pd.DataFrame, *, seed: int,
     kind: str,
@@ -116,6 +140,8 @@ def data_card(
     tables["ethnicity_x_split"] = [
         {"ethnicity": e, "split": s, "speakers": int(by_split.loc[e, s])}
         for e in by_split.index for s in by_split.columns]
+    if "bilingual" in speakers.columns:
+        md += _bilingual_section(speakers, manifest, tables)
     card = {"name": spec.name, "kind": kind, "seed": seed, "n_speakers": len(speakers),
             "n_utterances": len(manifest), "spec": spec.to_dict(), "tables": tables}
     return "\n".join(md), card

@@ -37,7 +37,7 @@ import pandas as pd
 
 from s2f_data._atomic import atomic_write_bytes, atomic_write_text
 from s2f_data._manifest import ManifestInfo, write_manifest
-from s2f_data.biaslab._accent import ACCENTS
+from s2f_data.biaslab._accent import ACCENTS, NATIVE_ENGLISH_ACCENTS
 from s2f_data.biaslab._espeak import _engine, run_isolated
 from s2f_data.biaslab._spec import ETHNICITIES, PopulationSpec
 from s2f_data.biaslab._text import LANGUAGES
@@ -46,8 +46,10 @@ from s2f_data.biaslab._voice import (
     GENDERS,
     SAMPLE_RATE,
     VoiceProfile,
+    l1_english_accent,
     sample_voice,
     synthesize_utterance,
+    voice_in_language,
 )
 
 __all__ = [
@@ -131,7 +133,7 @@ def evaluation_cells(spec: PopulationSpec) -> list[tuple[str, str]]:
 
 def _speaker_record(
     spec: PopulationSpec, seed: int, kind: str, index: int, labels: dict[str, str],
-    prefix: str,
+    prefix: str, bilingual: bool = False,
 ) -> dict[str, Any]:
     rng = _rng(seed, kind, index, _STREAM_DEMOGRAPHICS)
     face_size = float(rng.normal())
@@ -140,13 +142,36 @@ def _speaker_record(
         language=labels["language"], accent=labels["accent"], gender=labels["gender"],
         age_group=labels["age_group"], face_size=face_size,
     )
-    return {
+    record = {
         "speaker_id": f"{prefix}{index:05d}",
         "index": index,
         **labels,
         "face_size": round(face_size, 6),
         **{f"voice_{k}": v for k, v in voice.to_dict().items()},
     }
+    if not spec.bilingual:
+        return record
+    record.update(first_language=labels["language"], bilingual=bilingual)
+    if bilingual:
+        en_accent = _bilingual_english_accent(spec, seed, kind, index, labels)
+        english = voice_in_language(voice, language="en", accent=en_accent,
+                                    rng=_rng(seed, kind, index, _STREAM_VOICE, 1))
+        record.update({f"voice2_{k}": v for k, v in english.to_dict().items()})
+    return record
+
+
+def _bilingual_english_accent(
+    spec: PopulationSpec, seed: int, kind: str, index: int, labels: dict[str, str]
+) -> str:
+    """English accent of a bilingual speaker: the L1 accent, else a native one of the spec."""
+    l1 = l1_english_accent(labels["language"])
+    if l1 is not None:
+        return l1
+    table = {a: p for a, p in spec.accent_table("en", labels["ethnicity"]).items()
+             if a in NATIVE_ENGLISH_ACCENTS and p > 0}
+    if not table:
+        return "en-us"
+    return _choice(_rng(seed, kind, index, _STREAM_DEMOGRAPHICS, 3), table)
 
 
 def sample_speakers(
@@ -207,7 +232,10 @@ def sample_speakers(
                       "gender": _choice(rng, spec.gender),
                       "age_group": _choice(rng, spec.age_group)}
             labels["accent"] = _choice(rng, spec.accent_table(labels["language"], eth))
-            rows.append(_speaker_record(spec, seed, kind, i, labels, prefix))
+            two = labels["language"] != "en" and float(
+                _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 2).random()
+            ) < spec.bilingual.get("share", 0.0)
+            rows.append(_speaker_record(spec, seed, kind, i, labels, prefix, bilingual=two))
         table = pd.DataFrame(rows)
         table.insert(1, "split", _assign_splits(spec, table, seed))
     else:
@@ -224,6 +252,13 @@ def sample_speakers(
                 rng = _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 1)
                 labels["accent"] = _choice(rng, spec.accent_table(lang, eth))
                 rows.append(_speaker_record(spec, seed, kind, i, labels, prefix))
+                i += 1
+        for eth, lang in spec.bilingual_cells():  # the counterfactual block, after the cells
+            for j in range(min_per_cell):
+                labels = {"ethnicity": eth, "language": lang, "accent": "native",
+                          "gender": genders[j % len(genders)],
+                          "age_group": ages[(j // len(genders)) % len(ages)]}
+                rows.append(_speaker_record(spec, seed, kind, i, labels, prefix, bilingual=True))
                 i += 1
         table = pd.DataFrame(rows)
         table.insert(1, "split", "test")
@@ -299,21 +334,32 @@ def _make_speaker_files(job: dict[str, Any]) -> dict[str, Any]:
     lm_rel = f"landmarks/{sid}.npy"
     atomic_write_bytes(out / face_rel, _png_bytes(image))
     atomic_write_bytes(out / lm_rel, _npy_bytes(landmarks))
-    profile = VoiceProfile.from_dict(
-        {k[len("voice_"):]: v for k, v in spk.items() if k.startswith("voice_")})
     utterances = []
-    for j in range(job["utterances"]):
+    for j, profile in enumerate(_utterance_profiles(spk, job)):
         utt = synthesize_utterance(profile, _rng(seed, kind, index, _STREAM_UTTERANCE, j),
                                    clip_seconds=job["clip_seconds"], isolated=False)
         uid = f"{sid}-{j:03d}"
         rel = f"audio/{sid}/{uid}.wav"
         atomic_write_bytes(out / rel, _wav_bytes(utt.wave, utt.sample_rate))
-        utterances.append({"utterance_id": uid, "audio_path": rel, "text": utt.text})
+        utterances.append({"utterance_id": uid, "audio_path": rel, "text": utt.text,
+                           "language": profile.language, "accent": profile.accent,
+                           "voice": profile.voice})
     record = {"fingerprint": job["fingerprint"], "speaker_id": sid, "face_path": face_rel,
               "landmarks_path": lm_rel, "utterances": utterances}
     atomic_write_text(out / "done" / f"{sid}.json",
                       json.dumps(record, ensure_ascii=False, indent=1) + "\n")
     return record
+
+
+def _utterance_profiles(spk: dict[str, Any], job: dict[str, Any]) -> list[VoiceProfile]:
+    """List the voice of each utterance: first language, then English if bilingual."""
+    first = VoiceProfile.from_dict(
+        {k[len("voice_"):]: v for k, v in spk.items() if k.startswith("voice_")})
+    if not spk.get("bilingual"):
+        return [first] * job["utterances"]
+    english = VoiceProfile.from_dict(
+        {k[len("voice2_"):]: v for k, v in spk.items() if k.startswith("voice2_")})
+    return [first] * job["utterances_per_language"] + [english] * job["utterances_per_language"]
 
 
 def _run_jobs(jobs: list[dict[str, Any]], workers: int, progress: bool,
@@ -444,9 +490,12 @@ def generate_population(
     jobs = [{"out_dir": str(out), "speaker": rec, "seed": int(seed), "kind": kind,
              "index": int(rec["speaker_id"].rsplit("-", 1)[1]),
              "face_size_px": spec.face_size_px, "utterances": spec.utterances_per_speaker,
-             "clip_seconds": spec.clip_seconds, "fingerprint": fingerprint}
+             "clip_seconds": spec.clip_seconds, "fingerprint": fingerprint,
+             "utterances_per_language": spec.bilingual.get("utterances_per_language", 0)}
             for rec in records]
-    results = list(_run_jobs(jobs, workers, progress, len(jobs) * spec.utterances_per_speaker))
+    n_utts = sum(2 * j["utterances_per_language"] if j["speaker"].get("bilingual")
+                 else j["utterances"] for j in jobs)
+    results = list(_run_jobs(jobs, workers, progress, n_utts))
     by_id = {r["speaker_id"]: r for r in results}
     rows = []
     for spk in records:
@@ -455,12 +504,14 @@ def generate_population(
             rows.append({
                 "utterance_id": utt["utterance_id"], "speaker_id": spk["speaker_id"],
                 "audio_path": utt["audio_path"], "split": spk["split"],
-                "face_path": rec["face_path"], "language": spk["language"],
-                "accent": spk["accent"], "gender": spk["gender"],
+                "face_path": rec["face_path"], "language": utt.get("language", spk["language"]),
+                "accent": utt.get("accent", spk["accent"]), "gender": spk["gender"],
                 "age_group": spk["age_group"], "ethnicity": spk["ethnicity"],
                 "landmarks_path": rec["landmarks_path"], "face_size": f"{spk['face_size']:.6f}",
-                "f0_hz": f"{spk['voice_f0_hz']:.2f}", "voice": spk["voice_voice"],
+                "f0_hz": f"{spk['voice_f0_hz']:.2f}", "voice": utt.get("voice", spk["voice_voice"]),
                 "text": utt["text"],
+                **({"first_language": spk["first_language"],
+                    "bilingual": str(bool(spk["bilingual"])).lower()} if spec.bilingual else {}),
             })
     frame = pd.DataFrame(rows)
     info = ManifestInfo(

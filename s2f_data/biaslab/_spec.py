@@ -29,8 +29,18 @@ TOML layout (see ``presets/*.toml``)::
     [[holdout]]        # speakers matching every key are never in train or val
     language = "zh"
     ethnicity = "White"
+    [bilingual]        # optional: speakers who also speak English (same voice identity)
+    share = 0.2                  # P(bilingual | first language not English), training draws
+    eval_block = true            # evaluation draws add a counterfactual block (see below)
+    utterances_per_language = 2  # utterances of a bilingual speaker in each language
 
 Non-English languages have the single accent ``native`` and need no accent table.
+
+A bilingual speaker keeps one voice identity and speaks their first language and English,
+the English with the L1 accent where the lab simulates one (``en-x-zh``, ``en-x-hi``,
+``en-x-es``), otherwise with a native accent drawn from ``[accent.en.*]``. With
+``eval_block = true`` an evaluation draw adds ``min_per_cell`` bilingual speakers for every
+(ethnicity, language) pair of the spec whose language is not English and has P > 0.
 """
 
 from __future__ import annotations
@@ -58,7 +68,9 @@ _HOLDOUT_KEYS = ("ethnicity", "language", "accent", "gender", "age_group")
 _TOP_KEYS = frozenset({
     "name", "description", "speakers", "utterances_per_speaker", "clip_seconds", "seed",
     "face_size_px", "split", "ethnicity", "gender", "age_group", "language", "accent", "holdout",
+    "bilingual",
 })
+_BILINGUAL_KEYS = ("share", "eval_block", "utterances_per_language")
 _PROB_TOL = 1e-6
 
 
@@ -104,6 +116,31 @@ def _integer(data: dict[str, Any], key: str, lo: int, hi: int, source: str | Non
     return value
 
 
+def _bilingual(data: Any, upp: int, source: str | None) -> dict[str, Any]:
+    """Validate the optional ``[bilingual]`` table; fill its defaults."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PopulationSpecError(f"{_where(source, 'bilingual')}: expected a table")
+    unknown = sorted(set(data) - set(_BILINGUAL_KEYS))
+    if unknown:
+        raise PopulationSpecError(
+            f"{_where(source, f'bilingual.{unknown[0]}')}: unknown key; expected one of "
+            f"{list(_BILINGUAL_KEYS)}")
+    share = data.get("share", 0.0)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not (
+            0.0 <= float(share) <= 1.0):
+        raise PopulationSpecError(
+            f"{_where(source, 'bilingual.share')}: expected a number in [0, 1], got {share!r}")
+    block = data.get("eval_block", False)
+    if not isinstance(block, bool):
+        raise PopulationSpecError(
+            f"{_where(source, 'bilingual.eval_block')}: expected true or false, got {block!r}")
+    upl = _integer({"utterances_per_language": data.get("utterances_per_language", upp)},
+                   "utterances_per_language", 1, 1000, source)
+    return {"share": float(share), "eval_block": block, "utterances_per_language": upl}
+
+
 @dataclass(frozen=True)
 class PopulationSpec:
     """A synthetic population: sizes and the joint distribution of demographics.
@@ -136,6 +173,9 @@ class PopulationSpec:
         Label combinations (``{"language": "zh", "ethnicity": "White"}``) kept out of training.
     description : str
         Free text.
+    bilingual : dict
+        Empty (no bilingual speakers), or ``share`` (float), ``eval_block`` (bool) and
+        ``utterances_per_language`` (int); see the module docstring.
     """
 
     name: str
@@ -152,6 +192,7 @@ class PopulationSpec:
     accent: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     holdout: tuple[dict[str, str], ...] = ()
     description: str = ""
+    bilingual: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str | None = None) -> PopulationSpec:
@@ -272,6 +313,7 @@ class PopulationSpec:
             seed=seed, face_size_px=face_px, split=split, ethnicity=ethnicity, gender=gender,
             age_group=age, language=language, accent=accent, holdout=tuple(holdout),
             description=description,
+            bilingual=_bilingual(data.get("bilingual"), upp, source),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -292,6 +334,8 @@ class PopulationSpec:
             "accent": {k: {e: dict(t) for e, t in v.items()} for k, v in self.accent.items()},
             "holdout": [dict(h) for h in self.holdout],
         }
+        if self.bilingual:  # absent key: specs without the option keep their fingerprint
+            out["bilingual"] = dict(self.bilingual)
         return out
 
     def fingerprint(self) -> str:
@@ -332,6 +376,22 @@ class PopulationSpec:
         if "default" in tables:
             return tables["default"]
         return {ACCENTS[language][0]: 1.0}
+
+    def bilingual_cells(self) -> list[tuple[str, str]]:
+        """(ethnicity, first language) pairs of an evaluation draw's bilingual block.
+
+        Every pair whose language is not English and has P(language | ethnicity) > 0; empty
+        without ``[bilingual] eval_block = true``.
+
+        Examples
+        --------
+        >>> PopulationSpec.preset("representative").bilingual_cells()[:2]
+        [('Asian', 'zh'), ('Asian', 'ja')]
+        """
+        if not self.bilingual.get("eval_block", False):
+            return []
+        return [(eth, lang) for eth in ETHNICITIES if eth in self.language
+                for lang in LANGUAGES if lang != "en" and self.language[eth].get(lang, 0) > 0]
 
     def is_held_out(self, labels: dict[str, str]) -> bool:
         """Whether a speaker with these labels matches a holdout combination."""

@@ -120,6 +120,13 @@ def test_evaluation_draw_fills_every_cell(preset: str) -> None:
     main = dict(c for c in cells if c[0] != "en")
     assert main["zh"] == "Asian" and main["hi"] == "Indian" and main["ja"] == "Asian"
     ev = sample_speakers(spec, seed=3, kind="eval", min_per_cell=20)
+    if spec.bilingual_cells():  # the counterfactual block: 20 per pair, after the cells
+        block = ev[ev["bilingual"]]
+        assert ev["bilingual"].to_numpy().argmax() == len(cells) * 20
+        per_pair = block.groupby(["ethnicity", "first_language"]).size()
+        assert sorted(per_pair.index) == sorted(spec.bilingual_cells())
+        assert (per_pair == 20).all()
+        ev = ev[~ev["bilingual"]]
     counts = ev.groupby(["language", "ethnicity"]).size()
     assert len(counts) == len(cells)
     assert (counts >= 20).all()
