@@ -37,7 +37,8 @@ def seed_spread(seeds_a: np.ndarray, seeds_b: np.ndarray) -> dict[str, np.ndarra
     dict of str to ndarray, shape (G,)
         ``sd_a``, ``min_a``, ``max_a``, ``sd_b``, ``min_b``, ``max_b`` and ``seed_sd``:
         ``sqrt(sum_arms (k - 1) s^2 / sum_arms (k - 1))`` over the arms with two or more
-        seeds (NaN when neither has).
+        seeds (NaN when neither has). A variance below ``(1e-9 x the largest |value|)^2``
+        is rounding noise of equal values and counts as 0.
 
     Examples
     --------
@@ -48,8 +49,14 @@ def seed_spread(seeds_a: np.ndarray, seeds_b: np.ndarray) -> dict[str, np.ndarra
     """
     out: dict[str, np.ndarray] = {}
     num, den = 0.0, 0
+    # a spread at rounding level (every seed gave the same value) is no spread
+    scale = np.fmax(
+        np.abs(seeds_a).max(axis=0, initial=0.0), np.abs(seeds_b).max(axis=0, initial=0.0)
+    )
     for arm, values in (("a", seeds_a), ("b", seeds_b)):
         var = _seed_var(values)
+        with np.errstate(invalid="ignore"):
+            var = np.where(var <= (_ROUNDING * scale) ** 2, 0.0, var)
         out[f"sd_{arm}"] = np.sqrt(var)
         out[f"min_{arm}"] = np.min(values, axis=0)
         out[f"max_{arm}"] = np.max(values, axis=0)

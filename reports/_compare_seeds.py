@@ -27,7 +27,7 @@ def seed_verdict(record: Mapping[str, Any]) -> str:
     Rule, first match wins: too few speakers; one checkpoint per arm (training noise not
     measured); ``seed_spread_exceeds_difference`` (seed noise); ``significant`` (a
     difference beyond speaker and seed noise, higher or lower by the sign of the
-    difference); otherwise no difference shown.
+    difference, after the family's multiple-testing correction); otherwise not significant.
 
     Examples
     --------
@@ -51,7 +51,7 @@ def seed_verdict(record: Mapping[str, Any]) -> str:
             word = "larger" if word == "higher" else "smaller"
             return f"gap {word} under B beyond speaker and seed noise"
         return f"B {word} than A beyond speaker and seed noise"
-    return "no difference shown beyond speaker and seed noise"
+    return "not significant after correction (speaker and seed noise included)"
 
 
 def _focus_attributes(focus: Iterable[Sequence[str]]) -> set[str]:

@@ -131,6 +131,9 @@ def test_seed_spread_pools_only_arms_with_two_seeds():
     out = seed_spread(np.array([[0.5, 0.1]]), np.array([[0.8, 0.2], [0.6, 0.2]]))
     assert np.isnan(out["sd_a"]).all() and out["min_a"].tolist() == [0.5, 0.1]
     assert out["seed_sd"] == pytest.approx([np.sqrt(0.02), 0.0])
+    # equal values up to rounding (sums taken in another order) have no spread
+    equal = seed_spread(np.array([[0.05], [0.05 + 1e-17]]), np.array([[0.05], [0.05]]))
+    assert equal["seed_sd"][0] == 0.0 and equal["sd_a"][0] == 0.0
 
 
 def test_one_seed_in_one_arm_is_flagged(seeds):

@@ -69,9 +69,7 @@ def test_seeds_section_shows_the_audits_numbers_and_verdicts(arms, tmp_path):
     verdicts = {tr["data-verdict"] for tr in rows}
     # equal recipes (same flip rate): the seed noise must show up in some verdict
     assert any(v.startswith("seed noise") for v in verdicts), verdicts
-    assert not any(
-        "beyond speaker and seed noise" in v and "no difference" not in v for v in verdicts
-    ), verdicts
+    assert not any(v.endswith("beyond speaker and seed noise") for v in verdicts), verdicts
     assert checked == len(rows) and soup.find(id="seeds-gaps") is not None
 
 
@@ -98,4 +96,4 @@ def test_seed_rows_keep_headline_metrics_of_the_focus():
     rows = seed_rows({"paired": paired}, [("language", "ethnicity")])
     assert [r["attribute"] for r in rows["metrics"]] == ["overall", "ethnicity"]
     assert rows["gaps"] == [] and rows["left_out"] == {"metrics": 0, "gaps": 0}
-    assert rows["metrics"][0]["verdict"] == "no difference shown beyond speaker and seed noise"
+    assert rows["metrics"][0]["verdict"].startswith("not significant after correction")
