@@ -15,6 +15,7 @@ from typing import Any
 
 from reports import _text
 from reports._figures import forest_plot, heat_style
+from reports._language_swap import LANGUAGE_SWAP_TABLE, fill_language_swap_section
 from reports._load import LoadedAudit, load_audit
 from reports._summary import SUMMARY_TABLES, build_summary
 from reports._tables import (
@@ -41,6 +42,7 @@ TABLE_SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("confusion", "Attribute confusion", ("confusion",)),
     ("agreement", "Attribute agreement", ("agreement", "upper_bound")),
     ("disparities", "Disparities", ("disparit",)),
+    ("language_swap", "Does the language spoken change the face?", ("language_swap",)),
     ("retrieval", "Retrieval", ("retrieval",)),
     ("similarity", "Feature similarity", ("similarity",)),
     ("input_length", "Input length", ("input_length",)),
@@ -925,6 +927,11 @@ def build_context(
         for index, record in enumerate(records):
             if "difference" in record:
                 gap_items.append((name, index, record))
+    if LANGUAGE_SWAP_TABLE in loaded.tables:  # answer, figure and a compact view
+        fill_language_swap_section(
+            sections["language_swap"], loaded.tables[LANGUAGE_SWAP_TABLE], exports, unique,
+            max_rows,
+        )
     disparity_tables = {name for name in loaded.tables if section_of(name) == "disparities"}
     headline = [
         (name, r)
