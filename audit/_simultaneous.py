@@ -147,13 +147,21 @@ def simultaneous_intervals(frame: pd.DataFrame, k: np.ndarray, alpha: float) -> 
 
 
 def minimum_detectable_difference(
-    null_se: np.ndarray, df: np.ndarray, level: np.ndarray, power: float = POWER
+    null_se: np.ndarray,
+    df: np.ndarray,
+    level: np.ndarray,
+    power: float = POWER,
+    rate: np.ndarray | None = None,
 ) -> np.ndarray:
     """Smallest |difference| the test detects with probability ``power`` at ``level``.
 
-    ``(t_(df)(1 - level / 2) + t_(df)(power)) * null_se``: the gap at which the two-sided
-    t test with the standard error under the null (`audit._power`) rejects with the given
-    power (the standard error under the alternative taken equal to the null one).
+    ``d = t_(df)(1 - level / 2) null_se + t_(df)(power) se_1(d)``: the gap at which the
+    two-sided t test with the standard error under the null (`audit._power`) rejects with
+    the given power. ``se_1`` is the standard error under the alternative: ``null_se`` for
+    metrics that are not rates; for a rate ``p0`` (``rate``, the reference rate) it is
+    ``null_se sqrt(p1 (1 - p1) / (p0 (1 - p0)))`` at the group rate ``p1 = p0 -+ d``
+    moved towards 0.5 (the direction with the larger variance, so the MDD errs high),
+    solved by fixed-point iteration.
 
     Examples
     --------
@@ -164,8 +172,19 @@ def minimum_detectable_difference(
     """
     from scipy import stats
 
-    with np.errstate(invalid="ignore"):
-        return (stats.t.isf(level / 2, df) + stats.t.ppf(power, df)) * null_se
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_a, t_b = stats.t.isf(level / 2, df), stats.t.ppf(power, df)
+        d = (t_a + t_b) * null_se
+        if rate is None:
+            return d
+        p0 = np.asarray(rate, dtype=np.float64)
+        is_rate = np.isfinite(p0) & (p0 > 0) & (p0 < 1)
+        toward = np.where(p0 > 0.5, -1.0, 1.0)
+        for _ in range(30):  # contraction: converges in a few steps
+            p1 = np.clip(p0 + toward * d, 0.0, 1.0)
+            ratio = np.sqrt(p1 * (1 - p1) / (p0 * (1 - p0)))
+            d = np.where(is_rate, (t_a + t_b * ratio) * null_se, d)
+        return d
 
 
 def _family_sizes(keys: pd.Series, k: np.ndarray, correction: str) -> np.ndarray:
@@ -248,8 +267,12 @@ def control_errors(
             simultaneous_intervals(frame, k[start:stop], alpha)
         if "null_se" in frame.columns and len(frame):
             fam_k = _family_sizes(keys.iloc[start:stop], k[start:stop], correction)
+            rate = frame["null_rate"] if "null_rate" in frame.columns else None
             frame["mdd"] = minimum_detectable_difference(
-                frame["null_se"].to_numpy(np.float64), _test_df(frame), alpha / fam_k
+                frame["null_se"].to_numpy(np.float64),
+                _test_df(frame),
+                alpha / fam_k,
+                rate=None if rate is None else rate.to_numpy(np.float64),
             )
             frame["mdd_alpha"] = np.where(np.isfinite(frame["mdd"]), alpha / fam_k, np.nan)
         start = stop

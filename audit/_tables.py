@@ -623,6 +623,7 @@ def _grouping_records(
                 "p_adjusted": np.nan,
                 "flags": flags,
                 "null_se": float(null_se[i, g]),
+                "null_rate": float(ref_value[i]) if spec.binary else np.nan,
             }
             for name, vals in extras.items():
                 rec[name] = float(vals[g])
@@ -801,7 +802,7 @@ def metric_tables(
         extra_cols = [c for c in metrics.columns if c not in RECORD_COLUMNS]
         metrics = metrics[list(RECORD_COLUMNS) + extra_cols]
         if reference is None:
-            metrics = metrics.drop(columns=["null_se"])
+            metrics = metrics.drop(columns=["null_se", "null_rate"])
             adjust_families(metrics, correction, alpha)
         else:
             # p_adjusted, significant, and the simultaneous interval of each family

@@ -19,8 +19,11 @@ def heat_style(rate: Any) -> str:
 
     Examples
     --------
+    The text is black or white, whichever contrasts at least 4.5:1 with the background
+    (WCAG AA; black is readable down to a relative luminance of 0.175, white up to 0.183).
+
     >>> heat_style(0.0)
-    'background-color: rgb(255, 255, 255); color: #111'
+    'background-color: rgb(255, 255, 255); color: #000'
     >>> heat_style(None)
     ''
     """
@@ -29,8 +32,18 @@ def heat_style(rate: Any) -> str:
     t = min(max(float(rate), 0.0), 1.0)
     # white -> dark blue (8, 48, 107)
     r, g, b = (round(255 + (end - 255) * t) for end in (8, 48, 107))
-    text = "#fff" if t > 0.55 else "#111"
+    text = "#fff" if _luminance(r, g, b) < 0.179 else "#000"
     return f"background-color: rgb({r}, {g}, {b}); color: {text}"
+
+
+def _luminance(r: int, g: int, b: int) -> float:
+    """WCAG relative luminance of an sRGB colour (0-255 channels)."""
+
+    def lin(c: int) -> float:
+        x = c / 255
+        return x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
 
 
 @dataclass(frozen=True)

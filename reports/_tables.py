@@ -314,7 +314,7 @@ def _column_order(
 _ESTIMATE_OF = {head: (low, high) for head, low, high in _ESTIMATES}
 #: Columns kept in the exports but not shown as HTML columns: the standard error under the
 #: null and the levels behind ``mdd`` and the simultaneous interval.
-EXPORT_ONLY = ("null_se", "mdd_alpha", "sim_alpha")
+EXPORT_ONLY = ("null_se", "null_rate", "mdd_alpha", "sim_alpha")
 #: Columns of the simultaneous interval of a difference (shown inside the difference cell).
 _SIMULTANEOUS = ("diff_sim_low", "diff_sim_high", "sim_alpha")
 

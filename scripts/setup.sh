@@ -95,6 +95,20 @@ elif [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
+# 1b. axe-core, the accessibility checker the report browser tests inject, into the cache
+#     folder they read (tests/reports/axe_core.py; same pinned version). Skipped without npm.
+AXE_VERSION=4.14.1
+AXE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/s2f-audit/axe-core-$AXE_VERSION"
+if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ] && command -v npm >/dev/null 2>&1; then
+  if [ "$DRY_RUN" = 1 ]; then
+    say "would install axe-core $AXE_VERSION into $AXE_DIR"
+  else
+    say "installing axe-core $AXE_VERSION into $AXE_DIR (report accessibility test)"
+    npm install --no-audit --no-fund --prefix "$AXE_DIR" "axe-core@$AXE_VERSION" >/dev/null 2>&1 \
+      || say "could not install axe-core; the accessibility test will be skipped"
+  fi
+fi
+
 # 2. Virtual environment with pinned versions (constraints file) and the package itself.
 want=$(cat pyproject.toml "$CONSTRAINTS" | sha256sum | cut -c1-16)-$EXTRAS
 [ "$KEEP_TORCH" = 1 ] && want+="-keep-torch"

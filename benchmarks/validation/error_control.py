@@ -177,7 +177,7 @@ def power_study(
 
     Group g0 (``n_speakers``) against a group of 200 speakers, reference ``overall``. The
     audit's ``mdd`` of g0 is averaged over ``calibration`` null tables; then g0's rate is
-    moved so that its difference to overall equals that MDD, and the share of tables where
+    moved down by that MDD (g1's up, so that the overall rate stays), and the share of tables where
     g0's test rejects at the MDD's level (raw p < ``mdd_alpha``; and Holm's ``significant``)
     is the simulated power.
     """
@@ -194,8 +194,11 @@ def power_study(
         levels.append(rows.loc["g0", "mdd_alpha"])
     gap = float(np.mean(mdds))
     share = sizes[0] / sum(sizes)
-    rate_g0 = rate - gap / (1 - share)  # difference to overall = (1 - f)(p_g0 - p_g1)
-    design = sim.Design(sizes, (rate_g0, rate), utterances_per_speaker=utt)
+    # g0 moves by the MDD and g1 the other way, so that the overall rate (the reference the
+    # MDD was computed at) stays at `rate` and g0's difference to overall is the MDD
+    rate_g0 = rate - gap
+    rate_g1 = rate + gap * share / (1 - share)
+    design = sim.Design(sizes, (rate_g0, rate_g1), utterances_per_speaker=utt)
     reject = flagged = 0
     for _ in range(replicates):
         rows = sim.audit_rates(
@@ -211,6 +214,7 @@ def power_study(
         "mdd_sd_over_null_tables": round(float(np.std(mdds)), 4),
         "mdd_alpha": float(np.mean(levels)),
         "rate_g0": round(rate_g0, 4),
+        "rate_g1": round(rate_g1, 4),
         "power_at_mdd_level": reject / replicates,
         "mc_se": _binom_se(reject, replicates),
         "power_holm_significant": flagged / replicates,

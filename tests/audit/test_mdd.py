@@ -20,18 +20,43 @@ def tables():
         return run_audit_tables(table, **kw), run_audit_tables(table, error_control="audit", **kw)
 
 
-def test_mdd_is_the_power_formula_at_the_family_level(tables):
-    m = tables[0]["metrics"]
-    fam = m[(m.metric == "agreement") & (m.target == "gender")]
+def _family(m, metric, target):
+    fam = m[(m.metric == metric) & (m.target == target)]
     k = int(fam["p_adjusted"].notna().sum())
     rows = fam[fam["null_se"].notna()]
+    return rows, 0.05 / k, rows["n_speakers"].to_numpy(float) - 1
+
+
+def test_mdd_is_the_power_formula_at_the_family_level(tables):
+    # not a rate: the standard error under the alternative is the null one
+    rows, level, df = _family(tables[0]["metrics"], "kappa", "gender")
     assert len(rows) > 5
-    df = rows["n_speakers"].to_numpy(float) - 1
-    level = 0.05 / k
     expected = (stats.t.isf(level / 2, df) + stats.t.ppf(0.8, df)) * rows["null_se"].to_numpy()
     np.testing.assert_allclose(rows["mdd"], expected, rtol=1e-9)
     np.testing.assert_allclose(rows["mdd_alpha"], level, rtol=1e-12)
+
+
+def test_rate_mdd_uses_the_variance_at_the_alternative(tables):
+    # d = t_a se0 + t_b se0 sqrt(p1 (1 - p1) / (p0 (1 - p0))), p1 = p0 - d (p0 > 0.5),
+    # solved here with a root finder
+    from scipy.optimize import brentq
+
+    rows, level, df = _family(tables[0]["metrics"], "agreement", "gender")
+    small = (rows["mdd"] < 0.5).to_numpy()  # a root inside (0, p0) to bracket
+    assert small.sum() > 5
+    for (_, row), nu in zip(rows[small].iterrows(), df[small], strict=True):
+        p0, se0 = row["null_rate"], row["null_se"]
+        t_a, t_b = stats.t.isf(level / 2, nu), stats.t.ppf(0.8, nu)
+
+        def gap(d, p0=p0, se0=se0, t_a=t_a, t_b=t_b):
+            p1 = min(max(p0 - d, 0.0), 1.0)
+            return t_a * se0 + t_b * se0 * np.sqrt(p1 * (1 - p1) / (p0 * (1 - p0))) - d
+
+        expected = brentq(gap, 0.0, p0, xtol=1e-14)
+        assert row["mdd"] == pytest.approx(expected, rel=1e-6)
+        assert row["mdd"] > (t_a + t_b) * se0  # p1 nearer 0.5: larger than the null formula
     # smaller groups cannot detect as small a gap
+    rows, _, _ = _family(tables[0]["metrics"], "agreement", "gender")
     order = np.argsort(rows["n_speakers"].to_numpy())
     assert rows["mdd"].to_numpy()[order[0]] > rows["mdd"].to_numpy()[order[-1]]
 

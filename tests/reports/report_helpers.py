@@ -83,7 +83,7 @@ def check_record(cells: dict[str, dict[str, str]], record: dict[str, Any]) -> in
     """Assert every number of ``record`` equals its HTML cell; return how many were checked."""
     checked = 0
     keys = dict(CI_KEYS)
-    skip = {"sim_alpha", "null_se", "mdd_alpha"}  # export-only columns
+    skip = {"sim_alpha", "null_se", "null_rate", "mdd_alpha"}  # export-only columns
     sim = record.get("diff_sim_low")
     if isinstance(sim, float) and math.isfinite(sim):
         # a tested difference shows its simultaneous interval; the unadjusted one is in
