@@ -26,7 +26,7 @@ NAME = "data"
 HELP = "import data sets to a manifest; check a manifest"
 
 FORMAT_NAMES = ("voxceleb1", "voxceleb2", "avspeech", "common_voice", "casual_conversations",
-                "table")
+                "table", "mavceleb")
 #: Which command-line options each format takes (option dest -> adapter keyword).
 FORMAT_OPTIONS: dict[str, dict[str, str]] = {
     "voxceleb1": {"meta": "meta", "faces": "faces_dir", "age_table": "age_table"},
@@ -42,11 +42,13 @@ FORMAT_OPTIONS: dict[str, dict[str, str]] = {
                              "test_fraction": "test_fraction"},
     "table": {"map": "mapping", "base_dir": "base_dir", "source": "source",
               "val_fraction": "val_fraction", "test_fraction": "test_fraction"},
+    "mavceleb": {"meta": "meta", "faces": "faces_dir", "test_ids": "test_ids",
+                 "val_fraction": "val_fraction", "test_fraction": "test_fraction"},
 }
 #: Other spellings accepted for a format name (the README once said ``commonvoice``).
 FORMAT_ALIASES = {"commonvoice": "common_voice", "cv": "common_voice",
                   "casualconversations": "casual_conversations"}
-SEEDED = {"avspeech", "common_voice", "casual_conversations", "table"}
+SEEDED = {"avspeech", "common_voice", "casual_conversations", "table", "mavceleb"}
 
 
 def format_name(text: str) -> str:
@@ -87,7 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="data set format (commonvoice is accepted for common_voice)")
     imp.add_argument("root", help="data set root folder or metadata file")
     imp.add_argument("--out", required=True, help="output manifest.csv")
-    imp.add_argument("--meta", help="voxceleb1/2: meta file if not <root>/vox?_meta.csv")
+    imp.add_argument("--meta", help="voxceleb1/2: meta file if not <root>/vox?_meta.csv; "
+                     "mavceleb: if not the one <root>/*_meta.csv")
     imp.add_argument("--faces", metavar="DIR",
                      help="voxceleb1/2: folder of VGGFace images or face crops")
     imp.add_argument("--age-table", metavar="CSV",
@@ -119,6 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="speaker fraction for val when the source has no split")
     imp.add_argument("--test-fraction", type=float,
                      help="speaker fraction for test when the source has no split")
+    imp.add_argument("--test-ids", metavar="TXT",
+                     help="mavceleb: test identities, one per line (else a seeded split)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ and why, and notes). Unknown demographics stay missing; nothing is guessed.
 Examples
 --------
 >>> sorted(FORMATS)
-['avspeech', 'casual_conversations', 'common_voice', 'table', 'voxceleb1', 'voxceleb2']
+['avspeech', 'casual_conversations', 'common_voice', 'mavceleb', 'table', 'voxceleb1', 'voxceleb2']
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from s2f_data.adapters._casual import (
 from s2f_data.adapters._common import AGE_GROUPS, ImportResult, age_group, assign_splits
 from s2f_data.adapters._commonvoice import CV_AGE_GROUPS, CV_GENDERS, import_common_voice
 from s2f_data.adapters._generic import import_table, parse_mapping
+from s2f_data.adapters._mavceleb import MAVCELEB_LANGUAGES, import_mavceleb
 from s2f_data.adapters._voxceleb import import_voxceleb1, import_voxceleb2, read_age_table
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "CV_AGE_GROUPS",
     "CV_GENDERS",
     "FORMATS",
+    "MAVCELEB_LANGUAGES",
     "ImportResult",
     "age_group",
     "assign_splits",
@@ -39,6 +41,7 @@ __all__ = [
     "import_casual_conversations",
     "import_common_voice",
     "import_dataset",
+    "import_mavceleb",
     "import_table",
     "import_voxceleb1",
     "import_voxceleb2",
@@ -56,6 +59,7 @@ FORMATS: dict[str, Callable[..., ImportResult]] = {
     "common_voice": import_common_voice,
     "casual_conversations": import_casual_conversations,
     "table": import_table,
+    "mavceleb": import_mavceleb,
 }
 
 
