@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--voice-steps", type=int, default=250)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--measure-only", action="store_true", help="measure finished runs")
     args = parser.parse_args()
     import torch
 
@@ -253,6 +254,9 @@ def main() -> None:
             raise SystemExit(f"unknown variant {v!r}; choose from {sorted(VARIANTS)}")
     runs = {(v, s): args.work / f"{v}-seed{s}-steps{args.voice_steps}" for v, s in jobs}
     todo = [(k, r) for k, r in runs.items() if not (r / "model.json").is_file()]
+    if args.measure_only:
+        runs = {k: r for k, r in runs.items() if (r / "model.json").is_file()}
+        todo = []
     timings: dict[tuple[str, int], Any] = {}
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
         futures = {

@@ -212,7 +212,7 @@ def test_voice_objective_settings_are_validated_and_round_trip():
     with pytest.raises(ConfigError, match="lists a label twice"):
         S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["gender", "gender"]})
     with pytest.raises(ConfigError, match=r"needs voice\.standardize_output=True"):
-        S2FConfig.compact().replace(**{"loss.objective": "standardized"})
+        S2FConfig.paper().replace(**{"loss.objective": "standardized"})
     with pytest.raises(ConfigError, match=r"need loss\.objective='standardized'"):
         S2FConfig.paper().replace(**{"loss.aux_targets": ["gender"]})
     with pytest.raises(ConfigError, match=r"aux_classes has 1 entries, expected one per"):
@@ -225,6 +225,17 @@ def test_voice_objective_settings_are_validated_and_round_trip():
         S2FConfig.compact().replace(**{"voice.pooling": "max"})
     with pytest.raises(ConfigError, match=r"loss.objective must be one of"):
         S2FConfig.compact().replace(**{"loss.objective": "cosine"})
-    # the paper preset keeps the paper's loss
+    # the paper preset keeps the paper's loss; the compact preset departs from it
     assert S2FConfig.paper().loss.objective == "paper"
     assert S2FConfig.paper().loss.aux_targets == ()
+    assert not S2FConfig.paper().voice.standardize_output
+    compact = S2FConfig.compact()
+    assert (compact.loss.objective, compact.voice.standardize_output) == ("standardized", True)
+    assert "ethnicity" not in compact.loss.aux_targets
+    # an older compact checkpoint's config (no objective keys) loads with the paper loss
+    old = compact.to_dict()
+    for key in ("objective", "cosine_weight", "aux_targets", "aux_weight"):
+        del old["loss"][key]
+    for key in ("pooling", "standardize_output", "aux_classes"):
+        del old["voice"][key]
+    assert S2FConfig.from_dict(old).loss.objective == "paper"
