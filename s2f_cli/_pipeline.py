@@ -145,7 +145,8 @@ def _population(
     spec = dataclasses.replace(spec, utterances_per_speaker=utts)
     key = {"stage": "population", "preset": preset, "kind": kind, "seed": seed,
            "speakers": settings.train_speakers, "utterances": utts,
-           "min_per_cell": settings.eval_min_per_cell}
+           "min_per_cell": settings.eval_min_per_cell,
+           "spec": spec.fingerprint()}  # a changed preset (e.g. bilingual block) regenerates
 
     def work() -> None:
         generate_population(
