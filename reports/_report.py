@@ -576,13 +576,22 @@ def disparity_figures(
         ]
         muted = [has_flag(r, "insufficient_data") for r in rows]
         what = metric_name(metric, target, label)
-        plot = forest_plot(labels, rows, muted=muted, title=f"difference in {what}")
+        # tested gaps carry their family's simultaneous interval, which agrees with the
+        # adjusted p; untested ones (insufficient data) the unadjusted interval
+        drawn = [
+            {**r, "diff_ci_low": r["diff_sim_low"], "diff_ci_high": r["diff_sim_high"]}
+            if _finite(r.get("diff_sim_low"))
+            else r
+            for r in rows
+        ]
+        plot = forest_plot(labels, drawn, muted=muted, title=f"difference in {what}")
         if plot is not None:
             figures.append(
                 {
                     "plot": plot,
-                    "caption": f"{what}: difference from the reference with its interval "
-                    "(hollow grey: insufficient data, not a finding)" + shown,
+                    "caption": f"{what}: difference from the reference with its simultaneous "
+                    "interval (unadjusted for groups with insufficient data: hollow grey, "
+                    "not a finding)" + shown,
                 }
             )
     return figures
@@ -929,7 +938,10 @@ def build_context(
                 gap_items.append((name, index, record))
     if LANGUAGE_SWAP_TABLE in loaded.tables:  # answer, figure and a compact view
         fill_language_swap_section(
-            sections["language_swap"], loaded.tables[LANGUAGE_SWAP_TABLE], exports, unique,
+            sections["language_swap"],
+            loaded.tables[LANGUAGE_SWAP_TABLE],
+            exports,
+            unique,
             max_rows,
         )
     disparity_tables = {name for name in loaded.tables if section_of(name) == "disparities"}
