@@ -122,3 +122,14 @@ def test_axe_finds_no_serious_or_critical_violations(opened):
         if v.get("impact") in ("serious", "critical")
     ]
     assert bad == [], bad
+
+
+def test_pdf_first_page_holds_the_executive_summary(tmp_path):
+    from pypdf import PdfReader
+
+    out = render_report(FIXTURE, tmp_path / "report.html", pdf=True)
+    first = PdfReader(out.with_suffix(".pdf")).pages[0].extract_text()
+    audit = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    for question in audit["tables"]["focus"]:
+        assert f"Focus: {question['question'].replace(' x ', ' × ')}" in first
+    assert "Model:" in first and "Data:" in first
