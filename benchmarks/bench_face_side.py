@@ -136,11 +136,25 @@ def write_grid(path: Path, data: Any, recon: np.ndarray, per_cell: int = 2) -> N
     ).save(path)
 
 
-def _train_judge(n_faces: int, seed: int) -> Any:
-    from audit.judges._biaslab import render_judge_dataset, train_biaslab_judge
+def _train_judge(n_faces: int, seed: int, folder: Path | None = None) -> Any:
+    """Train a judge on ``n_faces`` rendered faces, or load it from ``folder`` (cache)."""
+    from audit.judges._biaslab import load_judge, render_judge_dataset, train_biaslab_judge
 
+    if folder is not None and (folder / "judge.json").is_file():
+        return load_judge(folder)
     images, labels = render_judge_dataset(n_faces, size=64, seed=seed)
-    return train_biaslab_judge(images, labels, labels["face_id"], seed=seed)
+    judge = train_biaslab_judge(images, labels, labels["face_id"], seed=seed)
+    if folder is not None:
+        judge.save(folder)
+    return judge
+
+
+def _shipped_judge() -> Any:
+    try:
+        from audit.judges._shipped import shipped_judge
+    except ImportError:
+        return None
+    return shipped_judge()
 
 
 def main() -> None:
@@ -157,7 +171,14 @@ def main() -> None:
         help="'shipped' or a folder from python -m s2f_model.face_side --out DIR",
     )
     ap.add_argument("--persons", type=int, default=2000)
-    ap.add_argument("--judge-faces", type=int, default=0, help="0 skips the upper bound")
+    ap.add_argument(
+        "--judge-faces",
+        type=int,
+        default=0,
+        help="train a judge on this many rendered faces; 0: the shipped judge if the "
+        "package has one, else no upper bound",
+    )
+    ap.add_argument("--judge-dir", type=Path, help="cache of the trained judge")
     ap.add_argument("--grid", type=Path)
     ap.add_argument("--update-card", action="store_true")
     args = ap.parse_args()
@@ -174,12 +195,16 @@ def main() -> None:
         "probe_seed": PROBE_SEED,
         "probes": probes,
     }
-    if args.judge_faces:
-        judge = _train_judge(args.judge_faces, seed=1)
+    judge = (
+        _train_judge(args.judge_faces, seed=1, folder=args.judge_dir)
+        if args.judge_faces
+        else _shipped_judge()
+    )
+    if judge is not None:
         ub = upper_bound(model, data, judge)
         recon = ub.pop("recon")
         result["upper_bound"] = ub
-        result["judge_faces"] = args.judge_faces
+        result["judge"] = f"trained on {args.judge_faces} faces" if args.judge_faces else "shipped"
         print(json.dumps(ub, indent=1))
         if args.grid:
             write_grid(args.grid, data, recon)

@@ -700,8 +700,10 @@ class S2FConfig:
             ),
             # Sized for the demo's budget (about 3 CPU-minutes per training on ~2,000 clips,
             # docs/benchmarks.md); raise the steps for better models.
+            # face_side "pretrained": the shipped face side (s2f_model/weights, issue 14);
+            # face_steps only apply with train.face_side="train"
             train=TrainConfig(batch_size=16, face_steps=300, voice_steps=250,
-                              lr_decay_every=100),
+                              lr_decay_every=100, face_side="pretrained"),
         )
 
     @classmethod

@@ -51,6 +51,9 @@ class FaceSideSettings:
         Persons per step (two images each for the encoder).
     encoder_lr, decoder_lr : float
         Adam learning rates.
+    targets_weight : float
+        Weight of the person-parameter regression (mean squared error of standardised
+        targets) against the three cross-entropies (weight 1 each).
     invariance_weight : float
         Weight of the scene-invariance penalty: mean squared fc7 distance between the two
         scenes of a person over the mean squared distance between two persons.
@@ -67,6 +70,7 @@ class FaceSideSettings:
     encoder_lr: float = 3e-4
     decoder_lr: float = 1e-3
     invariance_weight: float = 1.0
+    targets_weight: float = 1.0
     landmark_weight: float = 100.0
     texture_weight: float = 1.0
     embedding_weight: float = 1.0
@@ -124,7 +128,7 @@ def _encoder_loss(
     idx: np.ndarray,
     mean: Tensor,
     std: Tensor,
-    invariance_weight: float,
+    s: FaceSideSettings,
 ) -> tuple[Tensor, dict[str, float]]:
     """Multi-task + invariance loss on persons ``idx`` (two scenes each)."""
     f = nn.functional
@@ -144,8 +148,11 @@ def _encoder_loss(
     between = 2.0 * pair[:, 0].var(0).sum()  # mean squared distance of two persons
     parts["invariance"] = within / between.clamp_min(1e-6)
     total = (
-        sum(parts[k] for k in ("gender", "ethnicity", "age_group", "targets"))
-        + invariance_weight * parts["invariance"]
+        parts["gender"]
+        + parts["ethnicity"]
+        + parts["age_group"]
+        + s.targets_weight * parts["targets"]
+        + s.invariance_weight * parts["invariance"]
     )
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
@@ -182,7 +189,7 @@ def _train_encoder(
     model.face_encoder.train()
     for _ in range(s.encoder_steps):
         idx = torch.randint(len(data), (s.batch_size,), generator=gen).numpy()
-        total, parts = _encoder_loss(model, heads, data, idx, mean, std, s.invariance_weight)
+        total, parts = _encoder_loss(model, heads, data, idx, mean, std, s)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()

@@ -1,0 +1,169 @@
+"""The pretrained compact face side: rendered data, bit-for-bit regeneration, shipped file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from s2f_model import (
+    S2FConfig,
+    TrainingError,
+    WeightImportError,
+    build_model,
+    load_face_side,
+    load_face_side_model,
+    shipped_card_path,
+    shipped_weights_path,
+    train,
+    write_face_side_run,
+)
+from s2f_model._face_side import FaceSideSettings, face_features, main, pretrain_face_side
+from s2f_model._face_side_data import PERSON_TARGETS, render_face_set
+
+TINY = ["--persons", "6", "--encoder-steps", "2", "--decoder-steps", "2", "--batch-size", "2"]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_render_face_set_pairs_share_the_person_not_the_scene():
+    s = render_face_set(4, seed=3, image_size=64)
+    assert s.images.shape == (4, 2, 64, 64, 3) and s.images.dtype == np.uint8
+    assert s.targets.shape == (4, len(PERSON_TARGETS))
+    assert not np.array_equal(s.background[:, 0], s.background[:, 1])
+    # the corner pixel is background: it follows the scene's background colour
+    corner = s.images[:, :, 1, 1].astype(float) / 255
+    assert np.abs(corner - s.background).max() < 0.25
+    # hair-style one-hot: exactly one style per person
+    np.testing.assert_array_equal(s.targets[:, -6:].sum(1), 1.0)
+    again = render_face_set(4, seed=3, image_size=64)
+    np.testing.assert_array_equal(s.images, again.images)
+    assert not np.array_equal(render_face_set(4, seed=4).images, s.images)
+
+
+def test_regeneration_is_bit_for_bit(tmp_path):
+    """The documented command, run twice on a tiny setting, writes identical bytes."""
+    for name in ("a", "b"):
+        assert main([*TINY, "--seed", "7", "--out", str(tmp_path / name)]) == 0
+    a, b = (tmp_path / n / "compact_face_side.safetensors" for n in ("a", "b"))
+    assert _sha(a) == _sha(b)
+    card = json.loads((tmp_path / "a" / "compact_face_side.json").read_text())
+    assert card["sha256"] == _sha(a)
+    assert card["settings"]["seed"] == 7 and card["settings"]["encoder_steps"] == 2
+    main([*TINY, "--seed", "8", "--out", str(tmp_path / "c")])
+    assert _sha(tmp_path / "c" / "compact_face_side.safetensors") != _sha(a)
+
+
+def test_shipped_weights_match_their_card():
+    path, card = shipped_weights_path(), json.loads(shipped_card_path().read_text())
+    assert path.stat().st_size < 25 * 2**20
+    assert card["sha256"] == _sha(path)
+    assert card["config"]["face"] == S2FConfig.compact().to_dict()["face"]
+    for key in ("settings", "cpu_seconds", "measured", "command"):
+        assert key in card, key
+
+
+def test_load_refuses_a_changed_file_or_other_settings(tmp_path):
+    folder = tmp_path / "w"
+    shutil.copytree(shipped_weights_path().parent, folder)
+    with pytest.raises(WeightImportError, match="face/decoder settings"):
+        load_face_side(build_model(S2FConfig.compact().replace(**{"face.dropout": 0.2})), folder)
+    weights = folder / "compact_face_side.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightImportError, match="differs from the model card"):
+        load_face_side(build_model(S2FConfig.compact()), folder)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """Held-out rendered persons (a seed pretraining never used) and the shipped model."""
+    return render_face_set(120, seed=2024), load_face_side_model()
+
+
+def test_upper_bound_reconstructions_are_closest_to_their_own_face(held_out):
+    """Issue 14: true face -> encoder -> decoder is nearer its own face than to others."""
+    data, model = held_out
+    true = data.images[:, 0]
+    feats = face_features(model, true)
+    with torch.no_grad():
+        recon = model.face_decoder(torch.from_numpy(feats)).image
+    recon_u8 = (recon.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+    rec = face_features(model, recon_u8)
+    rec /= np.linalg.norm(rec, axis=1, keepdims=True)
+    tru = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    sim = rec @ tru.T  # (recon, true) cosine
+    own = np.diag(sim)
+    assert (own > np.where(np.eye(len(sim), dtype=bool), -np.inf, sim).max(1)).mean() >= 0.8
+    # pixels as an independent distance: own true face nearer than the average other one
+    d = ((recon_u8[:, None].astype(float) - true[None].astype(float)) ** 2).mean((2, 3, 4))
+    assert (np.diag(d) < d.mean(1)).mean() >= 0.9
+
+
+def test_shipped_features_ignore_the_scene(held_out):
+    """The two scenes of one person are nearer each other than to any other person."""
+    data, model = held_out
+    a, b = (face_features(model, data.images[:, v]) for v in (0, 1))
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    sim = a @ b.T
+    assert (sim.argmax(1) == np.arange(len(sim))).mean() >= 0.8
+
+
+def test_pretraining_is_seeded_and_leaves_the_global_rng():
+    settings = FaceSideSettings(n_persons=4, encoder_steps=1, decoder_steps=1, batch_size=2)
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    r = pretrain_face_side(settings)
+    assert torch.equal(torch.rand(1), expected)
+    assert not r.model.training and set(r.seconds) == {"render", "encoder", "decoder"}
+    with pytest.raises(ValueError, match="n_persons must be >= 1"):
+        FaceSideSettings(n_persons=0)
+
+
+def test_write_face_side_run_is_reusable(tmp_path, tiny_manifest, tiny_config):
+    """A run folder holding the shipped face side serves ``train(face_from=...)``."""
+    cfg = S2FConfig.compact()
+    run = write_face_side_run(tmp_path / "face", cfg)
+    meta = json.loads((run / "model.json").read_text())
+    assert (
+        meta["metadata"]["face_from"]["tensors_sha256"]
+        == json.loads(shipped_card_path().read_text())["sha256"]
+    )
+    assert len(meta["metadata"]["identities"]) == cfg.face.n_identities
+    with pytest.raises(TrainingError, match="face settings differ"):
+        train(tiny_config(), tiny_manifest, tmp_path / "x", progress=False, face_from=run)
+
+
+def test_train_with_the_pretrained_face_side(tmp_path, tiny_manifest):
+    """``train.face_side="pretrained"`` skips both face stages and keeps the shipped weights."""
+    from safetensors.torch import load_file
+
+    cfg = S2FConfig.compact().replace(
+        **{
+            "train.face_side": "pretrained",
+            "train.voice_steps": 2,
+            "train.batch_size": 4,
+            "train.checkpoint_every": 0,
+            "train.face_steps": 300,
+        }
+    )
+    result = train(cfg, tiny_manifest, tmp_path / "run", progress=False)
+    assert {k for k, v in result.losses.items() if v} == {"voice"}
+    shipped = load_file(str(shipped_weights_path()))
+    state = result.model.state_dict()
+    for key, value in shipped.items():
+        assert torch.equal(state[key], value), key
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert meta["metadata"]["face_from"]["tensors_sha256"] == _sha(shipped_weights_path())
+    with pytest.raises(TrainingError, match=r"train\.face_side='pretrained'"):
+        train(cfg.replace(**{"face.dropout": 0.2}), tiny_manifest, tmp_path / "bad", progress=False)
