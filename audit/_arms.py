@@ -49,10 +49,17 @@ from audit._bootstrap import (
     check_random_state,
 )
 from audit._compare import _key, _mcnemar, align_evaluations, read_evaluation_audit
-from audit._groups import Grouping, build_groupings
+from audit._compare_focus import (
+    comparison_groupings,
+    control_comparison,
+    focus_changes,
+    unchanged_flags,
+)
+from audit._groups import Grouping
 from audit._metrics import MetricSpec, _labels_of, detect_targets, label_vocabulary
 from audit._multitest import CORRECTIONS
-from audit._tables import _collapsed, _CountCache, adjust_families
+from audit._simultaneous import ERROR_CONTROLS, ErrorControl
+from audit._tables import _collapsed, _CountCache
 from audit.exceptions import AuditInputError
 
 __all__ = ["compare_arm_audits", "compare_arms"]
@@ -299,12 +306,7 @@ def _paired_row(
 
 def _change_row(base: dict, e: Mapping[str, object], g: int, flags: list[str], arms: _Arms) -> dict:
     c, spread = e["c"], e["spread_g"]
-    moved = []
-    if not flags:
-        if c["ci_low"][g] > 0:
-            moved = ["grew"]
-        elif c["ci_high"][g] < 0:
-            moved = ["shrank"]
+    same = unchanged_flags(e["va"][g], e["vb"][g])  # the arm means
     return {
         **base,
         "disparity_a": float(e["gap_a"][g]),
@@ -312,10 +314,10 @@ def _change_row(base: dict, e: Mapping[str, object], g: int, flags: list[str], a
         "change": float(e["change"][g]),
         "change_ci_low": float(c["ci_low"][g]),
         "change_ci_high": float(c["ci_high"][g]),
-        "p_value": float(c["p_value"][g]),
+        "p_value": np.nan if same else float(c["p_value"][g]),
         "p_adjusted": np.nan,
         "flags": flags
-        + moved
+        + same
         + (["degenerate_ci"] if c["degenerate"][g] else [])
         + _seed_flags(c, spread, e["change"], g, flags),
         **_seed_columns(c, spread, g, arms.k_a, arms.k_b, "gap"),
@@ -377,6 +379,8 @@ def compare_arms(
     random_state: int = 0,
     labels: Mapping[str, Sequence[str]] | None = None,
     retrieval_ks: Sequence[int] = (1, 2, 5, 10),
+    focus: Sequence[Sequence[str]] | None = None,
+    error_control: ErrorControl = "family",
 ) -> dict[str, pd.DataFrame]:
     """Compare arm B with arm A, each a list of checkpoints (training seeds) on the same rows.
 
@@ -386,13 +390,14 @@ def compare_arms(
         Evaluation tables of arm A's checkpoints (the baseline) and arm B's, all of the same
         utterances (see `audit.align_evaluations`).
     groupings, max_order, n_boot, ci_level, ci_method, min_group_size, correction,
-    random_state, labels, retrieval_ks
+    random_state, labels, retrieval_ks, focus, error_control
         As in `audit.compare_evaluations`.
 
     Returns
     -------
     dict of str to DataFrame
-        ``paired`` and ``disparity_change`` with the columns of `audit.compare_evaluations`,
+        ``paired``, ``disparity_change`` and ``focus`` with the columns of
+        `audit.compare_evaluations`,
         where values are the means over each arm's seeds and the interval, p-value and
         flags account for seed variance (see the module docstring), followed by
         ``n_seeds_a``, ``n_seeds_b``; the seed spread of each arm
@@ -422,25 +427,31 @@ def compare_arms(
         raise AuditInputError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     if correction not in CORRECTIONS:
         raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if error_control not in ERROR_CONTROLS:
+        raise AuditInputError(
+            f"error_control must be one of {ERROR_CONTROLS}, got {error_control!r}"
+        )
     list_a, list_b = _check_tables(tables_a, "A"), _check_tables(tables_b, "B")
     if groupings is None:
         groupings = [c for c in DEFAULT_GROUPING_COLUMNS if c in list_a[0].columns]
-    group_cols = sorted({c for g in groupings for c in ([g] if isinstance(g, str) else g)})
+    grouping_list, questions = comparison_groupings(list_a[0], groupings, max_order, focus)
+    group_cols = sorted({c for g in grouping_list for c in g.columns})
     arms = _prepare(list_a, list_b, group_cols, labels, retrieval_ks)
     boot = SpeakerBootstrap(arms.tables[0]["speaker_id"].to_numpy(), n_boot, seed)
     cfg = _Settings(ci_level, ci_method, min_group_size)
     paired_rows: list[dict] = []
     change_rows: list[dict] = []
-    for grouping in build_groupings(arms.tables[0], groupings, max_order):
+    for grouping in grouping_list:
         p_rows, c_rows = _grouping_rows(arms, grouping, boot, cfg)
         paired_rows += p_rows
         change_rows += c_rows
     paired, changes = pd.DataFrame(paired_rows), pd.DataFrame(change_rows)
-    alpha = 1 - ci_level
-    for frame in (paired, changes):
-        if len(frame):
-            adjust_families(frame, correction, alpha)
-    return {"paired": paired, "disparity_change": changes}
+    control_comparison(paired, changes, correction, 1 - ci_level, error_control)
+    return {
+        "paired": paired,
+        "disparity_change": changes,
+        "focus": focus_changes(paired, changes, questions),
+    }
 
 
 def compare_arm_audits(

@@ -24,11 +24,13 @@ from audit._bootstrap import (
     bootstrap_p_value,
     check_random_state,
 )
-from audit._groups import build_groupings
+from audit._compare_focus import comparison_groupings, control_comparison, focus_changes
+from audit._compare_focus import unchanged_flags as _unchanged
 from audit._metrics import MetricSpec, _labels_of, detect_targets, label_vocabulary
 from audit._multitest import CORRECTIONS
 from audit._schema import EVALUATION_FILENAME, read_audit
-from audit._tables import _collapsed, _CountCache, adjust_families
+from audit._simultaneous import ERROR_CONTROLS, ErrorControl
+from audit._tables import _collapsed, _CountCache
 from audit.exceptions import AuditInputError, MismatchedRowsError
 
 __all__ = [
@@ -121,6 +123,8 @@ def compare_evaluations(
     random_state: int = 0,
     labels: Mapping[str, Sequence[str]] | None = None,
     retrieval_ks: Sequence[int] = (1, 2, 5, 10),
+    focus: Sequence[Sequence[str]] | None = None,
+    error_control: ErrorControl = "family",
 ) -> dict[str, pd.DataFrame]:
     """Compare model B with model A (the baseline) on the same evaluation rows.
 
@@ -136,6 +140,13 @@ def compare_evaluations(
         Full label list per judged attribute (default: labels seen in either table).
     retrieval_ks : sequence of int
         K of recall@K.
+    focus : sequence of tuple of str, optional
+        Focus questions (default: language x ethnicity and gender x age group, where their
+        columns are grouping columns); their intersections are always compared, whatever
+        ``max_order`` is.
+    error_control : {"family", "audit"}
+        Scope of the multiple-testing correction: each (metric, target, label) family of
+        each table, or every test of the comparison as one family.
 
     Returns
     -------
@@ -146,9 +157,15 @@ def compare_evaluations(
         and the exact ``mcnemar_p`` (which treats utterances as independent); for other
         metrics the three are NaN and the row is flagged ``mcnemar_not_applicable`` (the
         counts are floats so that they can be NaN; they were -1 before).
+        ``paired`` also holds ``diff_sim_low`` / ``diff_sim_high`` (the simultaneous
+        interval of the family, see `audit._compare_focus`) and ``sim_alpha``.
         ``disparity_change``: per metric and group the gap to the overall value under A and
-        B and ``change = |gap_B| - |gap_A|`` with CI, flagged ``grew`` or ``shrank`` when
-        the interval excludes 0.
+        B and ``change = |gap_B| - |gap_A|`` with its paired interval, its simultaneous
+        interval ``change_sim_low`` / ``change_sim_high`` and adjusted p, flagged ``grew``
+        or ``shrank`` when it is ``significant`` (adjusted p < 1 - ci_level, exactly when
+        the simultaneous interval excludes 0); a group whose value is identical under A and
+        B is flagged ``value_unchanged`` and not tested (``p_value`` NaN).
+        ``focus``: the focus questions' groups, changed gaps first (`audit._compare_focus`).
 
     Examples
     --------
@@ -165,9 +182,14 @@ def compare_evaluations(
         raise AuditInputError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     if correction not in CORRECTIONS:
         raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if error_control not in ERROR_CONTROLS:
+        raise AuditInputError(
+            f"error_control must be one of {ERROR_CONTROLS}, got {error_control!r}"
+        )
     if groupings is None:
         groupings = [c for c in DEFAULT_GROUPING_COLUMNS if c in table_a.columns]
-    group_cols = sorted({c for g in groupings for c in ([g] if isinstance(g, str) else g)})
+    grouping_list, questions = comparison_groupings(table_a, groupings, max_order, focus)
+    group_cols = sorted({c for g in grouping_list for c in g.columns})
     a, b = align_evaluations(table_a, table_b, group_cols)
     both = pd.concat([a, b], ignore_index=True)
     targets = [t for t in detect_targets(a) if t in detect_targets(b)]
@@ -179,7 +201,6 @@ def compare_evaluations(
         _key(s): s for s in build_metric_specs(b, labels=vocab, retrieval_ks=retrieval_ks)[0]
     }
     keys = [k for k in specs_a if k in specs_b]
-    grouping_list = build_groupings(a, groupings, max_order)
     boot = SpeakerBootstrap(a["speaker_id"].to_numpy(), n_boot, seed)
     stacked = np.hstack([specs_a[k].stats for k in keys] + [specs_b[k].stats for k in keys])
     widths = [specs_a[k].n_stats for k in keys]
@@ -266,12 +287,7 @@ def compare_evaluations(
                 )
                 if not grouping.columns:
                     continue
-                moved = []
-                if "empty" not in flags and "insufficient_data" not in flags:
-                    if c_lo[g] > 0:
-                        moved = ["grew"]
-                    elif c_hi[g] < 0:
-                        moved = ["shrank"]
+                same = _unchanged(va[g], vb[g])
                 change_rows.append(
                     {
                         **base,
@@ -280,19 +296,19 @@ def compare_evaluations(
                         "change": float(change[g]),
                         "change_ci_low": float(c_lo[g]),
                         "change_ci_high": float(c_hi[g]),
-                        "p_value": float(c_p[g]),
+                        "p_value": np.nan if same else float(c_p[g]),
                         "p_adjusted": np.nan,
-                        "flags": flags + moved + (["degenerate_ci"] if flat_c[g] else []),
+                        "flags": flags + same + (["degenerate_ci"] if flat_c[g] else []),
                     }
                 )
     paired = pd.DataFrame(paired_rows)
     changes = pd.DataFrame(change_rows)
-    alpha = 1 - ci_level
-    if len(paired):
-        adjust_families(paired, correction, alpha)
-    if len(changes):
-        adjust_families(changes, correction, alpha)
-    return {"paired": paired, "disparity_change": changes}
+    control_comparison(paired, changes, correction, 1 - ci_level, error_control)
+    return {
+        "paired": paired,
+        "disparity_change": changes,
+        "focus": focus_changes(paired, changes, questions),
+    }
 
 
 def _mcnemar(
@@ -349,6 +365,8 @@ _RECORDED_OPTIONS = (
     "min_group_size",
     "correction",
     "random_state",
+    "focus",
+    "error_control",
 )
 
 
@@ -388,4 +406,6 @@ def read_evaluation_audit(
     options = {k: settings[k] for k in _RECORDED_OPTIONS if settings.get(k) is not None}
     if "groupings" in options:
         options["groupings"] = [g if isinstance(g, str) else tuple(g) for g in options["groupings"]]
+    if "focus" in options:
+        options["focus"] = [tuple(q) for q in options["focus"]]  # type: ignore[union-attr]
     return table, options
