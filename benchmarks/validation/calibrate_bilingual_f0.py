@@ -3,7 +3,7 @@
 Same speaker (variant, rate, formant warp), same espeak pitch setting, one voice per language:
 the geometric mean ratio of parselmouth median F0 to en-us's, by gender and at espeak pitch
 20, 40, 60 and 80 (the ratio depends on the pitch). The printed table is ``_F0_VOICE_RATIO`` in
-``s2f_data/biaslab/_voice.py`` (used for bilingual speakers).
+``s2f_data/biaslab/_bilingual.py`` (used for bilingual speakers).
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/validation/calibrate_bilingual_f0.py``
 """

@@ -23,6 +23,7 @@ from s2f_data.biaslab._accent import (
     L1Rules,
     accent_text,
 )
+from s2f_data.biaslab._bilingual import l1_english_accent, voice_in_language
 from s2f_data.biaslab._datacard import data_card, expected_shares
 from s2f_data.biaslab._espeak import (
     EspeakError,
@@ -52,10 +53,8 @@ from s2f_data.biaslab._voice import (
     SAMPLE_RATE,
     Utterance,
     VoiceProfile,
-    l1_english_accent,
     sample_voice,
     synthesize_utterance,
-    voice_in_language,
     warp_formants,
 )
 

@@ -37,7 +37,12 @@ import pandas as pd
 
 from s2f_data._atomic import atomic_write_bytes, atomic_write_text
 from s2f_data._manifest import ManifestInfo, write_manifest
-from s2f_data.biaslab._accent import ACCENTS, NATIVE_ENGLISH_ACCENTS
+from s2f_data.biaslab._accent import ACCENTS
+from s2f_data.biaslab._bilingual import (
+    bilingual_english_accent,
+    utterance_voices,
+    voice_in_language,
+)
 from s2f_data.biaslab._espeak import _engine, run_isolated
 from s2f_data.biaslab._spec import ETHNICITIES, PopulationSpec
 from s2f_data.biaslab._text import LANGUAGES
@@ -45,11 +50,8 @@ from s2f_data.biaslab._voice import (
     AGE_GROUPS,
     GENDERS,
     SAMPLE_RATE,
-    VoiceProfile,
-    l1_english_accent,
     sample_voice,
     synthesize_utterance,
-    voice_in_language,
 )
 
 __all__ = [
@@ -153,25 +155,13 @@ def _speaker_record(
         return record
     record.update(first_language=labels["language"], bilingual=bilingual)
     if bilingual:
-        en_accent = _bilingual_english_accent(spec, seed, kind, index, labels)
+        en_accent = bilingual_english_accent(
+            labels["language"], spec.accent_table("en", labels["ethnicity"]),
+            _rng(seed, kind, index, _STREAM_DEMOGRAPHICS, 3))
         english = voice_in_language(voice, language="en", accent=en_accent,
                                     rng=_rng(seed, kind, index, _STREAM_VOICE, 1))
         record.update({f"voice2_{k}": v for k, v in english.to_dict().items()})
     return record
-
-
-def _bilingual_english_accent(
-    spec: PopulationSpec, seed: int, kind: str, index: int, labels: dict[str, str]
-) -> str:
-    """English accent of a bilingual speaker: the L1 accent, else a native one of the spec."""
-    l1 = l1_english_accent(labels["language"])
-    if l1 is not None:
-        return l1
-    table = {a: p for a, p in spec.accent_table("en", labels["ethnicity"]).items()
-             if a in NATIVE_ENGLISH_ACCENTS and p > 0}
-    if not table:
-        return "en-us"
-    return _choice(_rng(seed, kind, index, _STREAM_DEMOGRAPHICS, 3), table)
 
 
 def sample_speakers(
@@ -335,7 +325,8 @@ def _make_speaker_files(job: dict[str, Any]) -> dict[str, Any]:
     atomic_write_bytes(out / face_rel, _png_bytes(image))
     atomic_write_bytes(out / lm_rel, _npy_bytes(landmarks))
     utterances = []
-    for j, profile in enumerate(_utterance_profiles(spk, job)):
+    voices = utterance_voices(spk, job["utterances"], job["utterances_per_language"])
+    for j, profile in enumerate(voices):
         utt = synthesize_utterance(profile, _rng(seed, kind, index, _STREAM_UTTERANCE, j),
                                    clip_seconds=job["clip_seconds"], isolated=False)
         uid = f"{sid}-{j:03d}"
@@ -349,17 +340,6 @@ def _make_speaker_files(job: dict[str, Any]) -> dict[str, Any]:
     atomic_write_text(out / "done" / f"{sid}.json",
                       json.dumps(record, ensure_ascii=False, indent=1) + "\n")
     return record
-
-
-def _utterance_profiles(spk: dict[str, Any], job: dict[str, Any]) -> list[VoiceProfile]:
-    """List the voice of each utterance: first language, then English if bilingual."""
-    first = VoiceProfile.from_dict(
-        {k[len("voice_"):]: v for k, v in spk.items() if k.startswith("voice_")})
-    if not spk.get("bilingual"):
-        return [first] * job["utterances"]
-    english = VoiceProfile.from_dict(
-        {k[len("voice2_"):]: v for k, v in spk.items() if k.startswith("voice2_")})
-    return [first] * job["utterances_per_language"] + [english] * job["utterances_per_language"]
 
 
 def _run_jobs(jobs: list[dict[str, Any]], workers: int, progress: bool,

@@ -23,7 +23,6 @@ not claims about real people.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -46,10 +45,8 @@ __all__ = [
     "SAMPLE_RATE",
     "Utterance",
     "VoiceProfile",
-    "l1_english_accent",
     "sample_voice",
     "synthesize_utterance",
-    "voice_in_language",
 ]
 
 SAMPLE_RATE = 16000
@@ -110,25 +107,6 @@ _F0_CALIBRATION: dict[str, tuple[float, ...]] = {
     "f3": (142, 162, 189, 225, 274, 334),
     "f4": (111, 131, 159, 197, 246, 306),
     "f5": (127, 151, 182, 224, 280, 348),
-}
-# Median F0 of each language / accent voice relative to en-us at the same espeak pitch and
-# variant, as (male, female) tuples at espeak pitch 20, 40, 60, 80: geometric mean over 4
-# speakers x 2 clips of 3 s, parselmouth (benchmarks/validation/calibrate_bilingual_f0.py).
-# Used only when a bilingual speaker switches language, so that the measured pitch stays put.
-_F0_RATIO_PITCHES = (20.0, 40.0, 60.0, 80.0)
-_F0_VOICE_RATIO: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "en-us": ((1.0, 1.0, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0)),
-    "en-gb": ((1.001, 1.001, 0.999, 1.0), (0.998, 0.998, 0.998, 0.997)),
-    "en-gb-scotland": ((0.995, 0.998, 0.996, 0.998), (0.996, 0.996, 0.996, 0.997)),
-    "en-029": ((1.003, 1.002, 1.003, 1.001), (0.998, 0.999, 0.997, 0.998)),
-    "en-x-zh": ((0.97, 0.983, 0.986, 0.988), (0.97, 0.974, 0.978, 0.982)),
-    "en-x-hi": ((1.028, 1.023, 1.019, 1.015), (1.019, 1.015, 1.013, 1.011)),
-    "en-x-es": ((1.019, 1.023, 1.019, 1.015), (1.027, 1.023, 1.017, 1.016)),
-    "zh": ((0.893, 0.867, 0.88, 0.902), (0.812, 0.831, 0.858, 0.884)),
-    "hi": ((1.008, 1.01, 1.008, 1.006), (1.011, 1.009, 1.007, 1.005)),
-    "es": ((1.028, 1.029, 1.022, 1.019), (1.038, 1.031, 1.022, 1.02)),
-    "ar": ((1.021, 1.023, 1.02, 1.015), (1.037, 1.03, 1.027, 1.017)),
-    "ja": ((1.028, 1.031, 1.024, 1.02), (1.043, 1.035, 1.029, 1.024)),
 }
 _TARGET_RMS = 0.06
 _CLAUSE_GAP_S = 0.18
@@ -206,21 +184,6 @@ class Utterance:
 def _pitch_for_f0(variant: str, f0_hz: float) -> int:
     table = np.log(np.asarray(_F0_CALIBRATION[variant], dtype=float))
     return int(np.clip(np.round(np.interp(np.log(f0_hz), table, _PITCH_POINTS)), 0, 99))
-
-
-def _voice_f0(key: str, variant: str, pitch: np.ndarray) -> np.ndarray:
-    """Return the expected median F0 (Hz) of a language or accent voice at ``pitch``."""
-    table = np.log(np.asarray(_F0_CALIBRATION[variant], dtype=float))
-    en_us = np.exp(np.interp(pitch, _PITCH_POINTS, table))
-    ratio = _F0_VOICE_RATIO[key][int(variant.startswith("f"))]
-    return en_us * np.interp(pitch, _F0_RATIO_PITCHES, ratio)
-
-
-def _matching_pitch(src: str, dst: str, variant: str, pitch: int) -> int:
-    """Espeak pitch at which voice ``dst`` has the median F0 that ``src`` has at ``pitch``."""
-    target = float(_voice_f0(src, variant, np.asarray(float(pitch))))
-    grid = np.arange(100, dtype=float)
-    return int(np.argmin(np.abs(np.log(_voice_f0(dst, variant, grid)) - np.log(target))))
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...] | list[str]) -> None:
@@ -312,98 +275,6 @@ def sample_voice(
         breathiness=round(breath, 4),
         accent_strength=round(strength, 3),
     )
-
-
-def l1_english_accent(first_language: str) -> str | None:
-    """Return the simulated non-native English accent of speakers with this L1.
-
-    Parameters
-    ----------
-    first_language : str
-        ISO 639-1 code of the first language.
-
-    Returns
-    -------
-    str or None
-        ``en-x-<L1>`` when the lab simulates that accent (zh, hi, es), else None.
-
-    Examples
-    --------
-    >>> l1_english_accent("zh"), l1_english_accent("ja")
-    ('en-x-zh', None)
-    """
-    _check_choice("first_language", first_language, LANGUAGES)
-    accent = f"en-x-{first_language}"
-    return accent if accent in NON_NATIVE_ACCENTS else None
-
-
-def voice_in_language(
-    profile: VoiceProfile, *, language: str, accent: str, rng: np.random.Generator
-) -> VoiceProfile:
-    """Return the same speaker's voice in another language (one identity, new language).
-
-    Variant, median F0, base speed and pitch range, formant warp (``vtl_factor``, tied to the
-    face size), jitter, tremor and breathiness are kept; the espeak base voice changes, plus
-    the L1 prosody (speed factor, range offset) and an accent strength when the target is
-    non-native English. The espeak pitch is recalibrated for the new voice (espeak's voices
-    speak at different F0 for one pitch setting: Mandarin 12 % below en-us), so the measured
-    median F0 stays within a few percent.
-
-    Parameters
-    ----------
-    profile : VoiceProfile
-        The speaker's voice in a language spoken without an L1 adjustment (a non-English
-        language, or native-accent English).
-    language, accent : str
-        Target language and accent (``native`` for non-English).
-    rng : numpy.random.Generator
-        Draws the accent strength of non-native English (nothing else is random).
-
-    Returns
-    -------
-    VoiceProfile
-
-    Raises
-    ------
-    ValueError
-        If the labels are unknown or ``profile`` already carries a non-native accent.
-
-    Examples
-    --------
-    >>> zh = sample_voice(np.random.default_rng(0), language="zh", accent="native",
-    ...                   gender="male", age_group="30-44", face_size=0.5)
-    >>> en = voice_in_language(zh, language="en", accent="en-x-zh",
-    ...                        rng=np.random.default_rng(1))
-    >>> en.f0_hz == zh.f0_hz, en.vtl_factor == zh.vtl_factor, en.voice.split("+")[0]
-    (True, True, 'cmn-latn-pinyin')
-    """
-    _check_choice("language", language, LANGUAGES)
-    _check_choice(f"accent for language {language!r}", accent, ACCENTS[language])
-    if profile.accent in NON_NATIVE_ACCENTS:
-        raise ValueError(
-            f"profile speaks with the L1 accent {profile.accent!r}; derive other languages from "
-            "the speaker's first-language (or native-accent) voice")
-    variant = profile.voice.rsplit("+", 1)[1]
-    rate, prange, strength = float(profile.rate), float(profile.pitch_range), 1.0
-    if language == "en" and accent in NON_NATIVE_ACCENTS:
-        rules = NON_NATIVE_ACCENTS[accent]
-        base = rules.voice
-        rate *= rules.rate_factor
-        prange += rules.range_offset
-        strength = float(rng.uniform(0.6, 1.0))
-    elif language == "en":
-        base = NATIVE_ENGLISH_ACCENTS[accent]
-    else:
-        base = LANGUAGE_VOICES[language]
-    src = profile.accent if profile.language == "en" else profile.language
-    dst = accent if language == "en" else language
-    src = profile.accent if profile.language == "en" else profile.language
-    dst = accent if language == "en" else language
-    pitch = _matching_pitch(src, dst, variant, profile.pitch)
-    return dataclasses.replace(
-        profile, language=language, accent=accent, voice=f"{base}+{variant}", pitch=pitch,
-        pitch_range=int(np.clip(round(prange), 20, 95)),
-        rate=int(np.clip(round(rate), 110, 260)), accent_strength=round(strength, 3))
 
 
 # ---------------------------------------------------------------------------------------------
