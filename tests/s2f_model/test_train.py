@@ -228,7 +228,8 @@ def test_cli_train_then_resume(tiny_manifest, tmp_path, capsys, tiny_overrides):
             for arg in ("--set", f"{key}={json.dumps(value)}")]
     out = tmp_path / "run"
     argv = ["train", "--manifest", str(tiny_manifest), "--out", str(out), "--steps", "2",
-            "--voice-steps", "3", "--batch-size", "4", "--seed", "7", "--quiet", *sets]
+            "--voice-steps", "3", "--batch-size", "4", "--seed", "7", "--quiet", *sets,
+            "--set", 'train.face_side="train"']  # 32 px faces: not the shipped face side
     assert main(argv) == 0
     assert f"model written to {out / 'model.json'}" in capsys.readouterr().out
     meta = json.loads((out / "model.json").read_text())
