@@ -42,6 +42,7 @@ from audit._evaluation import (
 )
 from audit._fairlearn import FAIRLEARN_METRICS, to_metric_frame
 from audit._groups import MISSING, OVERALL, Grouping, build_groupings, column_levels, group_label
+from audit._language_swap import LANGUAGE_SWAP_COLUMNS, language_swap_table, paired_differences
 from audit._metrics import (
     MetricSpec,
     agreement_specs,
@@ -75,6 +76,13 @@ from audit._schema import (
 from audit._simultaneous import ERROR_CONTROLS, control_errors
 from audit._synthetic import SYNTHETIC_TRUTH, make_evaluation_table
 from audit._tables import CONFUSION_COLUMNS, FLAGS, RECORD_COLUMNS, metric_tables
+from audit._verification import (
+    equal_error_rate,
+    make_trials,
+    score_trials,
+    verification_eer_table,
+    write_challenge_files,
+)
 from audit._voice_measures import VOICE_MEASURES, voice_measures, voice_measures_batch
 from audit.exceptions import (
     AuditInputError,
@@ -97,6 +105,7 @@ __all__ = [
     "EVALUATION_FILENAME",
     "FAIRLEARN_METRICS",
     "FLAGS",
+    "LANGUAGE_SWAP_COLUMNS",
     "MISSING",
     "OVERALL",
     "RECORD_COLUMNS",
@@ -139,6 +148,7 @@ __all__ = [
     "detect_measures",
     "detect_targets",
     "ece_from_sums",
+    "equal_error_rate",
     "expanded_alpha",
     "f0_bin_column",
     "group_label",
@@ -146,10 +156,13 @@ __all__ = [
     "inter_ocular_distance",
     "kish_effective_n",
     "label_vocabulary",
+    "language_swap_table",
     "make_evaluation_table",
+    "make_trials",
     "mcnemar_exact",
     "metric_tables",
     "package_versions",
+    "paired_differences",
     "pearson_from_sums",
     "pearson_spec",
     "plot_ci_forest",
@@ -163,11 +176,14 @@ __all__ = [
     "retrieval_specs",
     "row_ids_sha256",
     "run_audit_tables",
+    "score_trials",
     "similarity_specs",
     "speaker_permutation_test",
     "to_metric_frame",
     "validate_audit",
+    "verification_eer_table",
     "voice_measure_columns",
     "voice_measures",
     "voice_measures_batch",
+    "write_challenge_files",
 ]
