@@ -27,10 +27,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from audit._evaluation_rows import (  # noqa: F401 - re-exported, the names' old home
+    _VOICE_COLUMN_RENAME,
+    NO_FACE_REASON,
+    RowsPart,
+    _known_voice_measures,
+    _Prepared,
+    _to_uint8,
+    evaluate_rows,
+    prepare_evaluation,
+    voice_measure_columns,
+)
 from audit._input_length import (
     AUTO_INPUT_SECONDS,
     InputSeconds,
-    _input_length_batch,
     input_seconds_tag,
     resolve_input_seconds,
 )
@@ -49,12 +59,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Reason recorded for a row without a face in a manifest where other rows have one.
-NO_FACE_REASON = (
-    "no face_path: the audit's measures (similarity, retrieval, attribute agreement, "
-    "craniofacial) compare the reconstruction with the speaker's true face, so this "
-    "utterance is not evaluated"
-)
 #: Hex characters of the SHA-256 of an utterance id kept in sample file names.
 _SAMPLE_HASH_CHARS = 10
 _SAMPLE_NAME_CHARS = 60
@@ -94,29 +98,6 @@ class EvaluationResult:
     errors: pd.DataFrame
     samples: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def _to_uint8(images: Any) -> np.ndarray:
-    """``(batch, 3, H, W)`` float tensor in [0, 1] -> ``(batch, H, W, 3)`` uint8."""
-    arr = images.detach().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
-    return np.round(arr * 255.0).astype(np.uint8)
-
-
-def _load_face(path: Path, size: int) -> np.ndarray:
-    """Read an image as RGB uint8 ``(size, size, 3)`` (centre crop to square, then resize)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            w, h = img.size
-            side = min(w, h)
-            left, top = (w - side) // 2, (h - side) // 2
-            img = img.crop((left, top, left + side, top + side))
-            img = img.resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(img, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise ValueError(f"{path}: cannot read face image: {err}") from err
 
 
 def _judge_columns(judge: Any, images: np.ndarray, prefix: str) -> dict[str, Any]:
@@ -163,56 +144,6 @@ def _retrieval_ranks(
         for sim, rank in zip(sims, ranks, strict=True):
             rank[i] = 1 + int(np.sum(sim[i, pick] >= sim[i, owner[i]]))
     return ranks, size
-
-
-_VOICE_COLUMN_RENAME = {"median_f0_hz": "f0_median_hz"}
-
-
-def voice_measure_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """Return the voice-measure columns of an evaluation table, with ``utterance_id``.
-
-    Parameters
-    ----------
-    table : DataFrame
-        An evaluation table (e.g. ``evaluation.csv`` of an audit read with
-        ``pandas.read_csv``, which parses the written floats exactly).
-
-    Returns
-    -------
-    DataFrame
-        ``utterance_id`` and the measure columns present; pass it as ``voice_measures`` to
-        :func:`build_evaluation_table`.
-    """
-    from audit._voice_measures import VOICE_MEASURES
-
-    names = [_VOICE_COLUMN_RENAME.get(m, f"voice_{m}") for m in VOICE_MEASURES]
-    present = [c for c in names if c in table.columns]
-    if "utterance_id" not in table.columns or not present:
-        raise AuditInputError(
-            "voice measures to reuse need utterance_id and at least one of "
-            f"{names}; got columns {list(table.columns)}"
-        )
-    return table[["utterance_id", *present]].copy()
-
-
-def _known_voice_measures(given: bool | pd.DataFrame) -> dict[str, dict[str, float]]:
-    """utterance_id -> measures (keys as :func:`voice_measures` returns them)."""
-    if isinstance(given, bool):
-        return {}
-    if not isinstance(given, pd.DataFrame):
-        raise AuditInputError(
-            f"voice_measures must be True, False or a DataFrame, got {type(given).__name__}"
-        )
-    given = voice_measure_columns(given)
-    back = {v: k for k, v in _VOICE_COLUMN_RENAME.items()}
-    names = {c: back.get(c, c.removeprefix("voice_")) for c in given.columns[1:]}
-    if given["utterance_id"].duplicated().any():
-        dup = given.loc[given["utterance_id"].duplicated(), "utterance_id"].iloc[0]
-        raise AuditInputError(f"voice measures to reuse list utterance {dup!r} twice")
-    return {
-        str(rec.pop("utterance_id")): {names[k]: float(v) for k, v in rec.items()}
-        for rec in given.to_dict("records")
-    }
 
 
 def build_evaluation_table(
@@ -286,155 +217,66 @@ def build_evaluation_table(
     ValueError
         If an explicit ``input_seconds`` duration cannot be fed to the model.
     """
-    import torch
     from tqdm.auto import tqdm
 
-    from s2f_data import load_audio
-
-    frame = manifest.frame
-    if split is not None:
-        frame = frame[frame["split"] == split]
-    if len(frame) == 0:
-        raise AuditInputError(
-            f"the manifest has no rows in split {split!r}; splits present: "
-            f"{sorted(manifest.frame['split'].dropna().unique())}"
-        )
-    frame = frame.reset_index(drop=True)
-    cfg = model.cfg
-    durations = resolve_input_seconds(model, input_seconds)
-    face_in = cfg.face.image_size
-    rng = np.random.default_rng(random_state)
-    errors: list[dict[str, Any]] = []
-
-    # Faces, once per distinct file: (n_faces, H, W, 3) at the encoder's input size.
-    has_faces = "face_path" in frame.columns and frame["face_path"].notna().any()
-    face_index: dict[str, int] = {}
-    face_images: list[np.ndarray] = []
-    face_landmarks: list[np.ndarray | None] = []
-    row_face = np.full(len(frame), -1, dtype=np.int64)
-    if has_faces:
-        lm_col = "landmarks_path" if "landmarks_path" in frame.columns else None
-        for i, row in frame.iterrows():
-            cell = row["face_path"]
-            if pd.isna(cell) or not str(cell).strip():
-                errors.append(
-                    {
-                        "utterance_id": row["utterance_id"],
-                        "path": "",
-                        "stage": "face",
-                        "reason": NO_FACE_REASON,
-                    }
-                )
-                continue
-            if cell not in face_index:
-                try:
-                    face_path = manifest.resolve(cell)
-                    image = _load_face(face_path, face_in)
-                except ValueError as err:
-                    errors.append(
-                        {
-                            "utterance_id": row["utterance_id"],
-                            "path": str(cell),
-                            "stage": "face",
-                            "reason": str(err),
-                        }
-                    )
-                    continue
-                landmarks = None
-                if lm_col is not None and pd.notna(row[lm_col]):
-                    try:
-                        landmarks = np.load(manifest.resolve(row[lm_col])).astype(np.float32)
-                        if landmarks.shape != (68, 2):
-                            raise ValueError(f"expected shape (68, 2), got {landmarks.shape}")
-                    except (OSError, ValueError) as err:
-                        errors.append(
-                            {
-                                "utterance_id": row["utterance_id"],
-                                "path": str(row[lm_col]),
-                                "stage": "landmarks",
-                                "reason": str(err),
-                            }
-                        )
-                        landmarks = None
-                face_index[cell] = len(face_images)
-                face_images.append(image)
-                face_landmarks.append(landmarks)
-            row_face[i] = face_index[cell]
-
-    # Voices, in batches.
-    if durations and not has_faces:
-        log.info("input-length comparison skipped: the manifest has no face files")
-        durations = ()
-    known_measures = _known_voice_measures(voice_measures)
-    n = len(frame)
-    feats_voice: list[np.ndarray] = []
-    feats_by_length: dict[float, list[np.ndarray]] = {d: [] for d in durations}
-    speech_by_length: dict[float, list[np.ndarray]] = {d: [] for d in durations}
-    recon_imgs: list[np.ndarray] = []
-    recon_lms: list[np.ndarray] = []
-    vmeasures: list[dict[str, float]] = []
-    ok_rows: list[int] = []
+    prep = prepare_evaluation(model, manifest, split, input_seconds, voice_measures)
+    n = len(prep.frame)
     bar = tqdm(total=n, desc="evaluate", unit="utt", disable=not progress)
-    with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            waves, idx = [], []
-            for i in range(start, min(start + batch_size, n)):
-                if has_faces and row_face[i] < 0:
-                    continue  # no usable face: already in the error table with its reason
-                cell = frame.at[i, "audio_path"]
-                try:
-                    wave = load_audio(manifest.resolve(cell), cfg.audio.sample_rate)
-                except (ValueError, OSError) as err:
-                    errors.append(
-                        {
-                            "utterance_id": frame.at[i, "utterance_id"],
-                            "path": str(cell),
-                            "stage": "audio",
-                            "reason": str(err),
-                        }
-                    )
-                    continue
-                waves.append(wave)
-                idx.append(i)
-            bar.update(min(start + batch_size, n) - start)
-            if not waves:
-                continue
-            clip = cfg.audio.clip_samples
-            batch = torch.stack(
-                [model.frontend.fit_clip(torch.from_numpy(w)[None, :])[0, :clip] for w in waves]
-            )  # (batch, clip samples)
-            feats = model.encode_voice(batch)
-            out = model.decode(feats)
-            feats_voice.append(feats.cpu().numpy())
-            recon_imgs.append(_to_uint8(out.image))
-            recon_lms.append(out.landmarks.cpu().numpy())
-            for d in durations:
-                looped, speech = _input_length_batch(waves, d, cfg)
-                if looped.shape[1] == clip:
-                    f_d = model.encode_voice(looped)
-                else:  # longer than the clip: bypass the clip policy of encode_voice
-                    f_d = model.voice_encoder(model.frontend(looped))
-                feats_by_length[d].append(f_d.cpu().numpy())
-                speech_by_length[d].append(speech)
-            if voice_measures is not False:
-                from audit._voice_measures import voice_measures as measure
-
-                for i, w in zip(idx, waves, strict=True):
-                    if frame.at[i, "utterance_id"] in known_measures:
-                        vmeasures.append(known_measures[frame.at[i, "utterance_id"]])
-                        continue
-                    try:
-                        vmeasures.append(measure(w, cfg.audio.sample_rate))
-                    except (ValueError, RuntimeError) as err:
-                        log.warning("voice measures failed: %s", err)
-                        vmeasures.append({})
-            ok_rows.extend(idx)
+    parts = []
+    for start in range(0, n, batch_size):
+        parts.append(evaluate_rows(model, prep, start, min(start + batch_size, n)))
+        bar.update(min(start + batch_size, n) - start)
     bar.close()
+    return finish_evaluation(
+        model,
+        prep,
+        parts,
+        judge,
+        gallery_size=gallery_size,
+        batch_size=batch_size,
+        samples_dir=samples_dir,
+        samples_per_group=samples_per_group,
+        sample_groups=sample_groups,
+        random_state=random_state,
+    )
+
+
+def finish_evaluation(
+    model: Any,
+    prep: _Prepared,
+    parts: Sequence[RowsPart],
+    judge: Any | None,
+    *,
+    gallery_size: int = 100,
+    batch_size: int = 32,
+    samples_dir: str | Path | None = None,
+    samples_per_group: int = 2,
+    sample_groups: Sequence[str] = ("language", "ethnicity"),
+    random_state: int = 0,
+) -> EvaluationResult:
+    """Assemble the table from the row blocks (in row order): faces, retrieval, judge, samples."""
+    import torch
+
+    frame, durations, cfg = prep.frame, prep.durations, model.cfg
+    has_faces = prep.has_faces
+    face_images, face_landmarks, row_face = prep.face_images, prep.face_landmarks, prep.row_face
+    rng = np.random.default_rng(random_state)
+    errors = list(prep.errors)
+    for part in parts:
+        errors.extend(part.errors)
+    ok_rows = [int(i) for part in parts for i in part.rows]
     if not ok_rows:
         raise AuditInputError(
             f"no utterance could be evaluated ({len(errors)} errors; first: "
             f"{errors[0]['reason'] if errors else 'none'})"
         )
+    feats_voice = [p.voice for p in parts]
+    recon_imgs = [p.recon for p in parts]
+    recon_lms = [p.recon_landmarks for p in parts]
+    feats_by_length = {d: [p.by_length[d][0] for p in parts] for d in durations}
+    speech_by_length = {d: [p.by_length[d][1] for p in parts] for d in durations}
+    vmeasures = [m for p in parts for m in p.measures]
+    device = next(model.parameters()).device
 
     _check_accounted(frame, ok_rows, errors)
     table = frame.loc[ok_rows, [c for c in _MANIFEST_COLUMNS if c in frame.columns]]
@@ -444,12 +286,17 @@ def build_evaluation_table(
     recon_lm = np.concatenate(recon_lms)  # (n_ok, 68, 2)
     cols: dict[str, Any] = {}
     length_cols: dict[str, Any] = {}  # input-length columns, appended after the others
-    info: dict[str, Any] = {"split": split, "n_evaluated": len(ok_rows), "n_errors": len(errors)}
+    info: dict[str, Any] = {
+        "split": prep.split,
+        "n_evaluated": len(ok_rows),
+        "n_errors": len(errors),
+    }
 
     if has_faces:
         owner_face = row_face[ok_rows]
         with torch.inference_mode():
             imgs = torch.from_numpy(np.stack(face_images)).permute(0, 3, 1, 2).float() / 255.0
+            imgs = imgs.to(device)
             f_parts, up_imgs, up_lms = [], [], []
             for start in range(0, len(imgs), batch_size):
                 f = model.encode_face(imgs[start : start + batch_size])
@@ -538,7 +385,7 @@ def build_evaluation_table(
     else:
         samples = []
 
-    if voice_measures is not False and vmeasures:
+    if prep.measure_voice and vmeasures:
         vm = pd.DataFrame(vmeasures)
         for name in vm.columns:
             cols[_VOICE_COLUMN_RENAME.get(name, f"voice_{name}")] = vm[name].to_numpy()

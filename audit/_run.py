@@ -151,6 +151,7 @@ def audit_model(
     input_seconds: Sequence[float] | Literal["auto", "none"] | None = "auto",
     voice_measures_from: str | os.PathLike[str] | None = None,
     allow_unfinished: bool = False,
+    batch_size: int = 32,
 ) -> Path:
     """Audit a trained model on a manifest and write the audit folder.
 
@@ -197,6 +198,10 @@ def audit_model(
     allow_unfinished : bool
         Audit a run that stopped before its last stage (refused by default); ``audit.json``
         records its stage and step under ``model``.
+    batch_size : int
+        Utterances per forward pass. Under ``torchrun`` the ranks split the rows in whole
+        batches (see :mod:`audit._sharded`), so the same ``batch_size`` gives the same table
+        with any number of processes.
 
     Returns
     -------
@@ -221,12 +226,14 @@ def audit_model(
     from audit.exceptions import SmallGroupWarning
     from s2f_data import file_digest, read_manifest
     from s2f_model import load_model
+    from s2f_model._distributed import shutdown
 
     # arguments before any work: a bad value must not cost a whole evaluation
     for name, value, low in (
         ("gallery_size", gallery_size, 2),
         ("max_order", max_order, 1),
         ("n_boot", n_boot, 1),
+        ("batch_size", batch_size, 1),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise AuditInputError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -234,31 +241,55 @@ def audit_model(
     check_output_dir(out)  # before any work
     manifest_path = Path(manifest)
     man = read_manifest(manifest_path)
+    ctx = _distributed_context(device)
+    if ctx is not None:
+        device = str(ctx.device)
     model = load_model(checkpoint, map_location=device, allow_unfinished=allow_unfinished)
     resolve_input_seconds(model, input_seconds)  # a duration the model cannot take fails here
+    known = (
+        True
+        if voice_measures_from is None
+        else _earlier_voice_measures(Path(voice_measures_from), manifest_path)
+    )
+    sharded = None
+    if ctx is not None:  # under torchrun: every rank evaluates its shards, rank 0 the rest
+        from audit._sharded import evaluate_distributed
+
+        sharded = evaluate_distributed(
+            model, man, manifest_path, Path(checkpoint), out, ctx, split=split,
+            input_seconds=input_seconds, voice_measures=known, progress=progress,
+            batch_size=batch_size,
+        )  # fmt: skip
+        if not ctx.is_main:
+            shutdown(ctx)
+            return out / "audit.json"  # rank 0 writes it
     with replacing_dir(out) as tmp:
         if (out / "judge").is_dir():  # the cached auto judge moves with the folder
             shutil.copytree(out / "judge", tmp / "judge")
         judge_obj, judge_info = resolve_judge(
             judge, source=man.info.source, cache_dir=tmp / "judge", seed=seed
         )
-        known = (
-            True
-            if voice_measures_from is None
-            else _earlier_voice_measures(Path(voice_measures_from), manifest_path)
-        )
-        result = build_evaluation_table(
-            model,
-            man,
-            judge_obj,
-            voice_measures=known,
-            split=split,
-            gallery_size=gallery_size,
-            samples_dir=tmp / "samples",
-            random_state=seed,
-            progress=progress,
-            input_seconds=input_seconds,
-        )
+        if sharded is not None:
+            from audit._evaluation import finish_evaluation
+
+            result = finish_evaluation(
+                model, sharded[0], sharded[1], judge_obj, gallery_size=gallery_size,
+                samples_dir=tmp / "samples", random_state=seed, batch_size=batch_size,
+            )  # fmt: skip
+        else:
+            result = build_evaluation_table(
+                model,
+                man,
+                judge_obj,
+                voice_measures=known,
+                split=split,
+                gallery_size=gallery_size,
+                batch_size=batch_size,
+                samples_dir=tmp / "samples",
+                random_state=seed,
+                progress=progress,
+                input_seconds=input_seconds,
+            )
         table = result.table
         if min_group_size is None:
             min_group_size = DEFAULT_MIN_GROUP_SIZE
@@ -340,11 +371,28 @@ def audit_model(
             artifacts={"samples": result.samples, "samples_dir": "samples"},
         )
         res.write(tmp, evaluation=table)
+    if sharded is not None:
+        from audit._sharded import remove_work_dir
+
+        remove_work_dir(sharded[2])  # published: the shards are no longer needed
+        shutdown(ctx)
     if len(result.errors):
         log.warning(
             "%d utterance(s) could not be evaluated; see %s", len(result.errors), out / "errors.csv"
         )
     return out / "audit.json"
+
+
+def _distributed_context(device: str) -> Any | None:
+    """Join the torchrun process group (gloo on CPU, NCCL on CUDA); None outside torchrun.
+
+    Under torchrun a bare ``cuda`` (or ``auto`` with CUDA present) becomes ``cuda:LOCAL_RANK``.
+    """
+    from s2f_model._distributed import init_distributed, world_from_env
+
+    if world_from_env()[1] == 1:
+        return None
+    return init_distributed(device)
 
 
 def _model_section(checkpoint: Path, model: Any) -> dict[str, Any]:

