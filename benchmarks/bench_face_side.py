@@ -149,6 +149,41 @@ def _train_judge(n_faces: int, seed: int, folder: Path | None = None) -> Any:
     return judge
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The probe and upper-bound tables of a ``measured`` record, as Markdown."""
+    p = result["probes"]
+    lines = [
+        "| probe | measured | target (issue 14) |",
+        "| --- | --- | --- |",
+        f"| gender accuracy | {p['gender']:.3f} | >= .95 |",
+        f"| ethnicity accuracy | {p['ethnicity']:.3f} | >= .95 |",
+        f"| age group accuracy | {p['age_group']:.3f} | >= .75 |",
+        f"| face-size R^2 | {p['face_size']:.3f} | >= .80 |",
+        f"| background colour R^2 | {p['background']:.3f} | <= .10 |",
+    ]
+    ub = result.get("upper_bound")
+    if ub:
+        lines += [
+            "",
+            "| ethnicity | n | gender: true face | gender: upper bound | ethnicity: true face "
+            "| ethnicity: upper bound |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in ub["per_ethnicity"]:
+            lines.append(
+                f"| {r['ethnicity']} | {r['n']} | {r['judge_gender_true']:.3f} | "
+                f"{r['judge_gender_recon']:.3f} | {r['judge_ethnicity_true']:.3f} | "
+                f"{r['judge_ethnicity_recon']:.3f} |"
+            )
+        lines += [
+            "",
+            f"Reconstruction nearest its own true face in a 100-face gallery: "
+            f"{ub['nearest_own_feature']:.3f} by fc7 cosine, {ub['nearest_own_pixel']:.3f} "
+            f"by pixel L2 (chance 0.010).",
+        ]
+    return "\n".join(lines)
+
+
 def _shipped_judge() -> Any:
     try:
         from audit.judges._shipped import shipped_judge
@@ -181,8 +216,14 @@ def main() -> None:
     ap.add_argument("--judge-dir", type=Path, help="cache of the trained judge")
     ap.add_argument("--grid", type=Path)
     ap.add_argument("--update-card", action="store_true")
+    ap.add_argument("--markdown", action="store_true", help="print the card's tables only")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.markdown:
+        folder = None if args.weights == "shipped" else Path(args.weights)
+        card = shipped_card_path() if folder is None else folder / "compact_face_side.json"
+        print(markdown(json.loads(card.read_text())["measured"]))
+        return
     model = load_face_side_model(None if args.weights == "shipped" else Path(args.weights))
     start = time.perf_counter()
     data = render_face_set(args.persons, seed=PROBE_SEED)
