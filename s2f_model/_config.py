@@ -663,6 +663,8 @@ class S2FConfig:
         256-D features, 64 px faces, 64-D decoder first layer scaled accordingly. The voice
         objective departs from the paper's (docs/model.md, "Voice objective"): standardised
         targets plus auxiliary heads on gender, age group, language, accent and face size.
+        The face side is the shipped pretrained one (``train.face_side="pretrained"``,
+        docs/model.md, "Pretrained compact face side").
         """
         return cls(
             name="compact",
