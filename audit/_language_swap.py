@@ -169,32 +169,41 @@ def paired_differences(
     langs = table["language"].astype("string")
     keep = langs.notna().to_numpy()
     attrs = [c for c in _SPEAKER_ATTRIBUTES if c in table.columns]
+    keys = [table["speaker_id"][keep].to_numpy(), langs[keep].to_numpy()]
+    # (speaker, language) means in one pass; a mean over no finite value is NaN
+    means = outcomes[keep].groupby(keys, sort=True).mean()
+    counts = outcomes[keep].groupby(keys, sort=True).size()
+    feats = None
+    if features is not None:
+        feats = pd.DataFrame(features[keep]).groupby(keys, sort=True).mean()
+    first = table.loc[keep, ["speaker_id", *attrs]].groupby("speaker_id").first()
+    names = list(outcomes.columns)
+    values = means.to_numpy(float)
+    position = {key: i for i, key in enumerate(means.index)}
+    spoken: dict[str, list[str]] = {}
+    for spk, lang in means.index:
+        spoken.setdefault(spk, []).append(lang)
     rows = []
-    for spk, idx in table.index[keep].groupby(table["speaker_id"][keep].to_numpy()).items():
-        by_lang = {str(k): v for k, v in pd.Series(idx).groupby(langs[idx].to_numpy())}
-        if len(by_lang) < 2:
-            continue
-        first = table.loc[idx[0], attrs].to_dict()
-        for a, b in itertools.combinations(sorted(by_lang), 2):
+    for spk, languages in spoken.items():
+        for a, b in itertools.combinations(sorted(languages), 2):
             a, b = _pair(a, b, reference_language)
-            ia, ib = by_lang[a].to_numpy(), by_lang[b].to_numpy()
+            ia, ib = position[(spk, a)], position[(spk, b)]
             row = {
                 "speaker_id": spk,
                 "language_a": a,
                 "language_b": b,
                 "language_pair": f"{a}-{b}",
-                **first,
-                "n_a": len(ia),
-                "n_b": len(ib),
+                **first.loc[spk].to_dict(),
+                "n_a": int(counts.iloc[ia]),
+                "n_b": int(counts.iloc[ib]),
             }
             if "first_language" not in table.columns:
                 row["first_language"] = a if b == reference_language else "(unknown)"
-            for name in outcomes.columns:
-                values = outcomes[name].to_numpy()
-                ma, mb = _nanmean(values[ia]), _nanmean(values[ib])
+            for j, name in enumerate(names):
+                ma, mb = values[ia, j], values[ib, j]
                 row.update({f"{name}:a": ma, f"{name}:b": mb, name: ma - mb})
-            if features is not None:
-                shift = float(np.linalg.norm(features[ia].mean(0) - features[ib].mean(0)))
+            if feats is not None:
+                shift = float(np.linalg.norm(feats.iloc[ia].to_numpy() - feats.iloc[ib].to_numpy()))
                 row.update(
                     {"feature_shift:a": np.nan, "feature_shift:b": np.nan, "feature_shift": shift}
                 )
