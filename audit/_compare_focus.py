@@ -75,7 +75,7 @@ def comparison_groupings(
     max_order: int,
     focus: Sequence[Sequence[str]] | None,
 ) -> tuple[list[Grouping], tuple[tuple[str, ...], ...]]:
-    """Groupings of a comparison with the focus intersections always included.
+    """Build the groupings of a comparison, the focus intersections always included.
 
     Parameters
     ----------
@@ -115,7 +115,7 @@ def unchanged_flags(value_a: float, value_b: float) -> list[str]:
 
 
 def _as_tested(frame: pd.DataFrame, est: str, low: str, high: str) -> pd.DataFrame:
-    """A view of a table with the columns `control_errors` reads."""
+    """Copy the columns of a table that `control_errors` reads, under its names."""
     view = frame[[*_FAMILY, "p_value", "flags", "n_speakers"]].copy()
     view["difference"] = frame[est].to_numpy(np.float64)
     view["diff_ci_low"] = frame[low].to_numpy(np.float64)
@@ -188,7 +188,7 @@ def focus_changes(
     questions: Sequence[Sequence[str]],
     metric: str = FOCUS_METRIC,
 ) -> pd.DataFrame:
-    """The focus table of a comparison (see the module docstring).
+    """Build the focus table of a comparison (see the module docstring).
 
     Returns
     -------
@@ -241,14 +241,21 @@ def focus_changes(
     return _ranked(pd.DataFrame(rows))
 
 
+#: Order of the verdicts in the focus table (ties: adjusted p, then question order).
+_VERDICT_ORDER = {"grew": 0, "shrank": 0, "no_change": 1, "value_unchanged": 2, "too_few": 3}
+
+
 def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
-    """Changed groups first (smallest adjusted p), then the rest in their order."""
+    """Rank the focus rows (order in the module docstring), adding ``rank``.
+
+    Changed groups first, then tested unchanged ones (smallest adjusted p first), then
+    groups with an identical value, then groups with too few speakers (in their order).
+    """
     if not len(frame):
         return frame
-    moved = frame["verdict"].isin(["grew", "shrank"]).to_numpy()
-    p = frame["p_adjusted"].to_numpy(np.float64)
-    key = np.where(moved, np.nan_to_num(p, nan=2.0), 3.0)
-    order = np.lexsort((np.arange(len(frame)), key))
+    verdict = frame["verdict"].map(_VERDICT_ORDER).to_numpy()
+    p = np.nan_to_num(frame["p_adjusted"].to_numpy(np.float64), nan=2.0)
+    order = np.lexsort((np.arange(len(frame)), p, verdict))
     out = frame.iloc[order].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out

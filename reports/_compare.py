@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reports._compare_focus import focus_context, moved_order
 from reports._compare_seeds import seed_rows
 from reports._load import LoadedAudit, load_audit
 from reports._report import (
@@ -311,6 +312,11 @@ _COMPARE_ORDER = (
 )
 
 
+#: The change of a gap is shown with its family's simultaneous interval (audit.json
+#: ``change_sim_*``), which excludes 0 exactly when ``p_adjusted < alpha``.
+_SIMULTANEOUS_CHANGE = (("change", "change_sim_low", "change_sim_high"),)
+
+
 def _order_of_section(section: str | None) -> int:
     return _COMPARE_ORDER.index(section) if section in _COMPARE_ORDER else len(_COMPARE_ORDER)
 
@@ -396,7 +402,13 @@ def render_comparison(
     ranked: list[tuple[int, int, DisplayTable]] = []
     changes: dict[str, list[dict[str, Any]]] = {"opened": [], "closed": [], "persists": []}
 
-    def add(export: str, records: list[dict[str, Any]], mixed: bool, section: str | None):
+    def add(
+        export: str,
+        records: list[dict[str, Any]],
+        mixed: bool,
+        section: str | None,
+        estimates: tuple[tuple[str, str, str], ...] = (),
+    ):
         exports[export] = records
         parts = split_by_metric(export, records, range(len(records)))
         for sub, caption, idx, recs in parts:
@@ -412,6 +424,8 @@ def render_comparison(
                 source=export,
                 caption=caption,
                 focus=focus,
+                estimates=estimates,
+                headers={"change": "change [simultaneous CI]"} if estimates else None,
             )
             first = recs[0] if recs else {}
             where = (
@@ -419,9 +433,18 @@ def render_comparison(
             )
             ranked.append((_order_of_section(where), len(ranked), table))
 
+    focus_first = focus_context(paired.pop("focus", None) if paired else None)
+    if focus_first["available"]:
+        exports["paired_focus"] = focus_first.pop("records")
     if paired is not None:
         for name, records in paired.items():
-            add("paired" if name == "paired" else f"paired_{safe_name(name)}", records, True, None)
+            add(
+                "paired" if name == "paired" else f"paired_{safe_name(name)}",
+                records,
+                True,
+                None,
+                _SIMULTANEOUS_CHANGE if name == "disparity_change" else (),
+            )
             for record in records:
                 if has_flag(record, "insufficient_data") or has_flag(record, "empty"):
                     continue
@@ -429,6 +452,9 @@ def render_comparison(
                     changes["opened"].append({"table": name, **record})
                 elif has_flag(record, "shrank"):
                     changes["closed"].append({"table": name, **record})
+        wanted = check_focus(focus)
+        for kind in ("opened", "closed"):
+            changes[kind].sort(key=lambda r: moved_order(r, wanted))
     else:
         for name in (n for n in la.tables if n in lb.tables):
             records = unpaired_comparison(la.tables[name], lb.tables[name])
@@ -466,6 +492,7 @@ def render_comparison(
         "arm_a": [x.source for x in arm_a],
         "arm_b": [x.source for x in arm_b],
         "seeds": seed_rows(paired, focus) if paired is not None else None,
+        "focus_first": focus_first,
         "data": _key_values(la.section("data")),
         "row_ids": la.section("data").get("row_ids_sha256"),
         "tables": tables,

@@ -60,9 +60,10 @@ def test_seeds_section_shows_the_audits_numbers_and_verdicts(arms, tmp_path):
         record = expected[mask].iloc[0]
         cells = tr.find_all("td")
         assert float(cells[4]["data-value"]) == pytest.approx(record["difference"], rel=1e-12)
+        # beside the adjusted p: the simultaneous interval (seed variance included)
+        low = float(cells[4]["data-ci-low"])
+        assert low == pytest.approx(record["diff_sim_low"], rel=1e-12, nan_ok=True)
         low = float(cells[5]["data-ci-low"])
-        assert low == pytest.approx(record["diff_ci_low"], rel=1e-12, nan_ok=True)
-        low = float(cells[6]["data-ci-low"])
         assert low == pytest.approx(record["speaker_ci_low"], rel=1e-12, nan_ok=True)
         assert tr["data-verdict"] == seed_verdict(record.to_dict())
         checked += 1
