@@ -387,12 +387,15 @@ def _distributed_context(device: str) -> Any | None:
     """Join the torchrun process group (gloo on CPU, NCCL on CUDA); None outside torchrun.
 
     Under torchrun a bare ``cuda`` (or ``auto`` with CUDA present) becomes ``cuda:LOCAL_RANK``.
+    The collective timeout is long (24 h): a rank that finished its shards waits at the
+    barrier for the slowest one, which may take hours on CPUs; a rank that dies ends the job
+    through torchrun, not through this timeout.
     """
     from s2f_model._distributed import init_distributed, world_from_env
 
     if world_from_env()[1] == 1:
         return None
-    return init_distributed(device)
+    return init_distributed(device, timeout_s=24 * 3600.0)
 
 
 def _model_section(checkpoint: Path, model: Any) -> dict[str, Any]:
