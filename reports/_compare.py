@@ -160,8 +160,10 @@ def unpaired_comparison(
 
     Records are matched by their identifying fields (metric, attribute, group, labels, ...).
     ``difference_b_minus_a`` is the difference of the two point estimates only: it is not a
-    paired estimate and has no interval. ``gap_status`` says whether a flagged-significant gap
-    ``closed``, ``opened`` or ``persists`` from A to B.
+    paired estimate and has no interval. Each audit's simultaneous interval of a gap
+    (``diff_sim_low`` / ``diff_sim_high``, which agrees with its ``significant`` flag) is
+    kept as ``diff_sim_low_a`` ... ``diff_sim_high_b``. ``gap_status`` says whether a
+    flagged-significant gap ``closed``, ``opened`` or ``persists`` from A to B.
 
     Parameters
     ----------
@@ -207,12 +209,8 @@ def unpaired_comparison(
             row[f"ci_high_{suffix}"] = _number(record.get("ci_high")) if record else math.nan
         if any(r is not None and "difference" in r for r in (ra, rb)):
             for suffix, record in (("a", ra), ("b", rb)):
-                for field, src in (
-                    ("difference", "difference"),
-                    ("diff_ci_low", "diff_ci_low"),
-                    ("diff_ci_high", "diff_ci_high"),
-                ):
-                    row[f"{field}_{suffix}"] = _number((record or {}).get(src))
+                for field in ("difference", "diff_ci_low", "diff_ci_high", *_SIM):
+                    row[f"{field}_{suffix}"] = _number((record or {}).get(field))
         row["difference_b_minus_a"] = row["value_b"] - row["value_a"]
         row["gap_status"] = (
             "only in A" if rb is None else "only in B" if ra is None else _change(ra, rb)
@@ -310,6 +308,19 @@ _COMPARE_ORDER = (
     "composition",
     "confusion",
 )
+
+
+#: Columns of an audit's simultaneous interval of a gap.
+_SIM = ("diff_sim_low", "diff_sim_high")
+
+
+def _simultaneous_gaps(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str, str], ...]:
+    """Show each audit's gap with its simultaneous interval where the audit has one."""
+    return tuple(
+        (f"difference_{s}", f"diff_sim_low_{s}", f"diff_sim_high_{s}")
+        for s in ("a", "b")
+        if any(math.isfinite(_number(r.get(f"diff_sim_low_{s}"))) for r in records)
+    )
 
 
 #: The change of a gap is shown with its family's simultaneous interval (audit.json
@@ -425,7 +436,9 @@ def render_comparison(
                 caption=caption,
                 focus=focus,
                 estimates=estimates,
-                headers={"change": "change [simultaneous CI]"} if estimates else None,
+                headers={
+                    head: f"{head.replace('_', ' ')} [simultaneous CI]" for head, _, _ in estimates
+                },
             )
             first = recs[0] if recs else {}
             where = (
@@ -463,6 +476,7 @@ def render_comparison(
                 records,
                 name.lower() in MIXED_TABLES,
                 section_of(name),
+                _simultaneous_gaps(records),
             )
             for record in records:
                 if record["gap_status"] in changes:

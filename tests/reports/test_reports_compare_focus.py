@@ -108,3 +108,20 @@ def test_no_row_pairs_a_significant_looking_interval_with_a_non_significant_p(pa
         checked += 1
         significant += p_adj < ALPHA
     assert checked > 30 and 0 < significant < checked, (checked, significant)
+
+
+def test_unpaired_gaps_show_each_audits_simultaneous_interval(tmp_path):
+    from report_fixtures import make_audit, write_audit
+    from report_helpers import rows_by_source
+
+    a, b = make_audit(), make_audit()
+    for audit, (low, high) in ((a, (-0.35, -0.09)), (b, (-0.33, 0.01))):
+        audit["tables"]["disparities"][0].update(diff_sim_low=low, diff_sim_high=high)
+    b["tables"]["disparities"][0]["flags"] = []  # B: not significant, interval holds 0
+    out = render_comparison(
+        write_audit(tmp_path / "a", a), write_audit(tmp_path / "b", b), tmp_path / "c.html"
+    )
+    cells = rows_by_source(soup_of(out))[("unpaired_disparities", 0)][0]
+    assert float(cells["difference_a"]["data-ci-low"]) == -0.35
+    assert float(cells["difference_b"]["data-ci-high"]) == 0.01
+    assert cells["gap_status"]["text"] == "closed"
