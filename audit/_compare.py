@@ -342,7 +342,7 @@ def compare_audits(
     **kwargs
         Passed to `compare_evaluations`; by default the settings recorded in ``audit_a``
         (groupings, max_order, n_boot, ci_level, ci_method, min_group_size, correction,
-        seed) are used.
+        seed, focus, error_control) are used.
 
     Returns
     -------
@@ -386,7 +386,7 @@ def read_evaluation_audit(
         The per-utterance evaluation table (``artifacts.evaluation``).
     options : dict
         The audit's groupings, max_order, n_boot, ci_level, ci_method, min_group_size,
-        correction and seed (as ``random_state``), where recorded.
+        correction, seed (as ``random_state``), focus and error_control, where recorded.
     """
     p = Path(path)
     folder = p if p.is_dir() else p.parent
