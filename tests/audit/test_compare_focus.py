@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit import compare_arms, compare_evaluations, make_evaluation_table
+from audit import AuditInputError, compare_arms, compare_evaluations, make_evaluation_table
 from audit._compare_focus import focus_changes
 
 CELL = "language=en x ethnicity=Asian"
@@ -157,3 +157,35 @@ def test_focus_rows_match_the_tables_they_come_from(result):
         assert row["change"] == pytest.approx(want, nan_ok=True)
     assert set(focus["question"]) == {"language x ethnicity", "gender x age_group"}
     assert focus_changes(paired.iloc[:0], changes, [("language", "ethnicity")]).empty
+
+
+def test_written_audits_reuse_the_recorded_focus_and_error_control(pair, tmp_path):
+    from audit import AuditResult, compare_audits, data_identity
+
+    a, b, _ = pair
+    settings = {
+        "n_boot": 50,
+        "groupings": ["gender", "age_group", "ethnicity"],
+        "focus": [["gender", "age_group"]],
+        "error_control": "audit",
+    }
+    paths = []
+    for name, table in (("a", a), ("b", b)):
+        AuditResult({}, settings=settings, seed=4, data=data_identity(table)).write(
+            tmp_path / name, evaluation=table
+        )
+        paths.append(tmp_path / name / "audit.json")
+    out = compare_audits(*paths)
+    assert set(out["focus"]["question"]) == {"gender x age_group"}
+    direct = compare_evaluations(
+        a,
+        b,
+        n_boot=50,
+        groupings=settings["groupings"],
+        focus=[("gender", "age_group")],
+        error_control="audit",
+        random_state=4,
+    )
+    pd.testing.assert_frame_equal(out["focus"], direct["focus"])
+    with pytest.raises(AuditInputError, match="error_control must be one of"):
+        compare_evaluations(a, b, error_control="everything")
