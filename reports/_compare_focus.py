@@ -87,6 +87,12 @@ def _answer(rows: Sequence[Mapping[str, Any]], questions: Sequence[str]) -> str:
         return "The gap changed for " + "; ".join(parts) + more + "."
     tested = sum(r.get("verdict") in _TESTED for r in rows)
     asked = " and ".join(q.replace(" x ", " × ") for q in questions)
+    if not tested:
+        same = sum(r.get("verdict") == "value_unchanged" for r in rows)
+        return (
+            f"No group of {asked} could be tested: {same} have the same value under A and B "
+            f"and {len(rows) - same} too few speakers."
+        )
     return (
         f"No gap of {asked} changed significantly ({tested} group(s) tested). This is not "
         "evidence that nothing changed: small changes can stay undetected."

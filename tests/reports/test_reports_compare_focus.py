@@ -125,3 +125,21 @@ def test_unpaired_gaps_show_each_audits_simultaneous_interval(tmp_path):
     assert float(cells["difference_a"]["data-ci-low"]) == -0.35
     assert float(cells["difference_b"]["data-ci-high"]) == 0.01
     assert cells["gap_status"]["text"] == "closed"
+
+
+def test_answer_when_no_focus_group_could_be_tested():
+    from reports._compare_focus import focus_context
+
+    records = [
+        {"question": "language x ethnicity", "group_label": "g1", "verdict": "value_unchanged"},
+        {"question": "language x ethnicity", "group_label": "g2", "verdict": "too_few"},
+    ]
+    context = focus_context(records)
+    assert context["answer"] == (
+        "No group of language × ethnicity could be tested: 1 have the same value under A and "
+        "B and 1 too few speakers."
+    )
+    assert context["figure"] is None and [r["change"] for r in context["rows"]] == [
+        "not a change",
+        "—",
+    ]
