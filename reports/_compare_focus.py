@@ -19,7 +19,7 @@ from reports._tables import group_label
 __all__ = ["FIGURE_ROWS", "FOCUS_ROWS", "focus_context", "moved_order"]
 
 #: Focus rows shown in the first-screen table; the rest are folded in ``<details>``.
-FOCUS_ROWS = 8
+FOCUS_ROWS = 6
 #: Rows of the first-screen figure at most (tested groups, changed ones first).
 FIGURE_ROWS = 10
 _WORDS = {
@@ -99,11 +99,38 @@ def _answer(rows: Sequence[Mapping[str, Any]], questions: Sequence[str]) -> str:
     )
 
 
+def _gaps_figure(rows: Sequence[Mapping[str, Any]]) -> tuple[ForestPlot | None, str]:
+    """No focus group was tested: each group's gap under A and under B, points only."""
+    kept = [r for r in rows if r.get("verdict") != "too_few" and _finite(r.get("disparity_b"))]
+    kept = kept[: FIGURE_ROWS // 2]
+    labels, points, muted = [], [], []
+    for r in kept:
+        for arm in ("a", "b"):
+            labels.append(f"{r.get('group_label')}, {arm.upper()}")
+            points.append({"gap": r.get(f"disparity_{arm}")})
+            muted.append(arm == "a")
+    plot = forest_plot(
+        labels,
+        points,
+        point="gap",
+        low="",
+        high="",
+        muted=muted,
+        title="gap to the overall value",
+        reference=0.0,
+    )
+    caption = (
+        "No focus group could be tested, so no change is estimated: each group's gap to the "
+        "overall value under A (hollow grey) and B (blue), without intervals."
+    )
+    return plot, caption if plot is not None else ""
+
+
 def _figure(rows: Sequence[Mapping[str, Any]]) -> tuple[ForestPlot | None, str]:
     tested = [r for r in rows if r.get("verdict") in _TESTED and _finite(r.get("change"))]
     shown = tested[:FIGURE_ROWS]
     if not shown:
-        return None, ""
+        return _gaps_figure(rows)
     plot = forest_plot(
         [str(r.get("group_label")) for r in shown],
         shown,

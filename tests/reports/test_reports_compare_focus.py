@@ -139,7 +139,34 @@ def test_answer_when_no_focus_group_could_be_tested():
         "No group of language × ethnicity could be tested: 1 have the same value under A and "
         "B and 1 too few speakers."
     )
-    assert context["figure"] is None and [r["change"] for r in context["rows"]] == [
+    assert context["figure"] is None  # no group with a value: nothing to draw
+    assert [r["change"] for r in context["rows"]] == [
         "not a change",
         "—",
+    ]
+
+
+def test_untested_focus_groups_still_get_a_figure_of_their_gaps():
+    from reports._compare_focus import focus_context
+
+    records = [
+        {
+            "question": "language x ethnicity",
+            "group_label": "g1",
+            "verdict": "value_unchanged",
+            "disparity_a": -0.3,
+            "disparity_b": -0.2,
+        },
+        {
+            "question": "language x ethnicity",
+            "group_label": "g2",
+            "verdict": "too_few",
+            "disparity_a": 0.5,
+            "disparity_b": 0.1,
+        },
+    ]
+    plot = focus_context(records)["figure"]
+    assert [(r.label, r.value, r.muted) for r in plot.rows] == [
+        ("g1, A", -0.3, True),
+        ("g1, B", -0.2, False),
     ]
