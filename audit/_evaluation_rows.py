@@ -165,7 +165,28 @@ def prepare_evaluation(
     input_seconds: InputSeconds,
     voice_measures: bool | pd.DataFrame,
 ) -> _Prepared:
-    """Select the rows, load the faces and resolve the durations (see `build_evaluation_table`)."""
+    """Select the rows, load the faces and resolve the input durations.
+
+    Parameters
+    ----------
+    model : s2f_model.Speech2Face
+        The model (its config gives the face size and the durations it can take).
+    manifest : s2f_data.Manifest
+        Evaluation manifest.
+    split, input_seconds, voice_measures
+        As for :func:`audit.build_evaluation_table`.
+
+    Returns
+    -------
+    _Prepared
+        The evaluated rows, faces, rows without a usable face (``errors``), durations and
+        the voice measures to reuse; identical in every process of a sharded evaluation.
+
+    Raises
+    ------
+    AuditInputError
+        If the split has no rows, or ``voice_measures`` is not usable.
+    """
     frame = manifest.frame
     if split is not None:
         frame = frame[frame["split"] == split]
@@ -252,8 +273,26 @@ def _load_faces(
 def evaluate_rows(model: Any, prep: _Prepared, start: int, stop: int) -> RowsPart:
     """Run the model on rows ``start:stop`` of the evaluated frame (one forward batch).
 
+    Reads the audio (an unreadable file is listed in ``errors``, stage ``audio``), runs the
+    voice encoder and decoder, the input-length features and the voice measures. Rows without
+    a usable face are skipped (already listed by :func:`prepare_evaluation`).
+
     The rows of one call form one batch, so a block gives the same numbers whichever
     process computes it (sharded evaluation splits the rows at these block boundaries).
+
+    Parameters
+    ----------
+    model : s2f_model.Speech2Face
+        The model in eval mode (inputs go to the device of its parameters).
+    prep : _Prepared
+        From :func:`prepare_evaluation`.
+    start, stop : int
+        Row positions in ``prep.frame``.
+
+    Returns
+    -------
+    RowsPart
+        The block's features, reconstructions, measures and audio errors.
     """
     import torch
 
