@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from audit._sharded import shard_ranges
 from s2f_model import build_model
@@ -131,3 +133,79 @@ def test_a_failed_run_keeps_finished_shards_and_a_rerun_redoes_the_missing_one(t
     assert got == want
     for name in ("evaluation.csv", "errors.csv"):
         assert (out / name).read_bytes() == (single / name).read_bytes()
+
+
+def _rank_pid(parent: int, rank: int) -> int | None:
+    """Process id of torchrun worker ``rank`` (a child of ``parent``), or None."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and f"RANK={rank}".encode() in environ:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.slow  # ~40 s on 2 busy cores
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_killing_a_rank_mid_run_then_rerunning_gives_the_one_process_audit(tmp_path):
+    import signal
+    import time
+
+    from PIL import Image
+
+    from s2f_data import ManifestInfo, write_manifest
+
+    d = tmp_path / "d"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(30):  # 60 rows, batches of 1: 15 shards of 4 rows
+        Image.fromarray(np.full((40, 40, 3), 7 * s, dtype=np.uint8)).save(d / f"f{s}.png")
+        for u in range(2):
+            k = 2 * s + u
+            sf.write(d / f"a{k}.wav", 0.1 * rng.standard_normal(8000), 8000)
+            rows.append({
+                "utterance_id": f"s{s}u{u}", "speaker_id": f"s{s}", "split": "test",
+                "audio_path": f"a{k}.wav", "face_path": f"f{s}.png",
+                "gender": "female" if s % 2 else "male",
+            })  # fmt: skip
+    write_manifest(pd.DataFrame(rows), d / "manifest.csv", ManifestInfo("test"))
+    _save_run(tmp_path / "run")
+    extra = ["--batch-size", "1"]
+    single = _cli(tmp_path, tmp_path / "audit", 1, extra)
+    assert single.returncode == 0, single.stderr[-3000:]
+    (tmp_path / "audit").rename(tmp_path / "single")
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "s2f_cli", "audit", "--checkpoint", str(tmp_path / "run"),
+        "--manifest", str(d / "manifest.csv"), "--out", str(tmp_path / "audit"), *_ARGS, *extra,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    killed, deadline = None, time.monotonic() + 180
+    while proc.poll() is None and time.monotonic() < deadline:
+        if killed is None and any((tmp_path / "audit.shards").glob("*/shard-*.npz")):
+            killed = _rank_pid(proc.pid, 1)
+            if killed is not None:
+                os.kill(killed, signal.SIGKILL)  # a worker this test started
+        time.sleep(0.02)
+    proc.wait(timeout=60)
+    assert killed is not None and proc.returncode != 0, "rank 1 finished before it was killed"
+    left = list((tmp_path / "audit.shards").glob("*/shard-*.npz"))
+    assert 0 < len(left) < 15  # some shards finished, some lost
+
+    rerun = _cli(tmp_path, tmp_path / "audit", 2, extra)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    reused = sum(int(m) for m in re.findall(r"shard\(s\) computed, (\d+) reused", rerun.stderr))
+    assert reused == len(left)
+    assert _audit_json(tmp_path / "audit") == _audit_json(tmp_path / "single")
+    for name in ("evaluation.csv", "errors.csv"):
+        assert (tmp_path / "audit" / name).read_bytes() == (tmp_path / "single" / name).read_bytes()
