@@ -93,7 +93,7 @@ class FaceSet:
     background: np.ndarray
 
     def __len__(self) -> int:
-        """Number of persons."""
+        """Return the number of persons."""
         return len(self.gender)
 
 
