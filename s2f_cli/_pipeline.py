@@ -45,8 +45,6 @@ class DemoSettings:
         Dotted overrides of the compact model preset (steps, batch size, ...).
     n_boot : int
         Bootstrap replicates of the audit.
-    judge_faces : int
-        Rendered faces the bias-lab judge trains on.
     min_group_size : int
         Speakers below which a group is flagged as insufficient data.
     workers : int
@@ -59,7 +57,6 @@ class DemoSettings:
     eval_utterances: int = 3
     model_overrides: dict[str, Any] = field(default_factory=dict)
     n_boot: int = 1000
-    judge_faces: int = 2048
     min_group_size: int = 10
     workers: int = 2
 
@@ -77,12 +74,10 @@ class DemoSettings:
             eval_min_per_cell=3,
             eval_utterances=1,
             model_overrides={
-                "train.face_steps": 15,
                 "train.voice_steps": 15,
                 "train.checkpoint_every": 1000,
             },
             n_boot=100,
-            judge_faces=320,
             min_group_size=3,
         )
 
@@ -268,7 +263,7 @@ def _audit(
 
     def work() -> None:
         judge, _ = resolve_judge(
-            "auto", source="biaslab", cache_dir=judge_dir, seed=seed, n_faces=settings.judge_faces
+            "auto", source="biaslab", cache_dir=judge_dir, seed=seed
         )
         audit_model(
             run,
