@@ -26,11 +26,15 @@ def main() -> None:
     for name, s in (("before (no bilingual block)", before), ("after (bilingual block)", spec)):
         folder = tempfile.mkdtemp()
         start = time.perf_counter()
-        res = generate_population(s, folder, seed=1000, kind="eval", min_per_cell=20,
-                                  workers=2, progress=False)
+        res = generate_population(
+            s, folder, seed=1000, kind="eval", min_per_cell=20, workers=2, progress=False
+        )
         n = len(pd.read_csv(res.manifest_path))
-        print(f"{name}: {len(res.speakers)} speakers, {n} utterances, "
-              f"{time.perf_counter() - start:.1f} s", flush=True)
+        print(
+            f"{name}: {len(res.speakers)} speakers, {n} utterances, "
+            f"{time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
         shutil.rmtree(folder)
 
 

@@ -24,7 +24,8 @@ KEYS = [*NATIVE_ENGLISH_ACCENTS, *NON_NATIVE_ACCENTS, *LANGUAGE_VOICES]
 def median_f0(wave: np.ndarray) -> float:
     """Median F0 (Hz) of voiced frames, parselmouth autocorrelation, 60-450 Hz."""
     pitch = parselmouth.Sound(wave.astype(np.float64), SAMPLE_RATE).to_pitch(
-        time_step=0.01, pitch_floor=60.0, pitch_ceiling=450.0)
+        time_step=0.01, pitch_floor=60.0, pitch_ceiling=450.0
+    )
     f0 = pitch.selected_array["frequency"]
     return float(np.median(f0[f0 > 0]))
 
@@ -32,14 +33,22 @@ def median_f0(wave: np.ndarray) -> float:
 def _profile(base, key: str):
     if key in LANGUAGE_VOICES:
         voice = LANGUAGE_VOICES[key]
-        return dataclasses.replace(base, language=key, accent="native",
-                                   voice=f"{voice}+{base.voice.rsplit('+', 1)[1]}")
-    voice = NON_NATIVE_ACCENTS[key].voice if key in NON_NATIVE_ACCENTS else (
-        NATIVE_ENGLISH_ACCENTS[key])
+        return dataclasses.replace(
+            base, language=key, accent="native", voice=f"{voice}+{base.voice.rsplit('+', 1)[1]}"
+        )
+    voice = (
+        NON_NATIVE_ACCENTS[key].voice
+        if key in NON_NATIVE_ACCENTS
+        else (NATIVE_ENGLISH_ACCENTS[key])
+    )
     extra = NON_NATIVE_ACCENTS[key].range_offset if key in NON_NATIVE_ACCENTS else 0
-    return dataclasses.replace(base, language="en", accent=key,
-                               voice=f"{voice}+{base.voice.rsplit('+', 1)[1]}",
-                               pitch_range=base.pitch_range + extra)
+    return dataclasses.replace(
+        base,
+        language="en",
+        accent=key,
+        voice=f"{voice}+{base.voice.rsplit('+', 1)[1]}",
+        pitch_range=base.pitch_range + extra,
+    )
 
 
 PITCHES = (20, 40, 60, 80)
@@ -53,13 +62,30 @@ def main(n_speakers: int = 4, n_clips: int = 2) -> None:
         for pitch in PITCHES:
             logs: dict[str, list[float]] = {k: [] for k in KEYS}
             for s in range(n_speakers):
-                base = sample_voice(np.random.default_rng(100 + s), language="es",
-                                    accent="native", gender=gender, age_group=ages[s % 4],
-                                    face_size=0.0)
+                base = sample_voice(
+                    np.random.default_rng(100 + s),
+                    language="es",
+                    accent="native",
+                    gender=gender,
+                    age_group=ages[s % 4],
+                    face_size=0.0,
+                )
                 base = dataclasses.replace(base, pitch=pitch)
-                f0 = {k: np.median([median_f0(synthesize_utterance(
-                    _profile(base, k), np.random.default_rng(1000 * s + j),
-                    clip_seconds=3.0).wave) for j in range(n_clips)]) for k in KEYS}
+                f0 = {
+                    k: np.median(
+                        [
+                            median_f0(
+                                synthesize_utterance(
+                                    _profile(base, k),
+                                    np.random.default_rng(1000 * s + j),
+                                    clip_seconds=3.0,
+                                ).wave
+                            )
+                            for j in range(n_clips)
+                        ]
+                    )
+                    for k in KEYS
+                }
                 for k in KEYS:
                     logs[k].append(np.log(f0[k] / f0["en-us"]))
             for k in KEYS:

@@ -52,8 +52,12 @@ _AGES = ("18-29", "30-44", "45-59", "60+")
 
 
 def _speaker_rows(
-    rng: np.random.Generator, sid: str, labels: dict[str, str], languages: list[str],
-    shift: float, utterances: int,
+    rng: np.random.Generator,
+    sid: str,
+    labels: dict[str, str],
+    languages: list[str],
+    shift: float,
+    utterances: int,
 ) -> list[dict[str, object]]:
     base_p, base_c = rng.normal(0.4, 0.12), rng.normal(0.5, 0.08)
     rows = []
@@ -61,23 +65,38 @@ def _speaker_rows(
         delta = shift if lang != "en" else 0.0
         for j in range(utterances):
             p = float(np.clip(base_p + delta + rng.normal(0, 0.05), 0.0, 1.0))
-            rows.append({"utterance_id": f"{sid}-{lang}-{j}", "speaker_id": sid,
-                         "language": lang, **labels, "recon_ethnicity_p_Asian": p,
-                         "cos_sim": base_c + delta + rng.normal(0, 0.04)})
+            rows.append(
+                {
+                    "utterance_id": f"{sid}-{lang}-{j}",
+                    "speaker_id": sid,
+                    "language": lang,
+                    **labels,
+                    "recon_ethnicity_p_Asian": p,
+                    "cos_sim": base_c + delta + rng.normal(0, 0.04),
+                }
+            )
     return rows
 
 
 def simulate_block(
-    rng: np.random.Generator, per_cell: int, utterances: int, shifts: dict[tuple[str, str], float],
+    rng: np.random.Generator,
+    per_cell: int,
+    utterances: int,
+    shifts: dict[tuple[str, str], float],
 ) -> pd.DataFrame:
     """Evaluation table of the bilingual block: ``shifts[(ethnicity, L1)]`` planted (else 0)."""
     rows = []
     for eth, lang in PopulationSpec.preset("representative").bilingual_cells():
         for j in range(per_cell):
-            labels = {"ethnicity": eth, "gender": _GENDERS[j % 2],
-                      "age_group": _AGES[(j // 2) % 4]}
-            rows += _speaker_rows(rng, f"{eth}-{lang}-{j}", labels, [lang, "en"],
-                                  shifts.get((eth, lang), 0.0), utterances)
+            labels = {"ethnicity": eth, "gender": _GENDERS[j % 2], "age_group": _AGES[(j // 2) % 4]}
+            rows += _speaker_rows(
+                rng,
+                f"{eth}-{lang}-{j}",
+                labels,
+                [lang, "en"],
+                shifts.get((eth, lang), 0.0),
+                utterances,
+            )
     return pd.DataFrame(rows)
 
 
@@ -130,28 +149,45 @@ def main(argv: list[str] | None = None) -> int:
             total += len(out)
         else:
             row = _cell(out)
-            row = row[(row["group"] == "Asian x zh x zh-en")
-                      & (row["outcome"] == "p_judged_ethnicity=Asian")].iloc[0]
+            row = row[
+                (row["group"] == "Asian x zh x zh-en")
+                & (row["outcome"] == "p_judged_ethnicity=Asian")
+            ].iloc[0]
             flagged += int(row["significant"])
             paired_raw += int(row["p_value"] < 0.05)
-            between_same += int(_between_p(rng, args.per_cell // 2, args.utterances,
-                                           args.shift) < 0.05)
-            between_double += int(_between_p(rng, args.per_cell, args.utterances,
-                                             args.shift) < 0.05)
+            between_same += int(
+                _between_p(rng, args.per_cell // 2, args.utterances, args.shift) < 0.05
+            )
+            between_double += int(
+                _between_p(rng, args.per_cell, args.utterances, args.shift) < 0.05
+            )
     n = args.replicates
-    result: dict[str, object] = {"study": args.study, "replicates": n,
-                                 "per_cell": args.per_cell, "utterances": args.utterances,
-                                 "shift": args.shift, "n_boot": args.n_boot, "seed": args.seed}
+    result: dict[str, object] = {
+        "study": args.study,
+        "replicates": n,
+        "per_cell": args.per_cell,
+        "utterances": args.utterances,
+        "shift": args.shift,
+        "n_boot": args.n_boot,
+        "seed": args.seed,
+    }
     if args.study == "coverage":
-        result.update(intervals=total, coverage=hits / total,
-                      mc_se=float(np.sqrt(0.95 * 0.05 / total)))
+        result.update(
+            intervals=total, coverage=hits / total, mc_se=float(np.sqrt(0.95 * 0.05 / total))
+        )
     elif args.study == "null":
-        result.update(rows_per_table=total // n, familywise_false_flag_rate=any_flag / n,
-                      mc_se=float(np.sqrt(0.05 * 0.95 / n)))
+        result.update(
+            rows_per_table=total // n,
+            familywise_false_flag_rate=any_flag / n,
+            mc_se=float(np.sqrt(0.05 * 0.95 / n)),
+        )
     else:
-        result.update(power_paired_holm=flagged / n, power_paired_unadjusted=paired_raw / n,
-                      power_between_same_speakers=between_same / n,
-                      power_between_twice_the_speakers=between_double / n)
+        result.update(
+            power_paired_holm=flagged / n,
+            power_paired_unadjusted=paired_raw / n,
+            power_between_same_speakers=between_same / n,
+            power_between_twice_the_speakers=between_double / n,
+        )
     result["seconds"] = round(time.perf_counter() - start, 1)
     json.dump(result, sys.stdout, indent=1)
     print()
