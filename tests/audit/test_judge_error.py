@@ -51,16 +51,18 @@ def test_correction_is_exact_on_expected_counts():
 
 
 def test_planted_true_confusion_is_recovered_within_its_interval():
-    # one draw (seed 0 leaves one of the 9 cells just outside; coverage over many draws is
-    # the slow test below)
-    table = _simulate(900, 3, seed=1)
+    # one draw: each of the 9 cells' 95 % intervals may miss with probability ~0.05, so one
+    # draw is asked for at least 7 of 9 (at independent 95 % coverage, 2 or more misses have
+    # probability 0.07 and 3 or more 0.008); coverage over many draws is the slow test below
+    table = _simulate(900, 3, seed=0)
     rec = _corrected(table)
     overall = rec[rec["attribute"] == "overall"]
     got = overall.pivot(index="true_label", columns="pred_label", values="value")
     low = overall.pivot(index="true_label", columns="pred_label", values="ci_low")
     high = overall.pivot(index="true_label", columns="pred_label", values="ci_high")
     raw = overall.pivot(index="true_label", columns="pred_label", values="value_raw")
-    assert ((low.to_numpy() <= TRUE_CONFUSION) & (TRUE_CONFUSION <= high.to_numpy())).all()
+    covered = (low.to_numpy() <= TRUE_CONFUSION) & (TRUE_CONFUSION <= high.to_numpy())
+    assert covered.sum() >= 7, covered
     # the correction matters: the raw confusion is off by more than the corrected one
     err_raw = np.abs(raw.to_numpy() - TRUE_CONFUSION).max()
     err_cor = np.abs(got.to_numpy() - TRUE_CONFUSION).max()
