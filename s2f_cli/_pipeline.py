@@ -370,6 +370,8 @@ def run_demo(
         audits["web-skewed"] if seeds > 1 else audits["web-skewed"][0],
         audits["representative"] if seeds > 1 else audits["representative"][0],
         out / "compare.html",
+        # with several seeds each audit is named after its seed folder: name the arms instead
+        title="Comparison: web-skewed (A) versus representative (B)" if seeds > 1 else None,
     )
     return paths
 
