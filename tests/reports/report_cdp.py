@@ -18,6 +18,28 @@ from typing import Any
 
 from reports._pdf import CHROMIUM_FLAGS, find_chromium
 
+_RECT = """(() => {{ const e = document.querySelector({sel!r});
+  if (!e) return null; const r = e.getBoundingClientRect();
+  return [r.top, r.bottom, r.left, r.right]; }})()"""
+
+
+def page_problems(events: list[dict[str, Any]], page: str) -> list[Any]:
+    """Console errors, page exceptions and requests other than ``page`` or data: URLs."""
+    problems: list[Any] = []
+    for event in events:
+        method, params = event["method"], event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params.get("type") in {"error", "assert"}:
+            problems.append(params)
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            problems.append(params["entry"])
+        elif method == "Runtime.exceptionThrown":
+            problems.append(params)
+        elif method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            if url != page and not url.startswith("data:"):
+                problems.append(url)
+    return problems
+
 
 class CDPError(RuntimeError):
     pass
@@ -119,21 +141,60 @@ class Browser:
         self._profile.cleanup()
 
     # -- one page -----------------------------------------------------------------------
-    def open_page(self, path: Path) -> dict[str, Any]:
-        """Open ``path`` offline; return the session id, the screenshot and the page text."""
+    def navigate(
+        self,
+        path: Path,
+        *,
+        viewport: tuple[int, int] | None = None,
+        bypass_csp: bool = False,
+    ) -> str:
+        """Open ``path`` offline in a new tab and wait for its load event; return the session.
+
+        ``viewport`` (width, height) fixes the window size in CSS pixels; ``bypass_csp`` lets
+        the harness inject a script (axe-core) into a page whose policy forbids scripts.
+        """
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
         ]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable", session=session)
+        if viewport is not None:
+            width, height = viewport
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session=session,
+            )
         self.send(
             "Network.emulateNetworkConditions",
             {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
             session=session,
         )
+        if bypass_csp:
+            self.send("Page.setBypassCSP", {"enabled": True}, session=session)
         self.send("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
         self.wait_for("Page.loadEventFired", session)
+        return session
+
+    def evaluate(self, session: str, expression: str, *, is_async: bool = False) -> Any:
+        """Evaluate ``expression`` in the page and return its value (a page exception fails)."""
+        reply = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": is_async},
+            session=session,
+        )
+        if "exceptionDetails" in reply:
+            raise AssertionError(reply["exceptionDetails"])
+        return reply["result"].get("value")
+
+    def element_rect(self, session: str, selector: str) -> list[float] | None:
+        """Return ``[top, bottom, left, right]`` of the first match of ``selector``, or None."""
+        return self.evaluate(session, _RECT.format(sel=selector))
+
+    def open_page(self, path: Path) -> dict[str, Any]:
+        """Open ``path`` offline; return the session id, the screenshot and the page text."""
+        session = self.navigate(path)
         shot = self.send("Page.captureScreenshot", {"format": "png"}, session=session)
         text = self.send(
             "Runtime.evaluate",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from report_cdp import Browser
+from report_cdp import Browser, page_problems
 
 from audit import AuditResult, data_identity, make_evaluation_table
 from reports import render_comparison
@@ -17,18 +17,6 @@ pytestmark = pytest.mark.browser  # needs /usr/bin/chromium; deselect with -m "n
 
 WIDTH, HEIGHT = 1280, 900
 SETTINGS = {"n_boot": 100, "groupings": ["language", "gender", "age_group", "ethnicity"]}
-_RECT = """(() => {{ const e = document.querySelector({sel!r});
-  if (!e) return null; const r = e.getBoundingClientRect();
-  return [r.top, r.bottom, r.left, r.right]; }})()"""
-
-
-def _evaluate(browser: Browser, session: str, expression: str):
-    reply = browser.send(
-        "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session
-    )
-    if "exceptionDetails" in reply:
-        raise AssertionError(reply["exceptionDetails"])
-    return reply["result"].get("value")
 
 
 @pytest.fixture(scope="module")
@@ -47,26 +35,9 @@ def opened(tmp_path_factory):
     out = render_comparison(*paths, root / "compare.html")
     browser = Browser(timeout=60)
     try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.send(f"{domain}.enable", session=session)
-        browser.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
-            session=session,
-        )
-        browser.send(
-            "Network.emulateNetworkConditions",
-            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-            session=session,
-        )
-        browser.send("Page.navigate", {"url": out.resolve().as_uri()}, session=session)
-        browser.wait_for("Page.loadEventFired", session)
+        session = browser.navigate(out, viewport=(WIDTH, HEIGHT))
         rects = {
-            sel: _evaluate(browser, session, _RECT.format(sel=sel))
+            sel: browser.element_rect(session, sel)
             for sel in ("#focus-answer", "#focus-table", "#focus-figure svg")
         }
         events = list(browser.events)
@@ -86,18 +57,4 @@ def test_focus_table_and_figure_are_on_the_first_screen(opened):
 
 def test_no_console_errors_and_no_requests(opened):
     out, _, events = opened
-    page = out.resolve().as_uri()
-    problems = []
-    for event in events:
-        method, params = event["method"], event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params.get("type") in {"error", "assert"}:
-            problems.append(params)
-        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            problems.append(params["entry"])
-        elif method == "Runtime.exceptionThrown":
-            problems.append(params)
-        elif method == "Network.requestWillBeSent":
-            url = params["request"]["url"]
-            if url != page and not url.startswith("data:"):
-                problems.append(url)
-    assert problems == []
+    assert page_problems(events, out.resolve().as_uri()) == []

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from axe_core import axe_source
-from report_cdp import Browser
+from report_cdp import Browser, page_problems
 
 from reports import render_report
 
@@ -22,57 +22,22 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "audit_small.json"
 WIDTH, HEIGHT = 1280, 900
 
 
-def _evaluate(browser: Browser, session: str, expression: str, is_async: bool = False):
-    reply = browser.send(
-        "Runtime.evaluate",
-        {"expression": expression, "returnByValue": True, "awaitPromise": is_async},
-        session=session,
-    )
-    if "exceptionDetails" in reply:
-        raise AssertionError(reply["exceptionDetails"])
-    return reply["result"].get("value")
-
-
-_RECT = """(() => {{ const e = document.querySelector({sel!r});
-  if (!e) return null; const r = e.getBoundingClientRect();
-  return [r.top, r.bottom, r.left, r.right]; }})()"""
-
-
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory):
     out = render_report(FIXTURE, tmp_path_factory.mktemp("screen") / "report.html")
     axe = axe_source()
     browser = Browser(timeout=60)
     try:
-        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            browser.send(f"{domain}.enable", session=session)
-        browser.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
-            session=session,
-        )
-        browser.send(
-            "Network.emulateNetworkConditions",
-            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-            session=session,
-        )
-        browser.send("Page.setBypassCSP", {"enabled": True}, session=session)  # for axe only
-        browser.send("Page.navigate", {"url": out.resolve().as_uri()}, session=session)
-        browser.wait_for("Page.loadEventFired", session)
+        session = browser.navigate(out, viewport=(WIDTH, HEIGHT), bypass_csp=True)  # CSP: axe
         rects = {
-            sel: _evaluate(browser, session, _RECT.format(sel=sel))
+            sel: browser.element_rect(session, sel)
             for sel in ("#verdicts", "#headline-figure", "#summary-model", "#summary-data")
         }
         events_before_axe = list(browser.events)
         violations = None
         if axe is not None:
-            _evaluate(browser, session, axe)
-            result = _evaluate(
-                browser,
+            browser.evaluate(session, axe)
+            result = browser.evaluate(
                 session,
                 "axe.run(document, {resultTypes: ['violations']})"
                 ".then(r => JSON.stringify(r.violations))",
@@ -95,21 +60,7 @@ def test_verdicts_and_headline_figure_are_on_the_first_screen(opened):
 
 def test_no_console_errors_and_no_requests(opened):
     out, _, events, _ = opened
-    page = out.resolve().as_uri()
-    errors, requests = [], []
-    for event in events:
-        method, params = event["method"], event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params.get("type") in {"error", "assert"}:
-            errors.append(params)
-        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            errors.append(params["entry"])
-        elif method == "Runtime.exceptionThrown":
-            errors.append(params)
-        elif method == "Network.requestWillBeSent":
-            url = params["request"]["url"]
-            if url != page and not url.startswith("data:"):
-                requests.append(url)
-    assert errors == [] and requests == []
+    assert page_problems(events, out.resolve().as_uri()) == []
 
 
 def test_axe_finds_no_serious_or_critical_violations(opened):
