@@ -9,14 +9,14 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from reports import _text
-from reports._figures import forest_plot, heat_style
+from reports._figures import forest_plot
 from reports._language_swap import LANGUAGE_SWAP_TABLE, fill_language_swap_section
 from reports._load import LoadedAudit, load_audit
+from reports._render import render_template, safe_name, write_page  # noqa: F401 (_compare)
 from reports._summary import SUMMARY_TABLES, build_summary
 from reports._tables import (
     DEFAULT_FOCUS,
@@ -25,7 +25,6 @@ from reports._tables import (
     DisplayTable,
     build_table,
     check_focus,
-    export_table,
     fmt_number,
     focus_label,
     group_label,
@@ -69,7 +68,6 @@ INPUT_LENGTH_TARGET = "input_length"
 _INPUT_LENGTH_METRIC = re.compile(
     r"^(?P<base>\S+) \((?P<seconds>[0-9.e+]+) s(?: - (?P<baseline>[0-9.e+]+) s)?\)$"
 )
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@=+-]+")
 
 
 @dataclass
@@ -112,39 +110,6 @@ class Finding:
     index: int
     record: Mapping[str, Any]
     reason: str = ""  # why a significant gap is held back ("" for a finding)
-
-
-@cache
-def _environment():
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = fmt_number
-    env.filters["group"] = group_label
-    env.filters["heat"] = heat_style
-    env.filters["show"] = _show
-    return env
-
-
-def _show(value: Any) -> str:
-    """Text of a provenance field; None and "" show as an em dash."""
-    return "—" if value is None or value == "" else str(value)
-
-
-def render_template(name: str, context: Mapping[str, Any]) -> str:
-    """Render a template of ``reports/templates`` with autoescape on."""
-    return _environment().get_template(name).render(**context)
-
-
-def safe_name(name: str) -> str:
-    """Return a file-name-safe version of a table name."""
-    return _SAFE_NAME.sub("_", name).strip("._") or "table"
 
 
 def section_of(table: str) -> str | None:
@@ -1105,8 +1070,6 @@ def render_report(
     if focus is not None:
         check_focus(focus)
     loaded = load_audit(audit)
-    out = Path(out_html)
-    out.parent.mkdir(parents=True, exist_ok=True)
     context, exports = build_context(
         loaded,
         include_faces=include_faces,
@@ -1115,16 +1078,4 @@ def render_report(
         max_rows=max_rows,
         focus=focus,
     )
-    files = out.parent / f"{out.stem}_files"
-    cache: dict[int, tuple[Any, ...]] = {}  # a record split into several exports is encoded once
-    for name, records in exports.items():
-        export_table(files, name, records, cache)
-    context["files_dir"] = files.name
-    from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
-
-    atomic_write_text(out, render_template("report.html.j2", context))
-    if pdf:
-        from reports._pdf import html_to_pdf
-
-        html_to_pdf(out, out.with_suffix(".pdf"))
-    return out
+    return write_page(out_html, "report.html.j2", context, exports, pdf=pdf)
