@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -22,14 +22,17 @@ from s2f_data import DataFormatError, Manifest, load_audio, read_manifest
 from s2f_model._frontend import fit_clip
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
 
 __all__ = [
     "FaceDataset",
     "VoiceFaceDataset",
     "load_face_image",
+    "load_faces",
     "load_landmarks",
     "load_voice_face_data",
+    "rows_with_face",
     "training_identities",
 ]
 
@@ -258,14 +261,43 @@ def load_voice_face_data(
     """
     import torch
 
-    if split is not None and split not in _SPLITS:
-        raise ValueError(f"split must be one of {list(_SPLITS)} or None, got {split!r}")
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest)
-    frame = manifest.frame
     if identities is None:
         identities = training_identities(manifest)
-    ident_index = {spk: i for i, spk in enumerate(identities)}
+    with_face, n_dropped = rows_with_face(manifest, split)
+    face_index, face_rows = _distinct_faces(with_face)
+    bar = _progress_bar(progress, len(with_face) + len(face_rows), split)
+    try:
+        waves = _load_waves(manifest, with_face, sample_rate, clip_samples, bar)
+        faces = load_faces(
+            manifest, with_face.loc[face_rows], image_size, identities=identities, bar=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    return VoiceFaceDataset(
+        waves=torch.from_numpy(waves),
+        face_index=torch.from_numpy(face_index),
+        faces=faces,
+        utterance_ids=[str(v) for v in with_face["utterance_id"]],
+        speaker_ids=[str(v) for v in with_face["speaker_id"]],
+        identities=list(identities),
+        n_dropped=int(n_dropped),
+    )
+
+
+def rows_with_face(manifest: Manifest, split: Split | None) -> tuple[pd.DataFrame, int]:
+    """Return the rows of ``split`` that have a face, and the count of those left out.
+
+    Raises
+    ------
+    ValueError
+        Unknown split, no ``face_path`` column, or no row of the split with a face.
+    """
+    if split is not None and split not in _SPLITS:
+        raise ValueError(f"split must be one of {list(_SPLITS)} or None, got {split!r}")
+    frame = manifest.frame
     rows = frame if split is None else frame[frame["split"] == split]
     if "face_path" not in rows:
         raise ValueError(
@@ -279,39 +311,82 @@ def load_voice_face_data(
         raise ValueError(
             f"{manifest.folder}: no row of split {split!r} has a face_path; cannot train on it"
         )
-    has_marks_col = "landmarks_path" in with_face
+    return with_face, n_dropped
+
+
+def _distinct_faces(rows: pd.DataFrame) -> tuple[np.ndarray, list[Any]]:
+    """Index every row's face among the distinct face files: ``(face_index, first rows)``."""
     face_keys: dict[str, int] = {}
-    face_rows: list[int] = []
-    face_index = np.empty(len(with_face), dtype=np.int64)
-    for i, (row_idx, cell) in enumerate(with_face["face_path"].items()):
+    face_rows: list[Any] = []
+    face_index = np.empty(len(rows), dtype=np.int64)
+    for i, (row_idx, cell) in enumerate(rows["face_path"].items()):
         key = str(cell)
         if key not in face_keys:
             face_keys[key] = len(face_keys)
             face_rows.append(row_idx)
         face_index[i] = face_keys[key]
+    return face_index, face_rows
 
-    iterator = range(len(with_face))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(with_face) + len(face_rows), desc=f"loading {split or 'all'}",
-                   unit="file", leave=False)
-    waves = np.empty((len(with_face), clip_samples), dtype=np.float32)
-    audio_cells = with_face["audio_path"].tolist()
-    for i in iterator:
-        wave = load_audio(manifest.resolve(str(audio_cells[i])), sample_rate=sample_rate)
+def _progress_bar(enabled: bool, total: int, split: Split | None) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"loading {split or 'all'}", unit="file", leave=False)
+
+
+def _load_waves(
+    manifest: Manifest, rows: pd.DataFrame, sample_rate: int, clip_samples: int, bar: Any
+) -> np.ndarray:
+    """Decode every row's audio to a clip: ``(rows, clip_samples)`` float32."""
+    waves = np.empty((len(rows), clip_samples), dtype=np.float32)
+    for i, cell in enumerate(rows["audio_path"].tolist()):
+        wave = load_audio(manifest.resolve(str(cell)), sample_rate=sample_rate)
         waves[i] = fit_clip(wave, clip_samples)
         if bar is not None:
             bar.update()
+    return waves
 
-    images = np.empty((len(face_rows), image_size, image_size, 3), dtype=np.uint8)
-    marks = np.zeros((len(face_rows), N_LANDMARKS, 2), dtype=np.float32)
-    has_marks = np.zeros(len(face_rows), dtype=bool)
-    face_ident = np.full(len(face_rows), -1, dtype=np.int64)
+
+def load_faces(
+    manifest: Manifest,
+    rows: pd.DataFrame,
+    image_size: int,
+    *,
+    identities: Sequence[str],
+    bar: Any = None,
+) -> FaceDataset:
+    """Decode one face per row (with its landmarks and fc8 identity) into a FaceDataset.
+
+    Parameters
+    ----------
+    manifest : s2f_data.Manifest
+        Resolves the rows' paths.
+    rows : pandas.DataFrame
+        One row per distinct face (``face_path``, ``speaker_id``, optional ``landmarks_path``).
+    image_size : int
+        Face side in pixels.
+    identities : sequence of str
+        fc8 speaker order; other speakers get identity ``-1``.
+    bar : tqdm bar, optional
+        Advanced once per face.
+
+    Returns
+    -------
+    FaceDataset
+        ``len(rows)`` faces in the rows' order.
+    """
+    import torch
+
+    ident_index = {spk: i for i, spk in enumerate(identities)}
+    has_marks_col = "landmarks_path" in rows
+    images = np.empty((len(rows), image_size, image_size, 3), dtype=np.uint8)
+    marks = np.zeros((len(rows), N_LANDMARKS, 2), dtype=np.float32)
+    has_marks = np.zeros(len(rows), dtype=bool)
+    face_ident = np.full(len(rows), -1, dtype=np.int64)
     paths: list[Path] = []
-    for j, row_idx in enumerate(face_rows):
-        row = with_face.loc[row_idx]
+    for j, (_, row) in enumerate(rows.iterrows()):
         path = manifest.resolve(str(row["face_path"]))
         paths.append(path)
         images[j] = load_face_image(path, image_size)
@@ -321,24 +396,12 @@ def load_voice_face_data(
         face_ident[j] = ident_index.get(str(row["speaker_id"]), -1)
         if bar is not None:
             bar.update()
-    if bar is not None:
-        bar.close()
-
-    faces = FaceDataset(
+    return FaceDataset(
         images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),  # (F,S,S,3)->(F,3,S,S)
         landmarks=torch.from_numpy(marks),
         has_landmarks=torch.from_numpy(has_marks),
         identity=torch.from_numpy(face_ident),
         paths=paths,
-    )
-    return VoiceFaceDataset(
-        waves=torch.from_numpy(waves),
-        face_index=torch.from_numpy(face_index),
-        faces=faces,
-        utterance_ids=[str(v) for v in with_face["utterance_id"]],
-        speaker_ids=[str(v) for v in with_face["speaker_id"]],
-        identities=list(identities),
-        n_dropped=int(n_dropped),
     )
 
 
