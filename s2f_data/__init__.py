@@ -28,8 +28,9 @@ from s2f_data._batch import (
     run_batch,
 )
 from s2f_data._cache import FeatureCache, file_digest
+from s2f_data._crop import crop_around
 from s2f_data._files import path_problem, printable_path
-from s2f_data._images import crop_around, load_face, prepare_face, to_rgb
+from s2f_data._images import load_face, prepare_face, to_rgb
 from s2f_data._manifest import (
     DEMOGRAPHIC_COLUMNS,
     MANIFEST_SCHEMA_VERSION,

@@ -13,10 +13,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from s2f_data._audio import VIDEO_SUFFIXES
 from s2f_data._files import path_problem
+from s2f_data._video import video_frame
 from s2f_data.exceptions import DataFormatError
 
-__all__ = ["FACE_FITS", "crop_around", "load_face", "prepare_face", "to_rgb"]
+__all__ = ["FACE_FITS", "load_face", "prepare_face", "to_rgb"]
 
 FaceFit = Literal["crop", "resize", "pad"]
 FACE_FITS: frozenset[str] = frozenset({"crop", "resize", "pad"})
@@ -138,37 +140,6 @@ def prepare_face(
     return out
 
 
-def crop_around(image: np.ndarray, cx: float, cy: float, side_fraction: float) -> np.ndarray:
-    """Cut a square around a normalised centre point (e.g. AVSpeech's face centre).
-
-    Parameters
-    ----------
-    image : numpy.ndarray
-        Shape ``(H, W, 3)``.
-    cx, cy : float
-        Centre in ``[0, 1]`` of the width and height.
-    side_fraction : float
-        Side of the square as a fraction of the image height, in ``(0, 1]``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(s, s, 3)`` with ``s = round(side_fraction * H)``, shifted to stay inside the
-        image (``s`` is capped by the short side).
-    """
-    if image.ndim != 3:
-        raise ValueError(f"expected (H, W, 3), got {image.shape}")
-    if not (0 <= cx <= 1 and 0 <= cy <= 1):
-        raise ValueError(f"face centre must be in [0, 1], got ({cx}, {cy})")
-    if not 0 < side_fraction <= 1:
-        raise ValueError(f"side_fraction must be in (0, 1], got {side_fraction}")
-    h, w = image.shape[:2]
-    side = max(1, min(h, w, round(side_fraction * h)))
-    left = min(max(0, round(cx * w - side / 2)), w - side)
-    top = min(max(0, round(cy * h - side / 2)), h - side)
-    return image[top: top + side, left: left + side]
-
-
 def load_face(
     path: str | os.PathLike[str],
     size: int = 224,
@@ -202,25 +173,19 @@ def load_face(
     DataFormatError
         Missing, unreadable, truncated or corrupt file; the message names it.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    from s2f_data._audio import VIDEO_SUFFIXES
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     problem = path_problem(path, "face image")  # missing, a FIFO, a link loop, unreadable...
     if problem is not None:
         raise DataFormatError(f"{path}: {problem}")
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        from s2f_data._video import video_frame
-
         return prepare_face(video_frame(path, time_s), size, fit, background)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()  # force decoding now: truncated or corrupt data raises here
-                from PIL import ImageOps
-
                 img = ImageOps.exif_transpose(img) or img
                 return prepare_face(img, size, fit, background)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,

@@ -5,6 +5,7 @@ The audio track of a video is read by :func:`s2f_data.load_audio` (PyAV decoder)
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from s2f_data._atomic import atomic_write_bytes
+from s2f_data._crop import crop_around
 from s2f_data._files import path_problem
 from s2f_data.exceptions import DataFormatError
 
@@ -171,12 +174,7 @@ def save_frame(
     pathlib.Path
         ``out_path``.
     """
-    import io
-
     from PIL import Image
-
-    from s2f_data._atomic import atomic_write_bytes
-    from s2f_data._images import crop_around
 
     frame = video_frame(video, time_s)
     if centre is not None:

@@ -18,8 +18,7 @@ from s2fdata_fixtures import (
 )
 from s2fdata_media import tone
 
-from s2f_data import DataFormatError, load_audio, read_manifest
-from s2f_data._images import load_face
+from s2f_data import DataFormatError, load_audio, load_face, read_manifest
 from s2f_data.adapters import (
     assign_splits,
     avspeech_clip_id,

@@ -9,9 +9,16 @@ import pytest
 from PIL import Image
 from s2fdata_media import write_mp4
 
-from s2f_data import DataFormatError
-from s2f_data._images import crop_around, load_face, prepare_face, to_rgb
-from s2f_data._video import save_frame, video_frame, video_info
+from s2f_data import (
+    DataFormatError,
+    crop_around,
+    load_face,
+    prepare_face,
+    save_frame,
+    to_rgb,
+    video_frame,
+    video_info,
+)
 
 
 def _gradient(w: int, h: int) -> np.ndarray:
