@@ -9,22 +9,17 @@ import random
 import sys
 from collections.abc import Callable
 
+# CLIError lives in s2f_cli.exceptions; re-exported for the subcommands that still import it
+# from here
+from s2f_cli.exceptions import CLIError
+
 __all__ = [
     "CLIError",
-    "NotBuiltYet",
     "common_parent",
     "configure_logging",
     "int_at_least",
     "seed_everything",
 ]
-
-
-class CLIError(Exception):
-    """Bad command-line input; printed as one line and exit status 2."""
-
-
-class NotBuiltYet(CLIError):
-    """A stage of the pipeline that is not available in this build; says what is missing."""
 
 
 def int_at_least(low: int) -> Callable[[str], int]:

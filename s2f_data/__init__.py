@@ -20,7 +20,6 @@ from s2f_data._audio import (
     to_mono,
 )
 from s2f_data._batch import (
-    BatchError,
     BatchResult,
     check_media,
     load_audio_batch,
@@ -53,7 +52,8 @@ from s2f_data._quality import (
     load_audio_checked,
 )
 from s2f_data._video import VideoInfo, save_frame, video_frame, video_info
-from s2f_data.exceptions import DataFormatError, ManifestError
+from s2f_data._wds import ShardStream, read_shard, write_shards
+from s2f_data.exceptions import BatchError, DataFormatError, ManifestError, ShardError
 
 __all__ = [
     "DEMOGRAPHIC_COLUMNS",
@@ -75,6 +75,8 @@ __all__ = [
     "ManifestInfo",
     "ManifestIssue",
     "QualityThresholds",
+    "ShardError",
+    "ShardStream",
     "VideoInfo",
     "assess_audio",
     "assess_wave",
@@ -97,6 +99,7 @@ __all__ = [
     "prepare_face",
     "printable_path",
     "read_manifest",
+    "read_shard",
     "resample",
     "run_batch",
     "save_frame",
@@ -107,4 +110,5 @@ __all__ = [
     "video_frame",
     "video_info",
     "write_manifest",
+    "write_shards",
 ]

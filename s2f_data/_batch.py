@@ -19,11 +19,10 @@ import pandas as pd
 from s2f_data._audio import Clip, ClipPolicy, load_clip
 from s2f_data._images import FaceFit, load_face
 from s2f_data._quality import QualityThresholds, assess_audio
-from s2f_data.exceptions import DataFormatError
+from s2f_data.exceptions import BatchError, DataFormatError
 
 __all__ = [
     "ERROR_COLUMNS",
-    "BatchError",
     "BatchResult",
     "check_media",
     "load_audio_batch",
@@ -33,15 +32,6 @@ __all__ = [
 
 T = TypeVar("T")
 ERROR_COLUMNS: tuple[str, ...] = ("index", "path", "reason")
-
-
-class BatchError(DataFormatError):
-    """A file failed in a strict batch; ``path`` and ``reason`` say which and why."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 @dataclass

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from s2f_data._manifest import ManifestIssue
 
-__all__ = ["DataFormatError", "ManifestError"]
+__all__ = [
+    "BatchError",
+    "DataFormatError",
+    "EspeakError",
+    "IsolatedCallError",
+    "ManifestError",
+    "PopulationSpecError",
+    "ShardError",
+]
 
 
 class ManifestError(ValueError):
@@ -33,3 +41,31 @@ class ManifestError(ValueError):
 
 class DataFormatError(ValueError):
     """An input file is not in the expected format; the message names the file and field."""
+
+
+class BatchError(DataFormatError):
+    """A file failed in a strict batch; ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class PopulationSpecError(ValueError):
+    """A population spec is invalid; the message names the key (e.g. ``language.Asian.zh``)."""
+
+
+class EspeakError(RuntimeError):
+    """libespeak-ng is missing or refused a request (the message names the voice or text)."""
+
+
+class IsolatedCallError(RuntimeError):
+    """A function run in a forked child by the bias lab's ``run_isolated`` failed.
+
+    The message is the child's message and traceback.
+    """
+
+
+class ShardError(ValueError):
+    """A training shard is damaged, incomplete or does not match ``shards.json``."""

@@ -25,12 +25,7 @@ from s2f_data.biaslab._accent import (
 )
 from s2f_data.biaslab._bilingual import l1_english_accent, voice_in_language
 from s2f_data.biaslab._datacard import data_card, expected_shares
-from s2f_data.biaslab._espeak import (
-    EspeakError,
-    IsolatedCallError,
-    espeak_phonemes,
-    espeak_synth,
-)
+from s2f_data.biaslab._espeak import espeak_phonemes, espeak_synth
 from s2f_data.biaslab._generate import (
     GENERATOR_VERSION,
     PopulationResult,
@@ -42,7 +37,6 @@ from s2f_data.biaslab._spec import (
     ETHNICITIES,
     PRESETS,
     PopulationSpec,
-    PopulationSpecError,
     load_spec,
 )
 from s2f_data.biaslab._text import LANGUAGES, count_sentences, make_sentence
@@ -57,6 +51,7 @@ from s2f_data.biaslab._voice import (
     synthesize_utterance,
     warp_formants,
 )
+from s2f_data.exceptions import EspeakError, IsolatedCallError, PopulationSpecError
 
 __all__ = [
     "ACCENTS",

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from s2f_data.exceptions import EspeakError, IsolatedCallError
+
 __all__ = [
     "ESPEAK_SAMPLE_RATE",
-    "EspeakError",
-    "IsolatedCallError",
     "espeak_phonemes",
     "espeak_synth",
     "run_isolated",
@@ -50,14 +50,6 @@ _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4
 _CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
-
-
-class EspeakError(RuntimeError):
-    """libespeak-ng is missing or refused a request (the message names the voice or text)."""
-
-
-class IsolatedCallError(RuntimeError):
-    """A function run in a forked child by :func:`run_isolated` failed; carries its message."""
 
 
 class _Engine:

@@ -57,8 +57,9 @@ from typing import Any, Literal
 from s2f_data.biaslab._accent import ACCENTS
 from s2f_data.biaslab._text import LANGUAGES
 from s2f_data.biaslab._voice import AGE_GROUPS, GENDERS
+from s2f_data.exceptions import PopulationSpecError
 
-__all__ = ["ETHNICITIES", "PRESETS", "PopulationSpec", "PopulationSpecError", "load_spec"]
+__all__ = ["ETHNICITIES", "PRESETS", "PopulationSpec", "load_spec"]
 
 #: Ethnicity vocabulary of the bias lab (the face renderer's groups).
 ETHNICITIES: tuple[str, ...] = ("Asian", "Black", "Indian", "White")
@@ -72,10 +73,6 @@ _TOP_KEYS = frozenset({
 })
 _BILINGUAL_KEYS = ("share", "eval_block", "utterances_per_language")
 _PROB_TOL = 1e-6
-
-
-class PopulationSpecError(ValueError):
-    """A population spec is invalid; the message names the key (e.g. ``language.Asian.zh``)."""
 
 
 def _where(source: str | None, key: str) -> str:

@@ -18,9 +18,16 @@ import soundfile as sf
 from PIL import Image
 from s2fdata_media import tone, write_image, write_m4a, write_mp4
 
-from s2f_data import DataFormatError, load_face
+from s2f_data import (
+    BatchError,
+    DataFormatError,
+    check_media,
+    load_audio_batch,
+    load_face,
+    load_face_batch,
+    run_batch,
+)
 from s2f_data._audio import ClipPolicy, load_clip
-from s2f_data._batch import BatchError, check_media, load_audio_batch, load_face_batch, run_batch
 from s2f_data._quality import assess_audio
 
 SR = 16000
