@@ -20,11 +20,12 @@ __all__ = [
     "barrier",
     "init_distributed",
     "resolve_device",
+    "shutdown",
     "world_from_env",
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DistContext:
     """Where this process sits in the job.
 
@@ -157,12 +158,11 @@ def init_distributed(device_name: str = "cpu", timeout_s: float = 600.0) -> Dist
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(
-            backend=backend, timeout=datetime.timedelta(seconds=timeout_s)
-        )
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s))
         owns = True
-    return DistContext(rank=rank, world_size=world, local_rank=local, device=device,
-                       owns_group=owns)
+    return DistContext(
+        rank=rank, world_size=world, local_rank=local, device=device, owns_group=owns
+    )
 
 
 def barrier(ctx: DistContext) -> None:

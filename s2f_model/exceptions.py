@@ -1,8 +1,8 @@
-"""Errors of the model package (configuration, shapes, weight import)."""
+"""Errors of the model package (configuration, shapes, weight import, checkpoints, training)."""
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "WeightImportError"]
+__all__ = ["CheckpointError", "ConfigError", "TrainingError", "WeightImportError"]
 
 
 class ConfigError(ValueError):
@@ -11,3 +11,11 @@ class ConfigError(ValueError):
 
 class WeightImportError(ValueError):
     """A weight file does not fit the model: the message lists missing/unexpected/bad keys."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, damaged, of another format, or would need unpickling."""
+
+
+class TrainingError(ValueError):
+    """Training cannot start or resume (bad run folder, changed data or config)."""
