@@ -30,16 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ShardError", "ShardStream", "write_shards"]
+from s2f_data._manifest import Manifest
+from s2f_data.exceptions import ShardError
+
+__all__ = ["ShardError", "ShardStream", "read_shard", "write_shards"]
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "shards.json"
 SHARD_FORMAT = 1
-
-
-class ShardError(ValueError):
-    """A training shard is damaged, incomplete or does not match ``shards.json``."""
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -80,7 +79,7 @@ def _sample_members(manifest: Any, row: pd.Series, key: str, sample_rate: int) -
 
 
 def write_shards(
-    manifest: Any,
+    manifest: Manifest | str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     *,
     split: str | None = "train",
@@ -91,8 +90,9 @@ def write_shards(
 
     Parameters
     ----------
-    manifest : s2f_data.Manifest
-        The training manifest.
+    manifest : s2f_data.Manifest or path-like
+        The training manifest, or its CSV path (then its SHA-256 is recorded in
+        ``shards.json`` as ``manifest_sha256``, and training checks it against its manifest).
     out_dir : path-like
         Folder of the shards (created).
     split : str or None
@@ -112,8 +112,12 @@ def write_shards(
     ShardError
         If a row's audio or face cannot be read (the row is named; nothing is skipped).
     """
-    from s2f_data import atomic_open
+    from s2f_data import atomic_open, file_digest, read_manifest
 
+    manifest_sha256 = None
+    if not isinstance(manifest, Manifest):
+        manifest_sha256 = file_digest(manifest)
+        manifest = read_manifest(manifest)
     frame = manifest.frame if split is None else manifest.frame[manifest.frame["split"] == split]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,6 +137,8 @@ def write_shards(
     index = {
         "format": SHARD_FORMAT,
         "sample_rate": sample_rate,
+        "split": split,
+        "manifest_sha256": manifest_sha256,
         "n_samples": len(frame),
         "shards": shards,
     }
@@ -256,6 +262,10 @@ class ShardStream:
         """Return this rank's shards in ``epoch`` (a seeded permutation, then every N-th)."""
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.index["shards"]))
         return [self.index["shards"][int(k)] for k in order[self.rank :: self.world_size]]
+
+    def expected(self, epoch: int) -> int:
+        """Return the samples ``shards.json`` lists for this rank's shards in ``epoch``."""
+        return sum(int(shard["n_samples"]) for shard in self.my_shards(epoch))
 
     def __iter__(self) -> Iterator[Sample]:
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, 1])

@@ -43,15 +43,20 @@ _SPLITS = ("train", "val", "test")
 N_LANDMARKS = 68
 
 
-def load_face_image(path: str | os.PathLike[str], size: int) -> np.ndarray:
+def load_face_image(
+    path: str | os.PathLike[str] | bytes, size: int, *, name: str = ""
+) -> np.ndarray:
     """Decode a face image to RGB ``uint8`` of shape ``(size, size, 3)``.
 
     Parameters
     ----------
-    path : path-like
-        Any image Pillow reads; greyscale, palette and RGBA are converted to RGB.
+    path : path-like or bytes
+        Any image Pillow reads (a file, or its bytes as stored in a training shard);
+        greyscale, palette and RGBA are converted to RGB.
     size : int
         Output side in pixels (bilinear, anti-aliased when shrinking).
+    name : str
+        What to call the image in errors when ``path`` is bytes (e.g. shard and key).
 
     Returns
     -------
@@ -63,13 +68,17 @@ def load_face_image(path: str | os.PathLike[str], size: int) -> np.ndarray:
     DataFormatError
         If the file cannot be decoded; the message names it.
     """
+    import io
+
     from PIL import Image, UnidentifiedImageError
 
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    label = name or ("<bytes>" if isinstance(path, bytes) else path)
     try:
-        with Image.open(path) as img:
+        with Image.open(source) as img:
             rgb = img.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise DataFormatError(f"{path}: cannot decode face image: {err}") from err
+        raise DataFormatError(f"{label}: cannot decode face image: {err}") from err
     if rgb.size != (size, size):
         rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)
