@@ -271,7 +271,8 @@ class S2FConfig:
         S2FConfig
             A validated copy.
         """
-        data = self.to_dict()
+        data = _to_jsonable(dataclasses.asdict(self))  # every key, optional ones too
+        data["train"] = {**data["train"], **data.pop("run")}
         for key, value in overrides.items():
             parts = key.split(".")
             node: Any = data

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from s2f_model._config_checks import (
     FACE_SIDES,
@@ -36,6 +36,11 @@ __all__ = [
     "split_train_section",
     "train_section",
 ]
+
+#: Where the voice stage reads its training clips: decoded into memory before the first step,
+#: or streamed from the tar shards of ``s2f-audit data shards`` (issue #20).
+TrainData = Literal["memory", "shards"]
+TRAIN_DATA: frozenset[str] = frozenset({"memory", "shards"})
 
 #: Largest learning rate accepted: Adam steps of more than 1 per unit gradient diverge.
 _LR_MAX = 1.0
@@ -75,6 +80,12 @@ class TrainConfig:
         Autocast precision.
     seed : int
         Seed for initialisation, data order and augmentation.
+    data : {"memory", "shards"}
+        ``"memory"`` (default): the training clips are decoded into memory before the first
+        step; ``"shards"``: the voice stage streams them from the tar shards in
+        ``train.shard_dir`` (``s2f-audit data shards``), each rank its own shards.
+    shuffle_buffer : int
+        With ``data="shards"``: samples held for shuffling (bounds the memory).
     """
 
     lr: float = 1e-3
@@ -90,9 +101,13 @@ class TrainConfig:
     grad_clip: float | None = None
     precision: Precision = "fp32"
     seed: int = 0
+    data: TrainData = "memory"
+    shuffle_buffer: int = 256
 
     def __post_init__(self) -> None:
         check_types(self, "train")
+        choice("train", "data", self.data, TRAIN_DATA)
+        positive("train", "shuffle_buffer", self.shuffle_buffer)
         if self.lr > _LR_MAX:
             raise ConfigError(f"train.lr must be in (0, {_LR_MAX:g}], got {self.lr!r}")
         for name in ("lr", "eps", "lr_decay", "lr_decay_every", "batch_size"):
@@ -126,6 +141,9 @@ class RunSettings:
         Intervals in steps (0 disables) of log lines, resumable checkpoints and validation
         (voice stage; validation uses no random numbers, so it leaves the weights as they
         are).
+    shard_dir : str or None
+        Folder of the training shards read with ``train.data="shards"`` (default: ``shards``
+        beside the manifest); it may move between a run and its resumption.
 
     Examples
     --------
@@ -138,6 +156,7 @@ class RunSettings:
     log_every: int = 100
     checkpoint_every: int = 1000
     eval_every: int = 0
+    shard_dir: str | None = None
 
     def __post_init__(self) -> None:
         check_types(self, "train")  # keys are spelled train.* (the checkpoint layout)
@@ -168,6 +187,10 @@ TRAIN_LAYOUT: tuple[str, ...] = (
     "checkpoint_every",
     "eval_every",
 )
+#: Keys added after format 1, with their defaults: written after the layout's keys, and only
+#: when they differ from the default, so that a config that does not use them (every run
+#: before them) reads byte for byte as before.
+OPTIONAL_TRAIN_KEYS: dict[str, Any] = {"data": "memory", "shuffle_buffer": 256, "shard_dir": None}
 #: The keys of that object that belong to :class:`RunSettings`.
 RUN_SETTING_KEYS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(RunSettings))
 
@@ -194,12 +217,15 @@ def train_section(train: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str,
     ['precision', 'device', 'seed']
     """
     merged = {**train, **run}
-    if set(merged) != set(TRAIN_LAYOUT):
+    if set(merged) - set(OPTIONAL_TRAIN_KEYS) != set(TRAIN_LAYOUT):
         raise ConfigError(
             f"train settings {sorted(merged)} do not match the checkpoint "
             f"layout {sorted(TRAIN_LAYOUT)}"
         )
-    return {key: merged[key] for key in TRAIN_LAYOUT}
+    out = {key: merged[key] for key in TRAIN_LAYOUT}
+    out.update({key: merged[key] for key, default in OPTIONAL_TRAIN_KEYS.items()
+                if key in merged and merged[key] != default})
+    return out
 
 
 def split_train_section(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
