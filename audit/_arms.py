@@ -34,38 +34,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from audit._arms_rows import base_flags, change_row, paired_row
 from audit._arms_stats import seed_interval, seed_spread
 from audit._audit import DEFAULT_GROUPING_COLUMNS, build_metric_specs
-from audit._bootstrap import (
-    CI_METHODS,
-    SpeakerBootstrap,
-    bootstrap_interval,
-    bootstrap_p_value,
-    check_random_state,
+from audit._bootstrap import SpeakerBootstrap, bootstrap_interval, bootstrap_p_value
+from audit._compare_base import (
+    align_evaluations,
+    mcnemar_counts,
+    metric_key,
+    read_evaluation_audit,
 )
-from audit._compare import _key, _mcnemar, align_evaluations, read_evaluation_audit
-from audit._compare_focus import (
-    comparison_groupings,
-    control_comparison,
-    focus_changes,
-    unchanged_flags,
-)
+from audit._compare_focus import comparison_groupings, control_comparison, focus_changes
+from audit._compare_settings import CompareSettings, resolve_compare_settings
 from audit._groups import Grouping
 from audit._metrics import MetricSpec, _labels_of, detect_targets, label_vocabulary
-from audit._multitest import CORRECTIONS
-from audit._simultaneous import ERROR_CONTROLS, ErrorControl
+from audit._swap_change import swap_change_table
 from audit._tables import _collapsed, _CountCache
 from audit.exceptions import AuditInputError
 
 __all__ = ["compare_arm_audits", "compare_arms"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Arms:
     """Aligned tables of both arms, their metric specs and the stacked statistics."""
 
@@ -84,13 +78,6 @@ class _Arms:
     def cols(self, t: int, i: int) -> slice:
         offset = t * int(self.starts[-1])
         return slice(offset + int(self.starts[i]), offset + int(self.starts[i + 1]))
-
-
-@dataclass(frozen=True)
-class _Settings:
-    level: float
-    method: str
-    min_group_size: int
 
 
 def _check_tables(tables: Sequence[pd.DataFrame], arm: str) -> list[pd.DataFrame]:
@@ -124,7 +111,10 @@ def _prepare(
     targets = [t for t in found[0] if all(t in f for f in found[1:])]
     vocab = {t: label_vocabulary(everything, t, (labels or {}).get(t)) for t in targets}
     specs = [
-        {_key(s): s for s in build_metric_specs(t, labels=vocab, retrieval_ks=retrieval_ks)[0]}
+        {
+            metric_key(s): s
+            for s in build_metric_specs(t, labels=vocab, retrieval_ks=retrieval_ks)[0]
+        }
         for t in aligned
     ]
     keys = [k for k in specs[0] if all(k in s for s in specs[1:])]
@@ -138,13 +128,13 @@ def _prepare(
                     same = _labels_of(frame[f"true_{t}"]) == _labels_of(frame[f"{source}_{t}"])
                     out[(source, t)] = same.to_numpy(bool)
     return _Arms(
-        aligned,
-        len(tables_a),
-        specs,
-        keys,
-        stacked,
-        np.concatenate([[0], np.cumsum(widths)]).astype(np.int64),
-        correct,
+        tables=aligned,
+        k_a=len(tables_a),
+        specs=specs,
+        keys=keys,
+        stacked=stacked,
+        starts=np.concatenate([[0], np.cumsum(widths)]).astype(np.int64),
+        correct=correct,
     )
 
 
@@ -182,11 +172,11 @@ def _interval(
     n_spk: np.ndarray,
     n_utt: np.ndarray,
     size: np.ndarray,
-    cfg: _Settings,
+    cfg: CompareSettings,
 ) -> dict[str, np.ndarray]:
     """Speaker-only interval and p-value, and the interval and p-value with seed variance."""
-    level = cfg.level
-    lo, hi = bootstrap_interval(estimate_reps, n_spk, level, cfg.method)  # type: ignore[arg-type]
+    level = cfg.ci_level
+    lo, hi = bootstrap_interval(estimate_reps, n_spk, level, cfg.ci_method)  # type: ignore[arg-type]
     flat = _collapsed(lo, hi, estimate, size) & (n_utt > 0)
     lo[flat], hi[flat] = np.nan, np.nan
     p = bootstrap_p_value(estimate, estimate_reps, n_spk)
@@ -203,16 +193,12 @@ def _interval(
     return out
 
 
-def _base_flags(n_utt: int, n_spk: int, min_group_size: int) -> list[str]:
-    if n_utt == 0:
-        return ["empty"]
-    if n_spk < min_group_size:
-        return ["insufficient_data"]
-    return []
-
-
 def _key_estimates(
-    arms: _Arms, i: int, sums: tuple[np.ndarray, np.ndarray, np.ndarray], n: tuple, cfg: _Settings
+    arms: _Arms,
+    i: int,
+    sums: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n: tuple,
+    cfg: CompareSettings,
 ) -> dict[str, object]:
     """Arm means, differences, changes of the gaps and their intervals for key ``i``."""
     m = _arm_means(arms, i, *sums)
@@ -242,7 +228,7 @@ def _key_estimates(
 
 
 def _grouping_rows(
-    arms: _Arms, grouping: Grouping, boot: SpeakerBootstrap, cfg: _Settings
+    arms: _Arms, grouping: Grouping, boot: SpeakerBootstrap, cfg: CompareSettings
 ) -> tuple[list[dict], list[dict]]:
     """Paired and disparity-change rows of every key and group of one grouping."""
     n_groups = grouping.n_groups
@@ -258,12 +244,12 @@ def _grouping_rows(
         n_utt, n_spk = counts(valid)
         e = _key_estimates(arms, i, sums, (n_utt, n_spk), cfg)
         mcn = (
-            _mcnemar(key, arms.correct[0], arms.correct[1], valid, grouping.codes, n_groups)
+            mcnemar_counts(key, arms.correct[0], arms.correct[1], valid, grouping.codes, n_groups)
             if one_each
             else None
         )
         for g in range(n_groups):
-            flags = _base_flags(int(n_utt[g]), int(n_spk[g]), cfg.min_group_size)
+            flags = base_flags(int(n_utt[g]), int(n_spk[g]), cfg.min_group_size)
             base = {
                 "metric": key[0],
                 "target": key[1],
@@ -274,113 +260,31 @@ def _grouping_rows(
                 "n_utterances": int(n_utt[g]),
                 "n_speakers": int(n_spk[g]),
             }
-            paired_rows.append(_paired_row(base, e, mcn, g, flags, arms))
+            paired_rows.append(paired_row(base, e, mcn, g, flags, (arms.k_a, arms.k_b)))
             if grouping.columns:
-                change_rows.append(_change_row(base, e, g, flags, arms))
+                change_rows.append(change_row(base, e, g, flags, (arms.k_a, arms.k_b)))
     return paired_rows, change_rows
 
 
-def _paired_row(
-    base: dict, e: Mapping[str, object], mcn: tuple | None, g: int, flags: list[str], arms: _Arms
-) -> dict:
-    d, spread = e["d"], e["spread_v"]
-    paired_flags = flags if mcn else [*flags, "mcnemar_not_applicable"]
-    return {
-        **base,
-        "value_a": float(e["va"][g]),
-        "value_b": float(e["vb"][g]),
-        "difference": float(e["diff"][g]),
-        "diff_ci_low": float(d["ci_low"][g]),
-        "diff_ci_high": float(d["ci_high"][g]),
-        "p_value": float(d["p_value"][g]),
-        "p_adjusted": np.nan,
-        "mcnemar_b": float(mcn[0][g]) if mcn else np.nan,
-        "mcnemar_c": float(mcn[1][g]) if mcn else np.nan,
-        "mcnemar_p": float(mcn[2][g]) if mcn else np.nan,
-        "flags": paired_flags
-        + (["degenerate_ci"] if d["degenerate"][g] else [])
-        + _seed_flags(d, spread, e["diff"], g, flags),
-        **_seed_columns(d, spread, g, arms.k_a, arms.k_b, "value"),
-    }
-
-
-def _change_row(base: dict, e: Mapping[str, object], g: int, flags: list[str], arms: _Arms) -> dict:
-    c, spread = e["c"], e["spread_g"]
-    same = unchanged_flags(e["va"][g], e["vb"][g])  # the arm means
-    return {
-        **base,
-        "disparity_a": float(e["gap_a"][g]),
-        "disparity_b": float(e["gap_b"][g]),
-        "change": float(e["change"][g]),
-        "change_ci_low": float(c["ci_low"][g]),
-        "change_ci_high": float(c["ci_high"][g]),
-        "p_value": np.nan if same else float(c["p_value"][g]),
-        "p_adjusted": np.nan,
-        "flags": flags
-        + same
-        + (["degenerate_ci"] if c["degenerate"][g] else [])
-        + _seed_flags(c, spread, e["change"], g, flags),
-        **_seed_columns(c, spread, g, arms.k_a, arms.k_b, "gap"),
-    }
-
-
-def _seed_flags(
-    interval: Mapping[str, np.ndarray],
-    spread: Mapping[str, np.ndarray],
-    estimate: np.ndarray,
-    g: int,
-    flags: Sequence[str],
-) -> list[str]:
-    out = []
-    if interval["one_arm"][g]:
-        out.append("seed_variance_from_one_arm")
-    sd = spread["seed_sd"][g]
-    if not flags and np.isfinite(sd) and np.isfinite(estimate[g]) and sd > abs(estimate[g]):
-        out.append("seed_spread_exceeds_difference")
-    return out
-
-
-def _seed_columns(
-    interval: Mapping[str, np.ndarray],
-    spread: Mapping[str, np.ndarray],
-    g: int,
-    k_a: int,
-    k_b: int,
-    what: str,
-) -> dict[str, float | int]:
-    out: dict[str, float | int] = {"n_seeds_a": k_a, "n_seeds_b": k_b}
-    for arm in ("a", "b"):
-        for stat in ("sd", "min", "max"):
-            out[f"{what}_{arm}_seed_{stat}"] = float(spread[f"{stat}_{arm}"][g])
-    out["seed_sd"] = float(spread["seed_sd"][g])
-    for name in (
-        "speaker_ci_low",
-        "speaker_ci_high",
-        "speaker_p_value",
-        "speaker_se",
-        "seed_se",
-        "df",
-    ):
-        out[name] = float(interval[name][g])
-    return out
+def _rows(
+    arms: _Arms, groupings: list[Grouping], cfg: CompareSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``paired`` and ``disparity_change`` of every grouping, before error control."""
+    boot = SpeakerBootstrap(arms.tables[0]["speaker_id"].to_numpy(), cfg.n_boot, cfg.seed)
+    paired_rows: list[dict] = []
+    change_rows: list[dict] = []
+    for grouping in groupings:
+        p_rows, c_rows = _grouping_rows(arms, grouping, boot, cfg)
+        paired_rows += p_rows
+        change_rows += c_rows
+    return pd.DataFrame(paired_rows), pd.DataFrame(change_rows)
 
 
 def compare_arms(
     tables_a: Sequence[pd.DataFrame],
     tables_b: Sequence[pd.DataFrame],
-    *,
-    groupings: Sequence[str | Sequence[str]] | None = None,
-    max_order: int = 1,
-    n_boot: int = 1000,
-    ci_level: float = 0.95,
-    ci_method: Literal["expanded", "percentile"] = "expanded",
-    min_group_size: int = 10,
-    correction: Literal["holm", "bh", "none"] = "holm",
-    random_state: int = 0,
-    labels: Mapping[str, Sequence[str]] | None = None,
-    retrieval_ks: Sequence[int] = (1, 2, 5, 10),
-    focus: Sequence[Sequence[str]] | None = None,
-    error_control: ErrorControl = "family",
+    settings: CompareSettings | None = None,
+    **options: object,
 ) -> dict[str, pd.DataFrame]:
     """Compare arm B with arm A, each a list of checkpoints (training seeds) on the same rows.
 
@@ -389,28 +293,28 @@ def compare_arms(
     tables_a, tables_b : sequence of DataFrame
         Evaluation tables of arm A's checkpoints (the baseline) and arm B's, all of the same
         utterances (see `audit.align_evaluations`).
-    groupings, max_order, n_boot, ci_level, ci_method, min_group_size, correction,
-    random_state, labels, retrieval_ks, focus, error_control
-        As in `audit.compare_evaluations`.
+    settings : CompareSettings, optional
+        The comparison's settings; keyword ``options`` (the same names: groupings,
+        max_order, n_boot, ci_level, ci_method, min_group_size, correction, random_state,
+        labels, retrieval_ks, focus, error_control) replace its fields.
 
     Returns
     -------
     dict of str to DataFrame
         ``paired``, ``disparity_change`` and ``focus`` with the columns of
-        `audit.compare_evaluations`,
-        where values are the means over each arm's seeds and the interval, p-value and
-        flags account for seed variance (see the module docstring), followed by
-        ``n_seeds_a``, ``n_seeds_b``; the seed spread of each arm
-        (``value_a_seed_sd`` / ``_min`` / ``_max``, and ``gap_*`` for the gaps to overall in
-        ``disparity_change``); ``seed_sd`` (the pooled seed-to-seed SD of one model's value
-        or gap); ``speaker_ci_low`` / ``speaker_ci_high`` / ``speaker_p_value`` (without
-        seed variance: the paired comparison of the seed means); ``speaker_se``,
-        ``seed_se`` and ``df`` (the two standard errors and the t test's degrees of
-        freedom). Flags: ``seed_spread_exceeds_difference`` when ``seed_sd`` exceeds the
-        absolute difference (a retrain moves the metric more than the arms differ),
-        ``seed_variance_from_one_arm``. McNemar's counts need one checkpoint per arm (NaN
-        and ``mcnemar_not_applicable`` otherwise). With one checkpoint per arm the
-        `audit.compare_evaluations` columns are equal to its result.
+        `audit.compare_evaluations`, where values are the means over each arm's seeds and
+        the interval, p-value and flags account for seed variance (module docstring),
+        followed by ``n_seeds_a``, ``n_seeds_b``; each arm's seed spread
+        (``value_a_seed_sd`` / ``_min`` / ``_max``, ``gap_*`` for the gaps in
+        ``disparity_change``); ``seed_sd`` (pooled seed-to-seed SD of one model's value or
+        gap); ``speaker_ci_low`` / ``speaker_ci_high`` / ``speaker_p_value`` (without seed
+        variance); ``speaker_se``, ``seed_se`` and ``df``. Flags:
+        ``seed_spread_exceeds_difference`` (``seed_sd`` exceeds the absolute difference),
+        ``seed_variance_from_one_arm``. McNemar's counts need one checkpoint per arm.
+        ``focus`` also gets the seed columns of its groups and ``seed_verdict``
+        (`audit._compare_focus.SEED_VERDICTS`). ``language_swap_change``: the change of the
+        language-swap effect (`audit._swap_change`). With one checkpoint per arm the
+        `audit.compare_evaluations` columns equal its result.
 
     Examples
     --------
@@ -422,40 +326,31 @@ def compare_arms(
     >>> int(row["n_seeds_b"]), float(row["value_b"]), float(row["seed_sd"])
     (2, 1.0, 0.0)
     """
-    seed = check_random_state(random_state)
-    if ci_method not in CI_METHODS:
-        raise AuditInputError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
-    if correction not in CORRECTIONS:
-        raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
-    if error_control not in ERROR_CONTROLS:
-        raise AuditInputError(
-            f"error_control must be one of {ERROR_CONTROLS}, got {error_control!r}"
-        )
+    cfg = resolve_compare_settings(settings, options)
     list_a, list_b = _check_tables(tables_a, "A"), _check_tables(tables_b, "B")
+    groupings = cfg.groupings
     if groupings is None:
         groupings = [c for c in DEFAULT_GROUPING_COLUMNS if c in list_a[0].columns]
-    grouping_list, questions = comparison_groupings(list_a[0], groupings, max_order, focus)
+    grouping_list, questions = comparison_groupings(list_a[0], groupings, cfg.max_order, cfg.focus)
     group_cols = sorted({c for g in grouping_list for c in g.columns})
-    arms = _prepare(list_a, list_b, group_cols, labels, retrieval_ks)
-    boot = SpeakerBootstrap(arms.tables[0]["speaker_id"].to_numpy(), n_boot, seed)
-    cfg = _Settings(ci_level, ci_method, min_group_size)
-    paired_rows: list[dict] = []
-    change_rows: list[dict] = []
-    for grouping in grouping_list:
-        p_rows, c_rows = _grouping_rows(arms, grouping, boot, cfg)
-        paired_rows += p_rows
-        change_rows += c_rows
-    paired, changes = pd.DataFrame(paired_rows), pd.DataFrame(change_rows)
-    control_comparison(paired, changes, correction, 1 - ci_level, error_control)
+    arms = _prepare(list_a, list_b, group_cols, cfg.labels, cfg.retrieval_ks)
+    paired, changes = _rows(arms, grouping_list, cfg)
+    control_comparison(paired, changes, cfg.correction, 1 - cfg.ci_level, cfg.error_control)  # type: ignore[arg-type]
     return {
         "paired": paired,
         "disparity_change": changes,
         "focus": focus_changes(paired, changes, questions),
+        "language_swap_change": swap_change_table(
+            arms.tables[: arms.k_a], arms.tables[arms.k_a :], cfg
+        ),
     }
 
 
 def compare_arm_audits(
-    audits_a: Sequence[str | object], audits_b: Sequence[str | object], **kwargs: object
+    audits_a: Sequence[str | object],
+    audits_b: Sequence[str | object],
+    settings: CompareSettings | None = None,
+    **options: object,
 ) -> dict[str, pd.DataFrame]:
     """Compare two arms of written audits through their ``evaluation.csv`` files.
 
@@ -463,10 +358,12 @@ def compare_arm_audits(
     ----------
     audits_a, audits_b : sequence of path-like
         ``audit.json`` files (or their folders) of arm A's checkpoints and arm B's.
-    **kwargs
-        Passed to `compare_arms`; by default the settings recorded in the first audit of
-        arm A (groupings, max_order, n_boot, ci_level, ci_method, min_group_size,
-        correction, seed) are used.
+    settings : CompareSettings, optional
+        Settings to use instead of those recorded in the first audit of arm A (groupings,
+        max_order, n_boot, ci_level, ci_method, min_group_size, correction, seed, focus,
+        error_control).
+    **options
+        Replace single settings (see `compare_arms`).
 
     Returns
     -------
@@ -477,12 +374,12 @@ def compare_arm_audits(
         raise AuditInputError("audits_a and audits_b must be lists of audit paths, not strings")
     if not audits_a or not audits_b:
         raise AuditInputError("each arm needs at least one audit")
-    tables_a, tables_b, options = [], [], {}
+    tables_a, tables_b, recorded = [], [], {}
     for arm, paths, out in (("A", audits_a, tables_a), ("B", audits_b, tables_b)):
         for path in paths:
-            table, recorded = read_evaluation_audit(path)
+            table, options_here = read_evaluation_audit(path)  # type: ignore[arg-type]
             out.append(table)
-            if not options and arm == "A":
-                options = recorded
-    options.update(kwargs)
-    return compare_arms(tables_a, tables_b, **options)  # type: ignore[arg-type]
+            if not recorded and arm == "A":
+                recorded = options_here
+    base = settings if settings is not None else CompareSettings(**recorded)  # type: ignore[arg-type]
+    return compare_arms(tables_a, tables_b, base, **options)

@@ -37,6 +37,7 @@ from audit._simultaneous import ErrorControl, control_errors
 
 __all__ = [
     "COMPARE_VERDICTS",
+    "SEED_VERDICTS",
     "comparison_groupings",
     "control_comparison",
     "focus_changes",
@@ -51,6 +52,32 @@ COMPARE_VERDICTS: dict[str, str] = {
     "value_unchanged": "value identical under A and B",
     "too_few": "too few speakers to say",
 }
+#: Seed verdicts of a focus group in an arm comparison (column ``seed_verdict``): what the
+#: training seeds say about the change of its gap. Rule in `seed_verdict`.
+SEED_VERDICTS: dict[str, str] = {
+    "too_few": "too few speakers to say",
+    "value_unchanged": "value identical under A and B",
+    "one_checkpoint": "one checkpoint per arm: training noise not measured",
+    "seed_noise": "the seed spread is larger than the change: retraining moves this gap more "
+    "than the arms differ",
+    "beyond_seed_noise": "the gap changed beyond speaker and seed noise",
+    "within_noise": "no change beyond speaker and seed noise",
+}
+#: Columns of an arm comparison's ``disparity_change`` copied into the focus table.
+_SEED_COLUMNS = (
+    "n_seeds_a",
+    "n_seeds_b",
+    "seed_sd",
+    "gap_a_seed_sd",
+    "gap_a_seed_min",
+    "gap_a_seed_max",
+    "gap_b_seed_sd",
+    "gap_b_seed_min",
+    "gap_b_seed_max",
+    "speaker_ci_low",
+    "speaker_ci_high",
+    "speaker_p_value",
+)
 _FAMILY = ("metric", "target", "label")
 _NOT_TESTED = frozenset({"empty", "insufficient_data"})
 #: Columns of ``disparity_change`` copied into the focus table.
@@ -182,6 +209,43 @@ def _verdict(flags: Sequence[str]) -> str:
     return "too_few" if _NOT_TESTED & set(flags) else "no_change"
 
 
+def seed_verdict(flags: Sequence[str], n_seeds_a: int, n_seeds_b: int) -> str:
+    """Seed verdict of a focus group (a key of `SEED_VERDICTS`), first match wins.
+
+    Too few speakers; a value identical under A and B; one checkpoint per arm;
+    ``seed_spread_exceeds_difference`` (the pooled seed SD of the gap is larger than the
+    change of its size); a gap that grew or shrank (significant with seed variance in the
+    interval); otherwise no change beyond speaker and seed noise.
+
+    Examples
+    --------
+    >>> seed_verdict(["seed_spread_exceeds_difference"], 3, 3)
+    'seed_noise'
+    >>> seed_verdict(["significant", "grew"], 3, 3), seed_verdict([], 1, 1)
+    ('beyond_seed_noise', 'one_checkpoint')
+    """
+    if _NOT_TESTED & set(flags):
+        return "too_few"
+    if "value_unchanged" in flags:
+        return "value_unchanged"
+    if n_seeds_a == 1 and n_seeds_b == 1:
+        return "one_checkpoint"
+    if "seed_spread_exceeds_difference" in flags:
+        return "seed_noise"
+    if "grew" in flags or "shrank" in flags:
+        return "beyond_seed_noise"
+    return "within_noise"
+
+
+def _seed_part(rec: pd.Series) -> dict[str, object]:
+    """Seed columns of an arm comparison's focus row (none for a paired comparison)."""
+    if "seed_sd" not in rec.index:
+        return {}
+    out: dict[str, object] = {c: rec[c] for c in _SEED_COLUMNS}
+    out["seed_verdict"] = seed_verdict(rec["flags"], int(rec["n_seeds_a"]), int(rec["n_seeds_b"]))
+    return out
+
+
 def focus_changes(
     paired: pd.DataFrame,
     changes: pd.DataFrame,
@@ -197,7 +261,10 @@ def focus_changes(
         ``target``, ``group``, ``group_label``, ``value_a``, ``value_b`` (the group's value),
         ``overall_a``, ``overall_b``, the `_CHANGE_COLUMNS` of ``disparity_change``,
         ``flags``, ``verdict`` (a key of `COMPARE_VERDICTS`) and ``row`` (index in
-        ``disparity_change``). Empty when no question is measured.
+        ``disparity_change``); in an arm comparison also the seed columns of
+        ``disparity_change`` (`_SEED_COLUMNS`: seeds per arm, pooled and per-arm seed
+        spread of the gap, the interval and p without seed variance) and ``seed_verdict``
+        (a key of `SEED_VERDICTS`). Empty when no question is measured.
     """
     rows: list[dict] = []
     if not len(changes) or not len(paired):
@@ -236,6 +303,7 @@ def focus_changes(
                     "flags": list(rec["flags"]),
                     "verdict": _verdict(rec["flags"]),
                     "row": int(idx),
+                    **_seed_part(rec),
                 }
             )
     return _ranked(pd.DataFrame(rows))

@@ -134,7 +134,12 @@ def test_one_checkpoint_per_arm_gives_the_same_focus_table(pair):
     ref = compare_evaluations(a, b, **kw)
     out = compare_arms([a], [b], **kw)
     assert len(ref["focus"]) > 5
-    pd.testing.assert_frame_equal(out["focus"], ref["focus"])
+    pd.testing.assert_frame_equal(out["focus"][list(ref["focus"].columns)], ref["focus"])
+    # the arm comparison adds the seed columns; one checkpoint per arm measures no seed noise
+    assert (
+        out["focus"]["seed_verdict"].isin(["one_checkpoint", "too_few", "value_unchanged"])
+    ).all()
+    assert out["focus"]["seed_sd"].isna().all()
     pd.testing.assert_frame_equal(
         out["disparity_change"][list(ref["disparity_change"].columns)], ref["disparity_change"]
     )
