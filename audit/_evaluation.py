@@ -18,8 +18,9 @@ no metric can use while making it look evaluated.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,13 +39,28 @@ from audit._evaluation_rows import (  # noqa: F401 - re-exported, the names' old
     prepare_evaluation,
     voice_measure_columns,
 )
+from audit._evaluation_stages import (
+    MANIFEST_COLUMNS as _MANIFEST_COLUMNS,  # noqa: F401 - the name's old home
+)
+from audit._evaluation_stages import (
+    FaceSide,
+    VoiceRows,
+    craniofacial_columns,
+    encode_faces,
+    gather_voices,
+    judge_columns,
+    retrieval_ranks,
+    similarity_columns,
+    voice_measure_table_columns,
+)
+from audit._feature_shift import feature_shift_columns
 from audit._input_length import (
     AUTO_INPUT_SECONDS,
     InputSeconds,
     input_seconds_tag,
     resolve_input_seconds,
 )
-from audit.exceptions import AuditInputError
+from audit._samples import SampleImages, sample_file_stem, write_language_pairs, write_samples
 
 if TYPE_CHECKING:
     from s2f_data import Manifest
@@ -52,27 +68,17 @@ if TYPE_CHECKING:
 __all__ = [
     "AUTO_INPUT_SECONDS",
     "EvaluationResult",
+    "EvaluationSettings",
     "build_evaluation_table",
     "input_seconds_tag",
     "resolve_input_seconds",
+    "sample_file_stem",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Hex characters of the SHA-256 of an utterance id kept in sample file names.
-_SAMPLE_HASH_CHARS = 10
-_SAMPLE_NAME_CHARS = 60
-
-_MANIFEST_COLUMNS = (
-    "utterance_id",
-    "speaker_id",
-    "split",
-    "language",
-    "accent",
-    "gender",
-    "age_group",
-    "ethnicity",
-)
+#: The old private name of :func:`audit._evaluation_stages.retrieval_ranks`.
+_retrieval_ranks = retrieval_ranks
 
 
 @dataclass
@@ -92,88 +98,24 @@ class EvaluationResult:
         ``samples_dir``).
     info : dict
         Settings used (gallery size, split, judge name, ...).
+    language_pairs : list of dict
+        Same-speaker reconstructions in two languages written to disk (see
+        :func:`audit._samples.write_language_pairs`).
     """
 
     table: pd.DataFrame
     errors: pd.DataFrame
     samples: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    language_pairs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _judge_columns(judge: Any, images: np.ndarray, prefix: str) -> dict[str, Any]:
-    """Judge labels and probabilities as ``<prefix>_<attr>`` / ``<prefix>_<attr>_p_<label>``."""
-    from audit.judges._protocol import check_probabilities
-
-    probs = check_probabilities(judge, judge.predict_proba(images), len(images))
-    out: dict[str, Any] = {}
-    for attr, labels in judge.vocabularies.items():
-        p = probs[attr]
-        ok = ~np.isnan(p).all(axis=1)
-        top = np.argmax(np.where(ok[:, None], p, 0.0), axis=1)
-        label = np.asarray(labels, dtype=object)[top]
-        out[f"{prefix}_{attr}"] = pd.array(np.where(ok, label, None), dtype="string")
-        for k, lab in enumerate(labels):
-            out[f"{prefix}_{attr}_p_{lab}"] = p[:, k]
-    return out
-
-
-def _retrieval_ranks(
-    voices: Sequence[np.ndarray],
-    faces: np.ndarray,
-    owner: np.ndarray,
-    gallery_size: int,
-    rng: np.random.Generator,
-) -> tuple[list[np.ndarray], int]:
-    """1-based rank of each utterance's own face among ``gallery_size`` faces by cosine.
-
-    ``voices`` holds one or more ``(utterances, D)`` arrays of L2-normalised voice features
-    of the same utterances (e.g. from different input lengths); ``faces`` holds one
-    L2-normalised feature per speaker; ``owner[i]`` indexes the face of utterance ``i``.
-    Each gallery is the true face plus distinct other speakers' faces drawn at random, once
-    per utterance and shared by every array of ``voices`` (so their ranks are paired). Ties
-    count against the true face (pessimistic rank).
-    """
-    n_faces = len(faces)
-    size = min(gallery_size, n_faces)
-    n = len(voices[0])
-    ranks = [np.empty(n, dtype=np.int64) for _ in voices]
-    sims = [v @ faces.T for v in voices]  # each (utterances, speakers)
-    for i in range(n):
-        others = np.delete(np.arange(n_faces), owner[i])
-        pick = rng.choice(others, size=size - 1, replace=False) if size > 1 else others[:0]
-        for sim, rank in zip(sims, ranks, strict=True):
-            rank[i] = 1 + int(np.sum(sim[i, pick] >= sim[i, owner[i]]))
-    return ranks, size
-
-
-def build_evaluation_table(
-    model: Any,
-    manifest: Manifest,
-    judge: Any | None,
-    *,
-    split: str | None = "test",
-    gallery_size: int = 100,
-    batch_size: int = 32,
-    voice_measures: bool | pd.DataFrame = True,
-    samples_dir: str | Path | None = None,
-    samples_per_group: int = 2,
-    sample_groups: Sequence[str] = ("language", "ethnicity"),
-    random_state: int = 0,
-    progress: bool = False,
-    input_seconds: InputSeconds = "auto",
-) -> EvaluationResult:
-    """Run the model and the measurement instruments over a manifest.
+@dataclass(frozen=True, kw_only=True)
+class EvaluationSettings:
+    """Settings of :func:`build_evaluation_table` (each also a keyword argument of it).
 
     Parameters
     ----------
-    model : s2f_model.Speech2Face
-        A trained model in eval mode.
-    manifest : s2f_data.Manifest
-        Evaluation manifest; rows need ``face_path`` for face-side measures.
-    judge : Judge or None
-        Attribute judge applied to true faces, reconstructions and upper-bound faces, all at
-        the model's output resolution so that they are judged alike. ``None`` skips
-        attribute columns.
     split : str or None
         Evaluate only rows of this split (``None``: all rows).
     gallery_size : int
@@ -206,6 +148,66 @@ def build_evaluation_table(
         as ``retrieval_rank``, so the comparison is paired) and ``speech_seconds_<d>s``
         (seconds of speech used, ``min(d, utterance length)``). Features only: no decoding or
         judging. Needs face files; the other columns do not depend on it.
+    """
+
+    split: str | None = "test"
+    gallery_size: int = 100
+    batch_size: int = 32
+    voice_measures: bool | pd.DataFrame = True
+    samples_dir: str | Path | None = None
+    samples_per_group: int = 2
+    sample_groups: Sequence[str] = ("language", "ethnicity")
+    random_state: int = 0
+    progress: bool = False
+    input_seconds: InputSeconds = "auto"
+
+    @classmethod
+    def build(
+        cls, settings: EvaluationSettings | None, options: Mapping[str, Any], caller: str
+    ) -> EvaluationSettings:
+        """Return ``settings`` (default: the defaults) with the keyword ``options`` applied.
+
+        Raises
+        ------
+        TypeError
+            For an option that is not a field, naming the fields (as Python does for an
+            unknown keyword argument).
+        """
+        fields = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(options) - set(fields))
+        if unknown:
+            raise TypeError(
+                f"{caller}() got unexpected keyword argument(s) {unknown}; allowed: {fields}"
+            )
+        return dataclasses.replace(settings or cls(), **options)
+
+
+def build_evaluation_table(
+    model: Any,
+    manifest: Manifest,
+    judge: Any | None,
+    settings: EvaluationSettings | None = None,
+    /,
+    **options: Any,
+) -> EvaluationResult:
+    """Run the model and the measurement instruments over a manifest.
+
+    Parameters
+    ----------
+    model : s2f_model.Speech2Face
+        A trained model in eval mode.
+    manifest : s2f_data.Manifest
+        Evaluation manifest; rows need ``face_path`` for face-side measures.
+    judge : Judge or None
+        Attribute judge applied to true faces, reconstructions and upper-bound faces, all at
+        the model's output resolution so that they are judged alike. ``None`` skips
+        attribute columns.
+    settings : EvaluationSettings, optional
+        The settings; the defaults when omitted.
+    **options
+        Fields of :class:`EvaluationSettings` (``split``, ``gallery_size``, ``batch_size``,
+        ``voice_measures``, ``samples_dir``, ``samples_per_group``, ``sample_groups``,
+        ``random_state``, ``progress``, ``input_seconds``), overriding ``settings``.
 
     Returns
     -------
@@ -216,29 +218,21 @@ def build_evaluation_table(
     ------
     ValueError
         If an explicit ``input_seconds`` duration cannot be fed to the model.
+    TypeError
+        For an unknown option.
     """
     from tqdm.auto import tqdm
 
-    prep = prepare_evaluation(model, manifest, split, input_seconds, voice_measures)
-    n = len(prep.frame)
-    bar = tqdm(total=n, desc="evaluate", unit="utt", disable=not progress)
+    opts = EvaluationSettings.build(settings, options, "build_evaluation_table")
+    prep = prepare_evaluation(model, manifest, opts.split, opts.input_seconds, opts.voice_measures)
+    n, step = len(prep.frame), opts.batch_size
+    bar = tqdm(total=n, desc="evaluate", unit="utt", disable=not opts.progress)
     parts = []
-    for start in range(0, n, batch_size):
-        parts.append(evaluate_rows(model, prep, start, min(start + batch_size, n)))
-        bar.update(min(start + batch_size, n) - start)
+    for start in range(0, n, step):
+        parts.append(evaluate_rows(model, prep, start, min(start + step, n)))
+        bar.update(min(start + step, n) - start)
     bar.close()
-    return finish_evaluation(
-        model,
-        prep,
-        parts,
-        judge,
-        gallery_size=gallery_size,
-        batch_size=batch_size,
-        samples_dir=samples_dir,
-        samples_per_group=samples_per_group,
-        sample_groups=sample_groups,
-        random_state=random_state,
-    )
+    return finish_evaluation(model, prep, parts, judge, opts)
 
 
 def finish_evaluation(
@@ -246,245 +240,76 @@ def finish_evaluation(
     prep: _Prepared,
     parts: Sequence[RowsPart],
     judge: Any | None,
-    *,
-    gallery_size: int = 100,
-    batch_size: int = 32,
-    samples_dir: str | Path | None = None,
-    samples_per_group: int = 2,
-    sample_groups: Sequence[str] = ("language", "ethnicity"),
-    random_state: int = 0,
+    settings: EvaluationSettings,
 ) -> EvaluationResult:
-    """Assemble the table from the row blocks (in row order): faces, retrieval, judge, samples."""
-    import torch
+    """Assemble the table from the row blocks (in row order), stage by stage.
 
-    frame, durations, cfg = prep.frame, prep.durations, model.cfg
-    has_faces = prep.has_faces
-    face_images, face_landmarks, row_face = prep.face_images, prep.face_landmarks, prep.row_face
-    rng = np.random.default_rng(random_state)
-    errors = list(prep.errors)
-    for part in parts:
-        errors.extend(part.errors)
-    ok_rows = [int(i) for part in parts for i in part.rows]
-    if not ok_rows:
-        raise AuditInputError(
-            f"no utterance could be evaluated ({len(errors)} errors; first: "
-            f"{errors[0]['reason'] if errors else 'none'})"
-        )
-    feats_voice = [p.voice for p in parts]
-    recon_imgs = [p.recon for p in parts]
-    recon_lms = [p.recon_landmarks for p in parts]
-    feats_by_length = {d: [p.by_length[d][0] for p in parts] for d in durations}
-    speech_by_length = {d: [p.by_length[d][1] for p in parts] for d in durations}
-    vmeasures = [m for p in parts for m in p.measures]
-    device = next(model.parameters()).device
-
-    _check_accounted(frame, ok_rows, errors)
-    table = frame.loc[ok_rows, [c for c in _MANIFEST_COLUMNS if c in frame.columns]]
-    table = table.reset_index(drop=True)
-    v = np.concatenate(feats_voice)  # (n_ok, D)
-    recon = np.concatenate(recon_imgs)  # (n_ok, S, S, 3)
-    recon_lm = np.concatenate(recon_lms)  # (n_ok, 68, 2)
-    cols: dict[str, Any] = {}
-    length_cols: dict[str, Any] = {}  # input-length columns, appended after the others
+    Stages (:mod:`audit._evaluation_stages`): voices -> faces -> similarity and retrieval ->
+    judge -> craniofacial -> samples -> voice measures -> feature shift; the input-length
+    columns come last. Without face files only the voice stages run.
+    """
+    voices = gather_voices(prep, parts)
+    rng = np.random.default_rng(settings.random_state)
     info: dict[str, Any] = {
         "split": prep.split,
-        "n_evaluated": len(ok_rows),
-        "n_errors": len(errors),
+        "n_evaluated": len(voices.rows),
+        "n_errors": len(voices.errors),
     }
-
-    if has_faces:
-        owner_face = row_face[ok_rows]
-        with torch.inference_mode():
-            imgs = torch.from_numpy(np.stack(face_images)).permute(0, 3, 1, 2).float() / 255.0
-            imgs = imgs.to(device)
-            f_parts, up_imgs, up_lms = [], [], []
-            for start in range(0, len(imgs), batch_size):
-                f = model.encode_face(imgs[start : start + batch_size])
-                o = model.decode(f)
-                f_parts.append(f.cpu().numpy())
-                up_imgs.append(_to_uint8(o.image))
-                up_lms.append(o.landmarks.cpu().numpy())
-        f_all = np.concatenate(f_parts)  # (n_faces, D)
-        upper_all = np.concatenate(up_imgs)  # (n_faces, S, S, 3)
-        f_row = f_all[owner_face]
-        vn = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-        fn = f_row / np.maximum(np.linalg.norm(f_row, axis=1, keepdims=True), 1e-12)
-        cols["cos_sim"] = np.sum(vn * fn, axis=1)
-        cols["l1"] = np.abs(vn - fn).sum(axis=1)
-        cols["l2"] = np.linalg.norm(vn - fn, axis=1)
-        vn_by_length = {}
-        for d in durations:
-            v_d = np.concatenate(feats_by_length[d])  # (n_ok, D)
-            vn_by_length[d] = v_d / np.maximum(np.linalg.norm(v_d, axis=1, keepdims=True), 1e-12)
-        # Retrieval over one face per speaker (the first face seen for each speaker).
-        spk = table["speaker_id"].to_numpy()
-        spk_face: dict[str, int] = {}
-        for s, k in zip(spk, owner_face, strict=True):
-            spk_face.setdefault(s, int(k))
-        speakers = list(spk_face)
-        gallery = f_all[[spk_face[s] for s in speakers]]
-        gallery = gallery / np.maximum(np.linalg.norm(gallery, axis=1, keepdims=True), 1e-12)
-        position = {s: k for k, s in enumerate(speakers)}
-        owner = np.array([position[s] for s in spk])
-        all_ranks, g = _retrieval_ranks(
-            [vn, *vn_by_length.values()], gallery, owner, gallery_size, rng
-        )
-        ranks = all_ranks[0]
-        cols["retrieval_rank"] = ranks
-        cols["gallery_size"] = np.full(len(ranks), g)
-        info["gallery_size"] = int(g)
-        # Input-length comparison: the same faces and galleries, features from d seconds.
-        for d, rank_d in zip(durations, all_ranks[1:], strict=True):
-            tag, vn_d = input_seconds_tag(d), vn_by_length[d]
-            length_cols[f"cos_sim_{tag}"] = np.sum(vn_d * fn, axis=1)
-            length_cols[f"l1_{tag}"] = np.abs(vn_d - fn).sum(axis=1)
-            length_cols[f"l2_{tag}"] = np.linalg.norm(vn_d - fn, axis=1)
-            length_cols[f"retrieval_rank_{tag}"] = rank_d
-            length_cols[f"speech_seconds_{tag}"] = np.concatenate(speech_by_length[d])
-
-        # Judge all faces at the reconstruction's resolution, so they are judged alike.
+    cols: dict[str, Any] = {}
+    length_cols: dict[str, Any] = {}  # input-length columns, appended after the others
+    samples: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    if prep.has_faces:
+        faces = encode_faces(model, prep, voices, settings.batch_size)
+        main, length_cols, size = similarity_columns(voices, faces, settings.gallery_size, rng)
+        cols.update(main)
+        info["gallery_size"] = int(size)
         if judge is not None:
-            true_small = np.stack(
-                [_resize(face_images[k], recon.shape[1]) for k in owner_face]
-            )  # (n_ok, S, S, 3)
-            cols.update(_judge_columns(judge, true_small, "true"))
-            cols.update(_judge_columns(judge, recon, "recon"))
-            cols.update(_judge_columns(judge, upper_all[owner_face], "upper"))
+            cols.update(judge_columns(judge, prep, voices, faces))
             info["judge"] = getattr(judge, "name", type(judge).__name__)
-
-        # Craniofacial measures: ground-truth landmarks where known, else the upper bound's.
-        from audit._craniofacial import craniofacial_measures
-
-        up_lm_all = np.concatenate(up_lms)
-        true_lm = np.stack(
-            [
-                face_landmarks[k] if face_landmarks[k] is not None else up_lm_all[k]
-                for k in owner_face
-            ]
-        )
-        true_m = craniofacial_measures(true_lm)
-        recon_m = craniofacial_measures(recon_lm)
-        for name in true_m.columns:
-            cols[f"true_{name}"] = true_m[name].to_numpy()
-            cols[f"recon_{name}"] = recon_m[name].to_numpy()
-
-        if samples_dir is not None:
-            samples = _write_samples(
-                table,
-                owner_face,
-                face_images,
-                recon,
-                upper_all,
-                Path(samples_dir),
-                sample_groups,
-                samples_per_group,
-                rng,
-            )
-        else:
-            samples = []
-    else:
-        samples = []
-
-    if prep.measure_voice and vmeasures:
-        vm = pd.DataFrame(vmeasures)
-        for name in vm.columns:
-            cols[_VOICE_COLUMN_RENAME.get(name, f"voice_{name}")] = vm[name].to_numpy()
-
+        cols.update(craniofacial_columns(prep, voices, faces))
+        if settings.samples_dir is not None:
+            samples, pairs = _write_sample_images(prep, voices, faces, settings, rng)
+    cols.update(voice_measure_table_columns(prep, voices))
     cols.update(length_cols)
-    info["input_seconds"] = list(durations)
+    cols.update(_feature_shift(voices))
+    cfg = model.cfg
+    info["input_seconds"] = list(prep.durations)
     info["clip_seconds"] = cfg.audio.clip_samples / cfg.audio.sample_rate
-    table = pd.concat([table, pd.DataFrame(cols)], axis=1)
-    err = pd.DataFrame(errors, columns=["utterance_id", "path", "stage", "reason"])
-    return EvaluationResult(table=table, errors=err, samples=samples, info=info)
-
-
-def _check_accounted(frame: pd.DataFrame, ok_rows: list[int], errors: list[dict]) -> None:
-    """Raise unless every row is evaluated or in the error table (nothing silently dropped)."""
-    listed = {str(e["utterance_id"]) for e in errors}
-    done = set(ok_rows)
-    lost = [
-        str(uid)
-        for i, uid in enumerate(frame["utterance_id"])
-        if i not in done and str(uid) not in listed
-    ]
-    if lost:
-        raise RuntimeError(
-            f"{len(lost)} row(s) neither evaluated nor listed as errors, e.g. {lost[:3]}: "
-            f"a bug in the evaluation builder"
-        )
-
-
-def sample_file_stem(utterance_id: str) -> str:
-    """Return a file-name stem for an utterance id: safe, short and collision-free.
-
-    The readable part keeps letters, digits, ``-``, ``_`` and ``.`` (others become ``_``,
-    at most 60 characters, no leading dot); the SHA-256 of the whole id is appended, so
-    ``a/b`` and ``a?b`` get different names.
-
-    Examples
-    --------
-    >>> sample_file_stem("a/b"), sample_file_stem("a?b")
-    ('a_b-c14cddc033', 'a_b-c2a7b64a2d')
-    """
-    import hashlib
-
-    safe = "".join(
-        ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in utterance_id
-    )[:_SAMPLE_NAME_CHARS].lstrip(".")
-    digest = hashlib.sha256(utterance_id.encode("utf-8")).hexdigest()[:_SAMPLE_HASH_CHARS]
-    return f"{safe or 'utt'}-{digest}"
-
-
-def _resize(image: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    if image.shape[0] == size and image.shape[1] == size:
-        return image
-    pil = Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(pil, dtype=np.uint8)
-
-
-def _write_samples(
-    table: pd.DataFrame,
-    owner_face: np.ndarray,
-    faces: list[np.ndarray],
-    recon: np.ndarray,
-    upper: np.ndarray,
-    folder: Path,
-    groups: Sequence[str],
-    per_group: int,
-    rng: np.random.Generator,
-) -> list[dict[str, Any]]:
-    """Write true / reconstruction / upper-bound PNG triples for a few utterances per group."""
-    from PIL import Image
-
-    from s2f_data import atomic_open
-
-    folder.mkdir(parents=True, exist_ok=True)
-    cols = [c for c in groups if c in table.columns]
-    out: list[dict[str, Any]] = []
-    keys = table[cols].astype("string").fillna("(missing)") if cols else None
-    buckets = (
-        keys.groupby(cols, sort=True, dropna=False).indices
-        if keys is not None
-        else {"all": np.arange(len(table))}
+    table = pd.concat([voices.table, pd.DataFrame(cols)], axis=1)
+    err = pd.DataFrame(voices.errors, columns=["utterance_id", "path", "stage", "reason"])
+    return EvaluationResult(
+        table=table, errors=err, samples=samples, info=info, language_pairs=pairs
     )
-    for idx in buckets.values():
-        chosen = rng.choice(idx, size=min(per_group, len(idx)), replace=False)
-        for i in sorted(int(j) for j in chosen):
-            uid = str(table.at[i, "utterance_id"])
-            safe = sample_file_stem(uid)
-            record: dict[str, Any] = {"utterance_id": uid}
-            record.update({c: str(keys.at[i, c]) for c in cols} if keys is not None else {})
-            size = recon.shape[1]
-            for name, img in (
-                ("true_face", _resize(faces[owner_face[i]], size * 2)),
-                ("reconstruction", _resize(recon[i], size * 2)),
-                ("upper_bound", _resize(upper[owner_face[i]], size * 2)),
-            ):
-                path = folder / f"{safe}_{name}.png"
-                with atomic_open(path, "wb") as fh:
-                    Image.fromarray(img).save(fh, format="PNG")
-                record[name] = path.name
-            out.append(record)
-    return out
+
+
+def _feature_shift(voices: VoiceRows) -> dict[str, Any]:
+    """Return the feature-shift columns when some speaker is heard in two languages, else none."""
+    table = voices.table
+    if "language" not in table.columns:
+        return {}
+    n_lang = table.dropna(subset=["language"]).groupby("speaker_id")["language"].nunique()
+    if not (n_lang >= 2).any():
+        return {}
+    shift = feature_shift_columns(table, voices.features)
+    return {c: shift[c].to_numpy() if c != "feature_shift_base" else shift[c].array for c in shift}
+
+
+def _write_sample_images(
+    prep: _Prepared,
+    voices: VoiceRows,
+    faces: FaceSide,
+    settings: EvaluationSettings,
+    rng: np.random.Generator,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Sample triples per group, then same-speaker language pairs (after them: same draws)."""
+    images = SampleImages(
+        table=voices.table,
+        owner=faces.owner,
+        faces=prep.face_images,
+        recon=voices.recon,
+        upper=faces.upper,
+    )
+    folder = Path(settings.samples_dir)
+    samples = write_samples(images, folder, settings.sample_groups, settings.samples_per_group, rng)
+    return samples, write_language_pairs(images, folder, rng)

@@ -14,9 +14,13 @@ Outcomes (those whose columns the evaluation table has):
 - ``agree_<attr>``: the judged label of the reconstruction equals the judged label of the
   true face (``recon_<attr> == true_<attr>``);
 - ``cos_sim``: cosine of the predicted face feature to the speaker's own face feature;
-- ``feature_shift`` (only with ``features``): Euclidean distance between the speaker's mean
-  L2-normalised predicted features in the two languages. It is >= 0 by construction, so it
-  gets an interval but no p-value.
+- ``feature_shift``: 1 - cosine between the speaker's mean L2-normalised predicted face
+  feature in ``a`` and in ``b``, and ``feature_shift_relative``, the same divided by the
+  between-speaker spread (the mean 1 - cosine between two different speakers' mean predicted
+  features): 1 means the language moves the prediction as far as swapping the speaker does.
+  The evaluation stage that holds the features writes them as per-row columns
+  (:func:`feature_shift_columns`); ``features=`` computes them here. Both are >= 0 by
+  construction, so they get an interval but no p-value.
 
 Groups: every speaker's pair falls in ``all`` and in each grouping of speaker attributes
 (ethnicity, first language and their intersections with gender and age group); the language
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -39,10 +44,17 @@ from audit._bootstrap import (
     bootstrap_p_value,
     check_random_state,
 )
+from audit._feature_shift import FEATURE_SHIFT_COLUMNS, feature_shift_columns
 from audit._multitest import CORRECTIONS, Correction, adjust_p_values
 from audit.exceptions import AuditInputError
 
-__all__ = ["LANGUAGE_SWAP_COLUMNS", "language_swap_table", "paired_differences"]
+__all__ = [
+    "FEATURE_SHIFT_COLUMNS",
+    "LANGUAGE_SWAP_COLUMNS",
+    "feature_shift_columns",
+    "language_swap_table",
+    "paired_differences",
+]
 
 #: Columns of the language-swap table, in order.
 LANGUAGE_SWAP_COLUMNS: tuple[str, ...] = (
@@ -70,6 +82,8 @@ _EMPTY_DTYPES = {
         for c in ("mean_a", "mean_b", "shift", "ci_low", "ci_high", "p_value", "p_adjusted")
     },
 }
+#: Outcomes that are >= 0 by construction: an interval, no p-value.
+_NONNEGATIVE_OUTCOMES = ("feature_shift", "feature_shift_relative")
 _SPEAKER_ATTRIBUTES = ("ethnicity", "first_language", "gender", "age_group")
 _DEFAULT_GROUPINGS: tuple[tuple[str, ...], ...] = (
     (),
@@ -79,6 +93,23 @@ _DEFAULT_GROUPINGS: tuple[tuple[str, ...], ...] = (
     ("ethnicity", "gender"),
     ("ethnicity", "age_group"),
 )
+
+
+def _pair(a: str, b: str, reference: str) -> tuple[str, str]:
+    if a == reference:
+        return b, a
+    if b == reference:
+        return a, b
+    return (a, b) if a < b else (b, a)
+
+
+def _check_columns(table: pd.DataFrame) -> None:
+    for col in ("speaker_id", "language"):
+        if col not in table.columns:
+            raise AuditInputError(
+                f"language swap needs column {col!r}; the evaluation table has "
+                f"{sorted(map(str, table.columns))}"
+            )
 
 
 def _outcomes(table: pd.DataFrame) -> pd.DataFrame:
@@ -99,8 +130,9 @@ def _outcomes(table: pd.DataFrame) -> pd.DataFrame:
         ok = (recon.notna() & true.notna()).to_numpy()
         agree = (recon == true).fillna(False).to_numpy(bool).astype(float)
         out[f"agree_{attr}"] = np.where(ok, agree, np.nan)
-    if "cos_sim" in table.columns:
-        out["cos_sim"] = pd.to_numeric(table["cos_sim"], errors="coerce").to_numpy(float)
+    for col in ("cos_sim", *_NONNEGATIVE_OUTCOMES):
+        if col in table.columns:
+            out[col] = pd.to_numeric(table[col], errors="coerce").to_numpy(float)
     return pd.DataFrame(out, index=table.index)
 
 
@@ -110,12 +142,74 @@ def _nanmean(x: np.ndarray) -> float:
     return float(x.mean()) if x.size else np.nan
 
 
-def _pair(a: str, b: str, reference: str) -> tuple[str, str]:
-    if a == reference:
-        return b, a
-    if b == reference:
-        return a, b
-    return (a, b) if a < b else (b, a)
+@dataclass(frozen=True, kw_only=True)
+class _SpeakerLanguageMeans:
+    """Outcome means per (speaker, language), in sorted order, with what a pair row needs."""
+
+    names: list[str]
+    values: np.ndarray  # (speaker-language cells, outcomes)
+    counts: np.ndarray  # utterances per cell
+    position: dict[tuple[object, str], int]
+    spoken: dict[object, list[str]]
+    attributes: pd.DataFrame  # speaker -> speaker attributes (first row)
+    base: dict[object, str]  # speaker -> base language of the feature-shift columns
+
+
+def _speaker_language_means(table: pd.DataFrame) -> _SpeakerLanguageMeans:
+    outcomes = _outcomes(table)
+    langs = table["language"].astype("string")
+    keep = langs.notna().to_numpy()
+    attrs = [c for c in _SPEAKER_ATTRIBUTES if c in table.columns]
+    keys = [table["speaker_id"][keep].to_numpy(), langs[keep].to_numpy()]
+    # (speaker, language) means in one pass; a mean over no finite value is NaN
+    means = outcomes[keep].groupby(keys, sort=True).mean()
+    counts = outcomes[keep].groupby(keys, sort=True).size()
+    spoken: dict[object, list[str]] = {}
+    for spk, lang in means.index:
+        spoken.setdefault(spk, []).append(lang)
+    base: dict[object, str] = {}
+    if "feature_shift_base" in table.columns:
+        bases = table.loc[keep, ["speaker_id", "feature_shift_base"]].dropna()
+        base = dict(zip(bases["speaker_id"], bases["feature_shift_base"], strict=True))
+    return _SpeakerLanguageMeans(
+        names=list(outcomes.columns),
+        values=means.to_numpy(float),
+        counts=counts.to_numpy(),
+        position={key: i for i, key in enumerate(means.index)},
+        spoken=spoken,
+        attributes=table.loc[keep, ["speaker_id", *attrs]].groupby("speaker_id").first(),
+        base=base,
+    )
+
+
+def _pair_row(
+    cells: _SpeakerLanguageMeans,
+    spk: object,
+    pair: tuple[str, str],
+    *,
+    reference_language: str,
+    table_has_l1: bool,
+) -> dict[str, object]:
+    """Return the paired-difference row of one speaker and language pair ``(a, b)``."""
+    a, b = pair
+    ia, ib = cells.position[(spk, a)], cells.position[(spk, b)]
+    row: dict[str, object] = {
+        "speaker_id": spk,
+        "language_a": a,
+        "language_b": b,
+        "language_pair": f"{a}-{b}",
+        **cells.attributes.loc[spk].to_dict(),
+        "n_a": int(cells.counts[ia]),
+        "n_b": int(cells.counts[ib]),
+    }
+    if not table_has_l1:
+        row["first_language"] = a if b == reference_language else "(unknown)"
+    for j, name in enumerate(cells.names):
+        ma, mb = cells.values[ia, j], cells.values[ib, j]
+        if name in _NONNEGATIVE_OUTCOMES and cells.base.get(spk) != b:
+            ma = mb = np.nan  # the columns measure from the base language only
+        row.update({f"{name}:a": ma, f"{name}:b": mb, name: ma - mb})
+    return row
 
 
 def paired_differences(
@@ -131,7 +225,8 @@ def paired_differences(
     table : DataFrame
         Per-utterance evaluation table with ``speaker_id`` and ``language``.
     features : ndarray, shape (n_rows, D), optional
-        Predicted face features of the rows (adds ``feature_shift``).
+        Predicted face features of the rows: computes the feature-shift columns
+        (:func:`feature_shift_columns`) in place of any the table has.
     reference_language : str
         Second language of every pair that contains it.
 
@@ -140,7 +235,9 @@ def paired_differences(
     DataFrame
         ``speaker_id``, ``language_a``, ``language_b``, ``language_pair`` (``"a-b"``), the
         speaker attributes present, ``n_a``, ``n_b``, and per outcome ``<o>:a``, ``<o>:b`` and
-        ``<o>`` (the difference a - b). Empty when no speaker has two languages.
+        ``<o>`` (the difference a - b). Empty when no speaker has two languages. The
+        feature-shift outcomes are defined for pairs whose ``b`` is the speaker's base
+        language (NaN otherwise).
 
     Examples
     --------
@@ -150,64 +247,24 @@ def paired_differences(
     >>> d["language_pair"].tolist(), round(float(d["cos_sim"].iloc[0]), 3)
     (['zh-en'], -0.2)
     """
-    for col in ("speaker_id", "language"):
-        if col not in table.columns:
-            raise AuditInputError(
-                f"language swap needs column {col!r}; the evaluation table has "
-                f"{sorted(map(str, table.columns))}"
-            )
+    _check_columns(table)
     table = table.reset_index(drop=True)
-    outcomes = _outcomes(table)
     if features is not None:
-        features = np.asarray(features, dtype=np.float64)
-        if features.ndim != 2 or features.shape[0] != len(table):
-            raise AuditInputError(
-                f"features must have shape ({len(table)}, D), got {features.shape}"
-            )
-        norm = np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
-        features = features / norm
-    langs = table["language"].astype("string")
-    keep = langs.notna().to_numpy()
-    attrs = [c for c in _SPEAKER_ATTRIBUTES if c in table.columns]
-    keys = [table["speaker_id"][keep].to_numpy(), langs[keep].to_numpy()]
-    # (speaker, language) means in one pass; a mean over no finite value is NaN
-    means = outcomes[keep].groupby(keys, sort=True).mean()
-    counts = outcomes[keep].groupby(keys, sort=True).size()
-    feats = None
-    if features is not None:
-        feats = pd.DataFrame(features[keep]).groupby(keys, sort=True).mean()
-    first = table.loc[keep, ["speaker_id", *attrs]].groupby("speaker_id").first()
-    names = list(outcomes.columns)
-    values = means.to_numpy(float)
-    position = {key: i for i, key in enumerate(means.index)}
-    spoken: dict[str, list[str]] = {}
-    for spk, lang in means.index:
-        spoken.setdefault(spk, []).append(lang)
-    rows = []
-    for spk, languages in spoken.items():
-        for a, b in itertools.combinations(sorted(languages), 2):
-            a, b = _pair(a, b, reference_language)
-            ia, ib = position[(spk, a)], position[(spk, b)]
-            row = {
-                "speaker_id": spk,
-                "language_a": a,
-                "language_b": b,
-                "language_pair": f"{a}-{b}",
-                **first.loc[spk].to_dict(),
-                "n_a": int(counts.iloc[ia]),
-                "n_b": int(counts.iloc[ib]),
-            }
-            if "first_language" not in table.columns:
-                row["first_language"] = a if b == reference_language else "(unknown)"
-            for j, name in enumerate(names):
-                ma, mb = values[ia, j], values[ib, j]
-                row.update({f"{name}:a": ma, f"{name}:b": mb, name: ma - mb})
-            if feats is not None:
-                shift = float(np.linalg.norm(feats.iloc[ia].to_numpy() - feats.iloc[ib].to_numpy()))
-                row.update(
-                    {"feature_shift:a": np.nan, "feature_shift:b": np.nan, "feature_shift": shift}
-                )
-            rows.append(row)
+        shift = feature_shift_columns(table, features, reference_language=reference_language)
+        table = table.drop(columns=list(FEATURE_SHIFT_COLUMNS), errors="ignore").join(shift)
+    cells = _speaker_language_means(table)
+    has_l1 = "first_language" in table.columns
+    rows = [
+        _pair_row(
+            cells,
+            spk,
+            _pair(a, b, reference_language),
+            reference_language=reference_language,
+            table_has_l1=has_l1,
+        )
+        for spk, languages in cells.spoken.items()
+        for a, b in itertools.combinations(sorted(languages), 2)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -216,6 +273,51 @@ def _group_codes(pairs: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndar
     tuples = list(keys.itertuples(index=False, name=None))
     codes, uniques = pd.factorize(pd.Series(tuples, dtype=object), sort=True)
     return codes.astype(np.int64), list(uniques)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PairedOutcomes:
+    """The paired differences as arrays, with the bootstrap over their speakers."""
+
+    pairs: pd.DataFrame
+    names: list[str]
+    values: np.ndarray  # (pairs, 2K): differences with NaN as 0, then validity indicators
+    ab: np.ndarray  # (pairs, 2K): per outcome the mean in a, then in b
+    boot: SpeakerBootstrap
+    ci_level: float
+    min_speakers: int
+
+
+def _paired_outcomes(
+    pairs: pd.DataFrame, *, n_boot: int, seed: int, ci_level: float, min_speakers: int
+) -> _PairedOutcomes:
+    fixed = {
+        "speaker_id",
+        "language_a",
+        "language_b",
+        "language_pair",
+        "n_a",
+        "n_b",
+        *_SPEAKER_ATTRIBUTES,
+    }
+    names = [c for c in pairs.columns if c not in fixed and ":" not in c]
+    diffs = pairs[names].to_numpy(float)
+    valid = np.isfinite(diffs)
+    return _PairedOutcomes(
+        pairs=pairs,
+        names=names,
+        values=np.concatenate([np.where(valid, diffs, 0.0), valid.astype(float)], axis=1),
+        ab=pairs[[f"{n}:{s}" for n in names for s in "ab"]].to_numpy(float),
+        boot=SpeakerBootstrap(pairs["speaker_id"].to_numpy(), n_boot, seed),
+        ci_level=ci_level,
+        min_speakers=min_speakers,
+    )
+
+
+def _empty_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=_EMPTY_DTYPES.get(c, object)) for c in LANGUAGE_SWAP_COLUMNS}
+    )
 
 
 def language_swap_table(
@@ -237,7 +339,8 @@ def language_swap_table(
     table : DataFrame
         Per-utterance evaluation table (``speaker_id``, ``language``, outcome columns).
     features : ndarray, shape (n_rows, D), optional
-        Predicted face features of the rows (adds the ``feature_shift`` outcome).
+        Predicted face features of the rows (computes the feature-shift outcomes; an
+        evaluation table written by the audit carries them as columns already).
     groupings : sequence of sequence of str, optional
         Speaker-attribute groupings; ``()`` is every speaker. Default: all, ethnicity, first
         language, ethnicity x first language, ethnicity x gender, ethnicity x age group
@@ -280,72 +383,46 @@ def language_swap_table(
         raise AuditInputError(f"ci_level must be in (0, 1), got {ci_level!r}")
     pairs = paired_differences(table, features=features, reference_language=reference_language)
     if pairs.empty:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=_EMPTY_DTYPES.get(c, object)) for c in LANGUAGE_SWAP_COLUMNS}
-        )
-    fixed = {
-        "speaker_id",
-        "language_a",
-        "language_b",
-        "language_pair",
-        "n_a",
-        "n_b",
-        *_SPEAKER_ATTRIBUTES,
-    }
-    names = [c for c in pairs.columns if c not in fixed and ":" not in c]
+        return _empty_table()
+    data = _paired_outcomes(
+        pairs, n_boot=n_boot, seed=seed, ci_level=ci_level, min_speakers=min_speakers
+    )
     if groupings is None:
         groupings = [g for g in _DEFAULT_GROUPINGS if all(c in pairs.columns for c in g)]
-    boot = SpeakerBootstrap(pairs["speaker_id"].to_numpy(), n_boot, seed)
-    diffs = pairs[names].to_numpy(float)
-    valid = np.isfinite(diffs)
-    values = np.concatenate([np.where(valid, diffs, 0.0), valid.astype(float)], axis=1)
-    ab = pairs[[f"{n}:{s}" for n in names for s in "ab"]].to_numpy(float)
-    parts = []
-    for columns in groupings:
-        columns = tuple(columns)
-        missing = [c for c in columns if c not in pairs.columns]
-        if missing:
-            raise AuditInputError(
-                f"language-swap grouping {columns} needs speaker attribute(s) {missing}; "
-                f"available: {[c for c in _SPEAKER_ATTRIBUTES if c in pairs.columns]}"
-            )
-        codes, keys = _group_codes(pairs, columns)
-        parts.append(
-            _grouping_rows(
-                pairs, columns, codes, keys, names, values, ab, boot, ci_level, min_speakers
-            )
-        )
+    parts = [_grouping_rows(data, _checked_grouping(pairs, columns)) for columns in groupings]
     out = pd.concat(parts, ignore_index=True)
     out["p_adjusted"] = adjust_p_values(out["p_value"].to_numpy(float), correction)
     out["significant"] = out["p_adjusted"] < (1 - ci_level)
     return out[list(LANGUAGE_SWAP_COLUMNS)]
 
 
-def _grouping_rows(
-    pairs: pd.DataFrame,
-    columns: tuple[str, ...],
-    codes: np.ndarray,
-    keys: list,
-    names: list[str],
-    values: np.ndarray,
-    ab: np.ndarray,
-    boot: SpeakerBootstrap,
-    ci_level: float,
-    min_speakers: int,
-) -> pd.DataFrame:
+def _checked_grouping(pairs: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:
+    columns = tuple(columns)
+    missing = [c for c in columns if c not in pairs.columns]
+    if missing:
+        raise AuditInputError(
+            f"language-swap grouping {columns} needs speaker attribute(s) {missing}; "
+            f"available: {[c for c in _SPEAKER_ATTRIBUTES if c in pairs.columns]}"
+        )
+    return columns
+
+
+def _grouping_rows(data: _PairedOutcomes, columns: tuple[str, ...]) -> pd.DataFrame:
     """Rows of one grouping: point shift, interval and p-value per group and outcome."""
-    k = len(names)
-    point, reps = boot.group_sums(values, codes, len(keys))
+    codes, keys = _group_codes(data.pairs, columns)
+    names, values, k = data.names, data.values, len(data.names)
+    point, reps = data.boot.group_sums(values, codes, len(keys))
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = point[:, :k] / point[:, k:]  # (groups, K)
         rep_mean = reps[:, :, :k] / reps[:, :, k:]  # (n_boot, groups, K)
-    n_spk = np.array([pairs.loc[codes == g, "speaker_id"].nunique() for g in range(len(keys))])
+    speakers = data.pairs["speaker_id"]
+    n_spk = np.array([speakers[codes == g].nunique() for g in range(len(keys))])
     n_valid = point[:, k:]
-    low, high = bootstrap_interval(rep_mean, np.broadcast_to(n_valid, mean.shape), ci_level)
+    low, high = bootstrap_interval(rep_mean, np.broadcast_to(n_valid, mean.shape), data.ci_level)
     p = bootstrap_p_value(mean, rep_mean, n_valid)
     rows = []
     for g, key in enumerate(keys):
-        if n_spk[g] < min_speakers:
+        if n_spk[g] < data.min_speakers:
             continue
         *labels, pair = key
         a, b = pair.split("-", 1)
@@ -360,12 +437,12 @@ def _grouping_rows(
                     "language_b": b,
                     "outcome": name,
                     "n_speakers": int(n_valid[g, j]),
-                    "mean_a": _nanmean(ab[sel, 2 * j]),
-                    "mean_b": _nanmean(ab[sel, 2 * j + 1]),
+                    "mean_a": _nanmean(data.ab[sel, 2 * j]),
+                    "mean_b": _nanmean(data.ab[sel, 2 * j + 1]),
                     "shift": mean[g, j],
                     "ci_low": low[g, j],
                     "ci_high": high[g, j],
-                    "p_value": np.nan if name == "feature_shift" else p[g, j],
+                    "p_value": np.nan if name in _NONNEGATIVE_OUTCOMES else p[g, j],
                 }
             )
     return pd.DataFrame(rows)

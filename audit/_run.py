@@ -270,11 +270,13 @@ def audit_model(
             judge, source=man.info.source, cache_dir=tmp / "judge", seed=seed
         )
         if sharded is not None:
-            from audit._evaluation import finish_evaluation
+            from audit._evaluation import EvaluationSettings, finish_evaluation
 
             result = finish_evaluation(
-                model, sharded[0], sharded[1], judge_obj, gallery_size=gallery_size,
-                samples_dir=tmp / "samples", random_state=seed, batch_size=batch_size,
+                model, sharded[0], sharded[1], judge_obj, EvaluationSettings(
+                    gallery_size=gallery_size, samples_dir=tmp / "samples", random_state=seed,
+                    batch_size=batch_size,
+                ),
             )  # fmt: skip
         else:
             result = build_evaluation_table(

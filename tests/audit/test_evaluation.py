@@ -194,7 +194,7 @@ def test_longer_than_the_clip_is_the_looped_speech_fed_whole(lengths) -> None:
 
 
 def test_input_length_galleries_are_shared() -> None:
-    from audit._evaluation import _retrieval_ranks
+    from audit._evaluation_stages import retrieval_ranks as _retrieval_ranks
 
     rng = np.random.default_rng(0)
     faces = rng.standard_normal((6, 4))

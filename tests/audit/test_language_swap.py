@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from audit._feature_shift import feature_shift_columns
 from audit._language_swap import (
     LANGUAGE_SWAP_COLUMNS,
     language_swap_table,
@@ -108,11 +109,74 @@ def test_feature_shift_and_bad_inputs() -> None:
     feats[t["language"].to_numpy() == "zh"] = np.eye(4)[1]  # orthogonal unit vectors
     out = language_swap_table(t, features=feats, n_boot=100)
     row = out[(out["grouping"] == "all") & (out["outcome"] == "feature_shift")].iloc[0]
-    assert row["shift"] == pytest.approx(np.sqrt(2.0), abs=1e-12)
+    assert row["shift"] == pytest.approx(1.0, abs=1e-12)  # 1 - cos of orthogonal vectors
+    assert (row["mean_a"], row["mean_b"]) == (pytest.approx(1.0, abs=1e-12), 0.0)
     assert np.isnan(row["p_value"])
+    # every speaker has the same mean feature: no between-speaker spread to compare with
+    rel = out[(out["grouping"] == "all") & (out["outcome"] == "feature_shift_relative")]
+    assert rel["shift"].isna().all()
     with pytest.raises(AuditInputError, match=r"features must have shape \(24, D\)"):
         language_swap_table(t, features=feats[:3], n_boot=10)
     with pytest.raises(AuditInputError, match="needs column 'language'"):
         language_swap_table(t.drop(columns="language"), n_boot=10)
     with pytest.raises(AuditInputError, match=r"needs speaker attribute\(s\) \['age_group'\]"):
         language_swap_table(t, groupings=[("age_group",)], n_boot=10)
+
+
+def _loop_shift(t: pd.DataFrame, feats: np.ndarray, spk: str, a: str, b: str) -> float:
+    """Independent value: 1 - cos of the speaker's mean unit features in a and in b."""
+    unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    ma = unit[((t["speaker_id"] == spk) & (t["language"] == a)).to_numpy()].mean(axis=0)
+    mb = unit[((t["speaker_id"] == spk) & (t["language"] == b)).to_numpy()].mean(axis=0)
+    return 1.0 - float(ma @ mb) / (np.linalg.norm(ma) * np.linalg.norm(mb))
+
+
+def test_feature_shift_columns_match_a_loop_over_speakers() -> None:
+    rng = np.random.default_rng(7)
+    t = pd.DataFrame(
+        {
+            "speaker_id": ["s", "s", "s", "t", "t", "u", "u", "v"],
+            "language": ["zh", "zh", "en", "hi", "es", "en", "hi", "en"],
+        }
+    )
+    feats = rng.normal(size=(len(t), 5))
+    cols = feature_shift_columns(t, feats)
+    # spread: mean over the 6 pairs of the 4 speakers of 1 - cos of their mean unit features
+    unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    means = {s: unit[(t["speaker_id"] == s).to_numpy()].mean(axis=0) for s in "stuv"}
+    spread = np.mean(
+        [
+            1 - means[x] @ means[y] / (np.linalg.norm(means[x]) * np.linalg.norm(means[y]))
+            for i, x in enumerate("stuv")
+            for y in "stuv"[i + 1 :]
+        ]
+    )
+    # s: base en; t: no English, base = alphabetically last (hi); u: base en; v: one language
+    assert cols["feature_shift_base"].tolist()[:7] == ["en", "en", "en", "hi", "hi", "en", "en"]
+    assert pd.isna(cols.loc[7, "feature_shift_base"]) and np.isnan(cols.loc[7, "feature_shift"])
+    assert cols.loc[0, "feature_shift"] == pytest.approx(_loop_shift(t, feats, "s", "zh", "en"))
+    assert cols.loc[1, "feature_shift"] == cols.loc[0, "feature_shift"]
+    assert cols.loc[2, "feature_shift"] == 0.0
+    assert cols.loc[4, "feature_shift"] == pytest.approx(_loop_shift(t, feats, "t", "es", "hi"))
+    assert cols.loc[0, "feature_shift_relative"] == pytest.approx(
+        cols.loc[0, "feature_shift"] / spread, rel=1e-12
+    )
+    # carried as columns, the table gives the same paired rows as the features do
+    d = paired_differences(t.join(cols)).set_index("speaker_id")
+    assert d.loc["t", "language_pair"] == "es-hi"
+    assert d.loc["t", "feature_shift"] == pytest.approx(_loop_shift(t, feats, "t", "es", "hi"))
+    pd.testing.assert_frame_equal(
+        d.reset_index(), paired_differences(t, features=feats), check_exact=True
+    )
+
+
+def test_feature_shift_undefined_for_pairs_without_the_base_language() -> None:
+    t = pd.DataFrame(
+        {"speaker_id": ["s"] * 3, "language": ["zh", "hi", "en"], "cos_sim": [0.1, 0.2, 0.3]}
+    )
+    feats = np.eye(3)
+    d = paired_differences(t, features=feats).set_index("language_pair")
+    assert d.loc["zh-en", "feature_shift"] == pytest.approx(1.0)
+    assert d.loc["hi-en", "feature_shift"] == pytest.approx(1.0)
+    assert np.isnan(d.loc["hi-zh", "feature_shift"])  # measured from English only
+    assert d.loc["hi-zh", "cos_sim"] == pytest.approx(0.1)
