@@ -7,13 +7,15 @@ looks better than everyone (winner's curse).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from audit._bootstrap import replicate_variance
 from audit._metrics import MetricSpec
 from audit._power import score_p_value
 
-__all__ = ["best_p_values", "best_pool"]
+__all__ = ["BestCandidates", "best_p_values", "best_pool"]
 
 
 def best_pool(values: np.ndarray, eligible: np.ndarray) -> np.ndarray:
@@ -27,19 +29,35 @@ def best_pool(values: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     return pool
 
 
+@dataclass(frozen=True, kw_only=True)
+class BestCandidates:
+    """One metric's groups in one grouping, as `best_p_values` compares them.
+
+    Attributes
+    ----------
+    sums : ndarray, shape (n_groups, n_stats)
+        The metric's group totals (its columns of the grouping's totals).
+    value : ndarray, shape (n_groups,)
+        Group values.
+    value_reps : ndarray, shape (n_boot, n_groups)
+        Their replicates.
+    n_spk, n_eff : ndarray, shape (n_groups,)
+        Speakers and effective sample sizes (rates) of every group.
+    """
+
+    sums: np.ndarray
+    value: np.ndarray
+    value_reps: np.ndarray
+    n_spk: np.ndarray
+    n_eff: np.ndarray
+
+
 def _pairwise_null_se(
-    spec: MetricSpec,
-    sl: slice,
-    point: np.ndarray,
-    value_reps: np.ndarray,
-    n_spk: np.ndarray,
-    n_eff: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
+    spec: MetricSpec, groups: BestCandidates, rows: np.ndarray, cols: np.ndarray
 ) -> np.ndarray:
     """Return the standard error under "no difference" of every pair (h in rows, g in cols).
 
-    The same floor as `audit._tables._null_se` with a named reference, for all pairs at
+    The same floor as `audit._disparity._null_se` with a named reference, for all pairs at
     once: for rates the score standard error at the pooled rate of the pair and the
     effective sample sizes; for other metrics a group of ``m_g`` speakers drawn from
     reference ``h``'s speakers.
@@ -48,13 +66,14 @@ def _pairwise_null_se(
     -------
     ndarray, shape (len(rows), len(cols))
     """
+    n_spk, n_eff = groups.n_spk, groups.n_eff
     m_g = n_spk[cols].astype(np.float64)[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         if spec.binary:
-            p0 = spec.func(point[rows, None, sl] + point[None, cols, sl])  # (H, G)
+            p0 = spec.func(groups.sums[rows, None] + groups.sums[None, cols])  # (H, G)
             return np.sqrt(p0 * (1 - p0) * (1 / n_eff[rows, None] + 1 / n_eff[None, cols]))
         m_r = n_spk[rows].astype(np.float64)[:, None]
-        var = replicate_variance(value_reps[:, rows])[:, None]
+        var = replicate_variance(groups.value_reps[:, rows])[:, None]
         sigma2 = var * m_r**2 / np.maximum(m_r - 1, 1)
         se = np.sqrt(sigma2 * (1 / m_g + 1 / m_r))
     return np.where(m_g > 0, se, np.nan)
@@ -62,12 +81,7 @@ def _pairwise_null_se(
 
 def best_p_values(
     spec: MetricSpec,
-    sl: slice,
-    point: np.ndarray,
-    value: np.ndarray,
-    value_reps: np.ndarray,
-    n_spk: np.ndarray,
-    n_eff: np.ndarray,
+    groups: BestCandidates,
     pool: np.ndarray,
     best: int,
     max_cells: int = 4_000_000,
@@ -98,16 +112,8 @@ def best_p_values(
     ----------
     spec : MetricSpec
         The metric.
-    sl : slice
-        Its columns of ``point``.
-    point : ndarray, shape (n_groups, n_stats)
-        Group totals.
-    value : ndarray, shape (n_groups,)
-        Group values.
-    value_reps : ndarray, shape (n_boot, n_groups)
-        Their replicates.
-    n_spk, n_eff : ndarray, shape (n_groups,)
-        Speakers and effective sample sizes (rates) of every group.
+    groups : BestCandidates
+        Its group totals, values, replicates, speakers and effective sizes.
     pool : ndarray of int
         Groups the best one was chosen from (`best_pool`).
     best : int
@@ -121,42 +127,50 @@ def best_p_values(
     ndarray, shape (n_groups,)
         p-values; NaN for the best group and where its pair with the group is untestable.
     """
-    from scipy import stats
-
-    n_groups = len(value)
-    n_boot = value_reps.shape[0]
-    n_pool = len(pool)
-    sign = 1.0 if spec.higher_is_better else -1.0
+    n_groups = len(groups.value)
+    n_boot = groups.value_reps.shape[0]
     out = np.full(n_groups, np.nan)
-    chunk = max(1, max_cells // max(1, n_boot * n_pool))
+    chunk = max(1, max_cells // max(1, n_boot * len(pool)))
     for start in range(0, n_groups, chunk):
         cols = np.arange(start, min(start + chunk, n_groups))
-        d = sign * (value[pool, None] - value[None, cols])  # (H, G)
-        d_reps = sign * (value_reps[:, pool, None] - value_reps[:, None, cols])  # (B, H, G)
-        m = np.minimum(n_spk[pool, None], n_spk[None, cols]).astype(np.float64)
-        null_se = _pairwise_null_se(spec, sl, point, value_reps, n_spk, n_eff, pool, cols)
-        p_two = score_p_value(d, d_reps, m, null_se, spec.binary)
-        p_one = np.where(d >= 0, p_two / 2, 1 - p_two / 2)  # "h is better than g"
-        other = pool[:, None] != cols[None, :]  # (H, G): pairs of two different groups
-        p_one = np.where(other, p_one, np.nan)
-        k = other.sum(axis=0)  # comparisons of each group
-        finite = np.isfinite(p_one)
-        p_min = np.where(finite.any(axis=0), np.where(finite, p_one, np.inf).min(axis=0), np.nan)
-        p_max_t = np.minimum(1.0, k * p_min)  # Bonferroni bound
-        many = k >= 2
-        if many.any():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sd = np.sqrt(replicate_variance(d_reps))  # (H, G)
-                z = (d_reps - d[None]) / sd[None]
-            z = np.where(other[None] & np.isfinite(z), z, -np.inf)
-            z_max = z.max(axis=1)  # (B, G)
-            q = stats.norm.isf(np.where(np.isfinite(p_min), p_min, 1.0))
-            p_boot = (1 + np.sum(z_max >= q[None], axis=0)) / (n_boot + 1)
-            p_max_t = np.where(many, np.minimum(p_max_t, p_boot), p_max_t)
-        p = np.minimum(1.0, p_max_t * n_pool / (n_pool - 1))
-        # untestable against the chosen group (no spread at all): untested, as for a
-        # fixed reference
-        p = np.where(np.isfinite(p_one[pool == best][0]) | (cols == best), p, np.nan)
-        out[cols] = np.where(np.isfinite(p_min), p, np.nan)
+        out[cols] = _chunk_p_values(spec, groups, pool, best, cols)
     out[best] = np.nan
     return out
+
+
+def _chunk_p_values(
+    spec: MetricSpec, groups: BestCandidates, pool: np.ndarray, best: int, cols: np.ndarray
+) -> np.ndarray:
+    """Max-T p-values of the groups ``cols`` against the pool (see `best_p_values`)."""
+    from scipy import stats  # scipy only when a "best" reference is tested
+
+    value, value_reps = groups.value, groups.value_reps
+    n_boot, n_pool = value_reps.shape[0], len(pool)
+    sign = 1.0 if spec.higher_is_better else -1.0
+    d = sign * (value[pool, None] - value[None, cols])  # (H, G)
+    d_reps = sign * (value_reps[:, pool, None] - value_reps[:, None, cols])  # (B, H, G)
+    m = np.minimum(groups.n_spk[pool, None], groups.n_spk[None, cols]).astype(np.float64)
+    null_se = _pairwise_null_se(spec, groups, pool, cols)
+    p_two = score_p_value(d, d_reps, m, null_se, spec.binary)
+    p_one = np.where(d >= 0, p_two / 2, 1 - p_two / 2)  # "h is better than g"
+    other = pool[:, None] != cols[None, :]  # (H, G): pairs of two different groups
+    p_one = np.where(other, p_one, np.nan)
+    k = other.sum(axis=0)  # comparisons of each group
+    finite = np.isfinite(p_one)
+    p_min = np.where(finite.any(axis=0), np.where(finite, p_one, np.inf).min(axis=0), np.nan)
+    p_max_t = np.minimum(1.0, k * p_min)  # Bonferroni bound
+    many = k >= 2
+    if many.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sd = np.sqrt(replicate_variance(d_reps))  # (H, G)
+            z = (d_reps - d[None]) / sd[None]
+        z = np.where(other[None] & np.isfinite(z), z, -np.inf)
+        z_max = z.max(axis=1)  # (B, G)
+        q = stats.norm.isf(np.where(np.isfinite(p_min), p_min, 1.0))
+        p_boot = (1 + np.sum(z_max >= q[None], axis=0)) / (n_boot + 1)
+        p_max_t = np.where(many, np.minimum(p_max_t, p_boot), p_max_t)
+    p = np.minimum(1.0, p_max_t * n_pool / (n_pool - 1))
+    # untestable against the chosen group (no spread at all): untested, as for a
+    # fixed reference
+    p = np.where(np.isfinite(p_one[pool == best][0]) | (cols == best), p, np.nan)
+    return np.where(np.isfinite(p_min), p, np.nan)
