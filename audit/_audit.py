@@ -13,6 +13,7 @@ from audit._bootstrap import CI_METHODS, SpeakerBootstrap, check_random_state
 from audit._correlation import pearson_spec, speaker_permutation_test
 from audit._focus import DEFAULT_FOCUS, check_focus, focus_tables, summary_findings
 from audit._groups import Grouping, build_groupings
+from audit._input_length_metrics import input_length_specs
 from audit._judge_error import judge_accuracy_specs, judge_corrected_confusion
 from audit._metrics import (
     MetricSpec,
@@ -22,7 +23,6 @@ from audit._metrics import (
     confusion_spec,
     detect_measures,
     detect_targets,
-    input_length_specs,
     label_vocabulary,
     rate_spec,
     retrieval_specs,
@@ -30,6 +30,7 @@ from audit._metrics import (
 )
 from audit._multitest import CORRECTIONS
 from audit._pitch import DEFAULT_F0_BINS, f0_bin_column
+from audit._records import record_fields
 from audit._simultaneous import ERROR_CONTROLS, ErrorControl, control_errors
 from audit._tables import FAMILY_COLUMNS, Reference, adjust_families, metric_tables
 from audit.exceptions import AuditInputError, SmallGroupWarning
@@ -394,7 +395,7 @@ def run_audit_tables(
     focus_q, focus_g = focus_tables(metrics, questions)
     return {
         "groups": groups,
-        "metrics": metrics,
+        "metrics": record_fields(metrics, specs),
         "confusion": confusion,
         "craniofacial": crani,
         "pitch": pitch,

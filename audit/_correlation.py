@@ -49,7 +49,14 @@ def pearson_spec(table: pd.DataFrame, measure: str) -> MetricSpec:
         y = y - y[valid].mean()
     x, y = np.where(valid, x, 0.0), np.where(valid, y, 0.0)
     stats = np.column_stack([valid.astype(float), x, y, x * x, y * y, x * y])
-    return MetricSpec("pearson_r", measure, None, stats, valid, pearson_from_sums)
+    return MetricSpec(
+        metric="pearson_r",
+        target=measure,
+        label=None,
+        stats=stats,
+        valid=valid,
+        func=pearson_from_sums,
+    )
 
 
 def speaker_permutation_test(

@@ -8,14 +8,22 @@ matrix product per grouping serves every metric.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from audit._groups import _is_missing
+from audit._labels import (
+    _PROB,
+    _labels_of,
+    _pair_codes,
+    detect_measures,
+    detect_targets,
+    label_vocabulary,
+)
+from audit._records import SECTION
 from audit.exceptions import AuditInputError
 
 __all__ = [
@@ -27,18 +35,14 @@ __all__ = [
     "detect_measures",
     "detect_targets",
     "ece_from_sums",
-    "input_length_specs",
-    "input_seconds_columns",
     "label_vocabulary",
     "rate_spec",
     "retrieval_specs",
     "similarity_specs",
 ]
 
-_PROB = "_p_"
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricSpec:
     """One metric as a function of group totals.
 
@@ -70,6 +74,11 @@ class MetricSpec:
     flag_funcs : dict of str to callable
         Flags computed from the point totals: name -> totals ``(..., K)`` -> bool ``(...)``
         (e.g. ``single_class`` where a group holds one true class).
+    fields : dict of str to object
+        Keys that say what the metric's records are, appended to each record of the
+        ``metrics`` table (`audit._records.record_fields`): ``section`` (the report
+        section) and, for input-length metrics, ``base_metric``, ``input_seconds`` and
+        ``baseline_seconds``.
     """
 
     metric: str
@@ -83,6 +92,7 @@ class MetricSpec:
     labels: tuple[str, ...] | None = None
     binary: bool = False
     flag_funcs: Mapping[str, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def n_stats(self) -> int:
@@ -140,95 +150,16 @@ def rate_spec(
         columns.append(np.where(valid, np.asarray(values, dtype=np.float64), 0.0))
         extra_funcs[name] = lambda s, j=i + 2: _ratio(s, j, 1)
     return MetricSpec(
-        metric,
-        target,
-        label,
-        np.column_stack(columns),
-        valid,
-        _ratio,
-        higher_is_better,
-        extra_funcs,
+        metric=metric,
+        target=target,
+        label=label,
+        stats=np.column_stack(columns),
+        valid=valid,
+        func=_ratio,
+        higher_is_better=higher_is_better,
+        extras=extra_funcs,
         binary=bool(binary),
     )
-
-
-def _labels_of(values: pd.Series) -> pd.Series:
-    """Strings with missing (NA or blank) as None."""
-    miss = _is_missing(values)
-    out = np.full(len(values), None, dtype=object)
-    out[~miss] = values[~miss].astype(str).to_numpy(dtype=object)
-    return pd.Series(out, index=values.index, dtype=object)
-
-
-def detect_targets(table: pd.DataFrame) -> list[str]:
-    """Judged attributes: ``t`` with label columns ``true_<t>`` and ``recon_<t>``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> detect_targets(pd.DataFrame({"true_gender": ["f"], "recon_gender": ["m"]}))
-    ['gender']
-    """
-    out = []
-    for col in table.columns:
-        if not (isinstance(col, str) and col.startswith("true_")) or _PROB in col:
-            continue
-        target = col[len("true_") :]
-        other = f"recon_{target}"
-        if other in table.columns and not pd.api.types.is_numeric_dtype(table[col].dtype):
-            out.append(target)
-    return out
-
-
-def detect_measures(table: pd.DataFrame) -> list[str]:
-    """Craniofacial measures: ``m`` with numeric columns ``true_<m>`` and ``recon_<m>``."""
-    out = []
-    for col in table.columns:
-        if not (isinstance(col, str) and col.startswith("true_")) or _PROB in col:
-            continue
-        measure = col[len("true_") :]
-        other = f"recon_{measure}"
-        if (
-            other in table.columns
-            and pd.api.types.is_numeric_dtype(table[col].dtype)
-            and not pd.api.types.is_bool_dtype(table[col].dtype)
-            and pd.api.types.is_numeric_dtype(table[other].dtype)
-            and table[col].notna().any()  # an all-NaN column is "not measured", not a measure
-            and table[other].notna().any()
-        ):
-            out.append(measure)
-    return out
-
-
-def label_vocabulary(
-    table: pd.DataFrame, target: str, labels: Sequence[str] | None = None
-) -> list[str]:
-    """Full label list of a judged attribute.
-
-    Categories of categorical columns, else the sorted union of the labels seen in
-    ``true_<t>``, ``recon_<t>``, ``upper_<t>``, ``<t>`` and the ``*_<t>_p_<label>`` columns.
-    ``labels`` overrides; a label outside it raises.
-    """
-    seen: set[str] = set()
-    for col in (f"true_{target}", f"recon_{target}", f"upper_{target}"):
-        if col in table.columns:
-            if isinstance(table[col].dtype, pd.CategoricalDtype):
-                seen.update(map(str, table[col].cat.categories))
-            seen.update(v for v in _labels_of(table[col]) if v is not None)
-    for col in table.columns:
-        for prefix in ("true", "recon", "upper"):
-            head = f"{prefix}_{target}{_PROB}"
-            if isinstance(col, str) and col.startswith(head):
-                seen.add(col[len(head) :])
-    if labels is None:
-        return sorted(seen)
-    labels = [str(v) for v in labels]
-    unknown = sorted(seen - set(labels))
-    if unknown:
-        raise AuditInputError(
-            f"labels {unknown} of {target!r} are not in the given label list {labels}"
-        )
-    return labels
 
 
 def cohen_kappa_from_counts(counts: np.ndarray) -> np.ndarray:
@@ -250,25 +181,6 @@ def cohen_kappa_from_counts(counts: np.ndarray) -> np.ndarray:
     return np.where((n > 0) & (pe < 1), kappa, np.nan)
 
 
-def _pair_codes(
-    table: pd.DataFrame, true_col: str, pred_col: str, labels: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    true = _labels_of(table[true_col])
-    pred = _labels_of(table[pred_col])
-    for col, ser in ((true_col, true), (pred_col, pred)):
-        bad = ser.notna() & ~ser.isin(list(labels))
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise AuditInputError(
-                f"column {col!r} row {row}: label {ser.iloc[row]!r} is not in {list(labels)}"
-            )
-    valid = (true.notna() & pred.notna()).to_numpy()
-    index = pd.Index(list(labels))
-    t = np.where(true.notna(), index.get_indexer(true.fillna("").to_numpy(object)), -1)
-    p = np.where(pred.notna(), index.get_indexer(pred.fillna("").to_numpy(object)), -1)
-    return t.astype(np.int64), p.astype(np.int64), valid
-
-
 def confusion_spec(
     table: pd.DataFrame, target: str, labels: Sequence[str], source: str = "recon"
 ) -> MetricSpec:
@@ -286,7 +198,16 @@ def confusion_spec(
         return s.reshape(*s.shape[:-1], n_lab, n_lab)
 
     name = "confusion" if source == "recon" else f"{source}_confusion"
-    return MetricSpec(name, target, None, stats, valid, func, labels=tuple(labels))
+    return MetricSpec(
+        metric=name,
+        target=target,
+        label=None,
+        stats=stats,
+        valid=valid,
+        func=func,
+        labels=tuple(labels),
+        fields={SECTION: "confusion"},
+    )
 
 
 def _n_true_classes(c: np.ndarray) -> np.ndarray:
@@ -334,33 +255,29 @@ def agreement_specs(
             return np.where(present.any(axis=-1), total / present.sum(axis=-1), np.nan)
 
     flag = {"single_class": single_class}
+    common = {"target": target, "label": None, "stats": stats, "valid": valid}
+    fields = {SECTION: "agreement"}
     specs = [
-        MetricSpec(f"{prefix}agreement", target, None, stats, valid, agreement, binary=True),
-        MetricSpec(f"{prefix}kappa", target, None, stats, valid, kappa, flag_funcs=flag),
         MetricSpec(
-            f"{prefix}macro_recall",
-            target,
-            None,
-            stats,
-            valid,
-            macro_recall,
+            metric=f"{prefix}agreement", **common, func=agreement, binary=True, fields=fields
+        ),
+        MetricSpec(metric=f"{prefix}kappa", **common, func=kappa, flag_funcs=flag, fields=fields),
+        MetricSpec(
+            metric=f"{prefix}macro_recall",
+            **common,
+            func=macro_recall,
             binary=True,  # an average of rates: the boundary rule applies
             flag_funcs=flag,
+            fields=fields,
         ),
     ]
     t, p, _ = _pair_codes(table, f"true_{target}", f"{source}_{target}", labels)
     for i, label in enumerate(labels):
         in_class = valid & (t == i)
-        specs.append(
-            rate_spec(
-                f"{prefix}recall",
-                target,
-                (p == i).astype(float),
-                in_class,
-                label=label,
-                binary=True,
-            )
+        spec = rate_spec(
+            f"{prefix}recall", target, (p == i).astype(float), in_class, label=label, binary=True
         )
+        specs.append(replace(spec, fields=fields))
     return specs
 
 
@@ -399,16 +316,15 @@ def retrieval_specs(table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)) -> l
     for k in ks:
         with np.errstate(divide="ignore", invalid="ignore"):
             chance = np.minimum(k, gallery) / gallery
-        specs.append(
-            rate_spec(
-                f"recall@{k}",
-                "retrieval",
-                (rank <= k).astype(float),
-                valid,
-                extras={"chance": chance, "gallery_size": gallery},
-                binary=True,
-            )
+        spec = rate_spec(
+            f"recall@{k}",
+            "retrieval",
+            (rank <= k).astype(float),
+            valid,
+            extras={"chance": chance, "gallery_size": gallery},
+            binary=True,
         )
+        specs.append(replace(spec, fields={SECTION: "retrieval"}))
     return specs
 
 
@@ -430,158 +346,14 @@ def similarity_specs(
         if col in table.columns:
             x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
             specs.append(
-                rate_spec(col, "feature", x, np.isfinite(x), higher_is_better=higher, binary=False)
+                replace(
+                    rate_spec(
+                        col, "feature", x, np.isfinite(x), higher_is_better=higher, binary=False
+                    ),
+                    fields={SECTION: "similarity"},
+                )
             )
     return specs
-
-
-#: Target of the input-length metrics (feature similarity and recall@K per input duration).
-INPUT_LENGTH_TARGET = "input_length"
-_SPEECH_SECONDS = re.compile(r"^speech_seconds_(\d+(?:\.\d+)?(?:e[+-]?\d+)?)s$")
-
-
-def input_seconds_columns(table: pd.DataFrame) -> dict[float, str]:
-    """Input durations of the input-length comparison present in an evaluation table.
-
-    A duration ``d`` is present when the table has ``speech_seconds_<d>s`` (written by
-    `audit.build_evaluation_table`); its other columns are ``cos_sim_<d>s``, ``l1_<d>s``,
-    ``l2_<d>s`` and ``retrieval_rank_<d>s``.
-
-    Returns
-    -------
-    dict of float to str
-        Seconds -> column suffix (``3.0 -> "3s"``), sorted by seconds.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> input_seconds_columns(pd.DataFrame(columns=["speech_seconds_6s", "speech_seconds_3s"]))
-    {3.0: '3s', 6.0: '6s'}
-    """
-    found = {}
-    for col in table.columns:
-        match = _SPEECH_SECONDS.match(col) if isinstance(col, str) else None
-        if match:
-            found[float(match.group(1))] = f"{match.group(1)}s"
-    return dict(sorted(found.items()))
-
-
-def _difference_spec(
-    metric: str,
-    later: np.ndarray,
-    first: np.ndarray,
-    valid: np.ndarray,
-    higher_is_better: bool,
-) -> MetricSpec:
-    """Paired difference of two means over the same rows: ``mean(later) - mean(first)``.
-
-    ``valid`` marks the rows that count in both, so each speaker's rows enter both terms of
-    every bootstrap replicate.
-    """
-    stats = np.column_stack(
-        [np.where(valid, later, 0.0), np.where(valid, first, 0.0), valid.astype(np.float64)]
-    )
-
-    def func(s: np.ndarray) -> np.ndarray:
-        return _ratio(s, 0, 2) - _ratio(s, 1, 2)
-
-    return MetricSpec(
-        metric, INPUT_LENGTH_TARGET, None, stats, valid, func, higher_is_better, binary=False
-    )
-
-
-def input_length_specs(
-    table: pd.DataFrame, ks: Sequence[int] = (1, 2, 5, 10)
-) -> list[MetricSpec]:
-    """Feature similarity and recall@K per input duration, and their paired differences.
-
-    For each duration ``d`` found by `input_seconds_columns`: ``cos_sim (d s)``,
-    ``l1 (d s)``, ``l2 (d s)`` (group means) and ``recall@K (d s)`` (share of rows with
-    ``retrieval_rank_<d>s <= K``, with ``chance`` and ``gallery_size`` beside it), all with
-    target ``input_length`` and the mean seconds of speech used (``speech_seconds``) as an
-    extra column. With two or more durations, each longer duration ``b`` also gets the
-    paired difference from the shortest ``a``: metric ``<name> (b s - a s)``, the mean over
-    the rows valid at both durations of the per-row difference (speaker-bootstrap interval
-    as for every metric, so the pairing is accounted for).
-
-    Parameters
-    ----------
-    table : DataFrame
-        Evaluation table.
-    ks : sequence of int
-        K of recall@K.
-
-    Returns
-    -------
-    list of MetricSpec
-        Empty when the table has no input-length columns.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> t = pd.DataFrame({"cos_sim_3s": [0.1, 0.3], "speech_seconds_3s": [3.0, 2.0],
-    ...                   "cos_sim_6s": [0.2, 0.5], "speech_seconds_6s": [6.0, 2.0]})
-    >>> [s.metric for s in input_length_specs(t)]
-    ['cos_sim (3 s)', 'cos_sim (6 s)', 'cos_sim (6 s - 3 s)']
-    """
-    _check_ks(ks)
-    durations = input_seconds_columns(table)
-    # per duration: name -> (per-row value, valid, higher is better)
-    values: dict[float, dict[str, tuple[np.ndarray, np.ndarray, bool]]] = {}
-    out: list[MetricSpec] = []
-    for seconds, tag in durations.items():
-        speech = pd.to_numeric(table[f"speech_seconds_{tag}"], errors="coerce").to_numpy(float)
-        values[seconds] = {}
-        for name, higher in _SIMILARITY_DIRECTION.items():
-            col = f"{name}_{tag}"
-            if col not in table.columns:
-                continue
-            x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
-            values[seconds][name] = (x, np.isfinite(x), higher)
-            out.append(
-                rate_spec(
-                    f"{name} ({seconds:g} s)",
-                    INPUT_LENGTH_TARGET,
-                    x,
-                    np.isfinite(x),
-                    higher_is_better=higher,
-                    extras={"speech_seconds": speech},
-                    binary=False,
-                )
-            )
-        if f"retrieval_rank_{tag}" not in table.columns:
-            continue
-        rank, gallery = _ranks(table, f"retrieval_rank_{tag}")
-        valid = np.isfinite(rank)
-        for k in ks:
-            hit = (rank <= k).astype(float)
-            values[seconds][f"recall@{k}"] = (hit, valid, True)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                chance = np.minimum(k, gallery) / gallery
-            out.append(
-                rate_spec(
-                    f"recall@{k} ({seconds:g} s)",
-                    INPUT_LENGTH_TARGET,
-                    hit,
-                    valid,
-                    extras={"chance": chance, "gallery_size": gallery, "speech_seconds": speech},
-                    binary=True,
-                )
-            )
-    if len(durations) < 2:
-        return out
-    first_s, *later_s = durations
-    for seconds in later_s:
-        for name, (x, valid, higher) in values[seconds].items():
-            if name not in values[first_s]:
-                continue
-            x0, valid0, _ = values[first_s][name]
-            out.append(
-                _difference_spec(
-                    f"{name} ({seconds:g} s - {first_s:g} s)", x, x0, valid & valid0, higher
-                )
-            )
-    return out
 
 
 def ece_from_sums(sums: np.ndarray, n_bins: int) -> np.ndarray:
@@ -637,13 +409,14 @@ def calibration_specs(
             stats[rows, bins[rows] * 3 + 2] = correct[rows]
             specs.append(
                 MetricSpec(
-                    "ece",
-                    target,
-                    f"{prob_prefix}{_PROB}* vs {truth_col}",
-                    stats,
-                    valid,
-                    lambda s, nb=n_bins: ece_from_sums(s, nb),
+                    metric="ece",
+                    target=target,
+                    label=f"{prob_prefix}{_PROB}* vs {truth_col}",
+                    stats=stats,
+                    valid=valid,
+                    func=lambda s, nb=n_bins: ece_from_sums(s, nb),
                     higher_is_better=False,
+                    fields={SECTION: "calibration"},
                 )
             )
             break

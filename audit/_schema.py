@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit._records import table_sections
 from audit.exceptions import AuditSchemaError
 from s2f_data import atomic_write_text
 
@@ -38,8 +39,12 @@ __all__ = [
     "validate_audit",
 ]
 
-#: Version of the ``audit.json`` layout; bumped on incompatible changes.
-SCHEMA_VERSION = 1
+#: Version of the ``audit.json`` layout. 2 added the keys that say what a record is
+#: (`audit._records`: ``table_sections``; on ``metrics`` records ``section``, the input-length
+#: keys, ``finding`` and ``held_back_reason``); version 1 files are still read.
+SCHEMA_VERSION = 2
+#: Versions `validate_audit` accepts.
+READABLE_VERSIONS = frozenset({1, 2})
 AUDIT_FILENAME = "audit.json"
 EVALUATION_FILENAME = "evaluation.csv"
 _REQUIRED = ("schema_version", "created", "tool", "seed", "settings", "tables")
@@ -247,10 +252,15 @@ class AuditResult:
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (``tables`` as records, ``table_columns`` with column kinds)."""
+        """JSON-ready dict (``tables`` as records, ``table_columns`` with column kinds).
+
+        From schema version 2 on, ``table_sections`` names the report section of each table
+        (`audit._records.table_sections`).
+        """
         tables, kinds = {}, {}
         for name, frame in self.tables.items():
             tables[name], kinds[name] = _frame_to_records(frame)
+        sections = {} if self.schema_version < 2 else {"table_sections": table_sections(tables)}
         return {
             "schema_version": self.schema_version,
             "created": self.created,
@@ -262,6 +272,7 @@ class AuditResult:
             "settings": _to_jsonable(self.settings),
             "tables": tables,
             "table_columns": kinds,
+            **sections,
             "artifacts": _to_jsonable(self.artifacts),
         }
 
@@ -386,10 +397,26 @@ def validate_audit(obj: Mapping[str, Any]) -> None:
         if key not in obj:
             raise AuditSchemaError(f"audit.json lacks the required field {key!r}")
     version = obj["schema_version"]
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise AuditSchemaError(
-            f"audit.json schema_version is {version!r}; this version reads {SCHEMA_VERSION}"
+            f"audit.json schema_version is {version!r}; this version reads "
+            f"{', '.join(map(str, sorted(READABLE_VERSIONS)))}"
         )
+    _validate_tables(obj)
+    sections = obj.get("table_sections", {})
+    if not isinstance(sections, Mapping) or not all(
+        v is None or isinstance(v, str) for v in sections.values()
+    ):
+        raise AuditSchemaError(
+            "audit.json field 'table_sections' must map table names to section names or null"
+        )
+    for key in ("settings", "tool"):
+        if not isinstance(obj[key], Mapping):
+            raise AuditSchemaError(f"audit.json field {key!r} must be an object")
+
+
+def _validate_tables(obj: Mapping[str, Any]) -> None:
+    """Check ``tables`` (lists of records) and ``table_columns`` (known kinds)."""
     if not isinstance(obj["tables"], Mapping):
         raise AuditSchemaError("audit.json field 'tables' must map table names to record lists")
     for name, records in obj["tables"].items():
@@ -406,6 +433,3 @@ def validate_audit(obj: Mapping[str, Any]) -> None:
                 raise AuditSchemaError(
                     f"table {name!r} column {col!r}: kind {kind!r} is not one of {_KINDS}"
                 )
-    for key in ("settings", "tool"):
-        if not isinstance(obj[key], Mapping):
-            raise AuditSchemaError(f"audit.json field {key!r} must be an object")

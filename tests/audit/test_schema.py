@@ -83,7 +83,7 @@ def test_validation_names_the_field():
     del bad["seed"]
     with pytest.raises(AuditSchemaError, match="lacks the required field 'seed'"):
         validate_audit(bad)
-    with pytest.raises(AuditSchemaError, match="schema_version is 99; this version reads 1"):
+    with pytest.raises(AuditSchemaError, match="schema_version is 99; this version reads 1, 2"):
         validate_audit({**obj, "schema_version": 99})
     kinds = json.loads(json.dumps(obj["table_columns"]))
     kinds["metrics"]["value"] = "complex"
@@ -121,3 +121,35 @@ def test_fixture_matches_the_code():
     assert list(stored_eval.columns) == list(evaluation.columns)
     assert stored_eval["utterance_id"].tolist() == evaluation["utterance_id"].tolist()
     assert stored.data["row_ids_sha256"] == row_ids_sha256(stored_eval["utterance_id"])
+
+
+def test_version_1_files_are_still_read_and_keep_their_version():
+    """A v1 audit.json (before the record keys) reads back and writes back as v1."""
+    v1 = read_audit(FIXTURES / "audit_small_v1.json")
+    assert v1.schema_version == 1
+    assert "section" not in v1.tables["metrics"].columns
+    obj = v1.to_dict()
+    assert obj["schema_version"] == 1 and "table_sections" not in obj
+
+
+def test_version_2_adds_keys_and_changes_nothing_else():
+    """The v2 fixture equals the v1 fixture apart from the added keys (same code, same seed)."""
+    v1 = json.loads((FIXTURES / "audit_small_v1.json").read_text(encoding="utf-8"))
+    v2 = json.loads((FIXTURES / "audit_small.json").read_text(encoding="utf-8"))
+    added = {"section", "finding", "held_back_reason"}
+    assert v2["schema_version"] == SCHEMA_VERSION == 2
+    assert set(v2) - set(v1) == {"table_sections"}
+    for name, records in v1["tables"].items():
+        new = v2["tables"][name]
+        assert [{k: v for k, v in r.items() if k not in added} for r in new] == records, name
+        assert all(set(r) - set(old) <= added for r, old in zip(new, records, strict=True))
+    assert v2["table_sections"]["groups"] == "composition"
+    assert v2["table_sections"]["metrics"] is None  # its records carry `section`
+    assert {r["section"] for r in v2["tables"]["metrics"]} == {
+        "agreement",
+        "retrieval",
+        "similarity",
+        "calibration",
+    }
+    with pytest.raises(AuditSchemaError, match="'table_sections' must map table names"):
+        validate_audit({**v2, "table_sections": {"metrics": 3}})
