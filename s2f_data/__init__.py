@@ -52,7 +52,7 @@ from s2f_data._quality import (
     load_audio_checked,
 )
 from s2f_data._video import VideoInfo, save_frame, video_frame, video_info
-from s2f_data._wds import ShardStream, read_shard, write_shards
+from s2f_data._wds import ShardStream, read_shard, rows_digest, write_shards
 from s2f_data.exceptions import BatchError, DataFormatError, ManifestError, ShardError
 
 __all__ = [
@@ -101,6 +101,7 @@ __all__ = [
     "read_manifest",
     "read_shard",
     "resample",
+    "rows_digest",
     "run_batch",
     "save_frame",
     "sidecar_path",

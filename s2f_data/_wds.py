@@ -33,7 +33,7 @@ import pandas as pd
 from s2f_data._manifest import Manifest
 from s2f_data.exceptions import ShardError
 
-__all__ = ["ShardError", "ShardStream", "read_shard", "write_shards"]
+__all__ = ["ShardError", "ShardStream", "read_shard", "rows_digest", "write_shards"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,27 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info.size = len(data)
     info.mtime = 0  # reproducible bytes
     tar.addfile(info, io.BytesIO(data))
+
+
+def rows_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of the rows' ``utterance_id``, ``audio_path`` and ``face_path``, in order.
+
+    ``shards.json`` records it (``rows_sha256``) so that training can check that the shards
+    hold the rows of its manifest's split, whatever the manifest file is called.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"utterance_id": ["a"], "audio_path": ["a.wav"], "face_path": [None]})
+    >>> rows_digest(frame) == rows_digest(frame.copy())
+    True
+    """
+    digest = hashlib.sha256()
+    for col in ("utterance_id", "audio_path", "face_path"):
+        values = frame[col] if col in frame else pd.Series([None] * len(frame))
+        for value in values:
+            digest.update(b"\0" if value is None or pd.isna(value) else str(value).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def _sample_members(manifest: Any, row: pd.Series, key: str, sample_rate: int) -> list:
@@ -139,6 +160,7 @@ def write_shards(
         "sample_rate": sample_rate,
         "split": split,
         "manifest_sha256": manifest_sha256,
+        "rows_sha256": rows_digest(frame),
         "n_samples": len(frame),
         "shards": shards,
     }

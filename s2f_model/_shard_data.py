@@ -40,6 +40,7 @@ from s2f_model._frontend import fit_clip
 from s2f_model._voice_targets import STD_FLOOR
 
 __all__ = [
+    "AuxLabels",
     "FaceFeatureCache",
     "ShardBatches",
     "ShardTrainingData",
@@ -78,7 +79,7 @@ class ShardTrainingData:
         folder: str | os.PathLike[str],
         *,
         sample_rate: int,
-        manifest_sha256: str | None = None,
+        rows_sha256: str | None = None,
     ) -> ShardTrainingData:
         """Read and check ``folder/shards.json`` against the model and the manifest.
 
@@ -88,8 +89,9 @@ class ShardTrainingData:
             The shard folder.
         sample_rate : int
             The model's sample rate; the shards must have been written at it.
-        manifest_sha256 : str, optional
-            SHA-256 of the training manifest; refused when ``shards.json`` records another.
+        rows_sha256 : str, optional
+            :func:`s2f_data.rows_digest` of the manifest's training rows; refused when
+            ``shards.json`` records another (shards of other rows or files).
 
         Raises
         ------
@@ -109,12 +111,12 @@ class ShardTrainingData:
                 f"{where}: audio at {index['sample_rate']} Hz, the model expects "
                 f"{sample_rate} Hz; write the shards again at {sample_rate} Hz"
             )
-        written = index.get("manifest_sha256")
-        if manifest_sha256 is not None and written is not None and written != manifest_sha256:
+        written = index.get("rows_sha256")
+        if rows_sha256 is not None and written != rows_sha256:
             raise ShardError(
-                f"{where}: written from a manifest with sha256 {written}, the "
-                f"training manifest has sha256 {manifest_sha256}; write the "
-                f"shards again from this manifest"
+                f"{where}: written from other rows than the training manifest's "
+                f"(rows_sha256 {written}, manifest {rows_sha256}); write the shards again "
+                f"from this manifest"
             )
         return cls(folder=folder, index=index, sample_rate=sample_rate)
 
@@ -393,18 +395,17 @@ class AuxLabels:
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        The manifest's training rows (``utterance_id`` and the target columns).
-    vocab : dict
-        From :func:`s2f_model._voice_targets.aux_vocabularies`.
+    utterance_ids : list of str
+        The rows of ``matrix``.
+    matrix : torch.Tensor
+        ``(utterances, heads)`` labels from :func:`s2f_model._voice_targets.aux_label_matrix`.
     """
 
-    def __init__(self, frame: Any, vocab: dict[str, Any]) -> None:
-        from s2f_model._voice_targets import aux_label_matrix
-
-        ids = [str(v) for v in frame["utterance_id"].drop_duplicates()]
-        self.matrix = aux_label_matrix(frame, ids, vocab)  # (utterances, heads)
-        self.row = {uid: i for i, uid in enumerate(ids)}
+    def __init__(self, utterance_ids: list[str], matrix: Tensor) -> None:
+        if matrix.shape[0] != len(utterance_ids):
+            raise ValueError(f"{matrix.shape[0]} label rows for {len(utterance_ids)} utterances")
+        self.matrix = matrix
+        self.row = {str(uid): i for i, uid in enumerate(utterance_ids)}
 
     def __call__(self, samples: list[Any]) -> Tensor:
         """Labels of the samples: ``(len(samples), heads)`` float32 (NaN: missing)."""

@@ -38,22 +38,21 @@ def shard_dir(tiny_manifest, tmp_path):
     return tmp_path / "shards"
 
 
-def test_open_checks_rate_split_and_manifest(tiny_manifest, shard_dir, tmp_path):
-    from s2f_data import file_digest
+def test_open_checks_rate_split_and_rows(tiny_manifest, shard_dir, tmp_path):
+    from s2f_data import file_digest, rows_digest
 
-    data = ShardTrainingData.open(
-        shard_dir, sample_rate=SR, manifest_sha256=file_digest(tiny_manifest)
-    )
+    frame = read_manifest(tiny_manifest).frame
+    train_rows = frame[frame["split"] == "train"]
+    data = ShardTrainingData.open(shard_dir, sample_rate=SR, rows_sha256=rows_digest(train_rows))
     assert data.n_samples == 12
     assert data.index["manifest_sha256"] == file_digest(tiny_manifest)
     with pytest.raises(
-        ShardError,
-        match=r"shards\.json: audio at 16000 Hz, the model "
-        r"expects 8000 Hz",
+        ShardError, match=r"shards\.json: audio at 16000 Hz, the model expects 8000"
     ):
         ShardTrainingData.open(shard_dir, sample_rate=8000)
-    with pytest.raises(ShardError, match="written from a manifest with sha256"):
-        ShardTrainingData.open(shard_dir, sample_rate=SR, manifest_sha256="0" * 64)
+    other = train_rows.iloc[:-1]  # one row less: another digest
+    with pytest.raises(ShardError, match="written from other rows than the training manifest"):
+        ShardTrainingData.open(shard_dir, sample_rate=SR, rows_sha256=rows_digest(other))
     write_shards(tiny_manifest, tmp_path / "val", split="val", sample_rate=SR)
     with pytest.raises(ShardError, match="shards of split 'val'"):
         ShardTrainingData.open(tmp_path / "val", sample_rate=SR)
