@@ -140,6 +140,8 @@ def write_shards(
         manifest_sha256 = file_digest(manifest)
         manifest = read_manifest(manifest)
     frame = manifest.frame if split is None else manifest.frame[manifest.frame["split"] == split]
+    if len(frame) == 0:
+        raise ShardError(f"{manifest.folder}: the manifest has no row of split {split!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shards = []
