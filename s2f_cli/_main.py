@@ -7,8 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from s2f_cli._common import CLIError, common_parent, configure_logging, seed_everything
+from s2f_cli import _version
+from s2f_cli._common import common_parent, configure_logging, seed_everything
 from s2f_cli.commands import COMMANDS
+from s2f_cli.exceptions import CLIError
 
 __all__ = ["build_parser", "main"]
 
@@ -24,8 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
             "audit -> report; `s2f-audit demo` runs all of it on the built-in population."
         ),
     )
-    from s2f_cli import _version
-
     parser.add_argument("--version", action="version", version=_version.version_string())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parent = common_parent()

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit import audit_model, resolve_judge
+from reports import render_comparison, render_report
 from s2f_data import atomic_write_text
+from s2f_data.biaslab import PopulationSpec, generate_population
 
 __all__ = ["DemoSettings", "run_demo"]
 
@@ -137,8 +140,6 @@ def _stage(folder: Path, key: dict[str, Any], work: Callable[[], Any], name: str
 def _population(
     out: Path, preset: str, kind: str, settings: DemoSettings, seed: int, progress: bool
 ) -> Path:
-    from s2f_data.biaslab import PopulationSpec, generate_population
-
     spec = PopulationSpec.preset(preset)  # type: ignore[arg-type]
     utts = settings.train_utterances if kind == "train" else settings.eval_utterances
     spec = dataclasses.replace(spec, utterances_per_speaker=utts)
@@ -164,7 +165,7 @@ def _population(
 
 
 def _train_config(settings: DemoSettings, seed: int, **overrides: Any) -> Any:
-    from s2f_model import S2FConfig
+    from s2f_model import S2FConfig  # local: keeps torch out of `import s2f_cli`
 
     return S2FConfig.compact().replace(
         **{**settings.model_overrides, "train.seed": seed, **overrides}
@@ -185,7 +186,7 @@ def _train_face_side(
     trained on ``manifest`` instead (no voice steps), as in the paper's recipe for data
     without published face weights.
     """
-    from s2f_model import train, write_face_side_run
+    from s2f_model import train, write_face_side_run  # local: keeps torch out of the CLI import
 
     cfg = _train_config(settings, seed, **{"train.voice_steps": 0})
 
@@ -205,7 +206,7 @@ def _train_voice_in_child(cfg_dict: dict[str, Any], manifest: str, out: str,
     """Train one voice encoder in a spawned process with one torch thread."""
     import torch
 
-    from s2f_model import S2FConfig, train
+    from s2f_model import S2FConfig, train  # local: keeps torch out of `import s2f_cli`
 
     torch.set_num_threads(1)
     resume = (Path(out) / "checkpoint.json").is_file()
@@ -257,8 +258,6 @@ def _audit(
     out: Path, run: Path, manifest: Path, judge_dir: Path, settings: DemoSettings, seed: int,
     progress: bool, voice_measures_from: Path | None = None,
 ) -> Path:
-    from audit._run import audit_model, resolve_judge
-
     key = {"stage": "audit", "run": str(run), "manifest": str(manifest), "seed": seed,
            "n_boot": settings.n_boot, "min_group_size": settings.min_group_size,
            "input_seconds": "none",
@@ -327,8 +326,6 @@ def run_demo(
     dict of str to pathlib.Path
         ``report``, ``compare``, ``audit_skewed``, ``audit_representative``, ...
     """
-    from reports import render_comparison, render_report
-
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     settings = DemoSettings.quick() if quick else DemoSettings.full()

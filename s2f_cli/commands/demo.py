@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from s2f_cli._common import CLIError, progress_enabled
+from s2f_cli._common import progress_enabled
+from s2f_cli._pipeline import run_demo
+from s2f_cli.exceptions import CLIError
 
 NAME = "demo"
 HELP = "run the whole pipeline on the built-in synthetic population"
@@ -43,8 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
-    from s2f_cli._pipeline import run_demo
-
     if args.seeds < 1:
         raise CLIError(f"--seeds must be at least 1, got {args.seeds}")
     start = time.perf_counter()

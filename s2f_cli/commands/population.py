@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 
-from s2f_cli._common import CLIError, progress_enabled
+from s2f_cli._common import progress_enabled
+from s2f_cli.exceptions import CLIError
+from s2f_data.biaslab import PopulationSpec, generate_population, load_spec
 
 NAME = "population"
 HELP = "generate a built-in synthetic speaker population"
@@ -38,8 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
-    from s2f_data.biaslab import PopulationSpec, generate_population, load_spec
-
     spec = load_spec(args.spec) if args.spec else PopulationSpec.preset(args.preset)
     if args.speakers is not None and args.speakers < 1:
         raise CLIError(f"--speakers must be a positive integer, got {args.speakers}")

@@ -14,6 +14,8 @@ import argparse
 import logging
 import shlex
 
+from reports import render_report
+
 NAME = "report"
 HELP = "render an HTML fairness report from audit.json"
 
@@ -57,8 +59,6 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
-    from reports import render_report
-
     if args.max_rows < 1:
         raise ValueError(f"--max-rows must be at least 1, got {args.max_rows}")
     out = render_report(

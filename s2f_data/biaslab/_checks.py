@@ -28,8 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from s2f_data._atomic import atomic_write_bytes
 from s2f_data._audio import load_audio
-from s2f_data.biaslab._spec import PopulationSpec
+from s2f_data._manifest import read_manifest
+from s2f_data.biaslab._accent import ACCENTS
+from s2f_data.biaslab._spec import ETHNICITIES, PopulationSpec
+from s2f_data.biaslab._voice import AGE_GROUPS, GENDERS
+from s2f_data.biaslab.faces import render_face, sample_face_params
 
 __all__ = [
     "accent_study_spec",
@@ -271,8 +276,6 @@ def accent_study_spec(speakers: int = 168, utterances_per_speaker: int = 3) -> P
     PopulationSpec
         Balanced ethnicity, gender and age; language ``en``; accents uniform.
     """
-    from s2f_data.biaslab._accent import ACCENTS
-
     data = PopulationSpec.preset("representative").to_dict()
     accents = ACCENTS["en"]
     data.update(name="accent-study", speakers=speakers,
@@ -303,11 +306,6 @@ def face_grid(path: str | os.PathLike[str], *, size: int = 112, seed: int = 0) -
 
     from PIL import Image, ImageDraw
 
-    from s2f_data._atomic import atomic_write_bytes
-    from s2f_data.biaslab._spec import ETHNICITIES
-    from s2f_data.biaslab._voice import AGE_GROUPS, GENDERS
-    from s2f_data.biaslab.faces import render_face, sample_face_params
-
     cols = [(g, a) for g in GENDERS for a in AGE_GROUPS]
     top, left = 28, 64
     img = Image.new("RGB", (left + size * len(cols), top + size * len(ETHNICITIES)), "white")
@@ -329,8 +327,6 @@ def face_grid(path: str | os.PathLike[str], *, size: int = 112, seed: int = 0) -
 
 
 def _main(argv: list[str]) -> int:  # pragma: no cover - a reporting script
-    from s2f_data import read_manifest
-
     if argv[:1] == ["--faces"]:
         print(face_grid(argv[1]))
         return 0

@@ -43,6 +43,7 @@ from s2f_data.biaslab._bilingual import (
     utterance_voices,
     voice_in_language,
 )
+from s2f_data.biaslab._datacard import data_card
 from s2f_data.biaslab._espeak import _engine, run_isolated
 from s2f_data.biaslab._spec import ETHNICITIES, PopulationSpec
 from s2f_data.biaslab._text import LANGUAGES
@@ -53,6 +54,7 @@ from s2f_data.biaslab._voice import (
     sample_voice,
     synthesize_utterance,
 )
+from s2f_data.biaslab.faces import render_face, sample_face_params
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -309,9 +311,6 @@ def _make_speaker(job: dict[str, Any]) -> dict[str, Any]:
 
 def _make_speaker_files(job: dict[str, Any]) -> dict[str, Any]:
     """Render one speaker's face and utterances and write them; return the record."""
-    # imported by generate_population before any fork, so children share one import
-    from s2f_data.biaslab.faces import render_face, sample_face_params
-
     out = Path(job["out_dir"])
     spk = job["speaker"]
     sid = spk["speaker_id"]
@@ -462,10 +461,6 @@ def generate_population(
     else:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(marker, json.dumps(identity, indent=2, sort_keys=True) + "\n")
-    # Import the renderer (PIL) and SciPy-free voice code once here: forked workers and the
-    # per-speaker children inherit them instead of importing again.
-    import s2f_data.biaslab.faces  # noqa: F401
-
     records = speakers.to_dict("records")
     jobs = [{"out_dir": str(out), "speaker": rec, "seed": int(seed), "kind": kind,
              "index": int(rec["speaker_id"].rsplit("-", 1)[1]),
@@ -503,8 +498,6 @@ def generate_population(
     )
     speakers_csv = speakers.to_csv(index=False, lineterminator="\n", float_format="%.6g")
     atomic_write_text(out / "speakers.csv", speakers_csv)
-    from s2f_data.biaslab._datacard import data_card
-
     card_md, card_json = data_card(spec, speakers, frame, seed=int(seed), kind=kind)
     atomic_write_text(out / "data_card.md", card_md)
     atomic_write_text(out / "data_card.json", json.dumps(card_json, indent=2) + "\n")
