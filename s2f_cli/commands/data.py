@@ -16,11 +16,23 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
-from s2f_cli._common import CLIError, common_parent
+from s2f_cli._common import common_parent
+from s2f_cli.commands._data_shards import add_shards_parser, run_shards
+from s2f_cli.exceptions import CLIError
+from s2f_data import (
+    BatchError,
+    ManifestError,
+    atomic_write_text,
+    check_media,
+    path_problem,
+    read_manifest,
+)
+from s2f_data.adapters import SPLIT_DEFAULTS, import_dataset, parse_mapping
 
 NAME = "data"
 HELP = "import data sets to a manifest; check a manifest"
@@ -32,23 +44,20 @@ FORMAT_OPTIONS: dict[str, dict[str, str]] = {
     "voxceleb1": {"meta": "meta", "faces": "faces_dir", "age_table": "age_table"},
     "voxceleb2": {"meta": "meta", "faces": "faces_dir", "age_table": "age_table"},
     "avspeech": {"clips_dir": "clips_dir", "side_table": "side_table",
-                 "frames_dir": "frames_dir", "val_fraction": "val_fraction",
-                 "test_fraction": "test_fraction"},
-    "common_voice": {"tsv": "tsv_files", "age_scheme": "age_scheme", "clips_dir": "clips_dir",
-                     "val_fraction": "val_fraction", "test_fraction": "test_fraction"},
+                 "frames_dir": "frames_dir"},
+    "common_voice": {"tsv": "tsv_files", "age_scheme": "age_scheme", "clips_dir": "clips_dir"},
     "casual_conversations": {"json": "json_path", "frames_dir": "frames_dir",
                              "no_frames": "extract_frames", "frame_time": "frame_time",
-                             "exclude_dark": "include_dark", "val_fraction": "val_fraction",
-                             "test_fraction": "test_fraction"},
-    "table": {"map": "mapping", "base_dir": "base_dir", "source": "source",
-              "val_fraction": "val_fraction", "test_fraction": "test_fraction"},
-    "mavceleb": {"meta": "meta", "faces": "faces_dir", "test_ids": "test_ids",
-                 "val_fraction": "val_fraction", "test_fraction": "test_fraction"},
+                             "exclude_dark": "include_dark"},
+    "table": {"map": "mapping", "base_dir": "base_dir", "source": "source"},
+    "mavceleb": {"meta": "meta", "faces": "faces_dir", "test_ids": "test_ids"},
 }
+#: Options of the speaker split (option dest -> SpeakerSplit field), for the formats of
+#: ``SPLIT_DEFAULTS``; ``--seed`` sets the split's seed.
+SPLIT_OPTIONS: dict[str, str] = {"val_fraction": "val_fraction", "test_fraction": "test_fraction"}
 #: Other spellings accepted for a format name (the README once said ``commonvoice``).
 FORMAT_ALIASES = {"commonvoice": "common_voice", "cv": "common_voice",
                   "casualconversations": "casual_conversations"}
-SEEDED = {"avspeech", "common_voice", "casual_conversations", "table", "mavceleb"}
 
 
 def format_name(text: str) -> str:
@@ -124,18 +133,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="speaker fraction for test when the source has no split")
     imp.add_argument("--test-ids", metavar="TXT",
                      help="mavceleb: test identities, one per line (else a seeded split)")
+    add_shards_parser(sub, nested)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
     if args.data_command == "check":
         return _check(args)
+    if args.data_command == "shards":
+        return run_shards(args)
     return _import(args)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from s2f_data import ManifestError, read_manifest
-
     if not args.decode and (args.errors or args.quality or args.strict):
         raise CLIError("--errors, --quality and --strict need --decode")
     try:
@@ -152,9 +162,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace, manifest: Any) -> int:
-    from s2f_data._atomic import atomic_write_text
-    from s2f_data._batch import BatchError, check_media
-
     try:
         quality, errors = check_media(manifest.audio_paths(), manifest.face_paths(),
                                       strict=args.strict)
@@ -178,19 +185,15 @@ def _decode(args: argparse.Namespace, manifest: Any) -> int:
     return 2 if len(errors) else 0
 
 
-def _import(args: argparse.Namespace) -> int:
-    from s2f_data import ManifestError, path_problem
-    from s2f_data._atomic import atomic_write_text
-    from s2f_data.adapters import import_dataset, parse_mapping
-
-    root = Path(args.root)
-    if os.path.lexists(root) and not root.is_dir():  # a FIFO, a link loop: say what it is
-        problem = path_problem(root)
-        if problem is not None:
-            raise CLIError(f"{root}: {problem}")
-    allowed = FORMAT_OPTIONS[args.format]
+def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the adapter's keyword arguments; refuse options of other formats."""
+    allowed = dict(FORMAT_OPTIONS[args.format])
+    if args.format in SPLIT_DEFAULTS:
+        allowed.update(SPLIT_OPTIONS)
+    every = sorted({d for opts in FORMAT_OPTIONS.values() for d in opts} | set(SPLIT_OPTIONS))
     options: dict[str, Any] = {}
-    for dest in {d for opts in FORMAT_OPTIONS.values() for d in opts}:
+    split: dict[str, Any] = {}
+    for dest in every:
         value = getattr(args, dest)
         if value is None or value is False:
             continue
@@ -198,16 +201,30 @@ def _import(args: argparse.Namespace) -> int:
             flag = "--" + dest.replace("_", "-")
             raise CLIError(f"{flag} does not apply to format {args.format!r}; it takes "
                            f"{sorted('--' + d.replace('_', '-') for d in allowed)}")
-        key = allowed[dest]
+        if dest in SPLIT_OPTIONS:
+            split[SPLIT_OPTIONS[dest]] = value
+            continue
         if dest == "map":
             value = parse_mapping(value)
         elif dest == "tsv":
             value = tuple(value)
         elif dest in ("no_frames", "exclude_dark"):
             value = False  # flags that switch a default-on behaviour off
-        options[key] = value
-    if args.format in SEEDED:
-        options["seed"] = args.seed
+        options[allowed[dest]] = value
+    if args.format in SPLIT_DEFAULTS:
+        options["split"] = dataclasses.replace(
+            SPLIT_DEFAULTS[args.format], seed=args.seed, **split
+        )
+    return options
+
+
+def _import(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    if os.path.lexists(root) and not root.is_dir():  # a FIFO, a link loop: say what it is
+        problem = path_problem(root)
+        if problem is not None:
+            raise CLIError(f"{root}: {problem}")
+    options = _adapter_options(args)
     try:
         result = import_dataset(args.format, args.root, args.out, **options)
     except ManifestError as err:

@@ -18,10 +18,18 @@ from typing import Any
 
 from s2f_data.adapters._avspeech import avspeech_clip_id, import_avspeech, read_avspeech_csv
 from s2f_data.adapters._casual import (
+    CASUAL_SPLIT,
     import_casual_conversations,
     read_casual_conversations_json,
 )
-from s2f_data.adapters._common import AGE_GROUPS, ImportResult, age_group, assign_splits
+from s2f_data.adapters._common import (
+    AGE_GROUPS,
+    DEFAULT_SPLIT,
+    ImportResult,
+    SpeakerSplit,
+    age_group,
+    assign_splits,
+)
 from s2f_data.adapters._commonvoice import CV_AGE_GROUPS, CV_GENDERS, import_common_voice
 from s2f_data.adapters._generic import import_table, parse_mapping
 from s2f_data.adapters._mavceleb import MAVCELEB_LANGUAGES, import_mavceleb
@@ -31,9 +39,12 @@ __all__ = [
     "AGE_GROUPS",
     "CV_AGE_GROUPS",
     "CV_GENDERS",
+    "DEFAULT_SPLIT",
     "FORMATS",
     "MAVCELEB_LANGUAGES",
+    "SPLIT_DEFAULTS",
     "ImportResult",
+    "SpeakerSplit",
     "age_group",
     "assign_splits",
     "avspeech_clip_id",
@@ -60,6 +71,16 @@ FORMATS: dict[str, Callable[..., ImportResult]] = {
     "casual_conversations": import_casual_conversations,
     "table": import_table,
     "mavceleb": import_mavceleb,
+}
+
+#: Formats whose adapter splits speakers itself (argument ``split``) -> its default split.
+#: The VoxCeleb adapters take the split from the meta file's ``Set`` column instead.
+SPLIT_DEFAULTS: dict[str, SpeakerSplit] = {
+    "avspeech": DEFAULT_SPLIT,
+    "common_voice": DEFAULT_SPLIT,
+    "casual_conversations": CASUAL_SPLIT,
+    "table": DEFAULT_SPLIT,
+    "mavceleb": DEFAULT_SPLIT,
 }
 
 

@@ -14,6 +14,7 @@ video is taken as one speaker, an assumption recorded in the notes); a side tabl
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ import pandas as pd
 
 from s2f_data._audio import VIDEO_SUFFIXES
 from s2f_data._manifest import DEMOGRAPHIC_COLUMNS, ManifestInfo
+from s2f_data._video import save_frame
 from s2f_data.adapters._common import (
+    DEFAULT_SPLIT,
     ImportResult,
     PathWriter,
-    assign_splits,
+    SpeakerSplit,
     finish,
     read_delimited,
 )
@@ -123,6 +126,80 @@ def _side_table(path: Path) -> tuple[str, pd.DataFrame]:
     return key, side.set_index(key)
 
 
+def _csv_files(root: Path) -> tuple[list[Path], Path]:
+    """Return the AVSpeech CSV(s) under ``root`` (a file or a folder) and their folder."""
+    if root.is_file():
+        return [root], root.parent
+    if not root.is_dir():
+        raise DataFormatError(f"{root}: AVSpeech CSV or folder not found")
+    csvs = [root / n for n in ("avspeech_train.csv", "avspeech_test.csv") if (root / n).is_file()]
+    if not csvs:
+        raise DataFormatError(f"{root}: no avspeech_train.csv or avspeech_test.csv found")
+    return csvs, root
+
+
+def _clip_table(csvs: list[Path], split: SpeakerSplit) -> pd.DataFrame:
+    """All listed clips, with ``split`` from the file name or else by YouTube id."""
+    tables = []
+    for csv in csvs:
+        t = read_avspeech_csv(csv)
+        name = csv.name.lower()
+        t["split"] = "test" if "test" in name else "train" if "train" in name else None
+        t["source_file"] = csv.name
+        tables.append(t)
+    table = pd.concat(tables, ignore_index=True)
+    unsplit = table["split"].isna()
+    if unsplit.any():
+        split_of = split.assign(table.loc[unsplit, "ytid"])
+        table.loc[unsplit, "split"] = table.loc[unsplit, "ytid"].map(split_of)
+    return table
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """Where face frames go and how they are cropped (``folder`` None: no frames)."""
+
+    folder: Path | None
+    side_fraction: float
+
+
+def _clip_row(r: Any, clip: Path, writer: PathWriter) -> dict[str, Any]:
+    """Return the manifest row of one listed clip (without face and side-table columns)."""
+    return {
+        "utterance_id": r.clip_id, "speaker_id": r.ytid, "audio_path": writer.cell(clip),
+        "split": r.split, "ytid": r.ytid, "start": f"{r.start:.6f}",
+        "end": f"{r.end:.6f}", "face_x": f"{r.face_x:.6f}", "face_y": f"{r.face_y:.6f}",
+        "source_file": r.source_file,
+    }
+
+
+def _add_face(
+    row: dict[str, Any], r: Any, clip: Path, frames: _Frames, writer: PathWriter
+) -> str | None:
+    """Save the clip's middle frame around the face centre; return why not, if it failed."""
+    row["face_path"] = None
+    if frames.folder is None or clip.suffix.lower() not in VIDEO_SUFFIXES:
+        return None
+    png = frames.folder / f"{r.clip_id}.png"
+    try:
+        save_frame(clip, png, None, centre=(r.face_x, r.face_y),
+                   side_fraction=frames.side_fraction)
+    except DataFormatError as err:
+        return f"no face frame: {err}"
+    row["face_path"] = writer.cell(png)
+    return None
+
+
+def _side_notes(
+    rows: list[dict[str, Any]], side: pd.DataFrame, side_key: str
+) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """Return the side table's match note and its demographic columns' vocabularies."""
+    matched = sum(1 for r in rows if any(c in r for c in side.columns))
+    vocab = {col: tuple(sorted({v for v in side[col] if v}))
+             for col in DEMOGRAPHIC_COLUMNS if col in side.columns}
+    return f"side table matched {matched} of {len(rows)} clips by {side_key}", vocab
+
+
 def import_avspeech(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -131,9 +208,7 @@ def import_avspeech(
     side_table: str | os.PathLike[str] | None = None,
     frames_dir: str | os.PathLike[str] | None = None,
     face_side: float = 0.6,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    seed: int = 0,
+    split: SpeakerSplit = DEFAULT_SPLIT,
 ) -> ImportResult:
     """Import AVSpeech clips listed in the headerless CSV(s).
 
@@ -141,7 +216,7 @@ def import_avspeech(
     ----------
     root : path-like
         Folder with ``avspeech_train.csv`` and/or ``avspeech_test.csv`` (the split comes
-        from the file name), or one CSV file (split by YouTube id with ``seed`` unless its
+        from the file name), or one CSV file (split by YouTube id with ``split`` unless its
         name contains ``train`` or ``test``).
     out : path-like
         Manifest CSV to write.
@@ -158,7 +233,7 @@ def import_avspeech(
         ``<clip_id>.png`` and becomes ``face_path``.
     face_side : float
         Crop size relative to the frame height.
-    val_fraction, test_fraction, seed :
+    split : SpeakerSplit
         Speaker split for a CSV whose name does not give the split.
 
     Returns
@@ -166,40 +241,16 @@ def import_avspeech(
     ImportResult
         The written manifest, skipped items and notes.
     """
-    from s2f_data._video import save_frame
-
     root = Path(root)
-    if root.is_file():
-        csvs, base = [root], root.parent
-    elif root.is_dir():
-        csvs = [root / n for n in ("avspeech_train.csv", "avspeech_test.csv")
-                if (root / n).is_file()]
-        base = root
-        if not csvs:
-            raise DataFormatError(f"{root}: no avspeech_train.csv or avspeech_test.csv found")
-    else:
-        raise DataFormatError(f"{root}: AVSpeech CSV or folder not found")
+    csvs, base = _csv_files(root)
     clips = Path(clips_dir) if clips_dir is not None else (
         base / "clips" if (base / "clips").is_dir() else base)
     if not clips.is_dir():
         raise DataFormatError(f"{clips}: clips folder not found")
-    frames = Path(frames_dir) if frames_dir is not None else None
+    frames = _Frames(None if frames_dir is None else Path(frames_dir), face_side)
     side_key, side = (None, None) if side_table is None else _side_table(Path(side_table))
-
-    tables = []
-    for csv in csvs:
-        t = read_avspeech_csv(csv)
-        name = csv.name.lower()
-        t["split"] = "test" if "test" in name else "train" if "train" in name else None
-        t["source_file"] = csv.name
-        tables.append(t)
-    table = pd.concat(tables, ignore_index=True)
-    unsplit = table["split"].isna()
-    if unsplit.any():
-        split_of = assign_splits(table.loc[unsplit, "ytid"], val_fraction, test_fraction, seed)
-        table.loc[unsplit, "split"] = table.loc[unsplit, "ytid"].map(split_of)
-
-    writer = PathWriter(out, [clips] + ([frames] if frames is not None else []))
+    table = _clip_table(csvs, split)
+    writer = PathWriter(out, [clips] + ([frames.folder] if frames.folder is not None else []))
     rows: list[dict[str, Any]] = []
     skipped: list[tuple[str, str]] = []
     for r in table.itertuples(index=False):
@@ -207,40 +258,24 @@ def import_avspeech(
         if clip is None:
             skipped.append((r.clip_id, "clip file not found"))
             continue
-        row: dict[str, Any] = {
-            "utterance_id": r.clip_id, "speaker_id": r.ytid, "audio_path": writer.cell(clip),
-            "split": r.split, "ytid": r.ytid, "start": f"{r.start:.6f}",
-            "end": f"{r.end:.6f}", "face_x": f"{r.face_x:.6f}", "face_y": f"{r.face_y:.6f}",
-            "source_file": r.source_file,
-        }
-        if frames is not None:
-            row["face_path"] = None
-            if clip.suffix.lower() in VIDEO_SUFFIXES:
-                png = frames / f"{r.clip_id}.png"
-                try:
-                    save_frame(clip, png, None, centre=(r.face_x, r.face_y),
-                               side_fraction=face_side)
-                    row["face_path"] = writer.cell(png)
-                except DataFormatError as err:
-                    skipped.append((r.clip_id, f"no face frame: {err}"))
+        row = _clip_row(r, clip, writer)
+        if frames.folder is not None and (problem := _add_face(row, r, clip, frames, writer)):
+            skipped.append((r.clip_id, problem))
         if side is not None:
             key = r.clip_id if side_key == "clip_id" else r.ytid
             if key in side.index:
-                for col, val in side.loc[key].items():
-                    row[str(col)] = val or None
+                row.update({str(col): val or None for col, val in side.loc[key].items()})
         rows.append(row)
     notes = [SPEAKER_NOTE]
     vocab: dict[str, tuple[str, ...]] = {}
     if side is not None:
-        matched = sum(1 for r in rows if any(c in r for c in side.columns))
-        notes.append(f"side table matched {matched} of {len(rows)} clips by {side_key}")
-        for col in DEMOGRAPHIC_COLUMNS:
-            if col in side.columns:
-                vocab[col] = tuple(sorted({v for v in side[col] if v}))
+        side_note, vocab = _side_notes(rows, side, side_key)
+        notes.append(side_note)
     info = ManifestInfo(
         source="avspeech", vocabularies=vocab, data_root=writer.data_root(),
         extra={"csv": [str(c) for c in csvs], "clips_dir": str(clips),
                "side_table": None if side_table is None else str(side_table),
-               "split_seed": seed, "clip_id_format": "{ytid}_{start:%010.6f}-{end:%010.6f}"},
+               "split_seed": split.seed,
+               "clip_id_format": "{ytid}_{start:%010.6f}-{end:%010.6f}"},
     )
     return finish(rows, out, info, skipped, notes, f"AVSpeech at {root}")

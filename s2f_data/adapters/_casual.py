@@ -22,12 +22,13 @@ from typing import Any
 
 from s2f_data._files import path_problem
 from s2f_data._manifest import ManifestInfo
+from s2f_data._video import save_frame
 from s2f_data.adapters._common import (
     ImportResult,
     PathWriter,
+    SpeakerSplit,
     age_group,
     age_vocabulary,
-    assign_splits,
     clean,
     finish,
 )
@@ -38,6 +39,8 @@ __all__ = ["import_casual_conversations", "read_casual_conversations_json"]
 GENDERS = {"male": "male", "female": "female", "other": "other"}
 MISSING = {"", "n/a", "na", "none", "unknown"}
 SKIN_TYPES = ("1", "2", "3", "4", "5", "6")
+#: The subject split of Casual Conversations (it publishes none): 10% val, 20% test.
+CASUAL_SPLIT = SpeakerSplit(val_fraction=0.1, test_fraction=0.2)
 
 
 def read_casual_conversations_json(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
@@ -109,9 +112,7 @@ def import_casual_conversations(
     extract_frames: bool = True,
     frame_time: float | None = None,
     include_dark: bool = True,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    seed: int = 0,
+    split: SpeakerSplit = CASUAL_SPLIT,
 ) -> ImportResult:
     """Import Casual Conversations videos.
 
@@ -131,16 +132,14 @@ def import_casual_conversations(
         Frame time in seconds (default: the middle of each video).
     include_dark : bool
         Keep the ``dark_files`` (as ``lighting = dark``); if false they are listed as skipped.
-    val_fraction, test_fraction, seed :
-        Subject split (the data set has none).
+    split : SpeakerSplit
+        Subject split (the data set has none); by default 10% val and 20% test.
 
     Returns
     -------
     ImportResult
         The written manifest, skipped items and notes.
     """
-    from s2f_data._video import save_frame
-
     root = Path(root)
     if not root.is_dir():
         raise DataFormatError(f"{root}: Casual Conversations root folder not found")
@@ -155,7 +154,7 @@ def import_casual_conversations(
     frames = None
     if extract_frames:
         frames = Path(frames_dir) if frames_dir is not None else Path(out).parent / "frames"
-    split_of = assign_splits(subjects, val_fraction, test_fraction, seed)
+    split_of = split.assign(subjects)
     writer = PathWriter(out, [root] + ([frames] if frames is not None else []))
     rows: list[dict[str, Any]] = []
     skipped: list[tuple[str, str]] = []
@@ -195,8 +194,8 @@ def import_casual_conversations(
     info = ManifestInfo(
         source="casual_conversations", vocabularies=vocab, data_root=writer.data_root(),
         extra={"json": str(json_path), "frames_dir": None if frames is None else str(frames),
-               "frame_time": frame_time, "split_seed": seed,
-               "split_fractions": {"val": val_fraction, "test": test_fraction}},
+               "frame_time": frame_time, "split_seed": split.seed,
+               "split_fractions": {"val": split.val_fraction, "test": split.test_fraction}},
     )
     notes = ["skin_type is Fitzpatrick skin type (1-6), kept as its own column; "
              "it is not ethnicity"]

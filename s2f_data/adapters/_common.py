@@ -17,7 +17,9 @@ from s2f_data.exceptions import DataFormatError, ManifestError
 
 __all__ = [
     "AGE_GROUPS",
+    "DEFAULT_SPLIT",
     "ImportResult",
+    "SpeakerSplit",
     "age_group",
     "assign_splits",
 ]
@@ -121,10 +123,7 @@ def assign_splits(
     >>> sorted(list(s.values()).count(k) for k in ("train", "val", "test"))
     [2, 3, 5]
     """
-    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1
-            and val_fraction + test_fraction < 1):
-        raise ValueError(f"need val_fraction, test_fraction >= 0 with sum < 1, got "
-                         f"{val_fraction}, {test_fraction}")
+    _check_fractions(val_fraction, test_fraction)
     ids = sorted(set(speakers))
     order = np.random.default_rng(seed).permutation(len(ids))
     n_test = round(test_fraction * len(ids))
@@ -133,6 +132,51 @@ def assign_splits(
     for rank, j in enumerate(order):
         out[ids[j]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
     return out
+
+
+@dataclass(frozen=True)
+class SpeakerSplit:
+    """How an adapter splits speakers into train/val/test when the source gives no split.
+
+    Parameters
+    ----------
+    val_fraction, test_fraction : float
+        Fractions of speakers for validation and test, each in ``[0, 1)`` with sum below 1.
+    seed : int
+        Seed of the permutation (recorded in the sidecar as ``split_seed``).
+
+    Examples
+    --------
+    >>> split = SpeakerSplit(val_fraction=0.2, test_fraction=0.3, seed=0)
+    >>> sorted(split.assign([f"s{i}" for i in range(10)]).values()).count("test")
+    3
+    >>> SpeakerSplit(val_fraction=0.5, test_fraction=0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: need val_fraction, test_fraction >= 0 with sum < 1, got 0.5, 0.5
+    """
+
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_fractions(self.val_fraction, self.test_fraction)
+
+    def assign(self, speakers: Iterable[str]) -> dict[str, str]:
+        """Return speaker id -> ``"train"``, ``"val"`` or ``"test"`` (see :func:`assign_splits`)."""
+        return assign_splits(speakers, self.val_fraction, self.test_fraction, self.seed)
+
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1
+            and val_fraction + test_fraction < 1):
+        raise ValueError(f"need val_fraction, test_fraction >= 0 with sum < 1, got "
+                         f"{val_fraction}, {test_fraction}")
+
+
+#: The speaker split of every adapter that splits speakers itself, unless it says otherwise.
+DEFAULT_SPLIT = SpeakerSplit()
 
 
 def skipped_frame(rows: Sequence[tuple[str, str]]) -> pd.DataFrame:

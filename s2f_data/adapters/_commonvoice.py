@@ -46,9 +46,10 @@ import pandas as pd
 from s2f_data._files import path_problem
 from s2f_data._manifest import ManifestInfo
 from s2f_data.adapters._common import (
+    DEFAULT_SPLIT,
     ImportResult,
     PathWriter,
-    assign_splits,
+    SpeakerSplit,
     clean,
     finish,
     read_delimited,
@@ -174,6 +175,84 @@ def _read_tsv(path: Path) -> pd.DataFrame:
     return table
 
 
+def _read_tables(root: Path, tsv_files: tuple[str, ...], split: SpeakerSplit) -> pd.DataFrame:
+    """Return the TSV files' rows with ``_file``, ``_line`` and ``_split`` columns added.
+
+    A speaker of train/dev/test.tsv keeps that split in the other files too; the other
+    speakers of the other files are split with ``split``.
+    """
+    frames = []
+    for name in tsv_files:
+        path = root / name
+        t = _read_tsv(path)
+        t["_file"] = name
+        t["_line"] = t.index + 2
+        frames.append(t)
+    table = pd.concat(frames, ignore_index=True).fillna("")
+    split_col = table["_file"].map(SPLIT_FILES)
+    if split_col.isna().any():
+        fixed = dict(zip(table.loc[split_col.notna(), "client_id"], split_col.dropna(),
+                         strict=True))
+        split_col = split_col.fillna(table["client_id"].map(fixed))
+        split_of = split.assign(table.loc[split_col.isna(), "client_id"])
+        split_col = split_col.fillna(table["client_id"].map(split_of))
+    table["_split"] = split_col
+    _check_speaker_splits(table, root)
+    return table
+
+
+def _clip_problem(r: dict[str, Any], seen: set[str], clips: Path) -> tuple[str, str] | None:
+    """Return (item, reason) when the row's clip is not imported, else None; marks it seen."""
+    where = f"{r['_file']} line {r['_line']}"
+    if r["path"] in seen:
+        return f"{where}: {r['path']}", "clip listed again (first row kept)"
+    seen.add(r["path"])
+    if not r["client_id"] or not r["path"]:
+        return where, "empty client_id or path"
+    audio = Path(os.path.normpath(clips / r["path"]))
+    if clips.absolute() not in audio.absolute().parents:
+        return f"{where}: {r['path']}", "clip path leaves the clips folder"
+    if not audio.is_file():  # missing, or what it is (a dangling link, a FIFO, ...)
+        return f"{where}: {r['path']}", path_problem(audio, "audio file") or "not a regular file"
+    return None
+
+
+def _gender_and_age(r: dict[str, Any], root: Path, age_scheme: AgeScheme) -> tuple[Any, Any]:
+    """Return the row's manifest gender and age group; raise naming file, line and column."""
+    age_word = r["age"].lower()
+    if age_word and age_word not in CV_AGE_GROUPS:
+        raise DataFormatError(
+            f"{root / r['_file']}: line {r['_line']}, column 'age': "
+            f"unknown age {r['age']!r}; expected one of "
+            f"{list(CV_AGE_WORDS)} or empty"
+        )
+    gender_word = r["gender"].lower()
+    if gender_word and gender_word not in CV_GENDERS:
+        raise DataFormatError(
+            f"{root / r['_file']}: line {r['_line']}, column 'gender': "
+            f"unknown gender {r['gender']!r}; expected one of "
+            f"{list(CV_GENDERS)} or empty"
+        )
+    if age_scheme == "project":
+        group = CV_AGE_GROUPS.get(age_word)
+    else:
+        group = "fourties" if age_word == "forties" else (age_word or None)
+    return CV_GENDERS.get(gender_word), group
+
+
+def _straddle_notes(rows: list[dict[str, Any]], age_scheme: AgeScheme) -> list[str]:
+    """Return the note on ages that straddle two project age groups (if any)."""
+    if age_scheme != "project":
+        return []
+    n_straddle = sum(1 for r in rows if r["cv_age"] in ("teens", "fourties", "forties"))
+    if not n_straddle:
+        return []
+    return [
+        f"{n_straddle} utterance(s) aged 'teens' or 'fourties' straddle two "
+        "project age groups: age_group left missing (cv_age keeps the word)"
+    ]
+
+
 def import_common_voice(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -181,9 +260,7 @@ def import_common_voice(
     tsv_files: tuple[str, ...] = ("train.tsv", "dev.tsv", "test.tsv"),
     age_scheme: AgeScheme = "project",
     clips_dir: str | os.PathLike[str] | None = None,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    seed: int = 0,
+    split: SpeakerSplit = DEFAULT_SPLIT,
 ) -> ImportResult:
     """Import a Common Voice locale folder.
 
@@ -200,7 +277,7 @@ def import_common_voice(
         Age groups: the project's (straddling decades missing) or the age words as given.
     clips_dir : path-like, optional
         Audio folder (default ``<root>/clips``).
-    val_fraction, test_fraction, seed :
+    split : SpeakerSplit
         Speaker split for TSV files other than train/dev/test.
 
     Returns
@@ -217,25 +294,8 @@ def import_common_voice(
     clips = Path(clips_dir) if clips_dir is not None else root / "clips"
     if not clips.is_dir():
         raise DataFormatError(f"{clips}: clips folder not found")
-    frames = []
-    for name in tsv_files:
-        path = root / name
-        t = _read_tsv(path)
-        t["_file"] = name
-        t["_line"] = t.index + 2
-        frames.append(t)
-    table = pd.concat(frames, ignore_index=True).fillna("")
+    table = _read_tables(root, tsv_files, split)
     source_cols = [c for c in table.columns if not c.startswith("_")]
-    split = table["_file"].map(SPLIT_FILES)
-    if split.isna().any():
-        # a speaker of train/dev/test.tsv keeps that split in the other files too
-        fixed = dict(zip(table.loc[split.notna(), "client_id"], split.dropna(), strict=True))
-        split = split.fillna(table["client_id"].map(fixed))
-        ids = table.loc[split.isna(), "client_id"]
-        split_of = assign_splits(ids, val_fraction, test_fraction, seed)
-        split = split.fillna(table["client_id"].map(split_of))
-    table["_split"] = split
-    _check_speaker_splits(table, root)
 
     writer = PathWriter(out, [clips])
     rows: list[dict[str, Any]] = []
@@ -246,54 +306,23 @@ def import_common_voice(
     # the folder name stands in for a missing locale cell
     languages = locale_languages([t or root.name for t in tags])
     for r in table.to_dict("records"):
-        where = f"{r['_file']} line {r['_line']}"
-        if r["path"] in seen:
-            skipped.append((f"{where}: {r['path']}", "clip listed again (first row kept)"))
+        problem = _clip_problem(r, seen, clips)
+        if problem is not None:
+            skipped.append(problem)
             continue
-        seen.add(r["path"])
-        if not r["client_id"] or not r["path"]:
-            skipped.append((where, "empty client_id or path"))
-            continue
-        audio = Path(os.path.normpath(clips / r["path"]))
-        if clips.absolute() not in audio.absolute().parents:
-            skipped.append((f"{where}: {r['path']}", "clip path leaves the clips folder"))
-            continue
-        if not audio.is_file():  # missing, or what it is (a dangling link, a FIFO, ...)
-            reason = path_problem(audio, "audio file") or "not a regular file"
-            skipped.append((f"{where}: {r['path']}", reason))
-            continue
-        age_word = r["age"].lower()
-        if age_word and age_word not in CV_AGE_GROUPS:
-            raise DataFormatError(
-                f"{root / r['_file']}: line {r['_line']}, column 'age': "
-                f"unknown age {r['age']!r}; expected one of "
-                f"{list(CV_AGE_WORDS)} or empty"
-            )
-        gender_word = r["gender"].lower()
-        if gender_word and gender_word not in CV_GENDERS:
-            raise DataFormatError(
-                f"{root / r['_file']}: line {r['_line']}, column 'gender': "
-                f"unknown gender {r['gender']!r}; expected one of "
-                f"{list(CV_GENDERS)} or empty"
-            )
-        if age_scheme == "project":
-            group = CV_AGE_GROUPS.get(age_word)
-        else:
-            group = "fourties" if age_word == "forties" else (age_word or None)
+        gender, group = _gender_and_age(r, root, age_scheme)
         locale = clean(r.get("locale")) or root.name
-        accent = clean(r.get("accents")) or clean(r.get("accent"))
         row: dict[str, Any] = {
             "utterance_id": Path(r["path"]).stem,
             "speaker_id": r["client_id"],
-            "audio_path": writer.cell(audio),
+            "audio_path": writer.cell(Path(os.path.normpath(clips / r["path"]))),
             "split": r["_split"],
             "language": languages[locale],
-            "accent": accent,
-            "gender": CV_GENDERS.get(gender_word),
+            "accent": clean(r.get("accents")) or clean(r.get("accent")),
+            "gender": gender,
             "age_group": group,
         }
-        for c in source_cols:
-            row[f"cv_{c}"] = clean(r[c])
+        row.update({f"cv_{c}": clean(r[c]) for c in source_cols})
         rows.append(row)
         sources.append(f"{root / r['_file']} line {r['_line']}")
     vocab = {
@@ -302,14 +331,6 @@ def import_common_voice(
         if age_scheme == "project"
         else CV_AGE_WORDS,
     }
-    notes = []
-    if age_scheme == "project":
-        n_straddle = sum(1 for r in rows if r["cv_age"] in ("teens", "fourties", "forties"))
-        if n_straddle:
-            notes.append(
-                f"{n_straddle} utterance(s) aged 'teens' or 'fourties' straddle two "
-                "project age groups: age_group left missing (cv_age keeps the word)"
-            )
     info = ManifestInfo(
         source="common_voice",
         source_version=root.parent.name,
@@ -320,8 +341,9 @@ def import_common_voice(
             "age_scheme": age_scheme,
             "gender_mapping": {k: v for k, v in CV_GENDERS.items()},
             "age_mapping": CV_AGE_GROUPS if age_scheme == "project" else None,
-            "split_seed": seed,
+            "split_seed": split.seed,
             "locale_languages": languages,
         },
     )
+    notes = _straddle_notes(rows, age_scheme)
     return finish(rows, out, info, skipped, notes, f"Common Voice at {root}", sources)

@@ -21,9 +21,10 @@ import pandas as pd
 from s2f_data._files import path_problem
 from s2f_data._manifest import DEMOGRAPHIC_COLUMNS, REQUIRED_COLUMNS, SPLITS, ManifestInfo
 from s2f_data.adapters._common import (
+    DEFAULT_SPLIT,
     ImportResult,
     PathWriter,
-    assign_splits,
+    SpeakerSplit,
     clean,
     finish,
     read_delimited,
@@ -73,6 +74,38 @@ def _read_table(path: Path) -> pd.DataFrame:
     return read_delimited(path, sep=sep, what="table")
 
 
+def _check_targets(mapping: dict[str, str]) -> None:
+    """Raise unless every mapped target is a manifest column."""
+    bad = sorted(set(mapping) - set(MAPPABLE_COLUMNS))
+    if bad:
+        raise ValueError(f"cannot map to {bad}; manifest columns are {list(MAPPABLE_COLUMNS)} "
+                         "(other table columns are kept under their own names)")
+
+
+def _columns(table: Path, frame: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
+    """Return manifest column -> table column, checking the mapping against the table."""
+    for target, col in mapping.items():
+        if col not in frame.columns:
+            raise DataFormatError(f"{table}: --map {target}={col}: no column {col!r}; found "
+                                  f"{list(frame.columns)}")
+    columns = {t: mapping.get(t, t) for t in MAPPABLE_COLUMNS if mapping.get(t, t) in frame}
+    for need in ("audio_path", "speaker_id"):
+        if need not in columns:
+            raise DataFormatError(f"{table}: no column for {need!r}; name one with --map "
+                                  f"{need}=COLUMN (found {list(frame.columns)})")
+    return columns
+
+
+def _face_cell(
+    rec: dict[str, Any], columns: dict[str, str], base: Path, writer: PathWriter
+) -> str | None:
+    """Return the row's ``face_path`` cell (relative to the manifest) or None."""
+    face = clean(rec[columns["face_path"]])
+    if face is None:
+        return None
+    return writer.cell(Path(face) if Path(face).is_absolute() else base / face)
+
+
 def import_table(
     table: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -80,9 +113,7 @@ def import_table(
     mapping: Mapping[str, str] | None = None,
     base_dir: str | os.PathLike[str] | None = None,
     source: str = "table",
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    seed: int = 0,
+    split: SpeakerSplit = DEFAULT_SPLIT,
     check_files: bool = True,
 ) -> ImportResult:
     """Import a table with a column mapping.
@@ -100,7 +131,7 @@ def import_table(
         Folder the table's paths are relative to (default: the table's folder).
     source : str
         Source name for the sidecar.
-    val_fraction, test_fraction, seed :
+    split : SpeakerSplit
         Speaker split when no ``split`` column is given.
     check_files : bool
         Rows whose audio file does not exist are skipped (and listed).
@@ -112,26 +143,14 @@ def import_table(
     """
     table = Path(table)
     mapping = dict(mapping or {})
-    bad = sorted(set(mapping) - set(MAPPABLE_COLUMNS))
-    if bad:
-        raise ValueError(f"cannot map to {bad}; manifest columns are {list(MAPPABLE_COLUMNS)} "
-                         "(other table columns are kept under their own names)")
+    _check_targets(mapping)
     frame = _read_table(table)
-    for target, col in mapping.items():
-        if col not in frame.columns:
-            raise DataFormatError(f"{table}: --map {target}={col}: no column {col!r}; found "
-                                  f"{list(frame.columns)}")
-    columns = {t: mapping.get(t, t) for t in MAPPABLE_COLUMNS if mapping.get(t, t) in frame}
-    for need in ("audio_path", "speaker_id"):
-        if need not in columns:
-            raise DataFormatError(f"{table}: no column for {need!r}; name one with --map "
-                                  f"{need}=COLUMN (found {list(frame.columns)})")
+    columns = _columns(table, frame, mapping)
     base = Path(base_dir) if base_dir is not None else table.parent
     used = set(columns.values())
     extras = [c for c in frame.columns if c not in used]
     speakers = frame[columns["speaker_id"]]
-    split_of = None if "split" in columns else assign_splits(
-        [s for s in speakers if s], val_fraction, test_fraction, seed)
+    split_of = None if "split" in columns else split.assign([s for s in speakers if s])
 
     writer = PathWriter(out, [base])
     rows: list[dict[str, Any]] = []
@@ -149,31 +168,27 @@ def import_table(
             reason = path_problem(audio, "audio file") or "not a regular file"
             skipped.append((f"line {line}: {audio_raw}", reason))
             continue
-        split = clean(rec[columns["split"]]) if split_of is None else split_of[spk]
-        if split not in SPLITS:
+        row_split = clean(rec[columns["split"]]) if split_of is None else split_of[spk]
+        if row_split not in SPLITS:
             raise DataFormatError(f"{table}: line {line}, column {columns.get('split')!r}: "
-                                  f"split {split!r} is not one of {sorted(SPLITS)}")
+                                  f"split {row_split!r} is not one of {sorted(SPLITS)}")
         uid = clean(rec[columns["utterance_id"]]) if "utterance_id" in columns else None
         row: dict[str, Any] = {
             "utterance_id": uid or Path(audio_raw).with_suffix("").as_posix(),
             "speaker_id": spk,
             "audio_path": writer.cell(audio),
-            "split": split,
+            "split": row_split,
         }
         if "face_path" in columns:
-            face = clean(rec[columns["face_path"]])
-            if face is not None:
-                face = writer.cell(Path(face) if Path(face).is_absolute() else base / face)
-            row["face_path"] = face
-        for col in DEMOGRAPHIC_COLUMNS:
-            row[col] = clean(rec[columns[col]]) if col in columns else None
-        for col in extras:
-            row[col] = clean(rec[col])
+            row["face_path"] = _face_cell(rec, columns, base, writer)
+        row.update({col: clean(rec[columns[col]]) if col in columns else None
+                    for col in DEMOGRAPHIC_COLUMNS})
+        row.update({col: clean(rec[col]) for col in extras})
         rows.append(row)
         sources.append(f"{table} line {line}")
     info = ManifestInfo(
         source=source, data_root=writer.data_root(),
         extra={"table": str(table), "mapping": mapping, "split_seed": None if split_of is None
-               else seed},
+               else split.seed},
     )
     return finish(rows, out, info, skipped, [], f"table {table}", sources)

@@ -29,9 +29,10 @@ from typing import Any
 
 from s2f_data._manifest import ManifestInfo
 from s2f_data.adapters._common import (
+    DEFAULT_SPLIT,
     ImportResult,
     PathWriter,
-    assign_splits,
+    SpeakerSplit,
     clean,
     finish,
     read_delimited,
@@ -132,9 +133,7 @@ def import_mavceleb(
     meta: str | os.PathLike[str] | None = None,
     faces_dir: str | os.PathLike[str] | None = None,
     test_ids: str | os.PathLike[str] | None = None,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    seed: int = 0,
+    split: SpeakerSplit = DEFAULT_SPLIT,
 ) -> ImportResult:
     """Import one MAV-Celeb version (voices and faces per language folder).
 
@@ -150,11 +149,9 @@ def import_mavceleb(
         Face crops if not ``<root>/faces`` (a missing default folder leaves faces empty).
     test_ids : path-like, optional
         Text file with one test identity per line (the challenge's unheard identities);
-        without it a seeded speaker split with the fractions below.
-    val_fraction, test_fraction : float
-        Fractions of speakers of the seeded split.
-    seed : int
-        Seed of the split.
+        without it a seeded speaker split by ``split``.
+    split : SpeakerSplit
+        Fractions and seed of the speaker split when ``test_ids`` is not given.
 
     Returns
     -------
@@ -191,9 +188,9 @@ def import_mavceleb(
         unknown = sorted(wanted - set(kept))
         if unknown:
             raise DataFormatError(f"{test_ids}: test id(s) without audio {unknown[:5]}")
-        split = {s: "test" if s in wanted else "train" for s in kept}
+        split_of = {s: "test" if s in wanted else "train" for s in kept}
     else:
-        split = assign_splits(kept, val_fraction, test_fraction, seed)
+        split_of = split.assign(kept)
     writer = PathWriter(out, [root] + ([faces] if faces_or_none is not None else []))
     rows, where, single = [], [], []
     for spk, utts in sorted(kept.items()):
@@ -207,7 +204,7 @@ def import_mavceleb(
                     "utterance_id": f"{spk}/{lang}/{video}/{wav.stem}",
                     "speaker_id": spk,
                     "audio_path": writer.cell(wav),
-                    "split": split[spk],
+                    "split": split_of[spk],
                     "language": MAVCELEB_LANGUAGES[lang],
                     "gender": speakers[spk]["gender"],
                     "face_path": None if face is None else writer.cell(face),
@@ -239,7 +236,7 @@ def import_mavceleb(
             "meta": str(meta_path),
             "faces_dir": None if faces_or_none is None else str(faces),
             "test_ids": None if test_ids is None else str(test_ids),
-            "seed": seed,
+            "seed": split.seed,
             "single_language_speakers": single,
         },
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,21 +186,19 @@ def _age_lookup(table: pd.DataFrame) -> tuple[dict[tuple[str, str], float], dict
     return per_video, per_speaker
 
 
-def _import_voxceleb(
-    version: int,
-    root: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    *,
-    meta: str | os.PathLike[str] | None,
-    faces_dir: str | os.PathLike[str] | None,
-    age_table: str | os.PathLike[str] | None,
-) -> ImportResult:
-    root = Path(root)
-    if root.is_file():
-        meta, root = meta or root, root.parent
-    if not root.is_dir():
-        raise DataFormatError(f"{root}: VoxCeleb{version} root folder not found")
-    meta_path = Path(meta) if meta else root / f"vox{version}_meta.csv"
+def _meta_speaker(row: pd.Series, version: int, has_name: bool) -> dict[str, Any]:
+    """Return one meta row's speaker record (split, gender, face id, nationality, name)."""
+    return {
+        "split": SETS[row["Set"]],
+        "gender": GENDERS.get(row["Gender"].lower()),
+        "face_id": clean(row[f"VGGFace{version} ID"]),
+        "nationality": clean(row["Nationality"]) if version == 1 else None,
+        "name": clean(row["Name"]) if has_name else None,
+    }
+
+
+def _read_meta(meta_path: Path, version: int) -> dict[str, dict[str, Any]]:
+    """Return speaker id -> record from the meta file; raise naming line and column."""
     id_col, face_col = f"VoxCeleb{version} ID", f"VGGFace{version} ID"
     cols = [id_col, face_col, "Gender", "Set"] + (["Nationality"] if version == 1 else [])
     table = read_delimited(meta_path, what=f"vox{version} meta")
@@ -220,14 +219,12 @@ def _import_voxceleb(
         if gender and gender not in GENDERS:
             raise DataFormatError(f"{meta_path}: line {line}, column 'Gender': expected 'm' or "
                                   f"'f', got {row['Gender']!r}")
-        speakers[spk] = {
-            "split": SETS[row["Set"]],
-            "gender": GENDERS.get(gender),
-            "face_id": clean(row[face_col]),
-            "nationality": clean(row["Nationality"]) if version == 1 else None,
-            "name": clean(row["Name"]) if "Name" in table else None,
-        }
+        speakers[spk] = _meta_speaker(row, version, "Name" in table)
+    return speakers
 
+
+def _audio_files(root: Path, version: int) -> dict[str, list[Path]]:
+    """Return speaker id -> audio files of the ``wav/`` (VoxCeleb1) or ``aac/`` tree."""
     audio_name, suffixes = ("wav", (".wav",)) if version == 1 else ("aac", (".m4a", ".wav"))
     audio_dirs = _find_audio_dirs(root, audio_name)
     if version == 2 and not audio_dirs:  # converted copies keep a wav tree
@@ -235,68 +232,85 @@ def _import_voxceleb(
     if not audio_dirs:
         raise DataFormatError(f"{root}: no '{audio_name}/' folder found (expected "
                               f"{audio_name}/<id>/<video>/<nnnnn>{suffixes[0]})")
-    files = _speaker_files(audio_dirs, suffixes)
+    return _speaker_files(audio_dirs, suffixes)
 
-    faces = Path(faces_dir) if faces_dir is not None else None
-    if faces is not None and not faces.is_dir():
-        raise DataFormatError(f"{faces}: faces folder not found")
-    per_video: dict[tuple[str, str], float] = {}
-    per_speaker: dict[str, float] = {}
+
+@dataclass(frozen=True)
+class _Ages:
+    """The age enrichment joined per video and per speaker, and its own gender labels."""
+
+    per_video: dict[tuple[str, str], float]
+    per_speaker: dict[str, float]
+    gender: dict[str, str]
+
+    def age(self, spk: str, video: str) -> float | None:
+        """Return the speaker's age in this video, else in every video, else None."""
+        return self.per_video.get((spk, video), self.per_speaker.get(spk))
+
+
+def _read_ages(
+    age_table: str | os.PathLike[str], speakers: dict[str, Any], notes: list[str]
+) -> _Ages:
+    """Read the age enrichment table; note its speakers that the meta file lacks."""
+    ages = read_age_table(age_table)
+    per_video, per_speaker = _age_lookup(ages)
     enriched_gender: dict[str, str] = {}
-    notes = [VOX1_NATIONALITY_NOTE] if version == 1 else [VOX2_GENDER_NOTE]
-    if age_table is not None:
-        ages = read_age_table(age_table)
-        per_video, per_speaker = _age_lookup(ages)
-        for spk, g in ages.groupby("speaker_id")["gender_enriched"]:
-            labels = {x for x in g if x}
-            if len(labels) == 1:
-                enriched_gender[str(spk)] = labels.pop()
-        unknown = sorted(set(ages["speaker_id"]) - set(speakers))
-        if unknown:
-            notes.append(f"age table: {len(unknown)} speaker id(s) not in the meta file, "
-                         f"e.g. {unknown[:3]}")
+    for spk, g in ages.groupby("speaker_id")["gender_enriched"]:
+        labels = {x for x in g if x}
+        if len(labels) == 1:
+            enriched_gender[str(spk)] = labels.pop()
+    unknown = sorted(set(ages["speaker_id"]) - set(speakers))
+    if unknown:
+        notes.append(f"age table: {len(unknown)} speaker id(s) not in the meta file, "
+                     f"e.g. {unknown[:3]}")
+    return _Ages(per_video, per_speaker, enriched_gender)
 
-    writer = PathWriter(out, [root] + ([faces] if faces is not None else []))
-    _first_image.cache_clear()  # the folders may have changed since the last import
-    rows: list[dict[str, Any]] = []
-    skipped: list[tuple[str, str]] = []
-    for spk in sorted(files):
-        if spk not in speakers:
-            skipped.append((spk, f"speaker folder not listed in {meta_path.name}"))
-            continue
-        meta_row = speakers[spk]
-        for f in files[spk]:
-            video = f.parent.name
-            age = per_video.get((spk, video), per_speaker.get(spk))
-            row: dict[str, Any] = {
-                "utterance_id": f"{spk}/{video}/{f.stem}",
-                "speaker_id": spk,
-                "audio_path": writer.cell(f),
-                "split": meta_row["split"],
-                "gender": meta_row["gender"],
-                "age_group": age_group(age),
-                "video_id": video,
-                f"vggface{version}_id": meta_row["face_id"],
-            }
-            if faces is not None:
-                face = _find_face(faces, spk, meta_row["face_id"], video)
-                row["face_path"] = None if face is None else writer.cell(face)
-            if version == 1:
-                row["nationality"] = meta_row["nationality"]
-            if meta_row["name"] is not None:
-                row["name"] = meta_row["name"]
-            if age_table is not None:
-                row["age"] = None if age is None else f"{age:g}"
-                row["gender_enriched"] = enriched_gender.get(spk)
-            rows.append(row)
-    for spk in sorted(set(speakers) - set(files)):
-        skipped.append((spk, "listed in the meta file but no audio found"))
-    if faces is not None:
+
+@dataclass(frozen=True)
+class _RowMaker:
+    """Turns one audio file of a listed speaker into a manifest row."""
+
+    version: int
+    writer: PathWriter
+    faces: Path | None
+    ages: _Ages | None
+
+    def row(self, spk: str, meta_row: dict[str, Any], f: Path) -> dict[str, Any]:
+        """Return the manifest row of audio file ``f`` of speaker ``spk``."""
+        video = f.parent.name
+        age = None if self.ages is None else self.ages.age(spk, video)
+        row: dict[str, Any] = {
+            "utterance_id": f"{spk}/{video}/{f.stem}",
+            "speaker_id": spk,
+            "audio_path": self.writer.cell(f),
+            "split": meta_row["split"],
+            "gender": meta_row["gender"],
+            "age_group": age_group(age),
+            "video_id": video,
+            f"vggface{self.version}_id": meta_row["face_id"],
+        }
+        if self.faces is not None:
+            face = _find_face(self.faces, spk, meta_row["face_id"], video)
+            row["face_path"] = None if face is None else self.writer.cell(face)
+        if self.version == 1:
+            row["nationality"] = meta_row["nationality"]
+        if meta_row["name"] is not None:
+            row["name"] = meta_row["name"]
+        if self.ages is not None:
+            row["age"] = None if age is None else f"{age:g}"
+            row["gender_enriched"] = self.ages.gender.get(spk)
+        return row
+
+
+def _coverage_notes(rows: list[dict[str, Any]], faces: bool, ages: bool) -> list[str]:
+    """Return notes on how many rows got a face, an age, and a disagreeing gender."""
+    notes = []
+    if faces:
         n_missing = sum(r["face_path"] is None for r in rows)
         if n_missing:
             notes.append(f"no face image found for {n_missing} of {len(rows)} utterances "
                          "(face_path left empty)")
-    if age_table is not None:
+    if ages:
         n_age = sum(r["age"] is not None for r in rows)
         notes.append(f"age known for {n_age} of {len(rows)} utterances from the age table")
         mismatch = sum(1 for r in rows if r["gender_enriched"] and r["gender"]
@@ -304,6 +318,45 @@ def _import_voxceleb(
         if mismatch:
             notes.append(f"gender in the meta file and the age table disagree for {mismatch} "
                          "utterance(s) (column gender_enriched)")
+    return notes
+
+
+def _import_voxceleb(
+    version: int,
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    meta: str | os.PathLike[str] | None,
+    faces_dir: str | os.PathLike[str] | None,
+    age_table: str | os.PathLike[str] | None,
+) -> ImportResult:
+    root = Path(root)
+    if root.is_file():
+        meta, root = meta or root, root.parent
+    if not root.is_dir():
+        raise DataFormatError(f"{root}: VoxCeleb{version} root folder not found")
+    meta_path = Path(meta) if meta else root / f"vox{version}_meta.csv"
+    speakers = _read_meta(meta_path, version)
+    files = _audio_files(root, version)
+    faces = Path(faces_dir) if faces_dir is not None else None
+    if faces is not None and not faces.is_dir():
+        raise DataFormatError(f"{faces}: faces folder not found")
+    notes = [VOX1_NATIONALITY_NOTE] if version == 1 else [VOX2_GENDER_NOTE]
+    ages = None if age_table is None else _read_ages(age_table, speakers, notes)
+
+    writer = PathWriter(out, [root] + ([faces] if faces is not None else []))
+    _first_image.cache_clear()  # the folders may have changed since the last import
+    maker = _RowMaker(version, writer, faces, ages)
+    rows: list[dict[str, Any]] = []
+    skipped: list[tuple[str, str]] = []
+    for spk in sorted(files):
+        if spk not in speakers:
+            skipped.append((spk, f"speaker folder not listed in {meta_path.name}"))
+            continue
+        rows += [maker.row(spk, speakers[spk], f) for f in files[spk]]
+    for spk in sorted(set(speakers) - set(files)):
+        skipped.append((spk, "listed in the meta file but no audio found"))
+    notes += _coverage_notes(rows, faces is not None, ages is not None)
     vocab = {"gender": ("female", "male"),
              "age_group": age_vocabulary(r["age_group"] for r in rows)}
     info = ManifestInfo(

@@ -33,7 +33,7 @@ from s2f_data import (
     read_manifest,
     video_info,
 )
-from s2f_data.adapters import import_common_voice
+from s2f_data.adapters import SpeakerSplit, import_common_voice
 from s2f_data.adapters._commonvoice import locale_languages
 
 SR = 16000
@@ -280,7 +280,10 @@ def test_common_voice_other_tsv_keeps_the_split_of_a_known_speaker(tmp_path):
         },
     )
     res = import_common_voice(
-        loc, tmp_path / "m.csv", tsv_files=("train.tsv", "validated.tsv"), test_fraction=0.5
+        loc,
+        tmp_path / "m.csv",
+        tsv_files=("train.tsv", "validated.tsv"),
+        split=SpeakerSplit(test_fraction=0.5),
     )
     split = dict(zip(res.frame["utterance_id"], res.frame["split"], strict=True))
     assert [split[f"{c}2"] for c in "abcd"] == ["train"] * 4  # before: half went to test

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from s2fdata_media import tone
 
 from s2f_data import DataFormatError, load_audio, load_face, read_manifest
 from s2f_data.adapters import (
+    FORMATS,
+    SPLIT_DEFAULTS,
+    SpeakerSplit,
     assign_splits,
     avspeech_clip_id,
     import_avspeech,
@@ -257,7 +261,8 @@ def test_common_voice_unknown_label_names_file_line_column(tmp_path: Path):
 # ------------------------------------------------------------------ Casual Conversations
 def test_casual_conversations_videos_to_audio_and_face_frames(tmp_path: Path):
     root = make_casual_conversations(tmp_path / "cc")
-    res = import_casual_conversations(root, tmp_path / "out" / "m.csv", seed=3)
+    split = SpeakerSplit(val_fraction=0.1, test_fraction=0.2, seed=3)
+    res = import_casual_conversations(root, tmp_path / "out" / "m.csv", split=split)
     f = res.frame
     assert _cells(f, ["utterance_id", "speaker_id", "gender", "age", "age_group",
                       "skin_type", "lighting"]) == [
@@ -363,3 +368,23 @@ def test_assign_splits_deterministic_and_by_speaker():
     assert a != assign_splits(ids, 0.1, 0.2, seed=8)
     counts = pd.Series(a).value_counts().to_dict()
     assert counts == {"train": 28, "test": 8, "val": 4}
+    assert SpeakerSplit(val_fraction=0.1, test_fraction=0.2, seed=7).assign(ids) == a
+
+
+def test_speaker_split_refuses_bad_fractions_when_built():
+    with pytest.raises(ValueError, match=r"got 0\.6, 0\.4"):
+        SpeakerSplit(val_fraction=0.6, test_fraction=0.4)
+    with pytest.raises(ValueError, match=r"got -0\.1, 0\.1"):
+        SpeakerSplit(val_fraction=-0.1)
+
+
+def test_split_defaults_are_the_adapters_own_defaults():
+    # SPLIT_DEFAULTS (what the CLI starts from) must be each adapter's signature default,
+    # and exactly the adapters that take a split have an entry
+    for fmt, adapter in FORMATS.items():
+        params = inspect.signature(adapter).parameters
+        if fmt in SPLIT_DEFAULTS:
+            assert params["split"].default == SPLIT_DEFAULTS[fmt], fmt
+        else:
+            assert "split" not in params, fmt
+    assert SPLIT_DEFAULTS["casual_conversations"].test_fraction == 0.2
