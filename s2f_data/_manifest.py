@@ -13,6 +13,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -224,34 +225,61 @@ def validate_manifest(
         )
         return issues
     root = _data_root(folder, info)
+    issues += _empty_required_issues(frame)
+    issues += _duplicate_id_issues(frame)
+    issues += _split_issues(frame)
+    issues += _vocabulary_issues(frame, info)
+    issues += _path_issues(frame, folder, root, check_files)
+    issues += _speaker_split_issues(frame)
+    issues.sort(key=lambda x: (x.line is not None, x.line or 0))
+    return issues
 
-    def line(i: int) -> int:
-        return int(i) + 2  # header is line 1
 
-    for col in REQUIRED_COLUMNS:
-        for i in frame.index[frame[col].isna() | (frame[col].astype("string") == "")]:
-            issues.append(ManifestIssue(line(i), col, "", "required value is empty"))
+def _line(i: Any) -> int:
+    """CSV line of the row with index ``i`` (the header is line 1)."""
+    return int(i) + 2
 
+
+def _empty_required_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
+    """One issue per empty cell of a required column."""
+    return [
+        ManifestIssue(_line(i), col, "", "required value is empty")
+        for col in REQUIRED_COLUMNS
+        for i in frame.index[frame[col].isna() | (frame[col].astype("string") == "")]
+    ]
+
+
+def _duplicate_id_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
+    """One issue per repeated ``utterance_id``, naming the line of its first use."""
     ids = frame["utterance_id"]
     dup = ids.duplicated(keep="first") & ids.notna()
+    issues = []
     for i in frame.index[dup]:
         first = int(frame.index[(ids == ids[i])][0])
         issues.append(
             ManifestIssue(
-                line(i),
+                _line(i),
                 "utterance_id",
                 str(ids[i]),
-                f"duplicate utterance_id {ids[i]!r} (first seen on line {line(first)})",
+                f"duplicate utterance_id {ids[i]!r} (first seen on line {_line(first)})",
             )
         )
+    return issues
 
+
+def _split_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
+    """One issue per ``split`` value outside train/val/test."""
     allowed = sorted(SPLITS)
-    for i, v in frame["split"].items():
-        if pd.notna(v) and v != "" and v not in SPLITS:
-            issues.append(
-                ManifestIssue(line(i), "split", str(v), f"value {v!r} is not one of {allowed}")
-            )
+    return [
+        ManifestIssue(_line(i), "split", str(v), f"value {v!r} is not one of {allowed}")
+        for i, v in frame["split"].items()
+        if pd.notna(v) and v != "" and v not in SPLITS
+    ]
 
+
+def _vocabulary_issues(frame: pd.DataFrame, info: ManifestInfo) -> list[ManifestIssue]:
+    """One issue per label outside its column's declared vocabulary."""
+    issues = []
     for col, vocab in info.vocabularies.items():
         if col not in frame.columns:
             continue
@@ -260,13 +288,20 @@ def validate_manifest(
             if pd.notna(v) and v not in allowed_set:
                 issues.append(
                     ManifestIssue(
-                        line(i),
+                        _line(i),
                         col,
                         str(v),
                         f"label {v!r} is not in the declared vocabulary {list(vocab)}",
                     )
                 )
+    return issues
 
+
+def _path_issues(
+    frame: pd.DataFrame, folder: Path, root: Path, check_files: bool
+) -> list[ManifestIssue]:
+    """Paths outside the data root, missing files (if checked), audio files used twice."""
+    issues = []
     audio_files: dict[Path, list[tuple[int, str]]] = {}  # resolved path -> (line, cell)
     real_folders: dict[str, str] = {}
     for col in PATH_COLUMNS:
@@ -278,28 +313,31 @@ def validate_manifest(
             try:
                 full = _resolve(str(v), folder, root, real_folders)
             except ValueError as err:
-                issues.append(ManifestIssue(line(i), col, str(v), str(err)))
+                issues.append(ManifestIssue(_line(i), col, str(v), str(err)))
                 continue
             if col == "audio_path":
-                audio_files.setdefault(full, []).append((line(i), str(v)))
+                audio_files.setdefault(full, []).append((_line(i), str(v)))
             problem = _file_problem(full) if check_files else None
             if problem is not None:  # missing, a link loop, a FIFO, a name too long, ...
-                issues.append(ManifestIssue(line(i), col, str(v), f"{problem}: {full}"))
+                issues.append(ManifestIssue(_line(i), col, str(v), f"{problem}: {full}"))
+    return issues + _shared_audio_issues(audio_files)
 
-    issues += _shared_audio_issues(audio_files)
+
+def _speaker_split_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
+    """One issue per speaker found in more than one split."""
+    issues = []
     splits_per_speaker = frame.groupby("speaker_id", dropna=True)["split"].nunique()
     for spk in splits_per_speaker.index[splits_per_speaker > 1]:
         rows = frame.index[frame["speaker_id"] == spk]
         names = sorted(frame.loc[rows, "split"].dropna().unique())
         issues.append(
             ManifestIssue(
-                line(rows[0]),
+                _line(rows[0]),
                 "split",
                 None,
                 f"speaker {spk!r} appears in several splits {names}; split by speaker",
             )
         )
-    issues.sort(key=lambda x: (x.line is not None, x.line or 0))
     return issues
 
 

@@ -138,7 +138,91 @@ def _bilingual(data: Any, upp: int, source: str | None) -> dict[str, Any]:
     return {"share": float(share), "eval_block": block, "utterances_per_language": upl}
 
 
-@dataclass(frozen=True)
+def _language(
+    lang_table: Any, ethnicity: dict[str, float], source: str | None
+) -> dict[str, dict[str, float]]:
+    """Validate ``[language.<ethnicity>]``: one P(language | ethnicity) per ethnicity."""
+    if not isinstance(lang_table, dict):
+        raise PopulationSpecError(
+            f"{_where(source, 'language')}: expected one table per ethnicity "
+            f"([language.<ethnicity>]), got {lang_table!r}")
+    for eth in ethnicity:
+        if eth not in lang_table:
+            raise PopulationSpecError(
+                f"{_where(source, f'language.{eth}')}: missing; every ethnicity needs "
+                "P(language | ethnicity)")
+    language: dict[str, dict[str, float]] = {}
+    for eth, table in lang_table.items():
+        if eth not in ETHNICITIES:
+            raise PopulationSpecError(
+                f"{_where(source, f'language.{eth}')}: {eth!r} is not one of "
+                f"{list(ETHNICITIES)}")
+        language[eth] = _distribution(table, f"language.{eth}", LANGUAGES, source)
+    return language
+
+
+def _accent(acc_table: Any, source: str | None) -> dict[str, dict[str, dict[str, float]]]:
+    """Validate ``[accent.<language>.<ethnicity or default>]`` tables."""
+    if not isinstance(acc_table, dict):
+        raise PopulationSpecError(f"{_where(source, 'accent')}: expected a table")
+    accent: dict[str, dict[str, dict[str, float]]] = {}
+    for lang, per_eth in acc_table.items():
+        if lang not in LANGUAGES:
+            raise PopulationSpecError(
+                f"{_where(source, f'accent.{lang}')}: {lang!r} is not one of "
+                f"{list(LANGUAGES)}")
+        if not isinstance(per_eth, dict):
+            raise PopulationSpecError(
+                f"{_where(source, f'accent.{lang}')}: expected tables "
+                f"[accent.{lang}.default] or [accent.{lang}.<ethnicity>]")
+        accent[lang] = {}
+        for eth, table in per_eth.items():
+            if eth != "default" and eth not in ETHNICITIES:
+                raise PopulationSpecError(
+                    f"{_where(source, f'accent.{lang}.{eth}')}: expected 'default' or one "
+                    f"of {list(ETHNICITIES)}")
+            accent[lang][eth] = _distribution(
+                table, f"accent.{lang}.{eth}", ACCENTS[lang], source)
+    return accent
+
+
+def _check_accents_cover(
+    language: dict[str, dict[str, float]],
+    accent: dict[str, dict[str, dict[str, float]]],
+    source: str | None,
+) -> None:
+    """Raise unless every language spoken with several accents has an accent table."""
+    for eth, table in language.items():
+        for lang, p in table.items():
+            if p > 0 and len(ACCENTS[lang]) > 1 and not (
+                    eth in accent.get(lang, {}) or "default" in accent.get(lang, {})):
+                raise PopulationSpecError(
+                    f"{_where(source, f'accent.{lang}')}: missing; language.{eth}.{lang} > 0 "
+                    f"needs [accent.{lang}.{eth}] or [accent.{lang}.default]")
+
+
+def _holdout(holdout_raw: Any, source: str | None) -> tuple[dict[str, str], ...]:
+    """Validate the ``[[holdout]]`` label combinations."""
+    if not isinstance(holdout_raw, list):
+        raise PopulationSpecError(
+            f"{_where(source, 'holdout')}: expected an array of tables [[holdout]]")
+    holdout = []
+    for i, item in enumerate(holdout_raw):
+        key = f"holdout[{i}]"
+        if not isinstance(item, dict) or not item:
+            raise PopulationSpecError(f"{_where(source, key)}: expected a non-empty table")
+        for k, v in item.items():
+            if k not in _HOLDOUT_KEYS:
+                raise PopulationSpecError(
+                    f"{_where(source, f'{key}.{k}')}: expected one of {list(_HOLDOUT_KEYS)}")
+            if not isinstance(v, str):
+                raise PopulationSpecError(
+                    f"{_where(source, f'{key}.{k}')}: expected a label string, got {v!r}")
+        holdout.append({k: str(v) for k, v in item.items()})
+    return tuple(holdout)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PopulationSpec:
     """A synthetic population: sizes and the joint distribution of demographics.
 
@@ -216,7 +300,7 @@ class PopulationSpec:
         >>> PopulationSpec.from_dict({"name": "x", "speakers": 0})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        s2f_data.biaslab._spec.PopulationSpecError: key 'speakers': expected an integer in [1, ...
+        s2f_data.exceptions.PopulationSpecError: key 'speakers': expected an integer in [1, ...
         """
         if not isinstance(data, dict):
             raise PopulationSpecError(f"{source or 'spec'}: expected a table, got {data!r}")
@@ -240,75 +324,17 @@ class PopulationSpec:
         ethnicity = _distribution(data.get("ethnicity"), "ethnicity", ETHNICITIES, source)
         gender = _distribution(data.get("gender"), "gender", GENDERS, source)
         age = _distribution(data.get("age_group"), "age_group", AGE_GROUPS, source)
-        lang_table = data.get("language")
-        if not isinstance(lang_table, dict):
-            raise PopulationSpecError(
-                f"{_where(source, 'language')}: expected one table per ethnicity "
-                f"([language.<ethnicity>]), got {lang_table!r}")
-        language: dict[str, dict[str, float]] = {}
-        for eth in ethnicity:
-            if eth not in lang_table:
-                raise PopulationSpecError(
-                    f"{_where(source, f'language.{eth}')}: missing; every ethnicity needs "
-                    "P(language | ethnicity)")
-        for eth, table in lang_table.items():
-            if eth not in ETHNICITIES:
-                raise PopulationSpecError(
-                    f"{_where(source, f'language.{eth}')}: {eth!r} is not one of "
-                    f"{list(ETHNICITIES)}")
-            language[eth] = _distribution(table, f"language.{eth}", LANGUAGES, source)
-        acc_table = data.get("accent", {})
-        if not isinstance(acc_table, dict):
-            raise PopulationSpecError(f"{_where(source, 'accent')}: expected a table")
-        accent: dict[str, dict[str, dict[str, float]]] = {}
-        for lang, per_eth in acc_table.items():
-            if lang not in LANGUAGES:
-                raise PopulationSpecError(
-                    f"{_where(source, f'accent.{lang}')}: {lang!r} is not one of "
-                    f"{list(LANGUAGES)}")
-            if not isinstance(per_eth, dict):
-                raise PopulationSpecError(
-                    f"{_where(source, f'accent.{lang}')}: expected tables "
-                    f"[accent.{lang}.default] or [accent.{lang}.<ethnicity>]")
-            accent[lang] = {}
-            for eth, table in per_eth.items():
-                if eth != "default" and eth not in ETHNICITIES:
-                    raise PopulationSpecError(
-                        f"{_where(source, f'accent.{lang}.{eth}')}: expected 'default' or one "
-                        f"of {list(ETHNICITIES)}")
-                accent[lang][eth] = _distribution(
-                    table, f"accent.{lang}.{eth}", ACCENTS[lang], source)
-        for eth, table in language.items():
-            for lang, p in table.items():
-                if p > 0 and len(ACCENTS[lang]) > 1 and not (
-                        eth in accent.get(lang, {}) or "default" in accent.get(lang, {})):
-                    raise PopulationSpecError(
-                        f"{_where(source, f'accent.{lang}')}: missing; language.{eth}.{lang} > 0 "
-                        f"needs [accent.{lang}.{eth}] or [accent.{lang}.default]")
-        holdout_raw = data.get("holdout", [])
-        if not isinstance(holdout_raw, list):
-            raise PopulationSpecError(
-                f"{_where(source, 'holdout')}: expected an array of tables [[holdout]]")
-        holdout = []
-        for i, item in enumerate(holdout_raw):
-            key = f"holdout[{i}]"
-            if not isinstance(item, dict) or not item:
-                raise PopulationSpecError(f"{_where(source, key)}: expected a non-empty table")
-            for k, v in item.items():
-                if k not in _HOLDOUT_KEYS:
-                    raise PopulationSpecError(
-                        f"{_where(source, f'{key}.{k}')}: expected one of {list(_HOLDOUT_KEYS)}")
-                if not isinstance(v, str):
-                    raise PopulationSpecError(
-                        f"{_where(source, f'{key}.{k}')}: expected a label string, got {v!r}")
-            holdout.append({k: str(v) for k, v in item.items()})
+        language = _language(data.get("language"), ethnicity, source)
+        accent = _accent(data.get("accent", {}), source)
+        _check_accents_cover(language, accent, source)
+        holdout = _holdout(data.get("holdout", []), source)
         description = data.get("description", "")
         if not isinstance(description, str):
             raise PopulationSpecError(f"{_where(source, 'description')}: expected a string")
         return cls(
             name=name, speakers=speakers, utterances_per_speaker=upp, clip_seconds=float(clip),
             seed=seed, face_size_px=face_px, split=split, ethnicity=ethnicity, gender=gender,
-            age_group=age, language=language, accent=accent, holdout=tuple(holdout),
+            age_group=age, language=language, accent=accent, holdout=holdout,
             description=description,
             bilingual=_bilingual(data.get("bilingual"), upp, source),
         )
