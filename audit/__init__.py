@@ -31,7 +31,15 @@ from audit._bootstrap import (
     bootstrap_p_value,
     expanded_alpha,
 )
-from audit._compare import align_evaluations, compare_audits, compare_evaluations, mcnemar_exact
+from audit._compare import (
+    PairedComparison,
+    align_evaluations,
+    compare_audits,
+    compare_evaluations,
+    mcnemar_exact,
+    paired_comparison,
+)
+from audit._compare_settings import CompareSettings
 from audit._correlation import pearson_from_sums, pearson_spec, speaker_permutation_test
 from audit._craniofacial import CRANIOFACIAL_MEASURES, craniofacial_measures, inter_ocular_distance
 from audit._evaluation import (
@@ -116,10 +124,12 @@ __all__ = [
     "AuditInputError",
     "AuditResult",
     "AuditSchemaError",
+    "CompareSettings",
     "EvaluationResult",
     "Grouping",
     "MetricSpec",
     "MismatchedRowsError",
+    "PairedComparison",
     "ReweightingWarning",
     "SmallGroupWarning",
     "SpeakerBootstrap",
@@ -162,6 +172,7 @@ __all__ = [
     "mcnemar_exact",
     "metric_tables",
     "package_versions",
+    "paired_comparison",
     "paired_differences",
     "pearson_from_sums",
     "pearson_spec",
