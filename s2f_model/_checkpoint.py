@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from s2f_data import atomic_open, atomic_write_text
+from s2f_model.exceptions import CheckpointError
 
 if TYPE_CHECKING:
     import torch
@@ -54,10 +55,6 @@ MODEL_CHECKPOINT = "model.json"
 #: Positions a checkpoint may record, in training order; ``"done"``: the run finished.
 RUN_STAGES: tuple[str, ...] = ("face_encoder", "face_decoder", "voice", "done")
 _PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt", ".tar"})
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, damaged, of another format, or would need unpickling."""
 
 
 @dataclass

@@ -223,8 +223,13 @@ def train_section(train: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str,
             f"layout {sorted(TRAIN_LAYOUT)}"
         )
     out = {key: merged[key] for key in TRAIN_LAYOUT}
-    out.update({key: merged[key] for key, default in OPTIONAL_TRAIN_KEYS.items()
-                if key in merged and merged[key] != default})
+    out.update(
+        {
+            key: merged[key]
+            for key, default in OPTIONAL_TRAIN_KEYS.items()
+            if key in merged and merged[key] != default
+        }
+    )
     return out
 
 

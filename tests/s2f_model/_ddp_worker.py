@@ -13,7 +13,7 @@ all-reduce at all (a communication hook; no training run then): the slow test th
 gradient check catches a DDP that does not average.
 
 The test imports this file (``runpy``) to compute the single-process reference with the same
-functions; the stage inputs mirror ``_run_stage``'s ``batch_inputs`` in s2f_model/_train.py.
+functions; the stage inputs mirror the face stages' ``batch`` in s2f_model/_stages.py.
 """
 
 from __future__ import annotations
@@ -33,17 +33,15 @@ from s2f_model import S2FConfig
 from s2f_model._data import VoiceFaceDataset, load_voice_face_data, training_identities
 from s2f_model._distributed import DistContext, init_distributed, shutdown
 from s2f_model._model import build_model
-from s2f_model._train import (
-    _DecoderStage,
-    _FaceIdentityStage,
-    _rank_batches,
-    _set_mean_face,
-    _set_trainable,
-    augment_faces,
-    derive_seed,
-    init_face_encoder,
-    train,
+from s2f_model._stages import (
+    TRAINING_STAGES,
+    DecoderStageLoss,
+    IdentityStageLoss,
+    set_trainable,
 )
+from s2f_model._train import augment_faces, derive_seed, init_face_encoder, train
+from s2f_model._train_setup import set_mean_face
+from s2f_model._train_step import rank_batches
 
 #: The stages whose DDP gradients must equal the single-process ones (the voice stage's
 #: BatchNorm normalises each rank's half batch, so there the two runs differ by design).
@@ -76,7 +74,7 @@ def prepare(
         identities=identities,
     )
     model = build_model(cfg, seed=derive_seed(cfg.train.seed, "init"))
-    _set_mean_face(model, data)
+    set_mean_face(model, data)
     init_face_encoder(model, derive_seed(cfg.train.seed, "face_init"))
     return cfg, model.double(), data
 
@@ -92,15 +90,16 @@ def stage_batch(
     """This rank's inputs of ``step`` of a face stage, in float64."""
     seed = cfg.train.seed
     faces = data.faces
-    _set_trainable(model, stage)
+    trainable = {s.name: s.trainable for s in TRAINING_STAGES}[stage]
+    set_trainable(model, trainable(model))
     if stage == "face_encoder":
         pool = torch.nonzero(faces.identity >= 0).flatten()
-        module: nn.Module = _FaceIdentityStage(model)
+        module: nn.Module = IdentityStageLoss(model)
     else:
         pool = torch.arange(len(faces))
         model.face_encoder.eval()
-        module = _DecoderStage(model, cfg)
-    indices, _ = _rank_batches(len(pool), cfg.train.batch_size, ctx, seed, stage)
+        module = DecoderStageLoss(model, cfg)
+    indices, _ = rank_batches(len(pool), cfg.train.batch_size, ctx, seed, stage)
     sel = pool[indices(step)]
     b = faces.batch(sel)
     images = b["image"].double()

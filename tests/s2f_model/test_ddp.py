@@ -20,7 +20,8 @@ from s2f_model import S2FConfig
 from s2f_model._checkpoint import load_checkpoint
 from s2f_model._distributed import DistContext, resolve_device, world_from_env
 from s2f_model._model import build_model
-from s2f_model._train import _rank_batches, augment_faces, derive_seed
+from s2f_model._train import augment_faces, derive_seed
+from s2f_model._train_step import rank_batches
 
 REPO = Path(__file__).resolve().parents[2]  # the repository root, for subprocesses
 WORKER = Path(__file__).with_name("_ddp_worker.py")
@@ -211,8 +212,8 @@ def _check_training_run(out: Path) -> None:
 
 def test_rank_shards_partition_the_global_batch():
     one = DistContext()
-    idx1, per_epoch1 = _rank_batches(23, 6, one, seed=3, stage="voice")
-    shards = [_rank_batches(23, 6, DistContext(rank=r, world_size=2), 3, "voice") for r in (0, 1)]
+    idx1, per_epoch1 = rank_batches(23, 6, one, seed=3, stage="voice")
+    shards = [rank_batches(23, 6, DistContext(rank=r, world_size=2), 3, "voice") for r in (0, 1)]
     assert per_epoch1 == 3 and all(n == 3 for _, n in shards)
     for step in range(7):  # crosses epochs
         glob = idx1(step)
@@ -224,7 +225,7 @@ def test_rank_shards_partition_the_global_batch():
     epoch0 = torch.cat([idx1(s) for s in range(3)])
     epoch1 = torch.cat([idx1(s) for s in range(3, 6)])
     assert len(set(epoch0.tolist())) == 18 and not torch.equal(epoch0, epoch1)
-    other, _ = _rank_batches(23, 6, one, seed=4, stage="voice")
+    other, _ = rank_batches(23, 6, one, seed=4, stage="voice")
     assert not torch.equal(other(0), idx1(0))
 
 
@@ -257,4 +258,4 @@ def test_world_from_env_and_device():
 
 def test_batch_smaller_than_world_is_refused():
     with pytest.raises(ValueError, match=r"batch_size=1 is smaller than the number of processes"):
-        _rank_batches(10, 1, DistContext(rank=0, world_size=2), 0, "voice")
+        rank_batches(10, 1, DistContext(rank=0, world_size=2), 0, "voice")
