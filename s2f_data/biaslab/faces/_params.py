@@ -116,7 +116,55 @@ BASE_SHAPE: dict[str, tuple[float, float, float, float]] = {
 _SHAPE_NAMES = tuple(BASE_SHAPE)
 
 
-@dataclass(frozen=True)
+def _rgb(where: str, value: Any) -> tuple[float, float, float]:
+    """Return ``value`` as three floats in ``[0, 1]``; raise naming the field otherwise."""
+    try:
+        rgb = tuple(float(v) for v in value)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: expected 3 finite floats, got {value!r}") from err
+    if len(rgb) != 3 or not all(math.isfinite(v) for v in rgb):
+        raise ValueError(f"{where}: expected 3 finite floats, got {value!r}")
+    if not all(0.0 <= v <= 1.0 for v in rgb):
+        raise ValueError(f"{where}: expected values in [0, 1], got {value!r}")
+    return rgb  # type: ignore[return-value]  # length checked above
+
+
+def _number(where: str, value: Any) -> float:
+    """Return ``value`` as a finite float; raise naming the field otherwise (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+#: Ranges of the FaceParams fields outside BASE_SHAPE: name -> (low, high, as printed).
+_SCALAR_RANGES: dict[str, tuple[float, float, str]] = {
+    "face_size": (-3.5, 3.5, "[-3.5, 3.5]"),
+    "light_direction": (-1.0, 1.0, "[-1, 1]"),
+    "light_gain": (0.7, 1.3, "[0.7, 1.3]"),
+    "hair_volume": (0.0, 0.12, "[0, 0.12]"),
+    "hairline": (0.12, 0.34, "[0.12, 0.34]"),
+}
+
+
+def _check_ranges(params: FaceParams) -> None:
+    """Raise unless every shape, amount and scalar field of ``params`` is in its range."""
+    for name, (_, _, low, high) in BASE_SHAPE.items():
+        value = getattr(params, name)
+        if not low <= value <= high:
+            raise ValueError(f"FaceParams.{name}: {value!r} outside the range [{low}, {high}]")
+    for name in ("eyelid_fold", "wrinkles", "facial_hair_density"):
+        value = getattr(params, name)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"FaceParams.{name}: {value!r} outside the range [0, 1]")
+    for name, (low, high, shown) in _SCALAR_RANGES.items():
+        value = getattr(params, name)
+        if not low <= value <= high:
+            raise ValueError(f"FaceParams.{name}: {value!r} outside {shown}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class FaceParams:
     """Everything needed to draw one face; rendering is a pure function of these fields.
 
@@ -207,24 +255,12 @@ class FaceParams:
             value = getattr(self, f.name)
             where = f"FaceParams.{f.name}"
             if f.name.endswith("_rgb"):
-                try:
-                    rgb = tuple(float(v) for v in value)
-                except (TypeError, ValueError) as err:
-                    raise ValueError(f"{where}: expected 3 finite floats, got {value!r}") from err
-                if len(rgb) != 3 or not all(math.isfinite(v) for v in rgb):
-                    raise ValueError(f"{where}: expected 3 finite floats, got {value!r}")
-                if not all(0.0 <= v <= 1.0 for v in rgb):
-                    raise ValueError(f"{where}: expected values in [0, 1], got {value!r}")
-                object.__setattr__(self, f.name, rgb)
+                object.__setattr__(self, f.name, _rgb(where, value))
             elif f.type == "str" or f.type is str:
                 if not isinstance(value, str):
                     raise ValueError(f"{where}: expected a string, got {value!r}")
             else:
-                if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-                    raise ValueError(f"{where}: expected a number, got {value!r}")
-                if not math.isfinite(float(value)):
-                    raise ValueError(f"{where}: expected a finite number, got {value!r}")
-                object.__setattr__(self, f.name, float(value))
+                object.__setattr__(self, f.name, _number(where, value))
         if self.hair_style not in HAIR_STYLES:
             raise ValueError(
                 f"FaceParams.hair_style: unknown style {self.hair_style!r}; allowed: {HAIR_STYLES}"
@@ -234,26 +270,7 @@ class FaceParams:
                 f"FaceParams.facial_hair: unknown style {self.facial_hair!r}; "
                 f"allowed: {FACIAL_HAIR_STYLES}"
             )
-        for name, (_, _, low, high) in BASE_SHAPE.items():
-            value = getattr(self, name)
-            if not low <= value <= high:
-                raise ValueError(f"FaceParams.{name}: {value!r} outside the range [{low}, {high}]")
-        for name in ("eyelid_fold", "wrinkles", "facial_hair_density"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"FaceParams.{name}: {value!r} outside the range [0, 1]")
-        if not -3.5 <= self.face_size <= 3.5:
-            raise ValueError(f"FaceParams.face_size: {self.face_size!r} outside [-3.5, 3.5]")
-        if not -1.0 <= self.light_direction <= 1.0:
-            raise ValueError(
-                f"FaceParams.light_direction: {self.light_direction!r} outside [-1, 1]"
-            )
-        if not 0.7 <= self.light_gain <= 1.3:
-            raise ValueError(f"FaceParams.light_gain: {self.light_gain!r} outside [0.7, 1.3]")
-        if not 0.0 <= self.hair_volume <= 0.12:
-            raise ValueError(f"FaceParams.hair_volume: {self.hair_volume!r} outside [0, 0.12]")
-        if not 0.12 <= self.hairline <= 0.34:
-            raise ValueError(f"FaceParams.hairline: {self.hairline!r} outside [0.12, 0.34]")
+        _check_ranges(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (colours as lists)."""
@@ -333,7 +350,7 @@ _CLOTHING = np.array(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EthnicityProfile:
     """Settings for one ethnicity label (simulation settings, see the module docstring).
 
@@ -365,7 +382,7 @@ class EthnicityProfile:
     curly_weight: float = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GenderProfile:
     """Settings for one gender label: shape shifts, hair styles, facial hair, lip colour."""
 
@@ -376,7 +393,7 @@ class GenderProfile:
     lip_redness: float = 0.3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AgeProfile:
     """Settings for one age group: wrinkles, greying, hairline, baldness, shape shifts."""
 

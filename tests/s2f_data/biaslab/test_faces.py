@@ -187,8 +187,13 @@ def test_unknown_labels_raise(labels: dict[str, str], message: str) -> None:
 
 def test_sample_rejects_bad_rng_and_face_size() -> None:
     with pytest.raises(ValueError, match=r"rng must be a numpy.random.Generator, got int"):
-        sample_face_params(0, ethnicity="Asian", gender="male", age_group="60+",  # type: ignore[arg-type]
-                           face_size=0.0)
+        sample_face_params(
+            0,
+            ethnicity="Asian",
+            gender="male",
+            age_group="60+",  # type: ignore[arg-type]
+            face_size=0.0,
+        )
     with pytest.raises(ValueError, match=r"face_size must be finite, got inf"):
         _face(face_size=float("inf"))
 
@@ -218,27 +223,41 @@ def test_render_rejects_bad_size_and_params() -> None:
 def test_custom_vocabulary() -> None:
     default = FaceDistribution.default()
     dist = FaceDistribution(
-        ethnicities={"Group A": EthnicityProfile(skin_tone=0.1),
-                     "Group B": EthnicityProfile(skin_tone=0.9)},
+        ethnicities={
+            "Group A": EthnicityProfile(skin_tone=0.1),
+            "Group B": EthnicityProfile(skin_tone=0.9),
+        },
         genders={"x": GenderProfile()},
         age_groups={"adult": AgeProfile(), **default.age_groups},
     )
     rng = np.random.default_rng(0)
-    a = sample_face_params(rng, ethnicity="Group A", gender="x", age_group="adult",
-                           face_size=0.0, distribution=dist)
-    b = sample_face_params(rng, ethnicity="Group B", gender="x", age_group="60+",
-                           face_size=0.0, distribution=dist)
+    a = sample_face_params(
+        rng, ethnicity="Group A", gender="x", age_group="adult", face_size=0.0, distribution=dist
+    )
+    b = sample_face_params(
+        rng, ethnicity="Group B", gender="x", age_group="60+", face_size=0.0, distribution=dist
+    )
     assert np.mean(a.skin_rgb) < np.mean(b.skin_rgb)
-    with pytest.raises(ValueError, match=r"unknown ethnicity label 'White'; allowed: "
-                                         r"\('Group A', 'Group B'\)"):
-        sample_face_params(rng, ethnicity="White", gender="x", age_group="adult",
-                           face_size=0.0, distribution=dist)
+    with pytest.raises(
+        ValueError,
+        match=r"unknown ethnicity label 'White'; allowed: "
+        r"\('Group A', 'Group B'\)",
+    ):
+        sample_face_params(
+            rng, ethnicity="White", gender="x", age_group="adult", face_size=0.0, distribution=dist
+        )
     with pytest.raises(ValueError, match=r"unknown shape parameter 'nose_colour'"):
-        FaceDistribution(ethnicities={"A": EthnicityProfile(0.5, shifts={"nose_colour": 1.0})},
-                         genders=default.genders, age_groups=default.age_groups)
+        FaceDistribution(
+            ethnicities={"A": EthnicityProfile(skin_tone=0.5, shifts={"nose_colour": 1.0})},
+            genders=default.genders,
+            age_groups=default.age_groups,
+        )
     with pytest.raises(ValueError, match=r"hair_colours: unknown name 'purple'"):
-        FaceDistribution(ethnicities={"A": EthnicityProfile(0.5, hair_colours={"purple": 1})},
-                         genders=default.genders, age_groups=default.age_groups)
+        FaceDistribution(
+            ethnicities={"A": EthnicityProfile(skin_tone=0.5, hair_colours={"purple": 1})},
+            genders=default.genders,
+            age_groups=default.age_groups,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,8 +292,7 @@ def test_craniofacial_measures_equal_the_parameters(face_size: float) -> None:
     dist = lambda i, j: float(np.linalg.norm(lm[i] - lm[j]))  # noqa: E731
     np.testing.assert_allclose(dist(31, 35), 2 * p.nose_width * scale, rtol=1e-5)
     np.testing.assert_allclose(dist(48, 54), 2 * p.mouth_width * scale, rtol=1e-5)
-    np.testing.assert_allclose(dist(39, 42), 2 * (p.eye_spacing - p.eye_width) * scale,
-                               rtol=1e-5)
+    np.testing.assert_allclose(dist(39, 42), 2 * (p.eye_spacing - p.eye_width) * scale, rtol=1e-5)
     np.testing.assert_allclose(dist(0, 16), 2 * p.face_width * scale, rtol=1e-5)
     np.testing.assert_allclose(lm[8, 1] - lm[27, 1], (p.face_height + 0.02) * scale, rtol=1e-5)
     np.testing.assert_allclose(lm[30, 1] - lm[27, 1], (p.nose_length + 0.02) * scale, rtol=1e-5)
@@ -302,6 +320,7 @@ def test_face_size_latent_changes_measured_face_width_monotonically() -> None:
 # --------------------------------------------------------------------------------------------
 # Landmarks fall on the drawn features
 # --------------------------------------------------------------------------------------------
+
 
 def _check_features(p: FaceParams, size: int) -> None:
     image, lm = render_face(p, size)
@@ -365,11 +384,18 @@ def _random_faces(n: int, seed: int) -> list[FaceParams]:
     rng = np.random.default_rng(seed)
     faces = []
     for k in range(n):
-        p = sample_face_params(rng, ethnicity=ETHNICITIES[k % 4], gender=GENDERS[(k // 4) % 2],
-                               age_group=AGE_GROUPS[(k // 8) % 4],
-                               face_size=float(np.clip(rng.standard_normal(), -3, 3)))
-        faces.append(_coloured(p, hair_style=p.hair_style, wrinkles=p.wrinkles,
-                               light_direction=p.light_direction))
+        p = sample_face_params(
+            rng,
+            ethnicity=ETHNICITIES[k % 4],
+            gender=GENDERS[(k // 4) % 2],
+            age_group=AGE_GROUPS[(k // 8) % 4],
+            face_size=float(np.clip(rng.standard_normal(), -3, 3)),
+        )
+        faces.append(
+            _coloured(
+                p, hair_style=p.hair_style, wrinkles=p.wrinkles, light_direction=p.light_direction
+            )
+        )
     return faces
 
 
@@ -403,8 +429,7 @@ def _sample_many(n: int, seed: int = 0, **labels: str) -> list[FaceParams]:
     rng = np.random.default_rng(seed)
     kw = {"ethnicity": "White", "gender": "female", "age_group": "30-44"}
     kw.update(labels)
-    return [sample_face_params(rng, face_size=float(rng.standard_normal()), **kw)
-            for _ in range(n)]
+    return [sample_face_params(rng, face_size=float(rng.standard_normal()), **kw) for _ in range(n)]
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
@@ -455,8 +480,9 @@ def test_gender_and_age_settings() -> None:
     assert 0.3 < np.mean([p.facial_hair != "none" for p in men]) < 0.7
     assert np.mean([p.hair_style == "long" for p in women]) > 0.4
     assert all(p.hair_style in HAIR_STYLES for p in men + women)
-    wrinkles = [np.mean([p.wrinkles for p in _sample_many(200, seed=4, age_group=a)])
-                for a in AGE_GROUPS]
+    wrinkles = [
+        np.mean([p.wrinkles for p in _sample_many(200, seed=4, age_group=a)]) for a in AGE_GROUPS
+    ]
     assert np.all(np.diff(wrinkles) > 0.1), wrinkles
     # Grey hair with age: black-haired groups get lighter, nearly colourless hair.
     old = _sample_many(200, seed=5, age_group="60+", ethnicity="Asian")
@@ -473,8 +499,9 @@ def test_judge_can_learn_gender_and_ethnicity_but_faces_vary() -> None:
     for k in range(320):
         eth, gen = ETHNICITIES[k % 4], GENDERS[(k // 4) % 2]
         age = AGE_GROUPS[(k // 8) % 4]
-        p = sample_face_params(rng, ethnicity=eth, gender=gen, age_group=age,
-                               face_size=float(rng.standard_normal()))
+        p = sample_face_params(
+            rng, ethnicity=eth, gender=gen, age_group=age, face_size=float(rng.standard_normal())
+        )
         image, _ = render_face(p, 64)
         # Simple features: a 16 x 16 RGB thumbnail.
         thumb = image.reshape(16, 4, 16, 4, 3).mean(axis=(1, 3)) / 255.0
