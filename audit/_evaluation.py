@@ -18,7 +18,6 @@ no metric can use while making it look evaluated.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ from audit._input_length import (
     resolve_input_seconds,
 )
 from audit._samples import SampleImages, sample_file_stem, write_language_pairs, write_samples
+from audit._settings import with_options
 
 if TYPE_CHECKING:
     from s2f_data import Manifest
@@ -76,6 +76,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
 
 #: The old private name of :func:`audit._evaluation_stages.retrieval_ranks`.
 _retrieval_ranks = retrieval_ranks
@@ -173,13 +174,7 @@ class EvaluationSettings:
             For an option that is not a field, naming the fields (as Python does for an
             unknown keyword argument).
         """
-        fields = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(options) - set(fields))
-        if unknown:
-            raise TypeError(
-                f"{caller}() got unexpected keyword argument(s) {unknown}; allowed: {fields}"
-            )
-        return dataclasses.replace(settings or cls(), **options)
+        return with_options(cls, settings, options, caller)
 
 
 def build_evaluation_table(
@@ -187,7 +182,6 @@ def build_evaluation_table(
     manifest: Manifest,
     judge: Any | None,
     settings: EvaluationSettings | None = None,
-    /,
     **options: Any,
 ) -> EvaluationResult:
     """Run the model and the measurement instruments over a manifest.

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from audit._input_length import InputSeconds, _input_length_batch, resolve_input_seconds
+from audit._voice_measures import VOICE_MEASURES
+from audit._voice_measures import voice_measures as measure_voice
 from audit.exceptions import AuditInputError
 
 if TYPE_CHECKING:
@@ -73,8 +75,6 @@ def voice_measure_columns(table: pd.DataFrame) -> pd.DataFrame:
         ``utterance_id`` and the measure columns present; pass it as ``voice_measures`` to
         :func:`build_evaluation_table`.
     """
-    from audit._voice_measures import VOICE_MEASURES
-
     names = [_VOICE_COLUMN_RENAME.get(m, f"voice_{m}") for m in VOICE_MEASURES]
     present = [c for c in names if c in table.columns]
     if "utterance_id" not in table.columns or not present:
@@ -294,11 +294,28 @@ def evaluate_rows(model: Any, prep: _Prepared, start: int, stop: int) -> RowsPar
     RowsPart
         The block's features, reconstructions, measures and audio errors.
     """
-    import torch
+    waves, idx, errors = _read_audio(model.cfg, prep, start, stop)
+    if not waves:
+        return _empty_part(model.cfg, prep, errors)
+    feats, out, by_length = _forward(model, prep, waves)
+    return RowsPart(
+        rows=np.asarray(idx, dtype=np.int64),
+        voice=feats.cpu().numpy(),
+        recon=_to_uint8(out.image),
+        recon_landmarks=out.landmarks.cpu().numpy(),
+        by_length=by_length,
+        measures=_measure_voices(prep, idx, waves, model.cfg.audio.sample_rate),
+        errors=errors,
+    )
 
+
+def _read_audio(
+    cfg: Any, prep: _Prepared, start: int, stop: int
+) -> tuple[list[np.ndarray], list[int], list[dict[str, Any]]]:
+    """Waves of rows ``start:stop`` with a usable face; unreadable files listed (stage audio)."""
     from s2f_data import load_audio
 
-    cfg, frame = model.cfg, prep.frame
+    frame = prep.frame
     waves, idx, errors = [], [], []
     for i in range(start, stop):
         if prep.has_faces and prep.row_face[i] < 0:
@@ -318,8 +335,13 @@ def evaluate_rows(model: Any, prep: _Prepared, start: int, stop: int) -> RowsPar
             continue
         waves.append(wave)
         idx.append(i)
+    return waves, idx, errors
+
+
+def _empty_part(cfg: Any, prep: _Prepared, errors: list[dict[str, Any]]) -> RowsPart:
+    """Return a block without any evaluated row (right-shaped empty arrays, its errors)."""
     d_feat, size = cfg.voice.feature_dim, cfg.decoder.image_size
-    empty = RowsPart(
+    return RowsPart(
         rows=np.zeros(0, dtype=np.int64),
         voice=np.zeros((0, d_feat), dtype=np.float32),
         recon=np.zeros((0, size, size, 3), dtype=np.uint8),
@@ -330,8 +352,15 @@ def evaluate_rows(model: Any, prep: _Prepared, start: int, stop: int) -> RowsPar
         measures=[],
         errors=errors,
     )
-    if not waves:
-        return empty
+
+
+def _forward(
+    model: Any, prep: _Prepared, waves: list[np.ndarray]
+) -> tuple[Any, Any, dict[float, tuple[np.ndarray, np.ndarray]]]:
+    """Voice features, decoded faces and the input-length features of one batch of waves."""
+    import torch  # lazily: `import audit` stays torch-free
+
+    cfg = model.cfg
     clip = cfg.audio.clip_samples
     device = next(model.parameters()).device
     by_length = {}
@@ -349,26 +378,24 @@ def evaluate_rows(model: Any, prep: _Prepared, start: int, stop: int) -> RowsPar
             else:  # longer than the clip: bypass the clip policy of encode_voice
                 f_d = model.voice_encoder(model.frontend(looped))
             by_length[d] = (f_d.cpu().numpy(), np.asarray(speech))
-    measures: list[dict[str, float]] = []
-    if prep.measure_voice:
-        from audit._voice_measures import voice_measures as measure
+    return feats, out, by_length
 
-        for i, w in zip(idx, waves, strict=True):
-            uid = frame.at[i, "utterance_id"]
-            if uid in prep.known_measures:
-                measures.append(prep.known_measures[uid])
-                continue
-            try:
-                measures.append(measure(w, cfg.audio.sample_rate))
-            except (ValueError, RuntimeError) as err:
-                log.warning("voice measures failed: %s", err)
-                measures.append({})
-    return RowsPart(
-        rows=np.asarray(idx, dtype=np.int64),
-        voice=feats.cpu().numpy(),
-        recon=_to_uint8(out.image),
-        recon_landmarks=out.landmarks.cpu().numpy(),
-        by_length=by_length,
-        measures=measures,
-        errors=errors,
-    )
+
+def _measure_voices(
+    prep: _Prepared, idx: list[int], waves: list[np.ndarray], sample_rate: int
+) -> list[dict[str, float]]:
+    """Voice measures per row (reused where known; ``{}`` where measuring failed)."""
+    measures: list[dict[str, float]] = []
+    if not prep.measure_voice:
+        return measures
+    for i, w in zip(idx, waves, strict=True):
+        uid = prep.frame.at[i, "utterance_id"]
+        if uid in prep.known_measures:
+            measures.append(prep.known_measures[uid])
+            continue
+        try:
+            measures.append(measure_voice(w, sample_rate))
+        except (ValueError, RuntimeError) as err:
+            log.warning("voice measures failed: %s", err)
+            measures.append({})
+    return measures

@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,11 +47,13 @@ from audit._bootstrap import (
 )
 from audit._feature_shift import FEATURE_SHIFT_COLUMNS, feature_shift_columns
 from audit._multitest import CORRECTIONS, Correction, adjust_p_values
+from audit._settings import with_options
 from audit.exceptions import AuditInputError
 
 __all__ = [
     "FEATURE_SHIFT_COLUMNS",
     "LANGUAGE_SWAP_COLUMNS",
+    "LanguageSwapSettings",
     "feature_shift_columns",
     "language_swap_table",
     "paired_differences",
@@ -320,27 +323,12 @@ def _empty_table() -> pd.DataFrame:
     )
 
 
-def language_swap_table(
-    table: pd.DataFrame,
-    *,
-    features: np.ndarray | None = None,
-    groupings: Sequence[Sequence[str]] | None = None,
-    reference_language: str = "en",
-    n_boot: int = 1000,
-    ci_level: float = 0.95,
-    correction: Correction = "holm",
-    min_speakers: int = 2,
-    random_state: int = 0,
-) -> pd.DataFrame:
-    """Paired language-swap shifts per group, with bootstrap intervals and adjusted p-values.
+@dataclass(frozen=True, kw_only=True)
+class LanguageSwapSettings:
+    """Settings of :func:`language_swap_table` (each also a keyword argument of it).
 
     Parameters
     ----------
-    table : DataFrame
-        Per-utterance evaluation table (``speaker_id``, ``language``, outcome columns).
-    features : ndarray, shape (n_rows, D), optional
-        Predicted face features of the rows (computes the feature-shift outcomes; an
-        evaluation table written by the audit carries them as columns already).
     groupings : sequence of sequence of str, optional
         Speaker-attribute groupings; ``()`` is every speaker. Default: all, ethnicity, first
         language, ethnicity x first language, ethnicity x gender, ethnicity x age group
@@ -357,6 +345,39 @@ def language_swap_table(
         Groups with fewer speakers are left out.
     random_state : int
         Seed of the bootstrap.
+    """
+
+    groupings: Sequence[Sequence[str]] | None = None
+    reference_language: str = "en"
+    n_boot: int = 1000
+    ci_level: float = 0.95
+    correction: Correction = "holm"
+    min_speakers: int = 2
+    random_state: int = 0
+
+
+def language_swap_table(
+    table: pd.DataFrame,
+    settings: LanguageSwapSettings | None = None,
+    *,
+    features: np.ndarray | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Paired language-swap shifts per group, with bootstrap intervals and adjusted p-values.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Per-utterance evaluation table (``speaker_id``, ``language``, outcome columns).
+    settings : LanguageSwapSettings, optional
+        The settings; the defaults when omitted.
+    features : ndarray, shape (n_rows, D), optional
+        Predicted face features of the rows (computes the feature-shift outcomes; an
+        evaluation table written by the audit carries them as columns already).
+    **options
+        Fields of :class:`LanguageSwapSettings` (``groupings``, ``reference_language``,
+        ``n_boot``, ``ci_level``, ``correction``, ``min_speakers``, ``random_state``),
+        overriding ``settings``.
 
     Returns
     -------
@@ -376,23 +397,26 @@ def language_swap_table(
     >>> out.loc[0, ["grouping", "group", "outcome"]].tolist(), int(out.loc[0, "n_speakers"])
     (['all', 'zh-en', 'cos_sim'], 10)
     """
-    seed = check_random_state(random_state)
-    if correction not in CORRECTIONS:
-        raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
-    if not 0 < ci_level < 1:
-        raise AuditInputError(f"ci_level must be in (0, 1), got {ci_level!r}")
-    pairs = paired_differences(table, features=features, reference_language=reference_language)
+    opts = with_options(LanguageSwapSettings, settings, options, "language_swap_table")
+    seed = check_random_state(opts.random_state)
+    if opts.correction not in CORRECTIONS:
+        raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {opts.correction!r}")
+    if not 0 < opts.ci_level < 1:
+        raise AuditInputError(f"ci_level must be in (0, 1), got {opts.ci_level!r}")
+    pairs = paired_differences(table, features=features, reference_language=opts.reference_language)
     if pairs.empty:
         return _empty_table()
     data = _paired_outcomes(
-        pairs, n_boot=n_boot, seed=seed, ci_level=ci_level, min_speakers=min_speakers
-    )
+        pairs, n_boot=opts.n_boot, seed=seed, ci_level=opts.ci_level,
+        min_speakers=opts.min_speakers,
+    )  # fmt: skip
+    groupings = opts.groupings
     if groupings is None:
         groupings = [g for g in _DEFAULT_GROUPINGS if all(c in pairs.columns for c in g)]
     parts = [_grouping_rows(data, _checked_grouping(pairs, columns)) for columns in groupings]
     out = pd.concat(parts, ignore_index=True)
-    out["p_adjusted"] = adjust_p_values(out["p_value"].to_numpy(float), correction)
-    out["significant"] = out["p_adjusted"] < (1 - ci_level)
+    out["p_adjusted"] = adjust_p_values(out["p_value"].to_numpy(float), opts.correction)
+    out["significant"] = out["p_adjusted"] < (1 - opts.ci_level)
     return out[list(LANGUAGE_SWAP_COLUMNS)]
 
 

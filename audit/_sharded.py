@@ -24,14 +24,23 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from audit._evaluation_rows import RowsPart, evaluate_rows
+from audit._evaluation_rows import RowsPart, evaluate_rows, prepare_evaluation
+from s2f_data import atomic_open, file_digest
 
-__all__ = ["shard_key", "shard_ranges", "sharded_rows", "work_dir_for"]
+__all__ = [
+    "ShardedEvaluation",
+    "evaluate_distributed",
+    "shard_key",
+    "shard_ranges",
+    "sharded_rows",
+    "work_dir_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +79,6 @@ def shard_ranges(n_rows: int, batch_size: int, blocks_per_shard: int) -> list[tu
 
 def _save_parts(path: Path, key: str, start: int, stop: int, parts: Sequence[RowsPart]) -> None:
     """Write the blocks of one shard to ``path`` in one atomic step."""
-    from s2f_data import atomic_open
-
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {"key": key, "start": start, "stop": stop, "blocks": []}
     for b, part in enumerate(parts):
@@ -174,24 +181,48 @@ def sharded_rows(
     RuntimeError
         On rank 0, if a shard of another rank is missing after the barrier.
     """
+    from s2f_model import barrier  # lazily: s2f_model imports torch
+
+    ranges = shard_ranges(len(prep.frame), batch_size, blocks_per_shard)
+    work.mkdir(parents=True, exist_ok=True)
+    _run_own_shards(model, prep, ctx, ShardFiles(work=work, key=key, ranges=ranges),
+                    batch_size=batch_size, progress=progress)  # fmt: skip
+    barrier(ctx)
+    if not ctx.is_main:
+        return None
+    return _gather_shards(ShardFiles(work=work, key=key, ranges=ranges), ctx.world_size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShardFiles:
+    """Where the shards of one evaluation live and which rows each holds."""
+
+    work: Path
+    key: str
+    ranges: list[tuple[int, int]]
+
+    def path(self, k: int) -> Path:
+        """Return the file of shard ``k``."""
+        return self.work / f"shard-{k:06d}.npz"
+
+
+def _run_own_shards(
+    model: Any, prep: Any, ctx: Any, files: ShardFiles, *, batch_size: int, progress: bool
+) -> None:
+    """Compute this rank's shards that are not finished yet (shard k: rank k % world)."""
     from tqdm.auto import tqdm
 
-    from s2f_model._distributed import barrier
-
-    work.mkdir(parents=True, exist_ok=True)
-    ranges = shard_ranges(len(prep.frame), batch_size, blocks_per_shard)
-    mine = [k for k in range(len(ranges)) if k % ctx.world_size == ctx.rank]
+    mine = [k for k in range(len(files.ranges)) if k % ctx.world_size == ctx.rank]
     bar = tqdm(total=len(mine), desc="evaluate shards", disable=not (progress and ctx.is_main))
     n_reused = 0
     for k in mine:
-        start, stop = ranges[k]
-        path = work / f"shard-{k:06d}.npz"
-        if _load_parts(path, key, start, stop) is not None:
+        start, stop = files.ranges[k]
+        path = files.path(k)
+        if _load_parts(path, files.key, start, stop) is not None:
             n_reused += 1
         else:
-            _save_parts(
-                path, key, start, stop, _compute_shard(model, prep, start, stop, batch_size)
-            )
+            parts = _compute_shard(model, prep, start, stop, batch_size)
+            _save_parts(path, files.key, start, stop, parts)
         bar.update(1)
     bar.close()
     log.info(
@@ -199,18 +230,19 @@ def sharded_rows(
         ctx.rank,
         len(mine) - n_reused,
         n_reused,
-        work,
+        files.work,
     )
-    barrier(ctx)
-    if not ctx.is_main:
-        return None
+
+
+def _gather_shards(files: ShardFiles, world_size: int) -> list[RowsPart]:
+    """Every shard's blocks in row order (rank 0, after the barrier)."""
     parts: list[RowsPart] = []
-    for k, (start, stop) in enumerate(ranges):
-        path = work / f"shard-{k:06d}.npz"
-        loaded = _load_parts(path, key, start, stop)
+    for k, (start, stop) in enumerate(files.ranges):
+        path = files.path(k)
+        loaded = _load_parts(path, files.key, start, stop)
         if loaded is None:
             raise RuntimeError(
-                f"shard {path} (rows {start}-{stop}, rank {k % ctx.world_size}) is missing or "
+                f"shard {path} (rows {start}-{stop}, rank {k % world_size}) is missing or "
                 f"damaged after every rank finished; rerun the audit to compute it again"
             )
         parts.extend(loaded)
@@ -226,20 +258,28 @@ def remove_work_dir(work: Path) -> None:
         pass  # other inputs' shards are still there
 
 
-def evaluate_distributed(
-    model: Any,
-    manifest: Any,
-    manifest_path: Path,
-    checkpoint: Path,
-    out: Path,
-    ctx: Any,
-    *,
-    split: str | None,
-    input_seconds: Any,
-    voice_measures: Any,
-    batch_size: int = 32,
-    progress: bool = False,
-) -> tuple[Any, list[RowsPart] | None, Path]:
+@dataclass(frozen=True, kw_only=True)
+class ShardedEvaluation:
+    """What a sharded evaluation needs: model, data, outputs, process group and settings.
+
+    ``voice_measures`` is True (measure), False (skip) or a table of measures to reuse;
+    ``out`` is the audit folder (the shards live beside it, see :func:`work_dir_for`).
+    """
+
+    model: Any
+    manifest: Any
+    manifest_path: Path
+    checkpoint: Path
+    out: Path
+    ctx: Any
+    split: str | None
+    input_seconds: Any
+    voice_measures: Any
+    batch_size: int = 32
+    progress: bool = False
+
+
+def evaluate_distributed(job: ShardedEvaluation) -> tuple[Any, list[RowsPart] | None, Path]:
     """Prepare the evaluation and run this rank's shards (see :func:`sharded_rows`).
 
     Returns
@@ -251,37 +291,37 @@ def evaluate_distributed(
     work : pathlib.Path
         The shard folder (rank 0 removes it once the audit is published).
     """
-    import torch
+    import torch  # lazily: `import audit` stays torch-free
 
-    from audit._evaluation_rows import prepare_evaluation
-    from s2f_data import file_digest
-    from s2f_model._checkpoint import find_checkpoint
+    from s2f_model import find_checkpoint
 
-    prep = prepare_evaluation(model, manifest, split, input_seconds, voice_measures)
+    prep = prepare_evaluation(
+        job.model, job.manifest, job.split, job.input_seconds, job.voice_measures
+    )
     known = json.dumps(prep.known_measures, sort_keys=True, default=str)
     identity = {
-        "manifest_sha256": file_digest(manifest_path),
-        "checkpoint_sha256": file_digest(find_checkpoint(checkpoint)),
-        "split": split,
+        "manifest_sha256": file_digest(job.manifest_path),
+        "checkpoint_sha256": file_digest(find_checkpoint(job.checkpoint)),
+        "split": job.split,
         "n_rows": len(prep.frame),
-        "batch_size": batch_size,
+        "batch_size": job.batch_size,
         "blocks_per_shard": BLOCKS_PER_SHARD,
         "durations": list(prep.durations),
         "voice_measures": prep.measure_voice,
         "known_measures_sha256": hashlib.sha256(known.encode("utf-8")).hexdigest(),
-        "device_type": ctx.device.type,
+        "device_type": job.ctx.device.type,
         "torch": torch.__version__,
     }
     key = shard_key(identity)
-    work = work_dir_for(out, key)
+    work = work_dir_for(job.out, key)
     parts = sharded_rows(
-        model,
+        job.model,
         prep,
-        ctx,
+        job.ctx,
         work,
         key,
-        batch_size=batch_size,
+        batch_size=job.batch_size,
         blocks_per_shard=BLOCKS_PER_SHARD,
-        progress=progress,
+        progress=job.progress,
     )
     return prep, parts, work

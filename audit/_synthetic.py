@@ -8,6 +8,8 @@ with a known coefficient.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -114,11 +116,35 @@ def make_evaluation_table(
         if not isinstance(value, int | np.integer) or value < 1:
             raise AuditInputError(f"{name} must be a positive integer, got {value!r}")
     rng = np.random.default_rng(check_random_state(random_state))
-    n_utt = utterances_per_speaker
+    table, speakers = _speakers(rng, n_speakers, utterances_per_speaker, missing_rate, speaker_sd)
+    for target in ("gender", "age_group", "ethnicity"):
+        _add_judged(table, rng, target, speakers)
+    miss_age = rng.random(len(table)) < missing_rate
+    table.loc[miss_age, "recon_age_group"] = None
+    for j in range(len(_AGES)):
+        table.loc[miss_age, f"recon_age_group_p_{_AGES[j]}"] = np.nan
+    _add_features(table, rng, speakers.effect, gallery_size)
+    _add_craniofacial(table, rng, speakers.index, n_speakers)
+    return table
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Speakers:
+    """Per-utterance speaker draws that the outcome columns depend on."""
+
+    index: np.ndarray  # (n,) speaker of each utterance
+    codes: dict[str, np.ndarray]  # target -> (n,) true label code
+    effect: np.ndarray  # (n,) speaker effect on the logit of every agreement
+    f0: np.ndarray  # (n,) median F0 of each utterance
+
+
+def _speakers(
+    rng: np.random.Generator, n_speakers: int, n_utt: int, missing_rate: float, speaker_sd: float
+) -> tuple[pd.DataFrame, _Speakers]:
+    """Draw the speakers: manifest-like columns and what the outcomes depend on."""
     spk = np.repeat(np.arange(n_speakers), n_utt)
     n = len(spk)
     truth = SYNTHETIC_TRUTH
-    # Speaker-level demographics.
     gender_s = rng.integers(0, 2, n_speakers)
     age_s = rng.choice(4, n_speakers, p=(0.3, 0.3, 0.25, 0.15))
     eth_s = rng.choice(4, n_speakers, p=truth["ethnicity_shares"])
@@ -130,7 +156,6 @@ def make_evaluation_table(
     f0_speaker = np.where(gender_s == 1, truth["male_f0_hz"], truth["female_f0_hz"])
     f0_speaker = f0_speaker + rng.normal(0, 22, n_speakers)
     f0 = f0_speaker[spk] + rng.normal(0, 6, n)
-
     table = pd.DataFrame(
         {
             "utterance_id": [f"u{s:05d}_{i}" for s in range(n_speakers) for i in range(n_utt)],
@@ -146,44 +171,73 @@ def make_evaluation_table(
             "f0_median_hz": f0,
         }
     )
-    true_codes = {"gender": gender_s[spk], "age_group": age_s[spk], "ethnicity": eth_s[spk]}
-    vocab = {"gender": _GENDERS, "age_group": _AGES, "ethnicity": _ETHNICITIES}
-    shares = {
-        "gender": np.array([0.5, 0.5]),
-        "age_group": np.array([0.3, 0.3, 0.25, 0.15]),
-        "ethnicity": np.asarray(truth["ethnicity_shares"]),
-    }
-    for target, codes in true_codes.items():
-        labels = vocab[target]
-        # The judge on the true face mostly agrees with the recorded label.
-        judged, judged_p = _judge(rng, codes, np.full(n, 0.95), labels, shares[target])
-        for prefix in ("recon", "upper"):
-            key = f"{prefix}_{target}_agreement" if prefix == "upper" else f"{target}_agreement"
-            base = truth[key]
-            if isinstance(base, dict):
-                p0 = np.array([base[lab] for lab in labels])[judged]
-            else:
-                p0 = np.full(n, base)
-            logit = _logit(p0) + effect * (1.0 if prefix == "recon" else 0.5)
-            if target == "gender" and prefix == "recon":
-                # High-pitched male voices and low-pitched female voices are misjudged.
-                male = judged == 1
-                logit = logit - np.where(
-                    male, 0.05 * (f0 - truth["male_f0_hz"]), -0.05 * (f0 - truth["female_f0_hz"])
-                )
-            pred, probs = _judge(rng, judged, _sigmoid(logit), labels, shares[target])
-            table[f"{prefix}_{target}"] = np.array(labels)[pred]
-            if prefix == "recon":
-                for j, lab in enumerate(labels):
-                    table[f"recon_{target}_p_{lab}"] = probs[:, j]
-        table[f"true_{target}"] = np.array(labels)[judged]
-        for j, lab in enumerate(labels):
-            table[f"true_{target}_p_{lab}"] = judged_p[:, j]
-    miss_age = rng.random(n) < missing_rate
-    table.loc[miss_age, "recon_age_group"] = None
-    for j in range(len(_AGES)):
-        table.loc[miss_age, f"recon_age_group_p_{_AGES[j]}"] = np.nan
-    # Features and retrieval, better for speakers with a positive effect.
+    codes = {"gender": gender_s[spk], "age_group": age_s[spk], "ethnicity": eth_s[spk]}
+    return table, _Speakers(index=spk, codes=codes, effect=effect, f0=f0)
+
+
+_VOCABULARIES = {"gender": _GENDERS, "age_group": _AGES, "ethnicity": _ETHNICITIES}
+
+
+def _shares(target: str) -> np.ndarray:
+    if target == "gender":
+        return np.array([0.5, 0.5])
+    if target == "age_group":
+        return np.array([0.3, 0.3, 0.25, 0.15])
+    return np.asarray(SYNTHETIC_TRUTH["ethnicity_shares"])
+
+
+def _agreement_logit(
+    prefix: str, target: str, judged: np.ndarray, speakers: _Speakers
+) -> np.ndarray:
+    """Logit of agreement with the true face's judged label, for recon or upper."""
+    truth = SYNTHETIC_TRUTH
+    labels = _VOCABULARIES[target]
+    key = f"{prefix}_{target}_agreement" if prefix == "upper" else f"{target}_agreement"
+    base = truth[key]
+    n = len(judged)
+    p0 = (
+        np.array([base[lab] for lab in labels])[judged]
+        if isinstance(base, dict)
+        else np.full(n, base)
+    )
+    logit = _logit(p0) + speakers.effect * (1.0 if prefix == "recon" else 0.5)
+    if target == "gender" and prefix == "recon":
+        # High-pitched male voices and low-pitched female voices are misjudged.
+        male = judged == 1
+        f0 = speakers.f0
+        logit = logit - np.where(
+            male, 0.05 * (f0 - truth["male_f0_hz"]), -0.05 * (f0 - truth["female_f0_hz"])
+        )
+    return logit
+
+
+def _add_judged(
+    table: pd.DataFrame, rng: np.random.Generator, target: str, speakers: _Speakers
+) -> None:
+    """Judged labels (and probabilities) of the true face, reconstruction and upper bound."""
+    labels = _VOCABULARIES[target]
+    n = len(table)
+    # The judge on the true face mostly agrees with the recorded label.
+    judged, judged_p = _judge(
+        rng, speakers.codes[target], np.full(n, 0.95), labels, _shares(target)
+    )
+    for prefix in ("recon", "upper"):
+        logit = _agreement_logit(prefix, target, judged, speakers)
+        pred, probs = _judge(rng, judged, _sigmoid(logit), labels, _shares(target))
+        table[f"{prefix}_{target}"] = np.array(labels)[pred]
+        if prefix == "recon":
+            for j, lab in enumerate(labels):
+                table[f"recon_{target}_p_{lab}"] = probs[:, j]
+    table[f"true_{target}"] = np.array(labels)[judged]
+    for j, lab in enumerate(labels):
+        table[f"true_{target}_p_{lab}"] = judged_p[:, j]
+
+
+def _add_features(
+    table: pd.DataFrame, rng: np.random.Generator, effect: np.ndarray, gallery_size: int
+) -> None:
+    """Features and retrieval, better for speakers with a positive effect."""
+    n = len(table)
     table["cos_sim"] = np.clip(0.6 + 0.05 * effect + rng.normal(0, 0.05, n), -1, 1)
     table["l2"] = np.sqrt(np.maximum(2 - 2 * table["cos_sim"].to_numpy(), 0))
     table["l1"] = table["l2"] * 40 + rng.normal(0, 0.5, n)
@@ -191,10 +245,16 @@ def make_evaluation_table(
     rank = np.ceil(gallery_size * rng.beta(0.7, 0.7 + 3 * quality)).astype(int)
     table["retrieval_rank"] = np.clip(rank, 1, gallery_size)
     table["gallery_size"] = gallery_size
-    for measure, r in truth["craniofacial_r"].items():
+
+
+def _add_craniofacial(
+    table: pd.DataFrame, rng: np.random.Generator, spk: np.ndarray, n_speakers: int
+) -> None:
+    """Craniofacial measures of true face and reconstruction, correlated with known r."""
+    n = len(table)
+    for measure, r in SYNTHETIC_TRUTH["craniofacial_r"].items():
         x_s = rng.normal(0, 1, n_speakers)
         true = x_s[spk] + rng.normal(0, 0.1, n)
         recon = r * x_s[spk] + np.sqrt(1 - r**2) * rng.normal(0, 1, n)
         table[f"true_{measure}"] = true
         table[f"recon_{measure}"] = recon
-    return table

@@ -88,6 +88,31 @@ def _syllable_nuclei(
     return count
 
 
+def _check_wave(
+    wave: np.ndarray, sample_rate: int, pitch_floor: float, pitch_ceiling: float
+) -> float:
+    """Raise ValueError for a wave or setting :func:`voice_measures` cannot use; duration s."""
+    if wave.ndim != 1:
+        raise ValueError(
+            f"voice_measures expects a mono wave of shape (samples,), got {wave.shape}"
+        )
+    if not np.issubdtype(wave.dtype, np.floating) or not np.isfinite(wave).all():
+        raise ValueError("voice_measures expects a finite floating-point wave")
+    if not (isinstance(sample_rate, int | np.integer) and sample_rate >= 4000):
+        raise ValueError(f"sample_rate must be an integer >= 4000 Hz, got {sample_rate!r}")
+    if not 0 < pitch_floor < pitch_ceiling < sample_rate / 2:
+        raise ValueError(
+            f"need 0 < pitch_floor < pitch_ceiling < sample_rate / 2, got "
+            f"{pitch_floor}, {pitch_ceiling}, {sample_rate / 2}"
+        )
+    duration = len(wave) / sample_rate
+    if duration < MIN_DURATION_S:
+        raise ValueError(
+            f"utterance is {duration:.3f} s long; voice measures need at least {MIN_DURATION_S} s"
+        )
+    return duration
+
+
 def voice_measures(
     wave: np.ndarray,
     sample_rate: int,
@@ -134,25 +159,7 @@ def voice_measures(
     import parselmouth
 
     wave = np.asarray(wave)
-    if wave.ndim != 1:
-        raise ValueError(
-            f"voice_measures expects a mono wave of shape (samples,), got {wave.shape}"
-        )
-    if not np.issubdtype(wave.dtype, np.floating) or not np.isfinite(wave).all():
-        raise ValueError("voice_measures expects a finite floating-point wave")
-    if not (isinstance(sample_rate, int | np.integer) and sample_rate >= 4000):
-        raise ValueError(f"sample_rate must be an integer >= 4000 Hz, got {sample_rate!r}")
-    if not 0 < pitch_floor < pitch_ceiling < sample_rate / 2:
-        raise ValueError(
-            f"need 0 < pitch_floor < pitch_ceiling < sample_rate / 2, got "
-            f"{pitch_floor}, {pitch_ceiling}, {sample_rate / 2}"
-        )
-    duration = len(wave) / sample_rate
-    if duration < MIN_DURATION_S:
-        raise ValueError(
-            f"utterance is {duration:.3f} s long; voice measures need at least "
-            f"{MIN_DURATION_S} s"
-        )
+    duration = _check_wave(wave, sample_rate, pitch_floor, pitch_ceiling)
     sound = parselmouth.Sound(wave.astype(np.float64), sampling_frequency=float(sample_rate))
     pitch = sound.to_pitch(
         time_step=time_step, pitch_floor=pitch_floor, pitch_ceiling=pitch_ceiling

@@ -155,7 +155,7 @@ def parse_focus(values: list[str] | None) -> list[list[str]] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
-    from audit._run import audit_model
+    from audit import audit_model
 
     if args.n_boot < 1:
         raise ValueError(f"--n-boot must be at least 1, got {args.n_boot}")
