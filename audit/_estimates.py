@@ -50,12 +50,28 @@ _COLLAPSE_TOLERANCE = 1e-9
 
 @dataclass(frozen=True, kw_only=True)
 class TableSettings:
-    """Settings shared by every step of the group-metric tables (see `audit.metric_tables`)."""
+    """Settings of the group-metric tables (the keywords of `audit.metric_tables`).
 
-    reference: Reference
-    ci_level: float
-    ci_method: Literal["expanded", "percentile"]
-    min_group_size: int
+    Attributes
+    ----------
+    reference : {"overall", "best"}, mapping or None
+        Reference of the disparities; None computes none.
+    ci_level : float
+        Confidence level.
+    ci_method : {"expanded", "percentile"}
+        Interval method (see `audit.bootstrap_interval`).
+    min_group_size : int
+        Fewer speakers than this flags ``insufficient_data``; such groups stay in the table
+        but are left out of the p-value families and never flagged significant.
+    correction : {"holm", "bh", "none"}
+        Multiple-testing correction per family.
+    """
+
+    reference: Reference = "overall"
+    ci_level: float = 0.95
+    ci_method: Literal["expanded", "percentile"] = "expanded"
+    min_group_size: int = 10
+    correction: Literal["holm", "bh", "none"] = "holm"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,9 +11,10 @@ are then corrected together.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -126,9 +127,23 @@ def _check_reference(reference: Reference) -> None:
     )
 
 
-def _check_settings(table: pd.DataFrame, settings: TableSettings, correction: str) -> None:
+def _table_settings(settings: TableSettings | None, options: dict[str, Any]) -> TableSettings:
+    """Return ``settings`` (default: the defaults) with the keyword ``options`` replaced."""
+    names = {f.name for f in dataclasses.fields(TableSettings)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise TypeError(
+            f"metric_tables() got unexpected keyword argument(s) {unknown}; "
+            f"settings are {sorted(names)}"
+        )
+    base = TableSettings() if settings is None else settings
+    return dataclasses.replace(base, **options) if options else base
+
+
+def _check_settings(table: pd.DataFrame, settings: TableSettings) -> None:
     """Raise `AuditInputError` for an unusable reference, correction, group size or table."""
     _check_reference(settings.reference)
+    correction = settings.correction
     if correction not in CORRECTIONS:
         raise AuditInputError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
     min_group_size = settings.min_group_size
@@ -326,16 +341,15 @@ def _confusion_records(data: GroupingData, spec: MetricSpec, settings: TableSett
     return records
 
 
-def _metrics_frame(
-    records: list[dict], reference: Reference, correction: str, alpha: float
-) -> pd.DataFrame:
+def _metrics_frame(records: list[dict], settings: TableSettings) -> pd.DataFrame:
     """Return the metric table in `RECORD_COLUMNS` order with adjusted p-values and flags."""
+    correction, alpha = settings.correction, 1 - settings.ci_level
     metrics = pd.DataFrame.from_records(records)
     if metrics.empty:
         return pd.DataFrame(columns=list(RECORD_COLUMNS))
     extra_cols = [c for c in metrics.columns if c not in RECORD_COLUMNS]
     metrics = metrics[list(RECORD_COLUMNS) + extra_cols]
-    if reference is None:
+    if settings.reference is None:
         metrics = metrics.drop(columns=["null_se", "null_rate"])
         adjust_families(metrics, correction, alpha)
     else:
@@ -349,14 +363,11 @@ def metric_tables(
     specs: Sequence[MetricSpec],
     groupings: Sequence[Grouping],
     boot: SpeakerBootstrap,
+    settings: TableSettings | None = None,
     *,
     confusion: Sequence[MetricSpec] = (),
-    reference: Reference = "overall",
-    ci_level: float = 0.95,
-    ci_method: Literal["expanded", "percentile"] = "expanded",
-    min_group_size: int = 10,
-    correction: Literal["holm", "bh", "none"] = "holm",
     weights: np.ndarray | None = None,
+    **options: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Group-metric records (and confusion-matrix records) for every grouping.
 
@@ -370,24 +381,19 @@ def metric_tables(
         Groupings of the rows (see `audit.build_groupings`).
     boot : SpeakerBootstrap
         Bootstrap over the table's speakers.
+    settings : TableSettings, optional
+        Reference, confidence level, interval method, minimum group size and correction
+        (default: the `TableSettings` defaults: overall reference, 95%, expanded, 10, Holm).
     confusion : sequence of MetricSpec
         Confusion-count specs (see `audit.confusion_spec`) for the confusion table.
-    reference : {"overall", "best"}, mapping or None
-        Reference of the disparities; None computes none.
-    ci_level : float
-        Confidence level.
-    ci_method : {"expanded", "percentile"}
-        Interval method (see `audit.bootstrap_interval`).
-    min_group_size : int
-        Fewer speakers than this flags ``insufficient_data``; such groups stay in the table
-        but are left out of the p-value families and never flagged significant.
-    correction : {"holm", "bh", "none"}
-        Multiple-testing correction per family.
     weights : ndarray, shape (n_rows,), optional
-        Row weights (e.g. from `audit.raking_weights`): every metric becomes its weighted
-        version, and the metric table gains ``weight_sum`` and ``effective_n`` (Kish's
-        ``(sum w)^2 / sum w^2`` over the group's valid rows). The weights are taken as
-        fixed in the bootstrap. ``n_utterances`` stays the unweighted count.
+        Row weights (e.g. from `audit.raking_weights`), fixed in the bootstrap: every metric
+        becomes its weighted version, and the metric table gains ``weight_sum`` and
+        ``effective_n`` (Kish's ``(sum w)^2 / sum w^2`` over the group's valid rows);
+        ``n_utterances`` stays the unweighted count.
+    **options
+        Fields of `TableSettings` as keywords (``reference``, ``ci_level``, ``ci_method``,
+        ``min_group_size``, ``correction``), replacing those of ``settings``.
 
     Returns
     -------
@@ -396,18 +402,12 @@ def metric_tables(
     confusion : DataFrame
         Columns `CONFUSION_COLUMNS`.
     """
-    settings = TableSettings(
-        reference=reference,
-        ci_level=ci_level,
-        ci_method=ci_method,
-        min_group_size=min_group_size,
-    )
-    _check_settings(table, settings, correction)
+    settings = _table_settings(settings, options)
+    _check_settings(table, settings)
     columns = _StatColumns(len(table), [*specs, *confusion])
     weights = _check_weights(weights, len(table))
     stacked = columns.stacked if weights is None else columns.stacked * weights[:, None]
-    records: list[dict] = []
-    conf_records: list[dict] = []
+    records, conf_records = [], []
     for grouping in groupings:
         point, reps = boot.group_sums(stacked, grouping.codes, grouping.n_groups)
         data = GroupingData(
@@ -422,7 +422,7 @@ def metric_tables(
             records.extend(grouping_records(data, specs, settings))
         for spec in confusion:
             conf_records.extend(_confusion_records(data, spec, settings))
-    metrics = _metrics_frame(records, reference, correction, 1 - ci_level)
+    metrics = _metrics_frame(records, settings)
     conf = pd.DataFrame.from_records(conf_records, columns=list(CONFUSION_COLUMNS))
     return metrics, conf
 
