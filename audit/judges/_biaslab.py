@@ -6,23 +6,28 @@ Faces are split by face/speaker id into train / calibration / test; each attribu
 temperature-scaled on the calibration split, and the test split gives the judge's own
 accuracy and calibration error per group, which belong in every audit report.
 
-Saved as ``judge.safetensors`` (weights) + ``judge.json`` (config, vocabularies,
-temperatures, report); never pickle.
+This module renders the training faces and trains; the network, its settings and the saved
+form (``judge.safetensors`` + ``judge.json``, never pickle) are in
+:mod:`audit.judges._biaslab_model`, whose names are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from audit.judges._biaslab_model import (
+    BIASLAB_VOCABULARIES,
+    BiasLabJudge,
+    JudgeTrainConfig,
+    _build_net,
+    _to_tensor,
+    load_judge,
+)
 from audit.judges._calibration import expected_calibration_error, fit_temperature
 from audit.judges._errors import JudgeError
 from audit.judges._protocol import check_images
@@ -39,110 +44,6 @@ __all__ = [
     "train_biaslab_judge",
 ]
 
-#: The bias lab's label vocabularies (docs/architecture.md).
-BIASLAB_VOCABULARIES: dict[str, tuple[str, ...]] = {
-    "gender": ("female", "male"),
-    "age_group": ("18-29", "30-44", "45-59", "60+"),
-    "ethnicity": ("Asian", "Black", "Indian", "White"),
-}
-JUDGE_KIND = "biaslab-cnn"
-FORMAT_VERSION = 1
-_WEIGHTS = "judge.safetensors"
-_META = "judge.json"
-
-
-@dataclass(frozen=True)
-class JudgeTrainConfig:
-    """Settings of the bias-lab judge and its training.
-
-    Parameters
-    ----------
-    image_size : int
-        Side the images are resized to (pixels).
-    channels : tuple of int
-        Output channels of the four conv stages.
-    epochs, batch_size, lr, weight_decay : number
-        AdamW training settings (10% linear warm-up, then cosine decay).
-    fractions : tuple of float
-        Train / calibration / test fractions of the *face ids*.
-    blur_prob, lowres_prob : float
-        Probability of a Gaussian blur (sigma 0.6, 1.2 or 2 px at 64 px) and of a down-and-up
-        resampling to 25-50% of the side, per image.
-    noise_sd, shift_px, jitter : float
-        Maximum Gaussian noise SD (in [0, 1] units), maximum shift in pixels and maximum
-        brightness / contrast change.
-    """
-
-    image_size: int = 64
-    channels: tuple[int, int, int, int] = (24, 48, 96, 128)
-    epochs: int = 14
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    blur_prob: float = 0.5
-    lowres_prob: float = 0.3
-    noise_sd: float = 0.04
-    shift_px: int = 4
-    jitter: float = 0.08
-
-    def __post_init__(self) -> None:
-        if self.image_size < 16:
-            raise JudgeError(f"image_size must be >= 16, got {self.image_size}")
-        fr = self.fractions
-        if len(fr) != 3 or min(fr) <= 0 or abs(sum(fr) - 1) > 1e-9:
-            raise JudgeError(f"fractions must be 3 positive numbers summing to 1, got "
-                             f"{self.fractions}")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise JudgeError(f"need epochs >= 1 and batch_size >= 2, got {self.epochs}, "
-                             f"{self.batch_size}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> JudgeTrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`JudgeError`."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise JudgeError(f"unknown JudgeTrainConfig key(s) {unknown}; allowed {sorted(known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-
-def _build_net(cfg: JudgeTrainConfig, head_sizes: Sequence[int]) -> torch.nn.Module:
-    """CNN ``(batch, 3, S, S) in [0, 1] -> (batch, sum(head_sizes))`` logits."""
-    from torch import nn
-
-    c1, c2, c3, c4 = cfg.channels
-
-    def block(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
-        return [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-                nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-    return nn.Sequential(
-        *block(3, c1, stride=2), nn.MaxPool2d(2),  # S -> S/4
-        *block(c1, c2), nn.MaxPool2d(2),  # -> S/8
-        *block(c2, c3), nn.MaxPool2d(2),  # -> S/16
-        *block(c3, c4),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # (batch, c4)
-        nn.Dropout(0.2),
-        nn.Linear(c4, int(sum(head_sizes))),
-    )
-
-
-def _to_tensor(images: np.ndarray, size: int) -> torch.Tensor:
-    """``(N, H, W, 3)`` uint8 -> ``(N, 3, size, size)`` float in [0, 1] (antialiased)."""
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)  # (N, 3, H, W)
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                          align_corners=False)
-    return x.clamp_(0.0, 1.0)
-
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur with reflect padding: ``(B, 3, S, S) -> (B, 3, S, S)``."""
@@ -154,10 +55,8 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = (k / k.sum()).repeat(x.shape[1], 1)  # (C, 2r+1), one depthwise kernel per channel
     c = x.shape[1]
-    y = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k[:, None, None, :],
-                 groups=c)
-    return F.conv2d(F.pad(y, (0, 0, radius, radius), mode="reflect"), k[:, None, :, None],
-                    groups=c)
+    y = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k[:, None, None, :], groups=c)
+    return F.conv2d(F.pad(y, (0, 0, radius, radius), mode="reflect"), k[:, None, :, None], groups=c)
 
 
 def _augment(x: torch.Tensor, cfg: JudgeTrainConfig, gen: torch.Generator) -> torch.Tensor:
@@ -175,8 +74,9 @@ def _augment(x: torch.Tensor, cfg: JudgeTrainConfig, gen: torch.Generator) -> to
         zoom = 1 + 0.05 * (2 * u(b) - 1)
         angle = torch.deg2rad(5 * (2 * u(b) - 1))
         cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-        theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                             torch.stack([sin, cos, shift[:, 1]], 1)], 1)  # (B, 2, 3)
+        theta = torch.stack(
+            [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+        )  # (B, 2, 3)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     # blur with one of three strengths (0.6, 1.2, 2.0 px at 64 px), chosen per image
@@ -195,144 +95,6 @@ def _augment(x: torch.Tensor, cfg: JudgeTrainConfig, gen: torch.Generator) -> to
     x = (x - mean) * contrast + mean * gain
     x = x + cfg.noise_sd * u(b, 1, 1, 1) * torch.randn(x.shape, generator=gen)
     return x.clamp(0.0, 1.0)
-
-
-@dataclass
-class BiasLabJudge:
-    """A trained bias-lab judge (implements the :class:`~audit.judges.Judge` protocol).
-
-    Build one with :func:`train_biaslab_judge` or :func:`load_judge`.
-
-    Attributes
-    ----------
-    vocabularies : dict
-        Attribute -> labels (head order).
-    temperatures : dict
-        Attribute -> fitted temperature applied to that head's logits.
-    report : pandas.DataFrame
-        Held-out (test split) accuracy and calibration, one row per (attribute,
-        group_attribute, group); see :func:`train_biaslab_judge`.
-    config : JudgeTrainConfig
-        Architecture and training settings.
-    training : dict
-        Provenance: seed, counts per split, majority baselines, wall time.
-    """
-
-    net: Any
-    vocabularies: dict[str, tuple[str, ...]]
-    temperatures: dict[str, float]
-    config: JudgeTrainConfig
-    report: pd.DataFrame = field(default_factory=pd.DataFrame)
-    training: dict[str, Any] = field(default_factory=dict)
-    name: str = JUDGE_KIND
-
-    def _logits(self, images: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
-        import torch
-
-        images = check_images(images)
-        self.net.eval()
-        outs = []
-        with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                x = _to_tensor(images[start : start + batch_size], self.config.image_size)
-                outs.append(self.net(x).numpy().astype(np.float64))
-        z = np.concatenate(outs) if outs else np.zeros((0, self._n_out()))
-        result, start = {}, 0
-        for attr, labels in self.vocabularies.items():
-            result[attr] = z[:, start : start + len(labels)]
-            start += len(labels)
-        return result
-
-    def _n_out(self) -> int:
-        return sum(len(v) for v in self.vocabularies.values())
-
-    def predict_proba(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """Calibrated probabilities ``attribute -> (N, K)`` for ``(N, H, W, 3)`` uint8 images.
-
-        Images of any size are resized (antialiased bilinear) to ``config.image_size``.
-        """
-        from scipy.special import softmax
-
-        return {attr: softmax(z / self.temperatures[attr], axis=1)
-                for attr, z in self._logits(images).items()}
-
-    def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write ``judge.safetensors`` and ``judge.json`` into ``folder``; return the folder."""
-        from safetensors.torch import save as st_save
-
-        from s2f_data import atomic_write_bytes, atomic_write_text
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
-        atomic_write_bytes(folder / _WEIGHTS, st_save(state))
-        meta = {
-            "kind": JUDGE_KIND,
-            "format_version": FORMAT_VERSION,
-            "name": self.name,
-            "config": self.config.to_dict(),
-            "head_order": list(self.vocabularies),  # output columns follow this order
-            "vocabularies": {k: list(v) for k, v in self.vocabularies.items()},
-            "temperatures": self.temperatures,
-            "report": json.loads(self.report.to_json(orient="records")),
-            "training": self.training,
-        }
-        atomic_write_text(folder / _META, json.dumps(meta, indent=2) + "\n")
-        return folder
-
-
-def load_judge(folder: str | os.PathLike[str]) -> BiasLabJudge:
-    """Load a judge saved by :meth:`BiasLabJudge.save` (safetensors + JSON, no pickle).
-
-    Parameters
-    ----------
-    folder : path-like
-        Folder holding ``judge.json`` and ``judge.safetensors``.
-
-    Returns
-    -------
-    BiasLabJudge
-        In eval mode.
-
-    Raises
-    ------
-    JudgeError
-        If a file is missing, the kind or format version is unknown, or the weights do not
-        match the config; the message names the file.
-    """
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    meta_path, weights_path = folder / _META, folder / _WEIGHTS
-    for path in (meta_path, weights_path):
-        if not path.is_file():
-            raise JudgeError(f"{path}: missing; a saved judge folder holds {_META} and {_WEIGHTS}")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise JudgeError(f"{meta_path}: not valid JSON: {err}") from err
-    if meta.get("kind") != JUDGE_KIND or meta.get("format_version") != FORMAT_VERSION:
-        raise JudgeError(
-            f"{meta_path}: kind {meta.get('kind')!r} version {meta.get('format_version')!r}; "
-            f"expected {JUDGE_KIND!r} version {FORMAT_VERSION}"
-        )
-    cfg = JudgeTrainConfig.from_dict(meta["config"])
-    vocab = {k: tuple(meta["vocabularies"][k]) for k in meta["head_order"]}
-    net = _build_net(cfg, [len(v) for v in vocab.values()])
-    try:
-        net.load_state_dict(load_file(weights_path))
-    except (RuntimeError, OSError) as err:
-        raise JudgeError(f"{weights_path}: weights do not match {meta_path}: {err}") from err
-    net.eval()
-    return BiasLabJudge(
-        net=net,
-        vocabularies=vocab,
-        temperatures={k: float(v) for k, v in meta["temperatures"].items()},
-        config=cfg,
-        report=pd.DataFrame(meta["report"]),
-        training=meta.get("training", {}),
-        name=meta.get("name", JUDGE_KIND),
-    )
 
 
 def render_judge_dataset(
@@ -359,21 +121,32 @@ def render_judge_dataset(
     from s2f_data.biaslab.faces import render_face, sample_face_params
 
     rng = np.random.default_rng(seed)
-    cells = [(g, a, e) for g in BIASLAB_VOCABULARIES["gender"]
-             for a in BIASLAB_VOCABULARIES["age_group"]
-             for e in BIASLAB_VOCABULARIES["ethnicity"]]
+    cells = [
+        (g, a, e)
+        for g in BIASLAB_VOCABULARIES["gender"]
+        for a in BIASLAB_VOCABULARIES["age_group"]
+        for e in BIASLAB_VOCABULARIES["ethnicity"]
+    ]
     order = rng.permutation(n_faces) % len(cells)
     images = np.empty((n_faces, size, size, 3), dtype=np.uint8)
     rows = []
     for i, c in enumerate(order):
         gender, age_group, ethnicity = cells[c]
         face_size = float(rng.standard_normal())
-        params = sample_face_params(rng, ethnicity=ethnicity, gender=gender,
-                                    age_group=age_group, face_size=face_size)
+        params = sample_face_params(
+            rng, ethnicity=ethnicity, gender=gender, age_group=age_group, face_size=face_size
+        )
         image, _ = render_face(params, size)
         images[i] = image
-        rows.append({"face_id": f"face{i:05d}", "gender": gender, "age_group": age_group,
-                     "ethnicity": ethnicity, "face_size": face_size})
+        rows.append(
+            {
+                "face_id": f"face{i:05d}",
+                "gender": gender,
+                "age_group": age_group,
+                "ethnicity": ethnicity,
+                "face_size": face_size,
+            }
+        )
     return images, pd.DataFrame(rows)
 
 
@@ -400,8 +173,9 @@ def _encode(labels: pd.DataFrame, vocab: Mapping[str, tuple[str, ...]]) -> np.nd
         col = labels[attr].astype("string")
         bad = sorted(set(col.dropna()) - set(names))
         if bad:
-            raise JudgeError(f"labels column {attr!r}: unknown label(s) {bad}; "
-                             f"vocabulary {list(names)}")
+            raise JudgeError(
+                f"labels column {attr!r}: unknown label(s) {bad}; vocabulary {list(names)}"
+            )
         index = {n: k for k, n in enumerate(names)}
         codes[:, j] = [index[v] if v in index else -1 for v in col.fillna("\0")]
     return codes
@@ -429,14 +203,20 @@ def _report(
                     mask &= (labels[gattr].astype("string") == g).fillna(False).to_numpy()
                 n = int(mask.sum())
                 acc = float((p[mask].argmax(1) == y[mask]).mean()) if n else float("nan")
-                rows.append({
-                    "attribute": attr, "group_attribute": gattr, "group": g, "n": n,
-                    "accuracy": acc,
-                    "majority_accuracy": float((y[mask] == majority[attr]).mean())
-                    if n else float("nan"),
-                    "ece": expected_calibration_error(p[mask], y[mask]),
-                    "ece_uncalibrated": expected_calibration_error(raw[mask], y[mask]),
-                })
+                rows.append(
+                    {
+                        "attribute": attr,
+                        "group_attribute": gattr,
+                        "group": g,
+                        "n": n,
+                        "accuracy": acc,
+                        "majority_accuracy": float((y[mask] == majority[attr]).mean())
+                        if n
+                        else float("nan"),
+                        "ece": expected_calibration_error(p[mask], y[mask]),
+                        "ece_uncalibrated": expected_calibration_error(raw[mask], y[mask]),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -478,8 +258,7 @@ def train_biaslab_judge(
     """
     import time
 
-    import torch
-    import torch.nn.functional as F
+    import torch  # lazily: `import audit.judges` stays torch-free
 
     t0 = time.perf_counter()
     cfg = config or JudgeTrainConfig()
@@ -487,23 +266,84 @@ def train_biaslab_judge(
     images = check_images(images)
     groups = np.asarray(groups).astype(str)
     if len(labels) != len(images) or len(groups) != len(images):
-        raise JudgeError(f"images ({len(images)}), labels ({len(labels)}) and groups "
-                         f"({len(groups)}) must have the same length")
+        n = (len(images), len(labels), len(groups))
+        raise JudgeError(
+            f"images ({n[0]}), labels ({n[1]}) and groups ({n[2]}) must have the same length"
+        )
     labels = labels.reset_index(drop=True)
     codes = _encode(labels, vocab)
     split = _split_groups(groups, cfg.fractions, seed)
-    x_all = _to_tensor(images, cfg.image_size)  # (N, 3, S, S)
-    y_all = torch.from_numpy(codes)
-    sizes = [len(v) for v in vocab.values()]
-    offsets = np.cumsum([0, *sizes])
+    net = _fit_net(
+        _to_tensor(images, cfg.image_size),  # (N, 3, S, S)
+        torch.from_numpy(codes),
+        np.flatnonzero(split == 0),
+        [len(v) for v in vocab.values()],
+        cfg,
+        seed,
+    )
+    judge = BiasLabJudge(
+        net=net, vocabularies=vocab, temperatures=dict.fromkeys(vocab, 1.0), config=cfg
+    )
+    majority = _calibrate_and_report(judge, images, codes, split, labels)
+    judge.training = _provenance(seed, split, groups, majority, vocab)
+    judge.training["train_seconds"] = round(time.perf_counter() - t0, 2)
+    judge.training["torch_version"] = torch.__version__
+    return judge
 
+
+def _provenance(
+    seed: int,
+    split: np.ndarray,
+    groups: np.ndarray,
+    majority: Mapping[str, int],
+    vocab: Mapping[str, tuple[str, ...]],
+) -> dict[str, object]:
+    """Return the judge's ``training`` record: seed, counts per split, majority labels."""
+    return {
+        "seed": int(seed),
+        "n_images": {
+            "train": int((split == 0).sum()),
+            "calibration": int((split == 1).sum()),
+            "test": int((split == 2).sum()),
+        },
+        "n_faces": {
+            name: len(np.unique(groups[split == k]))
+            for k, name in enumerate(("train", "calibration", "test"))
+        },
+        "majority_label": {a: vocab[a][m] if m >= 0 else None for a, m in majority.items()},
+    }
+
+
+def _head_loss(z: torch.Tensor, yb: torch.Tensor, offsets: np.ndarray) -> torch.Tensor:
+    """Sum over heads of the cross-entropy on the images whose label is known."""
+    import torch.nn.functional as F
+
+    loss = z.new_zeros(())
+    for j in range(len(offsets) - 1):
+        known = yb[:, j] >= 0
+        if known.any():
+            loss = loss + F.cross_entropy(z[known, offsets[j] : offsets[j + 1]], yb[known, j])
+    return loss
+
+
+def _fit_net(
+    x_all: torch.Tensor,
+    y_all: torch.Tensor,
+    train_idx: np.ndarray,
+    sizes: Sequence[int],
+    cfg: JudgeTrainConfig,
+    seed: int,
+) -> torch.nn.Module:
+    """Train the CNN on rows ``train_idx`` (AdamW, warm-up then cosine decay); eval mode."""
+    import torch
+
+    offsets = np.cumsum([0, *sizes])
     gen = torch.Generator().manual_seed(int(seed))
     # Weight init and dropout draw from torch's global generator: fork it so that the
     # caller's global state is restored afterwards, and seed the fork.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         net = _build_net(cfg, sizes).to(memory_format=torch.channels_last)
-        train_idx = np.flatnonzero(split == 0)
         steps_per_epoch = max(1, int(np.ceil(len(train_idx) / cfg.batch_size)))
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         total = cfg.epochs * steps_per_epoch
@@ -522,50 +362,47 @@ def train_biaslab_judge(
                 idx = torch.from_numpy(order[start : start + cfg.batch_size])
                 if len(idx) < 2:
                     continue  # BatchNorm needs two images
-                xb = _augment(x_all[idx], cfg, gen).contiguous(
-                    memory_format=torch.channels_last)
-                yb = y_all[idx]
-                z = net(xb)
-                loss = z.new_zeros(())
-                for j in range(len(sizes)):
-                    known = yb[:, j] >= 0
-                    if known.any():
-                        loss = loss + F.cross_entropy(
-                            z[known, offsets[j] : offsets[j + 1]], yb[known, j])
+                xb = _augment(x_all[idx], cfg, gen).contiguous(memory_format=torch.channels_last)
+                loss = _head_loss(net(xb), y_all[idx], offsets)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 sched.step()
     net.eval()
-    net = net.to(memory_format=torch.contiguous_format)
+    return net.to(memory_format=torch.contiguous_format)
 
-    judge = BiasLabJudge(net=net, vocabularies=vocab, temperatures=dict.fromkeys(vocab, 1.0),
-                         config=cfg)
+
+def _calibrate_and_report(
+    judge: BiasLabJudge,
+    images: np.ndarray,
+    codes: np.ndarray,
+    split: np.ndarray,
+    labels: pd.DataFrame,
+) -> dict[str, int]:
+    """Fit each head's temperature on the calibration split; report on the test split.
+
+    Returns the training split's majority label code per attribute (-1: no label).
+    """
+    from scipy.special import softmax
+
+    vocab = judge.vocabularies
     logits = judge._logits(images)
     cal, test = split == 1, split == 2
     for j, attr in enumerate(vocab):
         known = cal & (codes[:, j] >= 0)
         judge.temperatures[attr] = fit_temperature(logits[attr][known], codes[known, j])
-    from scipy.special import softmax
-
     calibrated = {a: softmax(z[test] / judge.temperatures[a], axis=1) for a, z in logits.items()}
     raw = {a: softmax(z[test], axis=1) for a, z in logits.items()}
     majority = {}
     for j, attr in enumerate(vocab):
         train_codes = codes[split == 0, j]
         train_codes = train_codes[train_codes >= 0]
-        majority[attr] = int(np.bincount(train_codes, minlength=len(vocab[attr])).argmax()) \
-            if len(train_codes) else -1
-    judge.report = _report(calibrated, codes[test], raw, labels[test].reset_index(drop=True),
-                           vocab, majority)
-    judge.training = {
-        "seed": int(seed),
-        "n_images": {"train": int((split == 0).sum()), "calibration": int(cal.sum()),
-                     "test": int(test.sum())},
-        "n_faces": {name: len(np.unique(groups[split == k]))
-                    for k, name in enumerate(("train", "calibration", "test"))},
-        "majority_label": {a: vocab[a][m] if m >= 0 else None for a, m in majority.items()},
-        "train_seconds": round(time.perf_counter() - t0, 2),
-        "torch_version": torch.__version__,
-    }
-    return judge
+        majority[attr] = (
+            int(np.bincount(train_codes, minlength=len(vocab[attr])).argmax())
+            if len(train_codes)
+            else -1
+        )
+    judge.report = _report(
+        calibrated, codes[test], raw, labels[test].reset_index(drop=True), vocab, majority
+    )
+    return majority
