@@ -91,6 +91,46 @@ def _label_metric(metric: str, labels: list[str], label: str | None) -> Callable
     raise AuditInputError(f"unknown label metric {metric!r}")
 
 
+def _metric_inputs(
+    table: pd.DataFrame, metric: str, target: str | None, label: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Callable[..., float]]:
+    """Return ``y_true``, ``y_pred``, the valid-row mask and the metric function of ``metric``.
+
+    ``metric`` is a name the user passes (one of `FAIRLEARN_METRICS`), so ``recall@K`` is
+    read from it; audit tables never carry meaning in a name.
+    """
+    match = re.fullmatch(r"recall@(\d+)", metric)
+    if match:
+        rank = pd.to_numeric(table["retrieval_rank"], errors="coerce").to_numpy(float)
+        hit = (rank <= int(match.group(1))).astype(float)
+        return hit, hit, np.isfinite(rank), _weighted_mean
+    if metric in ("cos_sim", "l1", "l2"):
+        if metric not in table.columns:
+            raise AuditInputError(f"column {metric!r} is not in the evaluation table")
+        values = pd.to_numeric(table[metric], errors="coerce").to_numpy(float)
+        return values, values, np.isfinite(values), _weighted_mean
+    if metric.removeprefix("upper_") in ("agreement", "kappa", "macro_recall", "recall"):
+        return _label_inputs(table, metric, target, label)
+    raise AuditInputError(f"metric must be one of {FAIRLEARN_METRICS}, got {metric!r}")
+
+
+def _label_inputs(
+    table: pd.DataFrame, metric: str, target: str | None, label: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Callable[..., float]]:
+    """Judged labels (true and reconstructed or upper bound) of a label metric."""
+    if target is None:
+        raise AuditInputError(f"metric {metric!r} needs target=<judged attribute>")
+    source = "upper" if metric.startswith("upper_") else "recon"
+    for col in (f"true_{target}", f"{source}_{target}"):
+        if col not in table.columns:
+            raise AuditInputError(f"column {col!r} is not in the evaluation table")
+    truth = _labels_of(table[f"true_{target}"])
+    pred = _labels_of(table[f"{source}_{target}"])
+    valid = (truth.notna() & pred.notna()).to_numpy()
+    func = _label_metric(metric, label_vocabulary(table, target), label)
+    return truth.to_numpy(object), pred.to_numpy(object), valid, func
+
+
 def to_metric_frame(
     table: pd.DataFrame,
     metric: str,
@@ -138,33 +178,7 @@ def to_metric_frame(
     features = (
         [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
     )
-    match = re.fullmatch(r"recall@(\d+)", metric)
-    if match:
-        rank = pd.to_numeric(table["retrieval_rank"], errors="coerce").to_numpy(float)
-        valid = np.isfinite(rank)
-        y_true = (rank <= int(match.group(1))).astype(float)
-        y_pred, func = y_true, _weighted_mean
-    elif metric in ("cos_sim", "l1", "l2"):
-        if metric not in table.columns:
-            raise AuditInputError(f"column {metric!r} is not in the evaluation table")
-        values = pd.to_numeric(table[metric], errors="coerce").to_numpy(float)
-        valid = np.isfinite(values)
-        y_true = y_pred = values
-        func = _weighted_mean
-    elif metric.removeprefix("upper_") in ("agreement", "kappa", "macro_recall", "recall"):
-        if target is None:
-            raise AuditInputError(f"metric {metric!r} needs target=<judged attribute>")
-        source = "upper" if metric.startswith("upper_") else "recon"
-        for col in (f"true_{target}", f"{source}_{target}"):
-            if col not in table.columns:
-                raise AuditInputError(f"column {col!r} is not in the evaluation table")
-        truth = _labels_of(table[f"true_{target}"])
-        pred = _labels_of(table[f"{source}_{target}"])
-        valid = (truth.notna() & pred.notna()).to_numpy()
-        y_true, y_pred = truth.to_numpy(object), pred.to_numpy(object)
-        func = _label_metric(metric, label_vocabulary(table, target), label)
-    else:
-        raise AuditInputError(f"metric must be one of {FAIRLEARN_METRICS}, got {metric!r}")
+    y_true, y_pred, valid, func = _metric_inputs(table, metric, target, label)
     sens = {}
     for col in features:
         codes, levels = column_levels(table, col)
