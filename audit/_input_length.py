@@ -20,9 +20,7 @@ log = logging.getLogger(__name__)
 #: Input durations (seconds) compared by ``input_seconds="auto"``: the paper's 3 s vs 6 s.
 AUTO_INPUT_SECONDS: tuple[float, ...] = (3.0, 6.0)
 #: Per-duration columns: ``<name>_<tag>`` with ``tag = input_seconds_tag(seconds)``.
-INPUT_LENGTH_COLUMNS: tuple[str, ...] = (
-    "cos_sim", "l1", "l2", "retrieval_rank", "speech_seconds"
-)
+INPUT_LENGTH_COLUMNS: tuple[str, ...] = ("cos_sim", "l1", "l2", "retrieval_rank", "speech_seconds")
 
 InputSeconds = Sequence[float] | Literal["auto", "none"] | None
 
