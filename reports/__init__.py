@@ -5,7 +5,7 @@ comparison, what :func:`audit.compare_audits` returns) into one HTML file with i
 figures, plus CSV/JSON exports of every table shown and an optional PDF.
 """
 
-from reports._compare import render_comparison
+from reports._compare import check_comparable, render_comparison
 from reports._load import LoadedAudit, load_audit
 from reports._pdf import html_to_pdf
 from reports._report import render_report
@@ -16,6 +16,7 @@ __all__ = [
     "ChromiumError",
     "IncompatibleAuditsError",
     "LoadedAudit",
+    "check_comparable",
     "html_to_pdf",
     "load_audit",
     "render_comparison",

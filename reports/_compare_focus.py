@@ -30,6 +30,16 @@ _WORDS = {
     "too_few": "too few speakers to say",
 }
 _TESTED = ("grew", "shrank", "no_change")
+#: Words for the audit's seed verdicts (`audit._compare_focus.SEED_VERDICTS` codes).
+_SEED_WORDS = {
+    "seed_noise": "seed spread larger than the change: retraining with another seed moves "
+    "this gap more than the arms differ",
+    "beyond_seed_noise": "changed beyond speaker and seed noise",
+    "within_noise": "no change beyond speaker and seed noise",
+    "one_checkpoint": "one checkpoint per arm: training noise not measured",
+    "too_few": "too few speakers to say",
+    "value_unchanged": "value identical under A and B",
+}
 
 
 def _finite(value: Any) -> bool:
@@ -46,6 +56,72 @@ def _p(value: Any) -> str:
     if not _finite(value):
         return "—"
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _has_seeds(rec: Mapping[str, Any]) -> bool:
+    """Whether a focus record comes from arms with several checkpoints in one arm at least."""
+    n_a, n_b = rec.get("n_seeds_a"), rec.get("n_seeds_b")
+    return "seed_verdict" in rec and _finite(n_a) and _finite(n_b) and max(n_a, n_b) > 1
+
+
+def _interval(rec: Mapping[str, Any], low: str, high: str) -> str:
+    if not _finite(rec.get(low)):
+        return "—"
+    return f"{_pts(rec.get(low), True)} to {_pts(rec.get(high), True)}"
+
+
+def _seed_cells(rec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Describe what the seeds say about one focus group (arms of several checkpoints)."""
+    if not _has_seeds(rec):
+        return None
+    sd = rec.get("seed_sd")
+    verdict = str(rec.get("seed_verdict"))
+    return {
+        "ci_with_seeds": _interval(rec, "change_ci_low", "change_ci_high"),
+        "ci_speakers": _interval(rec, "speaker_ci_low", "speaker_ci_high"),
+        "seed_sd": f"{100 * sd:.1f}" if _finite(sd) else "—",
+        "verdict": verdict,
+        "verdict_text": _SEED_WORDS.get(verdict, verdict),
+        "raw": {
+            key: rec.get(key)
+            for key in (
+                "change_ci_low",
+                "change_ci_high",
+                "speaker_ci_low",
+                "speaker_ci_high",
+                "seed_sd",
+            )
+        },
+    }
+
+
+def _seed_answer(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One sentence on training noise for arms of several checkpoints (else empty)."""
+    seeded = [r for r in rows if _has_seeds(r)]
+    if not seeded:
+        return ""
+    n_a, n_b = int(seeded[0]["n_seeds_a"]), int(seeded[0]["n_seeds_b"])
+    judged = [
+        r
+        for r in seeded
+        if r.get("seed_verdict") in ("seed_noise", "beyond_seed_noise", "within_noise")
+    ]
+    noisy = [r for r in judged if r.get("seed_verdict") == "seed_noise"]
+    head = f"Training seeds ({n_a} checkpoint(s) in A, {n_b} in B): "
+    if not judged:
+        return head + "no focus group could be judged against the seed spread."
+    if not noisy:
+        return (
+            head + f"for each of the {len(judged)} tested focus group(s) the seed-to-seed "
+            "spread of the gap is smaller than its change between the arms."
+        )
+    names = ", ".join(str(r.get("group_label")) for r in noisy[:3])
+    more = f" and {len(noisy) - 3} more" if len(noisy) > 3 else ""
+    return (
+        head + f"for {len(noisy)} of {len(judged)} tested focus group(s) ({names}{more}) the "
+        "seed-to-seed spread of the gap is larger than its change between the arms: "
+        "retraining one recipe with another seed moves these gaps more than the recipes differ."
+    )
 
 
 def _row(rec: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,6 +144,7 @@ def _row(rec: Mapping[str, Any]) -> dict[str, Any]:
         "p": _p(rec.get("p_adjusted")),
         "verdict": verdict,
         "verdict_text": _WORDS.get(verdict, verdict),
+        "seed": _seed_cells(rec),
         "raw": {
             key: rec.get(key)
             for key in ("change", "change_sim_low", "change_sim_high", "p_adjusted")
@@ -159,11 +236,14 @@ def focus_context(records: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]
     dict
         ``available`` (False when the comparison has no focus table), ``answer`` (one
         sentence), ``rows`` (the first `FOCUS_ROWS`), ``folded`` (the others),
-        ``figure`` and ``figure_caption``.
+        ``figure`` and ``figure_caption``; for arms of several checkpoints ``seeds`` (True),
+        ``seed_answer`` (one sentence on the seed spread) and each row's ``seed`` (the
+        change's interval with and without seed variance, the seed SD and the audit's seed
+        verdict in words).
     """
     records = list(records or [])
     if not records:
-        return {"available": False, "rows": [], "folded": [], "figure": None}
+        return {"available": False, "rows": [], "folded": [], "figure": None, "seeds": False}
     questions = list(dict.fromkeys(str(r.get("question")) for r in records))
     rows = [_row(r) for r in records]
     plot, caption = _figure(records)
@@ -171,6 +251,8 @@ def focus_context(records: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]
         "available": True,
         "questions": [q.replace(" x ", " × ") for q in questions],
         "answer": _answer(records, questions),
+        "seed_answer": _seed_answer(records),
+        "seeds": any(_has_seeds(r) for r in records),
         "rows": rows[:FOCUS_ROWS],
         "folded": rows[FOCUS_ROWS:],
         "figure": plot,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit import audit_model, resolve_judge
+from audit import audit_model, paired_comparison, resolve_judge
 from reports import render_comparison, render_report
 from s2f_data import atomic_write_text
 from s2f_data.biaslab import PopulationSpec, generate_population
@@ -30,7 +30,7 @@ _MARKER = ".stage.json"
 _STARTED = ".stage-started.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DemoSettings:
     """Sizes of the demo run.
 
@@ -363,10 +363,13 @@ def run_demo(
             if preset == "web-skewed" and "report" not in paths:
                 paths["report"] = render_report(paths["audit_web-skewed"], out / "report.html")
     paths["face_side"] = face_side
+    side_a = audits["web-skewed"] if seeds > 1 else audits["web-skewed"][0]
+    side_b = audits["representative"] if seeds > 1 else audits["representative"][0]
     paths["compare"] = render_comparison(
-        audits["web-skewed"] if seeds > 1 else audits["web-skewed"][0],
-        audits["representative"] if seeds > 1 else audits["representative"][0],
+        side_a,
+        side_b,
         out / "compare.html",
+        comparison=paired_comparison(side_a, side_b),  # audit computes, reports renders
         # with several seeds each audit is named after its seed folder: name the arms instead
         title="Comparison: web-skewed (A) versus representative (B)" if seeds > 1 else None,
     )

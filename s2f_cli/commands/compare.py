@@ -105,10 +105,15 @@ def _arms(args: argparse.Namespace) -> tuple[list[Path], list[Path], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command."""
-    from reports import render_comparison
+    """Run the command: the audit package compares, the reports package renders."""
+    # lazy: audit and reports load pandas and Jinja; `s2f-audit --help` stays light
+    from audit import paired_comparison
+    from reports import check_comparable, load_audit, render_comparison
 
     arm_a, arm_b, words = _arms(args)
+    first, *others = [load_audit(p) for p in [*arm_a, *arm_b]]
+    for other in others:  # refuse other rows or labels before the bootstrap runs
+        check_comparable(first, other)
     parts = ["s2f-audit", NAME, *words, "--out", args.out]
     if args.pdf:
         parts.append("--pdf")
@@ -121,14 +126,16 @@ def run(args: argparse.Namespace) -> int:
         parts += ["--n-boot", str(args.n_boot)]
         options["n_boot"] = args.n_boot
     single = len(arm_a) == 1 and len(arm_b) == 1 and args.arm_a is None
+    side_a = str(arm_a[0]) if single else [str(p) for p in arm_a]
+    side_b = str(arm_b[0]) if single else [str(p) for p in arm_b]
     out = render_comparison(
-        str(arm_a[0]) if single else [str(p) for p in arm_a],
-        str(arm_b[0]) if single else [str(p) for p in arm_b],
+        side_a,
+        side_b,
         args.out,
+        comparison=paired_comparison(side_a, side_b, **options),
         pdf=args.pdf,
         title=args.title,
         command=shlex.join(parts),
-        compare_options=options,
     )
     log.info("wrote %s (%d checkpoints in A, %d in B)", out, len(arm_a), len(arm_b))
     return 0

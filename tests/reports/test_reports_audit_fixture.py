@@ -257,18 +257,11 @@ def test_comparison_of_real_audits(tmp_path):
 
 
 @pytest.mark.slow  # the paired bootstrap of audit.compare_audits takes 20-60 s here
-def test_paired_comparison_numbers_equal_compare_audits(tmp_path, monkeypatch):
-    import audit
+def test_paired_comparison_numbers_equal_compare_audits(tmp_path):
+    from audit import compare_audits
 
-    captured = {}
-    original = audit.compare_audits
-
-    def spy(a, b, **options):
-        captured.update(original(a, b, **options))
-        return captured
-
-    monkeypatch.setattr(audit, "compare_audits", spy)
-    out = render_comparison(FIXTURE, FIXTURE, tmp_path / "p.html", compare_options={"n_boot": 20})
+    captured = compare_audits(FIXTURE, FIXTURE, n_boot=20)
+    out = render_comparison(FIXTURE, FIXTURE, tmp_path / "p.html", comparison=captured)
     soup = soup_of(out)
     assert soup.find(id="paired-note") is not None
     rows = rows_by_source(soup)

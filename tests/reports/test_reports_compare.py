@@ -8,16 +8,10 @@ import pytest
 from report_fixtures import XSS, make_audit, write_audit
 from report_helpers import rows_by_source, soup_of, table_cells
 
-from reports import IncompatibleAuditsError, render_comparison
-from reports._compare import unpaired_comparison
-
-
-@pytest.fixture
-def no_paired(monkeypatch):
-    """Make sure the unpaired path is taken even once audit.compare_audits exists."""
-    import audit
-
-    monkeypatch.delattr(audit, "compare_audits", raising=False)
+from audit import paired_comparison
+from reports import AuditFormatError, IncompatibleAuditsError, render_comparison
+from reports._compare import NO_COMPARISON
+from reports._compare_unpaired import unpaired_comparison
 
 
 def _pair(tmp_path):
@@ -34,7 +28,9 @@ def _pair(tmp_path):
 
 def test_unpaired_comparison_side_by_side(tmp_path):
     pa, pb = _pair(tmp_path)
-    out = render_comparison(pa, pb, tmp_path / "cmp" / "compare.html")
+    comparison = paired_comparison(pa, pb)  # no evaluation.csv: the audit says why
+    assert comparison.tables is None
+    out = render_comparison(pa, pb, tmp_path / "cmp" / "compare.html", comparison=comparison)
     soup = soup_of(out)
     assert soup.find(id="unpaired-note") is not None
     note = soup.find(id="unpaired-note").get_text(" ", strip=True)
@@ -71,12 +67,34 @@ def test_unpaired_comparison_side_by_side(tmp_path):
     assert exported[0]["value_b"] == 0.2
 
 
-def test_unpaired_when_audit_has_no_compare(tmp_path, no_paired):
+def test_unpaired_when_no_comparison_is_passed(tmp_path):
     pa, pb = _pair(tmp_path)
-    for path in (pa, pb):
+    for path in (pa, pb):  # evaluation tables exist, but the renderer never computes
         (path.parent / "evaluation.csv").write_text("utterance_id\n", encoding="utf-8")
     soup = soup_of(render_comparison(pa, pb, tmp_path / "c.html"))
-    assert "has no compare_audits" in soup.find(id="unpaired-note").get_text()
+    assert NO_COMPARISON in soup.find(id="unpaired-note").get_text()
+    assert "audit.paired_comparison" in NO_COMPARISON
+
+
+def test_compare_modules_never_import_audit():
+    """The renderer only renders: no compare module imports audit (nor through importlib)."""
+    import ast
+    from pathlib import Path
+
+    import reports
+
+    files = sorted(Path(reports.__file__).parent.glob("_compare*.py"))
+    assert len(files) >= 5
+    for file in files:
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.split(".")[0] in ("audit", "importlib") for n in names), (file, names)
 
 
 def test_unpaired_matches_records_by_identity():
@@ -117,8 +135,7 @@ def test_refuses_different_label_sets(tmp_path):
         render_comparison(make_audit(), b, tmp_path / "c.html")
 
 
-def test_paired_results_from_audit_are_rendered(tmp_path, monkeypatch):
-    calls = []
+def test_paired_results_from_audit_are_rendered(tmp_path):
     frame = pd.DataFrame(
         {
             "metric": ["ethnicity_agreement"],
@@ -131,19 +148,8 @@ def test_paired_results_from_audit_are_rendered(tmp_path, monkeypatch):
             "p_value": [0.012],
         }
     )
-
-    def compare_audits(a, b, **options):
-        calls.append((a, b, options))
-        return {"headline": frame}
-
-    import audit
-
-    monkeypatch.setattr(audit, "compare_audits", compare_audits, raising=False)
     pa, pb = _pair(tmp_path)
-    for path in (pa, pb):
-        (path.parent / "evaluation.csv").write_text("utterance_id\n", encoding="utf-8")
-    out = render_comparison(pa, pb, tmp_path / "p.html", compare_options={"n_boot": 7})
-    assert calls == [(pa, pb, {"n_boot": 7})]
+    out = render_comparison(pa, pb, tmp_path / "p.html", comparison={"headline": frame})
     soup = soup_of(out)
     assert soup.find(id="paired-note") is not None and soup.find(id="unpaired-note") is None
     cells = table_cells(soup, "paired_headline")
@@ -152,13 +158,21 @@ def test_paired_results_from_audit_are_rendered(tmp_path, monkeypatch):
     assert cells[0]["difference"]["text"] == "0.050 [0.010, 0.090]"
 
 
-def test_paired_result_of_wrong_type_is_an_error(tmp_path, monkeypatch):
-    import audit
-    from reports import AuditFormatError
-
-    monkeypatch.setattr(audit, "compare_audits", lambda a, b: 42, raising=False)
+@pytest.mark.parametrize(
+    ("comparison", "message"),
+    [
+        (42, r"comparison is a int; expected a mapping"),
+        ({"paired": 42}, r"comparison table 'paired' is a int; expected a DataFrame"),
+    ],
+)
+def test_comparison_of_wrong_type_is_an_error(tmp_path, comparison, message):
     pa, pb = _pair(tmp_path)
-    for path in (pa, pb):
-        (path.parent / "evaluation.csv").write_text("utterance_id\n", encoding="utf-8")
-    with pytest.raises(AuditFormatError, match=r"returned int; expected a DataFrame"):
-        render_comparison(pa, pb, tmp_path / "c.html")
+    with pytest.raises(AuditFormatError, match=message):
+        render_comparison(pa, pb, tmp_path / "c.html", comparison=comparison)
+    assert not (tmp_path / "c.html").exists()
+
+
+def test_unknown_layout_option_is_refused(tmp_path):
+    pa, pb = _pair(tmp_path)
+    with pytest.raises(TypeError, match=r"unexpected option\(s\) \['compare_options'\]"):
+        render_comparison(pa, pb, tmp_path / "c.html", compare_options={"n_boot": 7})

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from report_cdp import Browser, page_problems
 
-from audit import AuditResult, data_identity, make_evaluation_table
+from audit import AuditResult, data_identity, make_evaluation_table, paired_comparison
 from reports import render_comparison
 
 pytestmark = pytest.mark.browser  # needs /usr/bin/chromium; deselect with -m "not browser"
@@ -32,7 +32,7 @@ def opened(tmp_path_factory):
             root / name, evaluation=table
         )
         paths.append(root / name / "audit.json")
-    out = render_comparison(*paths, root / "compare.html")
+    out = render_comparison(*paths, root / "compare.html", comparison=paired_comparison(*paths))
     browser = Browser(timeout=60)
     try:
         session = browser.navigate(out, viewport=(WIDTH, HEIGHT))

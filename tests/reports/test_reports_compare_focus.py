@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 from report_helpers import soup_of
 
-from audit import AuditResult, compare_audits, data_identity, make_evaluation_table
+from audit import (
+    AuditResult,
+    compare_audits,
+    data_identity,
+    make_evaluation_table,
+    paired_comparison,
+)
 from reports import render_comparison
 
 CELL = "language=en x ethnicity=Asian"
@@ -44,7 +50,8 @@ def audits(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(audits, tmp_path_factory):
-    out = render_comparison(*audits, tmp_path_factory.mktemp("page") / "compare.html")
+    folder = tmp_path_factory.mktemp("page")
+    out = render_comparison(*audits, folder / "compare.html", comparison=paired_comparison(*audits))
     return soup_of(out)
 
 

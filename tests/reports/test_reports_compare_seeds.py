@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from report_helpers import soup_of
 
-from audit import AuditResult, compare_arm_audits, data_identity, make_evaluation_table
+from audit import (
+    AuditResult,
+    compare_arm_audits,
+    data_identity,
+    make_evaluation_table,
+    paired_comparison,
+)
 from reports import IncompatibleAuditsError, render_comparison
 from reports._compare_seeds import seed_rows, seed_verdict
 
@@ -42,7 +48,8 @@ def arms(tmp_path_factory):
 
 
 def test_seeds_section_shows_the_audits_numbers_and_verdicts(arms, tmp_path):
-    out = render_comparison(arms["a"], arms["b"], tmp_path / "c.html")
+    comparison = paired_comparison(arms["a"], arms["b"])
+    out = render_comparison(arms["a"], arms["b"], tmp_path / "c.html", comparison=comparison)
     soup = soup_of(out)
     assert "3" in soup.find(id="meta").get_text() and soup.find(id="arm-b") is not None
     expected = compare_arm_audits(arms["a"], arms["b"])["paired"]
@@ -75,7 +82,8 @@ def test_seeds_section_shows_the_audits_numbers_and_verdicts(arms, tmp_path):
 
 
 def test_one_checkpoint_per_arm_says_training_noise_is_not_measured(arms, tmp_path):
-    out = render_comparison(arms["a"][0], arms["b"][0], tmp_path / "one.html")
+    one = paired_comparison(arms["a"][0], arms["b"][0])
+    out = render_comparison(arms["a"][0], arms["b"][0], tmp_path / "one.html", comparison=one)
     soup = soup_of(out)
     assert soup.find(id="one-seed-note") is not None and soup.find(id="seeds") is None
 
