@@ -55,8 +55,10 @@ from s2f_model._face_side_io import (
 from s2f_model._frontend import AudioFrontEnd, fit_clip, random_clip_start
 from s2f_model._losses import (
     DecoderLoss,
+    DecoderLossWeights,
     Speech2FaceLoss,
     StandardizedVoiceLoss,
+    WarpSettings,
     decoder_losses,
     speech2face_loss,
     standardized_voice_loss,
@@ -94,6 +96,7 @@ __all__ = [
     "ConfigError",
     "DecoderConfig",
     "DecoderLoss",
+    "DecoderLossWeights",
     "DistContext",
     "FaceConfig",
     "FaceDataset",
@@ -120,6 +123,7 @@ __all__ = [
     "VoiceEncoder",
     "VoiceFaceDataset",
     "VoiceLayerShape",
+    "WarpSettings",
     "WeightImportError",
     "augment_faces",
     "barrier",

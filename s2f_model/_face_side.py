@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 __all__ = ["FaceSideResult", "FaceSideSettings", "face_features", "pretrain_face_side"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FaceSideSettings:
     """Settings of the face-side pretraining (the shipped weights use the defaults).
 
@@ -54,6 +54,10 @@ class FaceSideSettings:
     targets_weight : float
         Weight of the person-parameter regression (mean squared error of standardised
         targets) against the three cross-entropies (weight 1 each).
+    face_size_weight : float
+        Extra weight of the face-size column of the regression (standardised squared error),
+        on top of its 1/43 share in ``targets_weight``: a 6 % scale per standard deviation is
+        the subtlest person parameter and the voice side predicts it.
     invariance_weight : float
         Weight of the scene-invariance penalty: mean squared fc7 distance between the two
         scenes of a person over the mean squared distance between two persons.
@@ -71,6 +75,7 @@ class FaceSideSettings:
     decoder_lr: float = 1e-3
     invariance_weight: float = 1.0
     targets_weight: float = 3.0
+    face_size_weight: float = 0.0
     landmark_weight: float = 100.0
     texture_weight: float = 10.0
     embedding_weight: float = 1.0
@@ -140,7 +145,9 @@ def _encoder_loss(
         labels = torch.from_numpy(getattr(data, name))[rep]
         parts[name] = f.cross_entropy(getattr(heads, name)(feats), labels)
     target = (torch.from_numpy(data.targets)[rep] - mean) / std
-    parts["targets"] = f.mse_loss(heads.targets(feats), target)
+    predicted = heads.targets(feats)
+    parts["targets"] = f.mse_loss(predicted, target)
+    parts["face_size"] = f.mse_loss(predicted[:, 0], target[:, 0])  # PERSON_TARGETS[0]
     pair = feats.view(-1, 2, feats.shape[1])  # (B, 2, D)
     # within-person over between-person spread: shrinking or killing features cannot lower
     # it (a penalty relative to the feature norm drove the ReLUs to zero within 20 steps)
@@ -152,6 +159,7 @@ def _encoder_loss(
         + parts["ethnicity"]
         + parts["age_group"]
         + s.targets_weight * parts["targets"]
+        + s.face_size_weight * parts["face_size"]
         + s.invariance_weight * parts["invariance"]
     )
     return total, {k: float(v.detach()) for k, v in parts.items()}
@@ -216,7 +224,7 @@ def _train_decoder(
     gen: torch.Generator,
     losses: dict[str, list[float]],
 ) -> None:
-    from s2f_model._losses import decoder_losses
+    from s2f_model._losses import DecoderLossWeights, WarpSettings, decoder_losses
 
     cfg = model.cfg
     first = data.images[:, 0]
@@ -238,12 +246,12 @@ def _train_decoder(
             marks[idx],
             model.face_encoder,
             mean_face=dec.mean_face,
-            landmark_weight=s.landmark_weight,
-            texture_weight=s.texture_weight,
-            embedding_weight=s.embedding_weight,
-            border_per_side=cfg.decoder.warp_border_points,
-            regularization=cfg.decoder.warp_regularization,
-            grid_size=cfg.decoder.warp_grid_size,
+            weights=DecoderLossWeights(s.landmark_weight, s.texture_weight, s.embedding_weight),
+            warp=WarpSettings(
+                cfg.decoder.warp_border_points,
+                cfg.decoder.warp_regularization,
+                cfg.decoder.warp_grid_size,
+            ),
         )
         opt.zero_grad(set_to_none=True)
         parts.total.backward()
@@ -330,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder-steps", type=int, default=defaults.encoder_steps)
     ap.add_argument("--decoder-steps", type=int, default=defaults.decoder_steps)
     ap.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    ap.add_argument("--encoder-lr", type=float, default=defaults.encoder_lr)
+    ap.add_argument("--face-size-weight", type=float, default=defaults.face_size_weight)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # same bits on every run: one thread, fixed reduction order
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -339,13 +349,16 @@ def main(argv: list[str] | None = None) -> int:
         encoder_steps=args.encoder_steps,
         decoder_steps=args.decoder_steps,
         batch_size=args.batch_size,
+        encoder_lr=args.encoder_lr,
+        face_size_weight=args.face_size_weight,
     )
     result = pretrain_face_side(settings)
     card = result.card()
     card["command"] = (
         f"python -m s2f_model.face_side --seed {args.seed} --persons {args.persons} "
         f"--encoder-steps {args.encoder_steps} --decoder-steps {args.decoder_steps} "
-        f"--batch-size {args.batch_size} --out DIR"
+        f"--batch-size {args.batch_size} --encoder-lr {args.encoder_lr} "
+        f"--face-size-weight {args.face_size_weight} --out DIR"
     )
     path = save_face_side(result.model, args.out, card)
     print(f"wrote {path} ({result.seconds})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import torch
@@ -14,8 +15,10 @@ from s2f_model._warp import warp_image
 
 __all__ = [
     "DecoderLoss",
+    "DecoderLossWeights",
     "Speech2FaceLoss",
     "StandardizedVoiceLoss",
+    "WarpSettings",
     "decoder_losses",
     "speech2face_loss",
     "standardized_voice_loss",
@@ -56,6 +59,28 @@ class DecoderLoss(NamedTuple):
     landmark: Tensor
     texture: Tensor
     embedding: Tensor
+
+
+@dataclass(frozen=True)
+class DecoderLossWeights:
+    """Weights of the three face-decoder terms (Cole et al.): landmarks, texture, embedding."""
+
+    landmark: float = 100.0
+    texture: float = 1.0
+    embedding: float = 1.0
+
+
+@dataclass(frozen=True)
+class WarpSettings:
+    """Thin-plate warp of the texture target (:func:`~s2f_model._warp.warp_image`).
+
+    Use the decoder's ``warp_border_points``, ``warp_regularization`` and (optionally)
+    ``warp_grid_size``; ``grid_size=None`` evaluates the spline at every pixel.
+    """
+
+    border_per_side: int = 5
+    regularization: float = 1e-3
+    grid_size: int | None = None
 
 
 def _check_pair(a: Tensor, b: Tensor, names: str) -> None:
@@ -189,12 +214,15 @@ def standardized_voice_loss(
         if aux_outputs is None or aux_labels is None:
             raise ValueError("aux_classes given without aux_outputs and aux_labels")
         batch = z_speech.shape[0]
-        if aux_outputs.shape != (batch, sum(aux_classes)) or \
-                aux_labels.shape != (batch, len(aux_classes)):
+        if aux_outputs.shape != (batch, sum(aux_classes)) or aux_labels.shape != (
+            batch,
+            len(aux_classes),
+        ):
             raise ValueError(
                 f"aux_outputs {tuple(aux_outputs.shape)} and aux_labels "
                 f"{tuple(aux_labels.shape)} must be ({batch}, {sum(aux_classes)}) and "
-                f"({batch}, {len(aux_classes)})")
+                f"({batch}, {len(aux_classes)})"
+            )
         aux = aux + _aux_loss(aux_outputs, aux_labels, aux_classes)
     total = mse + cosine_weight * cos + aux_weight * aux
     return StandardizedVoiceLoss(total, mse, cos, aux)
@@ -224,13 +252,9 @@ def decoder_losses(
     face_encoder: FaceEncoder | None = None,
     *,
     mean_face: Tensor | None = None,
-    landmark_weight: float = 100.0,
-    texture_weight: float = 1.0,
-    embedding_weight: float = 1.0,
+    weights: DecoderLossWeights = DecoderLossWeights(),
     texture_target: Literal["texture", "image"] = "texture",
-    border_per_side: int = 5,
-    regularization: float = 1e-3,
-    grid_size: int | None = None,
+    warp: WarpSettings = WarpSettings(),
 ) -> DecoderLoss:
     """Face-decoder losses of Cole et al.: landmark MSE, texture L1, embedding similarity.
 
@@ -244,16 +268,16 @@ def decoder_losses(
         ``(batch, 68, 2)`` their normalised landmarks.
     face_encoder : FaceEncoder or None
         For the embedding term: ``-cos(fc7(output.image), fc7(images))`` (batch mean);
-        ``None`` (or ``embedding_weight=0``) skips it (reported as 0).
+        ``None`` (or ``weights.embedding=0``) skips it (reported as 0).
     mean_face : torch.Tensor or None
         ``(68, 2)``, required for ``texture_target="texture"``.
-    landmark_weight, texture_weight, embedding_weight : float
+    weights : DecoderLossWeights
         Term weights.
     texture_target : {"texture", "image"}
         ``"texture"`` (Cole et al.): L1 between ``output.texture`` and the true face warped
         from its landmarks to the mean face; ``"image"``: L1 between ``output.image`` and the
         true face.
-    border_per_side, regularization, grid_size : int, float, int or None
+    warp : WarpSettings
         Warp settings for the texture target (use the decoder's ``warp_*`` settings).
 
     Returns
@@ -267,8 +291,10 @@ def decoder_losses(
             f"target images {tuple(images.shape)} do not match output {tuple(output.image.shape)}"
         )
     if landmarks.shape != output.landmarks.shape:
-        raise ValueError(f"target landmarks {tuple(landmarks.shape)} do not match output "
-                         f"{tuple(output.landmarks.shape)}")
+        raise ValueError(
+            f"target landmarks {tuple(landmarks.shape)} do not match output "
+            f"{tuple(output.landmarks.shape)}"
+        )
     if texture_target not in {"texture", "image"}:
         raise ValueError(f"texture_target must be 'texture' or 'image', got {texture_target!r}")
     lm = F.mse_loss(output.landmarks, landmarks)
@@ -278,16 +304,22 @@ def decoder_losses(
         batch = images.shape[0]
         mean = mean_face.to(images.dtype).expand(batch, -1, -1)
         with torch.no_grad():
-            target = warp_image(images, landmarks, mean, border_per_side=border_per_side,
-                                regularization=regularization, grid_size=grid_size)
+            target = warp_image(
+                images,
+                landmarks,
+                mean,
+                border_per_side=warp.border_per_side,
+                regularization=warp.regularization,
+                grid_size=warp.grid_size,
+            )
         tex = F.l1_loss(output.texture, target)
     else:
         tex = F.l1_loss(output.image, images)
-    if face_encoder is not None and embedding_weight > 0:
+    if face_encoder is not None and weights.embedding > 0:
         with torch.no_grad():
             true_emb = face_encoder.features(images)
         emb = -F.cosine_similarity(face_encoder.features(output.image), true_emb, dim=1).mean()
     else:
         emb = lm.new_zeros(())
-    total = landmark_weight * lm + texture_weight * tex + embedding_weight * emb
+    total = weights.landmark * lm + weights.texture * tex + weights.embedding * emb
     return DecoderLoss(total, lm, tex, emb)

@@ -26,7 +26,13 @@ from torch import Tensor, nn
 from s2f_model._config import S2FConfig, TrainConfig
 from s2f_model._data import VoiceFaceDataset
 from s2f_model._distributed import DistContext
-from s2f_model._losses import decoder_losses, speech2face_loss, standardized_voice_loss
+from s2f_model._losses import (
+    DecoderLossWeights,
+    WarpSettings,
+    decoder_losses,
+    speech2face_loss,
+    standardized_voice_loss,
+)
 from s2f_model._shard_train import ShardTrainingSet, shard_voice_batches
 from s2f_model._train_step import augment_faces, compute_in_batches, derive_seed, parts_dict
 from s2f_model._voice_targets import target_stats
@@ -97,11 +103,10 @@ class DecoderStageLoss(nn.Module):
                 landmarks,
                 model.face_encoder,
                 mean_face=model.face_decoder.mean_face,
-                landmark_weight=loss.landmark_weight,
-                texture_weight=loss.texture_weight,
-                embedding_weight=loss.embedding_weight,
-                border_per_side=dec.warp_border_points,
-                regularization=dec.warp_regularization,
+                weights=DecoderLossWeights(
+                    loss.landmark_weight, loss.texture_weight, loss.embedding_weight
+                ),
+                warp=WarpSettings(dec.warp_border_points, dec.warp_regularization),
             )
         )
 

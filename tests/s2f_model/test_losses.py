@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from s2f_model import S2FConfig, build_model, decoder_losses, speech2face_loss
+from s2f_model import (
+    DecoderLossWeights,
+    S2FConfig,
+    build_model,
+    decoder_losses,
+    speech2face_loss,
+)
 from s2f_model._face_decoder import FaceOutput
 
 
@@ -25,8 +31,9 @@ class _IdentityFC8:
 def test_speech2face_loss_hand_worked_example():
     v_face = torch.tensor([[3.0, 4.0]])
     v_speech = torch.tensor([[0.0, 1.0]])
-    out = speech2face_loss(v_speech, v_face, _IdentityDecoder(), _IdentityFC8(),
-                           lambda1=0.5, lambda2=2.0, T=2.0)
+    out = speech2face_loss(
+        v_speech, v_face, _IdentityDecoder(), _IdentityFC8(), lambda1=0.5, lambda2=2.0, T=2.0
+    )
     # L1: |3 - 0| + |4 - 1| = 6.
     assert float(out.decoder_l1) == pytest.approx(6.0)
     # Normalised: (0.6, 0.8) vs (0, 1): 0.6^2 + 0.2^2 = 0.4.
@@ -102,16 +109,19 @@ def test_speech2face_loss_errors():
     with pytest.raises(ValueError, match=r"v_speech and v_face must both be \(batch, "):
         speech2face_loss(torch.zeros(2, 3), torch.zeros(2, 4), _IdentityDecoder(), _IdentityFC8())
     with pytest.raises(ValueError, match="temperature T must be > 0, got 0"):
-        speech2face_loss(torch.zeros(2, 3), torch.zeros(2, 3), _IdentityDecoder(),
-                         _IdentityFC8(), T=0)
+        speech2face_loss(
+            torch.zeros(2, 3), torch.zeros(2, 3), _IdentityDecoder(), _IdentityFC8(), T=0
+        )
 
 
 # ---------------------------------------------------------------- decoder losses
 def _output(batch=2, size=16, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return FaceOutput(torch.rand(batch, 3, size, size, generator=g),
-                      torch.rand(batch, 68, 2, generator=g) * 0.5 + 0.25,
-                      torch.rand(batch, 3, size, size, generator=g))
+    return FaceOutput(
+        torch.rand(batch, 3, size, size, generator=g),
+        torch.rand(batch, 68, 2, generator=g) * 0.5 + 0.25,
+        torch.rand(batch, 3, size, size, generator=g),
+    )
 
 
 def test_decoder_losses_hand_computed_image_mode():
@@ -119,8 +129,14 @@ def test_decoder_losses_hand_computed_image_mode():
     g = torch.Generator().manual_seed(5)
     images = torch.rand(2, 3, 16, 16, generator=g)
     marks = torch.rand(2, 68, 2, generator=g)
-    res = decoder_losses(out, images, marks, None, landmark_weight=3.0, texture_weight=2.0,
-                         texture_target="image")
+    res = decoder_losses(
+        out,
+        images,
+        marks,
+        None,
+        weights=DecoderLossWeights(landmark=3.0, texture=2.0),
+        texture_target="image",
+    )
     lm = ((out.landmarks - marks) ** 2).sum() / marks.numel()
     tex = (out.image - images).abs().sum() / images.numel()
     assert float(res.landmark) == pytest.approx(float(lm), rel=1e-6)
@@ -145,11 +161,20 @@ def test_decoder_texture_target_is_the_face_unwarped_to_the_mean():
 def test_decoder_embedding_term_is_negative_cosine():
     model = build_model(S2FConfig.compact(), seed=0).eval()
     g = torch.Generator().manual_seed(2)
-    out = FaceOutput(torch.rand(3, 3, 64, 64, generator=g), torch.rand(3, 68, 2, generator=g),
-                     torch.rand(3, 3, 64, 64, generator=g))
+    out = FaceOutput(
+        torch.rand(3, 3, 64, 64, generator=g),
+        torch.rand(3, 68, 2, generator=g),
+        torch.rand(3, 3, 64, 64, generator=g),
+    )
     images = torch.rand(3, 3, 64, 64, generator=g)
-    res = decoder_losses(out, images, out.landmarks, model.face_encoder, texture_target="image",
-                         landmark_weight=0.0, texture_weight=0.0, embedding_weight=2.0)
+    res = decoder_losses(
+        out,
+        images,
+        out.landmarks,
+        model.face_encoder,
+        texture_target="image",
+        weights=DecoderLossWeights(0.0, 0.0, 2.0),
+    )
     with torch.no_grad():
         a = model.encode_face(out.image).double().numpy()
         b = model.encode_face(images).double().numpy()
@@ -178,8 +203,15 @@ def test_standardized_voice_loss_hand_worked_example():
     # one head of 2 classes, one regression head; sample 2 has no class label
     aux = torch.tensor([[0.0, math.log(3.0), 0.5], [5.0, -5.0, -1.0]], dtype=torch.float64)
     labels = torch.tensor([[1.0, 1.5], [float("nan"), 0.0]], dtype=torch.float64)
-    out = standardized_voice_loss(z_s, z_f, cosine_weight=2.0, aux_outputs=aux,
-                                  aux_labels=labels, aux_classes=(2, 1), aux_weight=0.5)
+    out = standardized_voice_loss(
+        z_s,
+        z_f,
+        cosine_weight=2.0,
+        aux_outputs=aux,
+        aux_labels=labels,
+        aux_classes=(2, 1),
+        aux_weight=0.5,
+    )
     mse = (0 + 1 + 0 + 0) / 4  # mean over batch and dimensions
     cos = 1 - (1 / math.sqrt(2) + 1) / 2  # cosines: 1/sqrt(2) and 1
     ce = -math.log(3 / 4)  # softmax([0, log 3])[1] = 3/4, only sample 1 labelled
@@ -197,14 +229,15 @@ def test_standardized_voice_loss_skips_empty_heads_and_detaches_target():
     z_f = torch.randn(3, 4, requires_grad=True)
     aux = torch.randn(3, 3, requires_grad=True)
     labels = torch.full((3, 2), float("nan"))  # no labels at all: heads add 0
-    out = standardized_voice_loss(z_s, z_f, aux_outputs=aux, aux_labels=labels,
-                                  aux_classes=(3, 0))
+    out = standardized_voice_loss(z_s, z_f, aux_outputs=aux, aux_labels=labels, aux_classes=(3, 0))
     assert float(out.auxiliary) == 0.0
     out.total.backward()
     assert z_f.grad is None and z_s.grad is not None
-    with pytest.raises(ValueError, match=r"aux_outputs \(3, 3\) and aux_labels \(3, 2\) must "
-                                         r"be \(3, 4\) and \(3, 2\)"):
-        standardized_voice_loss(z_s, z_f, aux_outputs=aux, aux_labels=labels,
-                                aux_classes=(3, 1))
+    with pytest.raises(
+        ValueError,
+        match=r"aux_outputs \(3, 3\) and aux_labels \(3, 2\) must "
+        r"be \(3, 4\) and \(3, 2\)",
+    ):
+        standardized_voice_loss(z_s, z_f, aux_outputs=aux, aux_labels=labels, aux_classes=(3, 1))
     with pytest.raises(ValueError, match="aux_classes given without"):
         standardized_voice_loss(z_s, z_f, aux_classes=(2,))
