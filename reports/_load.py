@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reports._v1 import upgrade_v1
 from reports.exceptions import AuditFormatError
 
 __all__ = ["LoadedAudit", "load_audit"]
 
 #: Top-level keys every audit.json carries (docs/architecture.md).
 REQUIRED_KEYS = ("schema_version", "tables")
-#: schema versions this renderer understands.
-SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+#: schema versions this renderer understands (version 1 is read through `upgrade_v1`).
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1, 2})
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class LoadedAudit:
     Attributes
     ----------
     audit : dict
-        The parsed audit.json.
+        The parsed audit.json; a version-1 audit with the keys of version 2 derived
+        (`reports._v1.upgrade_v1`), so records say what they are in every version.
     folder : Path or None
         Folder of the audit.json (artifacts such as sample faces are relative to it); None when
         the audit was given as a dict.
@@ -45,6 +47,12 @@ class LoadedAudit:
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """The ``tables`` mapping: table name -> list of records."""
         return self.audit["tables"]
+
+    @property
+    def table_sections(self) -> dict[str, str | None]:
+        """Section of each table (``table_sections``); None: by record, or other tables."""
+        value = self.audit.get("table_sections")
+        return value if isinstance(value, dict) else {}
 
     def section(self, key: str) -> dict[str, Any]:
         """Return a top-level mapping such as ``model`` or ``data`` (empty dict if absent)."""
@@ -136,4 +144,4 @@ def _check(data: Any, source: str) -> dict[str, Any]:
                     f"{source}: table {name!r} record {i} must be an object, "
                     f"got {type(record).__name__}"
                 )
-    return data
+    return upgrade_v1(data) if version == 1 else data

@@ -1,38 +1,54 @@
-"""Turn audit records into display tables (cells with text and exact values) and exports.
+"""Turn audit records into display tables: cells with their text and exact values.
 
 Nothing here computes a statistic: values are shown as audit wrote them, only formatted.
 Every numeric cell keeps the exact value in a ``data-value`` attribute so tests (and readers
-with a parser) can check the HTML against audit.json.
+with a parser) can check the HTML against audit.json. Formatting lives in
+`reports._format`, the choice of rows in `reports._focus`, the exports in `reports._export`
+(their names are re-exported here).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
+
+from reports._export import export_table
+from reports._focus import (
+    DEFAULT_FOCUS,
+    OTHER,
+    SINGLE,
+    check_focus,
+    focus_label,
+    row_category,
+)
+from reports._format import (
+    flags_of,
+    fmt_number,
+    group_label,
+    has_flag,
+    is_number,
+    plain,
+    present,
+    raw_value,
+)
+from reports._format import flags_of as _flags  # noqa: F401 (older name: the comparison)
 
 __all__ = [
     "DEFAULT_FOCUS",
+    "RECORD_KEYS",
     "Cell",
     "DisplayTable",
     "build_table",
     "check_focus",
     "export_table",
     "fmt_number",
+    "focus_label",
     "group_label",
     "has_flag",
     "row_category",
 ]
-
-#: Intersections shown in full in the HTML by default: language x ethnicity, where the paper
-#: found its gap (English-speaking Asian speakers). Other intersections show only their rows
-#: flagged ``significant*``; every row is in the exports.
-DEFAULT_FOCUS: tuple[tuple[str, ...], ...] = (("language", "ethnicity"),)
 
 #: Text of an estimate the audit flagged ``degenerate_ci``: a value with no interval because
 #: the data show no spread (e.g. every utterance agrees).
@@ -40,7 +56,15 @@ NO_INTERVAL = "no interval: no spread in the data"
 
 #: Flags that mean a row must never be presented as a finding.
 NOT_A_FINDING = frozenset({"insufficient_data", "empty"})
-
+#: Keys that say what a record is (audit.json schema 2): exported, never shown as columns.
+RECORD_KEYS = (
+    "section",
+    "base_metric",
+    "input_seconds",
+    "baseline_seconds",
+    "finding",
+    "held_back_reason",
+)
 #: Known columns in display order; unknown columns follow in record order.
 _LEADING = (
     "metric",
@@ -61,6 +85,7 @@ _LEADING = (
     "n",
     "count",
 )
+
 #: (point, low, high) columns shown together as "value [low, high]".
 _ESTIMATES = (
     ("value", "ci_low", "ci_high"),
@@ -72,7 +97,9 @@ _ESTIMATES = (
     ("difference_b", "diff_ci_low_b", "diff_ci_high_b"),
     ("change", "change_ci_low", "change_ci_high"),
 )
+
 _COUNT_COLUMNS = frozenset({"gallery_size", "n", "count", "k", "n_utterances", "n_speakers"})
+
 _TRAILING = (
     "reference",
     "reference_value",
@@ -82,6 +109,7 @@ _TRAILING = (
     "flags",
     "not_a_finding",
 )
+
 _HEADERS = {
     "n_utterances": "n utt.",
     "n_speakers": "n spk.",
@@ -107,7 +135,7 @@ _HEADERS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cell:
     """One table cell.
 
@@ -133,7 +161,7 @@ class Cell:
     flags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Row:
     """A table row: its cells and its status (``insufficient``, ``empty``, ``significant``)."""
 
@@ -143,7 +171,7 @@ class Row:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DisplayTable:
     """A table ready for the template, plus the records it came from (for exports).
 
@@ -183,97 +211,6 @@ class DisplayTable:
         )
 
 
-def has_flag(record: Mapping[str, Any], flag: str) -> bool:
-    """Return whether ``record['flags']`` contains ``flag`` (flags may be a list or a string)."""
-    return flag in _flags(record.get("flags"))
-
-
-def _flags(value: Any) -> tuple[str, ...]:
-    if type(value) is list:
-        return tuple(value) if all(type(v) is str for v in value) else tuple(map(str, value))
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ()
-    if isinstance(value, str):
-        return tuple(part for part in value.replace(",", ";").split(";") if part)
-    if isinstance(value, Iterable):
-        return tuple(str(part) for part in value)
-    return (str(value),)
-
-
-def group_label(group: Any) -> str:
-    """Return a readable label for a group (``{"language": "en"}`` -> ``language=en``).
-
-    Examples
-    --------
-    >>> group_label({"ethnicity": "Asian", "language": "en"})
-    'ethnicity=Asian × language=en'
-    >>> group_label({})
-    'all'
-    """
-    if isinstance(group, Mapping):
-        if not group:
-            return "all"
-        return " × ".join(f"{key}={_plain(value)}" for key, value in group.items())
-    if group is None:
-        return "all"
-    return _plain(group)
-
-
-def _plain(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "unknown"
-    return str(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _present(value: Any) -> bool:
-    return _is_number(value) and not (isinstance(value, float) and math.isnan(value))
-
-
-def fmt_number(value: Any, column: str = "") -> str:
-    """Format a number for display; None and NaN show as an em dash (never as 0).
-
-    Examples
-    --------
-    >>> fmt_number(0.123456), fmt_number(float("nan")), fmt_number(12), fmt_number(0.0004, "p")
-    ('0.123', '—', '12', '<0.001')
-    """
-    kind = type(value)
-    if kind is int:
-        return str(value)
-    if value is None or (kind is float and value != value):
-        return "—"
-    if kind is not float:
-        if not _is_number(value):
-            return str(value)
-        if isinstance(value, int):
-            return str(value)
-        if math.isnan(value):
-            return "—"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    if column.startswith("p") and 0 <= value < 0.001:
-        return "<0.001"
-    if value != 0 and abs(value) < 0.001:
-        return f"{value:.1e}"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3f}"
-
-
-def _raw(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return repr(value)
-    if _is_number(value):
-        return str(value)
-    return None
-
-
 def _column_order(
     records: Sequence[Mapping[str, Any]],
     hidden: Iterable[str],
@@ -293,7 +230,7 @@ def _column_order(
             value = record.get(key)
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 continue
-            if key == "flags" and not _flags(value):
+            if key == "flags" and not flags_of(value):
                 continue
             return True
         return key in {"value", "n_utterances", "n"}  # keep n and value even when all missing
@@ -312,9 +249,11 @@ def _column_order(
 
 
 _ESTIMATE_OF = {head: (low, high) for head, low, high in _ESTIMATES}
+
 #: Columns kept in the exports but not shown as HTML columns: the standard error under the
 #: null and the levels behind ``mdd`` and the simultaneous interval.
 EXPORT_ONLY = ("null_se", "null_rate", "mdd_alpha", "sim_alpha")
+
 #: Columns of the simultaneous interval of a difference (shown inside the difference cell).
 _SIMULTANEOUS = ("diff_sim_low", "diff_sim_high", "sim_alpha")
 
@@ -327,40 +266,42 @@ def _cell(
     value = record.get(key)
     kind = type(value)
     if key == "flags":
-        flags = _flags(value)
-        return Cell(key, ", ".join(flags), flags=flags)
+        flags = flags_of(value)
+        return Cell(column=key, text=", ".join(flags), flags=flags)
     if key == "group":
         label = record.get("group_label")
-        return Cell(key, label if type(label) is str else group_label(value))
+        return Cell(column=key, text=label if type(label) is str else group_label(value))
     bounds = estimate_of.get(key)
     if key == "difference" and (
-        _present(record.get("diff_sim_low")) or _present(record.get("diff_sim_high"))
+        present(record.get("diff_sim_low")) or present(record.get("diff_sim_high"))
     ):
         bounds = ("diff_sim_low", "diff_sim_high")
     if bounds is not None:
         low, high = record.get(bounds[0]), record.get(bounds[1])
         text = fmt_number(value, key)
-        if _present(low) or _present(high):
+        if present(low) or present(high):
             text = f"{text} [{fmt_number(low, key)}, {fmt_number(high, key)}]"
-        elif _present(value) and has_flag(record, "degenerate_ci"):
+        elif present(value) and has_flag(record, "degenerate_ci"):
             text = f"{text} ({NO_INTERVAL})"
-        return Cell(key, text, _raw(value), _raw(low), _raw(high))
+        return Cell(
+            column=key, text=text, raw=raw_value(value), low=raw_value(low), high=raw_value(high)
+        )
     if kind is str:
-        return Cell(key, value)
-    if kind is float or kind is int or _is_number(value):
+        return Cell(column=key, text=value)
+    if kind is float or kind is int or is_number(value):
         if key in _COUNT_COLUMNS and kind is float and value.is_integer():
-            return Cell(key, str(int(value)), _raw(value))
-        return Cell(key, fmt_number(value, key), _raw(value))
+            return Cell(column=key, text=str(int(value)), raw=raw_value(value))
+        return Cell(column=key, text=fmt_number(value, key), raw=raw_value(value))
     if isinstance(value, Mapping):
-        return Cell(key, group_label(value))
+        return Cell(column=key, text=group_label(value))
     if isinstance(value, list | tuple):
-        return Cell(key, ", ".join(_plain(v) for v in value))
-    return Cell(key, _plain(value) if value is not None else "—")
+        return Cell(column=key, text=", ".join(plain(v) for v in value))
+    return Cell(column=key, text=plain(value) if value is not None else "—")
 
 
 def row_status(record: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the display status of a record: ``empty``, ``insufficient``, ``significant``."""
-    flags = _flags(record.get("flags"))
+    flags = flags_of(record.get("flags"))
     status = []
     if "empty" in flags:
         status.append("empty")
@@ -373,120 +314,74 @@ def row_status(record: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(status)
 
 
-def check_focus(focus: Iterable[Sequence[str]]) -> frozenset[frozenset[str]]:
-    """Validate focus intersections and return them as sets of attribute names.
+class ColumnOptions(TypedDict, total=False):
+    """Column choices of `build_table`.
 
-    Parameters
+    Attributes
     ----------
-    focus : iterable of sequence of str
-        Intersections, each a tuple of at least two attribute names, e.g.
-        ``[("language", "ethnicity")]``; the order of attributes within one does not matter.
-
-    Returns
-    -------
-    frozenset of frozenset of str
-        The intersections.
-
-    Raises
-    ------
-    ValueError
-        If ``focus`` is a string or holds something other than tuples of two or more names.
-
-    Examples
-    --------
-    >>> sorted(sorted(f) for f in check_focus([("language", "ethnicity")]))
-    [['ethnicity', 'language']]
+    hidden : iterable of str
+        Keys not shown as columns (still exported).
+    estimates : sequence of (str, str, str)
+        Further (point, low, high) columns shown together as "value [low, high]".
+    headers : mapping of str to str
+        Header text of columns, overriding the defaults.
     """
-    if isinstance(focus, str):
-        raise ValueError(
-            f"focus must be a sequence of attribute tuples such as [('language', 'ethnicity')], "
-            f"got the string {focus!r}"
-        )
-    out = []
-    for item in focus:
-        if isinstance(item, str) or not all(isinstance(a, str) for a in item):
-            raise ValueError(
-                f"focus must be a sequence of attribute tuples such as "
-                f"[('language', 'ethnicity')]; got the item {item!r}"
-            )
-        if len(set(item)) < 2:
-            raise ValueError(
-                f"a focus intersection needs two or more different attributes, got {tuple(item)!r}"
-                " (single attributes are always shown)"
-            )
-        out.append(frozenset(item))
-    return frozenset(out)
+
+    hidden: Iterable[str]
+    estimates: Sequence[tuple[str, str, str]]
+    headers: Mapping[str, str] | None
 
 
-def focus_label(focus: Iterable[Sequence[str]]) -> str:
-    """Readable list of focus intersections (``language × ethnicity``)."""
-    return ", ".join(" × ".join(item) for item in focus)
+def _shown_order(
+    records: Sequence[Mapping[str, Any]], focus: Iterable[Sequence[str]] | None
+) -> tuple[list[int], int]:
+    """Positions of the records to show, in display order, and the count left out by focus."""
+    order = list(range(len(records)))
+    if focus is None:
+        return order, 0
+    wanted = check_focus(focus)
+    categories = [row_category(r, wanted) for r in records]
+    if not any(c <= SINGLE for c in categories):
+        return order, 0  # only intersections (e.g. pitch by F0 bin x gender): shown whole
+    order = sorted((i for i in order if categories[i] != OTHER), key=categories.__getitem__)
+    return order, len(records) - len(order)
 
 
-def _attributes(record: Mapping[str, Any]) -> frozenset[str] | None:
-    """Attributes defining a record's group, or None for a record without a group."""
-    group = record.get("group")
-    if isinstance(group, Mapping):
-        return frozenset(map(str, group))
-    attribute = record.get("attribute")
-    if isinstance(attribute, str):
-        if attribute == "overall":
-            return frozenset()
-        return frozenset(a.strip() for a in attribute.replace("×", " x ").split(" x "))
-    return None
-
-
-#: Comparison flags of a gap that changed significantly (audit.compare_audits).
-_MOVED = frozenset({"grew", "shrank"})
-#: ``gap_status`` of an unpaired comparison row whose gap was significant in A or B.
-_GAP_SIGNIFICANT = frozenset({"opened", "closed", "persists"})
-#: Row categories in display order (see `row_category`).
-OVERALL, SINGLE, FOCUS, SIGNIFICANT, OTHER = range(5)
-
-
-def row_category(record: Mapping[str, Any], focus: frozenset[frozenset[str]]) -> int:
-    """Return where a record goes in a display table (smaller first; ``OTHER`` not shown).
-
-    ``OVERALL`` (also records without a group), ``SINGLE`` (one attribute), ``FOCUS`` (an
-    intersection in ``focus``), ``SIGNIFICANT`` (another intersection with a flag starting
-    with ``significant``; in a comparison also a gap that ``grew`` or ``shrank``, or whose
-    ``gap_status`` is ``opened``, ``closed`` or ``persists``) or ``OTHER`` (another
-    intersection: exports only).
-
-    Examples
-    --------
-    >>> focus = check_focus([("language", "ethnicity")])
-    >>> row_category({"group": {"ethnicity": "Asian", "language": "en"}}, focus)
-    2
-    >>> row_category({"group": {"accent": "x", "gender": "f"}, "flags": []}, focus)
-    4
-    """
-    attributes = _attributes(record)
-    if not attributes:
-        return OVERALL
-    if len(attributes) == 1:
-        return SINGLE
-    if attributes in focus:
-        return FOCUS
-    if any(f.startswith("significant") or f in _MOVED for f in _flags(record.get("flags"))):
-        return SIGNIFICANT
-    if record.get("gap_status") in _GAP_SIGNIFICANT:
-        return SIGNIFICANT
-    return OTHER
+def _columns(
+    records: Sequence[Mapping[str, Any]],
+    chosen: Sequence[Mapping[str, Any]],
+    options: ColumnOptions,
+) -> tuple[list[str], dict[str, tuple[str, str]], tuple[tuple[str, str], ...]]:
+    """Columns to show, the (low, high) keys of each estimate column, and the headers."""
+    hidden = set(options.get("hidden", ())) | set(EXPORT_ONLY) | set(RECORD_KEYS)
+    if any("group" in r for r in records):
+        # the group column shows the audit's own label, which names the attributes
+        hidden.update(("group_label", "attribute"))
+    headers = dict(options.get("headers") or {})
+    triples = (*_ESTIMATES, *options.get("estimates", ()))
+    estimate_of = {head: (low, high) for head, low, high in triples}
+    if any(present(r.get("diff_sim_low")) for r in chosen):
+        # tested differences show their family's simultaneous interval (audit.json
+        # diff_sim_*), which excludes 0 exactly when p_adjusted < alpha; the unadjusted
+        # interval (diff_ci_*) stays in the exports
+        hidden.update(_SIMULTANEOUS)
+        headers = {"difference": "difference [simultaneous CI]", **headers}
+    columns = _column_order(chosen if chosen else records, hidden, triples)
+    names = {**_HEADERS, **headers}
+    head = tuple((key, names.get(key, key.replace("_", " "))) for key in columns)
+    return columns, estimate_of, head
 
 
 def build_table(
     name: str,
     records: Sequence[Mapping[str, Any]],
     *,
-    hidden: Iterable[str] = (),
     max_rows: int | None = None,
     indices: Sequence[int] | None = None,
     source: str = "",
     caption: str = "",
-    estimates: Sequence[tuple[str, str, str]] = (),
-    headers: Mapping[str, str] | None = None,
     focus: Iterable[Sequence[str]] | None = None,
+    **columns: Unpack[ColumnOptions],
 ) -> DisplayTable:
     """Build a display table from records.
 
@@ -496,8 +391,6 @@ def build_table(
         Table name (used for ids, ``data-table`` and export file names).
     records : sequence of mapping
         The audit's records.
-    hidden : iterable of str
-        Keys not shown as columns (still exported).
     max_rows : int or None
         Show at most this many rows in the HTML (the exports keep all of them).
     indices : sequence of int or None
@@ -506,10 +399,6 @@ def build_table(
         Name of the audit table the records come from (default: ``name``).
     caption : str
         Text shown above the table.
-    estimates : sequence of (str, str, str)
-        Further (point, low, high) columns shown together as "value [low, high]".
-    headers : mapping of str to str, optional
-        Header text of columns, overriding the defaults.
     focus : iterable of sequence of str, or None
         None shows every record in the given order. Otherwise the rows shown are, in this
         order: the overall rows (and records without a group), the single-attribute groups,
@@ -517,170 +406,38 @@ def build_table(
         ``significant*``; the other rows are only counted (``unfocused``). A table holding
         only intersections (no overall or single-attribute row, e.g. pitch by F0 bin x
         gender) is shown whole.
+    **columns
+        `ColumnOptions`: ``hidden`` keys, further ``estimates`` and ``headers``. The keys
+        that say what a record is (`RECORD_KEYS`) are never shown.
 
     Returns
     -------
     DisplayTable
         Headers, rows and the source records.
     """
-    hidden = set(hidden) | set(EXPORT_ONLY)
-    if any("group" in r for r in records):
-        # the group column shows the audit's own label, which names the attributes
-        hidden.update(("group_label", "attribute"))
     positions = list(indices) if indices is not None else list(range(len(records)))
     if len(positions) != len(records):
         raise ValueError(f"table {name!r}: {len(positions)} indices for {len(records)} records")
-    order = list(range(len(records)))
-    unfocused = 0
-    if focus is not None:
-        wanted = check_focus(focus)
-        categories = [row_category(r, wanted) for r in records]
-        if any(c <= SINGLE for c in categories):
-            order = sorted((i for i in order if categories[i] != OTHER), key=categories.__getitem__)
-            unfocused = len(records) - len(order)
+    order, unfocused = _shown_order(records, focus)
     shown = order if max_rows is None else order[:max_rows]
     chosen = [records[i] for i in shown]
-    triples = (*_ESTIMATES, *estimates)
-    estimate_of = {head: (low, high) for head, low, high in triples}
-    if any(_present(r.get("diff_sim_low")) for r in chosen):
-        # tested differences show their family's simultaneous interval (audit.json
-        # diff_sim_*), which excludes 0 exactly when p_adjusted < alpha; the unadjusted
-        # interval (diff_ci_*) stays in the exports
-        hidden.update(_SIMULTANEOUS)
-        headers = {"difference": "difference [simultaneous CI]", **(headers or {})}
-    columns = _column_order(chosen if chosen else records, hidden, triples)
-    names = {**_HEADERS, **(headers or {})}
-    headers_out = tuple((key, names.get(key, key.replace("_", " "))) for key in columns)
+    keys, estimate_of, headers = _columns(records, chosen, columns)
     rows = tuple(
         Row(
-            tuple(_cell(record, key, estimate_of) for key in columns),
-            row_status(record),
-            positions[i],
+            cells=tuple(_cell(record, key, estimate_of) for key in keys),
+            status=row_status(record),
+            index=positions[i],
         )
         for i, record in zip(shown, chosen, strict=True)
     )
     return DisplayTable(
-        name,
-        headers_out,
-        rows,
-        tuple(records),
-        len(order) - len(shown),
-        source or name,
-        caption,
-        unfocused,
-        focus_label(focus) if focus is not None else "",
+        name=name,
+        headers=headers,
+        rows=rows,
+        records=tuple(records),
+        truncated=len(order) - len(shown),
+        source=source or name,
+        caption=caption,
+        unfocused=unfocused,
+        focus_text=focus_label(focus) if focus is not None else "",
     )
-
-
-def _csv_value(value: Any) -> str:
-    kind = type(value)
-    if value is None:
-        return ""
-    if kind is str:
-        return value
-    if kind is float:
-        return "" if value != value else repr(value)  # NaN -> empty
-    if kind is int:
-        return str(value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}={_plain(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ";".join(_plain(v) for v in value)
-    if isinstance(value, float):
-        return "" if math.isnan(value) else repr(float(value))
-    return str(value)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)  # one encoder for every line
-
-
-def _json_line(record: Mapping[str, Any]) -> str:
-    try:  # fast path: records of audit.json hold no NaN (written as null)
-        return _JSON.encode(record)
-    except (ValueError, TypeError):
-        return _JSON.encode(_json_safe(record))
-
-
-def _csv_row(record: Mapping[str, Any], columns: Sequence[str]) -> list[Any]:
-    """Values of one CSV row; the csv module writes None as "" and floats with ``repr``."""
-    row = [record.get(key) for key in columns]
-    for i, value in enumerate(row):
-        kind = type(value)
-        if kind is str or kind is int or value is None:
-            continue
-        if kind is float:
-            if value != value:
-                row[i] = ""
-            continue
-        row[i] = _csv_value(value)
-    return row
-
-
-def export_table(
-    folder: Path,
-    name: str,
-    records: Sequence[Mapping[str, Any]],
-    cache: dict[int, tuple[Any, ...]] | None = None,
-) -> tuple[Path, Path]:
-    """Write ``<folder>/<name>.csv`` and ``<name>.json`` with every record of a table.
-
-    The JSON holds the records as audit wrote them (NaN written as null); the CSV flattens a
-    ``group`` mapping to ``key=value; key=value`` and ``flags`` to ``a;b``.
-
-    Parameters
-    ----------
-    folder : Path
-        Export folder (created if missing).
-    name : str
-        Table name, used as the file stem.
-    records : sequence of mapping
-        The records.
-    cache : dict or None
-        Reuse the JSON line and CSV row of a record already written by an earlier call with
-        the same dict (keyed by ``id``; the records must outlive the cache, which holds them).
-
-    Returns
-    -------
-    (Path, Path)
-        The CSV and JSON paths.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    columns: dict[str, None] = {}
-    for keys_of_record in dict.fromkeys(tuple(record) for record in records):
-        for key in keys_of_record:
-            columns.setdefault(str(key), None)
-    keys = tuple(columns)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(keys)
-    header = buffer.getvalue()
-    csv_lines, json_lines = [header], []
-    for record in records:
-        hit = cache.get(id(record)) if cache is not None else None
-        if hit is None or hit[0] is not record or hit[1] != keys:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow(_csv_row(record, keys))
-            json_line = hit[3] if hit is not None and hit[0] is record else _json_line(record)
-            hit = (record, keys, buffer.getvalue(), json_line)
-            if cache is not None:
-                cache[id(record)] = hit
-        csv_lines.append(hit[2])
-        json_lines.append(hit[3])
-    csv_path, json_path = folder / f"{name}.csv", folder / f"{name}.json"
-    from s2f_data import atomic_write_text  # lazy: s2f_data imports pandas
-
-    atomic_write_text(csv_path, "".join(csv_lines))
-    text = "[\n" + ",\n".join(json_lines) + "\n]\n" if records else "[]\n"
-    atomic_write_text(json_path, text)
-    return csv_path, json_path

@@ -83,7 +83,8 @@ def check_record(cells: dict[str, dict[str, str]], record: dict[str, Any]) -> in
     """Assert every number of ``record`` equals its HTML cell; return how many were checked."""
     checked = 0
     keys = dict(CI_KEYS)
-    skip = {"sim_alpha", "null_se", "null_rate", "mdd_alpha"}  # export-only columns
+    # export-only columns, and the keys that say what a record is (never shown)
+    skip = {"sim_alpha", "null_se", "null_rate", "mdd_alpha", "input_seconds", "baseline_seconds"}
     sim = record.get("diff_sim_low")
     if isinstance(sim, float) and math.isfinite(sim):
         # a tested difference shows its simultaneous interval; the unadjusted one is in

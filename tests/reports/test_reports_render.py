@@ -308,15 +308,46 @@ def test_import_is_light():
     assert result.stdout.strip() == "[]"
 
 
-def test_single_class_groups_are_held_back() -> None:
-    from reports._report import held_back_reason
-
+def _one_gap_audit(version: int, **keys) -> dict:
     record = {
         "metric": "macro_recall",
         "target": "ethnicity",
+        "attribute": "language",
         "group": {"language": "ar"},
-        "flags": ["significant", "single_class"],
+        "n_utterances": 40,
+        "n_speakers": 12,
+        "value": 0.9,
+        "ci_low": 0.8,
+        "ci_high": 0.95,
+        "reference": "overall",
         "difference": 0.7,
+        "p_adjusted": 0.001,
+        "flags": ["significant", "single_class"],
+        **keys,
     }
-    assert held_back_reason(record) == "one true class in the group"
-    assert held_back_reason({**record, "flags": ["significant"]}) == ""
+    return {"schema_version": version, "tables": {"metrics": [record]}}
+
+
+def test_v1_single_class_groups_are_held_back(tmp_path) -> None:
+    """A version-1 audit gets the version-1 findings policy (reports._v1)."""
+    loaded = load_audit(_one_gap_audit(1))
+    record = loaded.tables["metrics"][0]
+    assert record["held_back_reason"] == "one true class in the group"
+    assert record["finding"] is False and record["section"] == "agreement"
+    soup = soup_of(render_report(_one_gap_audit(1), tmp_path / "r.html"))
+    held = soup.find(id="held-back")
+    assert "one true class in the group" in held.get_text(" ")
+    assert soup.find(id="no-findings") is not None
+    plain = _one_gap_audit(1, flags=["significant"])
+    assert load_audit(plain).tables["metrics"][0]["held_back_reason"] == ""
+
+
+def test_v2_shows_the_audits_decision(tmp_path) -> None:
+    """A version-2 audit's ``held_back_reason`` is shown as written; the renderer decides none."""
+    audit = _one_gap_audit(2, section="agreement", finding=False, held_back_reason="made up")
+    soup = soup_of(render_report(audit, tmp_path / "r.html"))
+    assert "made up" in soup.find(id="held-back").get_text(" ")
+    audit = _one_gap_audit(2, section="agreement", finding=True, held_back_reason="")
+    soup = soup_of(render_report(audit, tmp_path / "s.html"))
+    assert soup.find(id="held-back") is None
+    assert len(soup.find(id="findings").find_all("li")) == 1
