@@ -44,13 +44,20 @@ from audit._correlation import pearson_from_sums, pearson_spec, speaker_permutat
 from audit._craniofacial import CRANIOFACIAL_MEASURES, craniofacial_measures, inter_ocular_distance
 from audit._evaluation import (
     EvaluationResult,
+    EvaluationSettings,
     build_evaluation_table,
     resolve_input_seconds,
     voice_measure_columns,
 )
 from audit._fairlearn import FAIRLEARN_METRICS, to_metric_frame
+from audit._feature_shift import FEATURE_SHIFT_COLUMNS, feature_shift_columns
 from audit._groups import MISSING, OVERALL, Grouping, build_groupings, column_levels, group_label
-from audit._language_swap import LANGUAGE_SWAP_COLUMNS, language_swap_table, paired_differences
+from audit._language_swap import (
+    LANGUAGE_SWAP_COLUMNS,
+    LanguageSwapSettings,
+    language_swap_table,
+    paired_differences,
+)
 from audit._metrics import (
     MetricSpec,
     agreement_specs,
@@ -69,7 +76,7 @@ from audit._multitest import CORRECTIONS, adjust_p_values, benjamini_hochberg, h
 from audit._pitch import DEFAULT_F0_BINS, f0_bin_column
 from audit._plots import plot_ci_forest, plot_confusion
 from audit._reweight import kish_effective_n, poststratification_weights, raking_weights
-from audit._run import audit_model, resolve_judge
+from audit._run import AuditRunSettings, audit_model, resolve_judge
 from audit._schema import (
     AUDIT_FILENAME,
     EVALUATION_FILENAME,
@@ -91,6 +98,7 @@ from audit._verification import (
     verification_eer_table,
     write_challenge_files,
 )
+from audit._verify_model import VerifySettings, verify_model
 from audit._voice_measures import VOICE_MEASURES, voice_measures, voice_measures_batch
 from audit.exceptions import (
     AuditInputError,
@@ -112,6 +120,7 @@ __all__ = [
     "ERROR_CONTROLS",
     "EVALUATION_FILENAME",
     "FAIRLEARN_METRICS",
+    "FEATURE_SHIFT_COLUMNS",
     "FLAGS",
     "LANGUAGE_SWAP_COLUMNS",
     "MISSING",
@@ -123,16 +132,20 @@ __all__ = [
     "VOICE_MEASURES",
     "AuditInputError",
     "AuditResult",
+    "AuditRunSettings",
     "AuditSchemaError",
     "CompareSettings",
     "EvaluationResult",
+    "EvaluationSettings",
     "Grouping",
+    "LanguageSwapSettings",
     "MetricSpec",
     "MismatchedRowsError",
     "PairedComparison",
     "ReweightingWarning",
     "SmallGroupWarning",
     "SpeakerBootstrap",
+    "VerifySettings",
     "adjust_p_values",
     "agreement_specs",
     "align_evaluations",
@@ -161,6 +174,7 @@ __all__ = [
     "equal_error_rate",
     "expanded_alpha",
     "f0_bin_column",
+    "feature_shift_columns",
     "group_label",
     "holm",
     "inter_ocular_distance",
@@ -193,6 +207,7 @@ __all__ = [
     "to_metric_frame",
     "validate_audit",
     "verification_eer_table",
+    "verify_model",
     "voice_measure_columns",
     "voice_measures",
     "voice_measures_batch",

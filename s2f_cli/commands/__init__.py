@@ -1,7 +1,17 @@
 """Subcommands: each module has NAME, HELP, add_arguments(parser) and run(args) -> int."""
 
-from s2f_cli.commands import audit, compare, data, demo, population, predict, report, train
+from s2f_cli.commands import (
+    audit,
+    compare,
+    data,
+    demo,
+    population,
+    predict,
+    report,
+    train,
+    verify,
+)
 
-COMMANDS = (demo, population, train, predict, audit, report, compare, data)
+COMMANDS = (demo, population, train, predict, audit, verify, report, compare, data)
 
 __all__ = ["COMMANDS"]
