@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from audit._bootstrap import CI_METHODS
 from audit._estimates import Reference
+from audit._intervals import CI_METHODS
 from audit._multitest import CORRECTIONS
 from audit._pitch import DEFAULT_F0_BINS
 from audit._simultaneous import ERROR_CONTROLS, ErrorControl

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit._bootstrap import replicate_variance
+from audit._intervals import replicate_variance
 from audit._metrics import MetricSpec
 from audit._power import score_p_value
 

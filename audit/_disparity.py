@@ -17,18 +17,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit._best_reference import BestCandidates, best_p_values, best_pool
-from audit._bootstrap import (
-    bootstrap_interval,
-    effective_sample_size,
-    replicate_variance,
-    wilson_interval,
-)
 from audit._estimates import (
     GroupEstimates,
     GroupingData,
     GroupIntervals,
     TableSettings,
     collapsed,
+)
+from audit._intervals import (
+    bootstrap_interval,
+    effective_sample_size,
+    replicate_variance,
+    wilson_interval,
 )
 from audit._metrics import MetricSpec
 from audit._power import null_effective_size, score_p_value, within_speaker_correlation

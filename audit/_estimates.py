@@ -18,15 +18,15 @@ from typing import Literal
 import numpy as np
 
 from audit._best_reference import best_pool
-from audit._bootstrap import (
+from audit._counts import GroupCounts
+from audit._groups import Grouping
+from audit._intervals import (
     bootstrap_interval,
     boundary_interval,
     effective_sample_size,
     replicate_variance,
     wilson_interval,
 )
-from audit._counts import GroupCounts
-from audit._groups import Grouping
 from audit._metrics import MetricSpec
 from audit.exceptions import AuditInputError
 

@@ -43,7 +43,7 @@ def _length_agnostic(model: Any) -> bool:
     longer input than the configured clip is valid (the layer table checked at construction
     is the shortest input). Any other encoder is assumed to need exactly the clip.
     """
-    from s2f_model import VoiceEncoder
+    from s2f_model import VoiceEncoder  # lazy: s2f_model imports torch; `import audit` must not
 
     return isinstance(getattr(model, "voice_encoder", None), VoiceEncoder)
 
@@ -126,7 +126,7 @@ def _input_length_batch(
     """
     import torch
 
-    from s2f_model import fit_clip
+    from s2f_model import fit_clip  # lazy: keeps torch out of `import audit`
 
     sr = cfg.audio.sample_rate
     want = round(seconds * sr)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from audit._intervals import bootstrap_p_value
+
 __all__ = ["null_effective_size", "within_speaker_correlation"]
 
 
@@ -124,8 +126,6 @@ def score_p_value(
     0.0549
     """
     from scipy import stats
-
-    from audit._bootstrap import bootstrap_p_value
 
     estimate = np.asarray(estimate, dtype=np.float64)
     se0 = np.broadcast_to(np.asarray(null_se, dtype=np.float64), estimate.shape)

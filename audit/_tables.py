@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from audit._bootstrap import SpeakerBootstrap, bootstrap_interval, boundary_interval
+from audit._bootstrap import SpeakerBootstrap
 from audit._counts import GroupCounts
 from audit._disparity import (
     Disparities,
@@ -38,6 +38,7 @@ from audit._estimates import (
     group_intervals,
 )
 from audit._groups import OVERALL, Grouping
+from audit._intervals import bootstrap_interval, boundary_interval
 from audit._metrics import MetricSpec
 from audit._multitest import CORRECTIONS, adjust_p_values
 from audit._simultaneous import control_errors
