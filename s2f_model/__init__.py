@@ -6,6 +6,7 @@ Audio front-end, voice encoder, face encoder (VGG-Face), face decoder (after Col
 
 from s2f_model._checkpoint import (
     LoadedCheckpoint,
+    ResumeState,
     find_checkpoint,
     load_checkpoint,
     load_model,
@@ -76,6 +77,7 @@ from s2f_model._train import (
     init_face_encoder,
     load_training_data,
     train,
+    train_seeds,
     train_step,
 )
 from s2f_model._voice_encoder import VoiceEncoder, VoiceLayerShape, voice_layer_table
@@ -109,6 +111,7 @@ __all__ = [
     "LoadedCheckpoint",
     "LossConfig",
     "PredictionReport",
+    "ResumeState",
     "RunSettings",
     "S2FConfig",
     "Speech2Face",
@@ -156,6 +159,7 @@ __all__ = [
     "standardized_voice_loss",
     "tps_grid",
     "train",
+    "train_seeds",
     "train_step",
     "training_identities",
     "training_info",

@@ -18,7 +18,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from s2f_model._checkpoint import TRAIN_CHECKPOINT, LoadedCheckpoint, save_checkpoint
+from s2f_model._checkpoint import (
+    TRAIN_CHECKPOINT,
+    LoadedCheckpoint,
+    ResumeState,
+    save_checkpoint,
+)
 from s2f_model._config import S2FConfig
 from s2f_model._data import VoiceFaceDataset
 from s2f_model._distributed import DistContext, average_buffers, barrier
@@ -185,9 +190,11 @@ def _save_mid_stage(
             session.out_dir,
             session.model,
             session.cfg.to_dict(),
-            optimizer=opt.optimizer,
-            scheduler=opt.scheduler,
-            rng_states={"torch": torch.get_rng_state()},
+            state=ResumeState(
+                optimizer=opt.optimizer,
+                scheduler=opt.scheduler,
+                rng_states={"torch": torch.get_rng_state()},
+            ),
             stage=stage.name,
             step=step,
             metadata=meta,
@@ -205,7 +212,7 @@ def _save_stage_end(session: TrainSession, stage: TrainingStage) -> None:
             session.out_dir,
             session.model,
             session.cfg.to_dict(),
-            rng_states={"torch": torch.get_rng_state()},
+            state=ResumeState(rng_states={"torch": torch.get_rng_state()}),
             stage=names[nxt] if nxt < len(names) else "done",
             step=0,
             metadata=session.metadata,

@@ -9,6 +9,7 @@ import torch
 
 from s2f_model._checkpoint import (
     CheckpointError,
+    ResumeState,
     find_checkpoint,
     load_checkpoint,
     load_model,
@@ -39,9 +40,7 @@ def test_round_trip_restores_model_optimizer_scheduler_rng(tmp_path):
         tmp_path,
         net,
         {"name": "x"},
-        optimizer=opt,
-        scheduler=sched,
-        rng_states={"torch": rng},
+        state=ResumeState(optimizer=opt, scheduler=sched, rng_states={"torch": rng}),
         stage="voice",
         step=3,
         metadata={"identities": ["a", "b"]},
