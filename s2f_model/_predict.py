@@ -27,7 +27,9 @@ from s2f_data import (
     load_audio_checked,
     path_problem,
     printable_path,
+    read_manifest,
 )
+from s2f_model._config import AudioConfig
 from s2f_model._frontend import fit_clip
 
 __all__ = ["AUDIO_SUFFIXES", "PredictionReport", "collect_inputs", "predict_faces"]
@@ -36,12 +38,27 @@ log = logging.getLogger(__name__)
 
 #: File name endings treated as audio when a folder is searched.
 AUDIO_SUFFIXES: frozenset[str] = frozenset(
-    {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".opus",
-     ".m4a", ".aac", ".mp4", ".webm", ".mkv", ".mov"}
+    {
+        ".wav",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".mp3",
+        ".aiff",
+        ".aif",
+        ".au",
+        ".opus",
+        ".m4a",
+        ".aac",
+        ".mp4",
+        ".webm",
+        ".mkv",
+        ".mov",
+    }
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PredictionReport:
     """Outcome of :func:`predict_faces`.
 
@@ -81,8 +98,9 @@ def _is_manifest(path: Path) -> bool:
     return path.suffix.lower() == ".csv"
 
 
-def collect_inputs(inputs: Sequence[str | os.PathLike[str]]
-                   ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+def collect_inputs(
+    inputs: Sequence[str | os.PathLike[str]],
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Expand files, folders and manifests into ``(audio path, output name)`` pairs.
 
     Output names: ``<stem>.png`` for a file; the path relative to the folder with ``.png`` for
@@ -101,8 +119,6 @@ def collect_inputs(inputs: Sequence[str | os.PathLike[str]]
     problems : list of (pathlib.Path, str)
         Inputs that do not exist or manifests that cannot be read.
     """
-    from s2f_data import read_manifest
-
     jobs: list[tuple[Path, str]] = []
     problems: list[tuple[Path, str]] = []
     for raw in inputs:
@@ -110,11 +126,13 @@ def collect_inputs(inputs: Sequence[str | os.PathLike[str]]
         if path.is_dir():
             # every non-folder entry with an audio suffix: a dangling link, a link loop or
             # a FIFO gets a failed row saying what it is, never a silent drop
-            found = sorted(p for p in path.rglob("*")
-                           if p.suffix.lower() in AUDIO_SUFFIXES and not p.is_dir())
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and not p.is_dir()
+            )
             if not found:
-                problems.append((path, "folder holds no audio file "
-                                       f"({', '.join(sorted(AUDIO_SUFFIXES))})"))
+                problems.append(
+                    (path, f"folder holds no audio file ({', '.join(sorted(AUDIO_SUFFIXES))})")
+                )
             jobs += [(p, str(p.relative_to(path).with_suffix(".png"))) for p in found]
         elif path.is_file() and _is_manifest(path):
             try:
@@ -215,59 +233,19 @@ def predict_faces(
         raise ValueError("give exactly one of out_dir (a folder) and output (one .png file)")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    jobs, problems = collect_inputs(inputs)
-    if output is not None:
-        if len(jobs) + len(problems) != 1:
-            raise ValueError(
-                f"output={output} names one PNG but the inputs hold "
-                f"{len(jobs) + len(problems)} recordings; give an output folder instead"
-            )
-        output = Path(output)
-        root = output.parent
-        jobs = [(audio, output.name) for audio, _ in jobs]
-    else:
-        root = Path(out_dir)
+    jobs, problems, root = _plan_outputs(inputs, out_dir, output)
     report = PredictionReport(failures=list(problems))
     model.eval()
-    device = next(model.parameters()).device
-    cfg = model.cfg.audio
-    rate, length = cfg.sample_rate, cfg.clip_samples
-
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # third-party, only when a bar is shown
 
         bar = tqdm(total=len(jobs), desc="predict", unit="file")
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
-        waves, ok = [], []
-        for audio, name in chunk:
-            try:
-                wave, quality = load_audio_checked(audio, sample_rate=rate)
-                waves.append(fit_clip(wave, length))
-                ok.append((audio, name))
-            except Exception as err:  # one bad file never stops the batch (module doc)
-                reason = str(err)
-                prefix = f"{audio}: "
-                reason = reason[len(prefix):] if reason.startswith(prefix) else reason
-                if not isinstance(err, DataFormatError | OSError | ValueError):
-                    reason = f"{type(err).__name__}: {reason}"
-                report.failures.append((audio, reason))
-                log.warning("%s: %s", audio, reason)
-                continue
-            if quality.flags:
-                report.flags[audio] = ";".join(quality.flags)
+        waves, ok = _load_chunk(chunk, model.cfg.audio, report)
         if waves:
-            batch = torch.from_numpy(np.stack(waves)).to(device)  # (batch, samples)
-            images = model.decode(model.encode_voice(batch)).image.float().cpu().numpy()
-            for (audio, name), image in zip(ok, images, strict=True):
-                target = root / name
-                try:
-                    atomic_write_bytes(target, _to_png(image))
-                except OSError as err:
-                    report.failures.append((audio, f"cannot write {target}: {err}"))
-                    continue
-                report.outputs.append((audio, target))
+            _write_faces(model, waves, ok, root, report)
         if bar is not None:
             bar.update(len(chunk))
     if bar is not None:
@@ -277,16 +255,93 @@ def predict_faces(
     return report
 
 
+def _plan_outputs(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str] | None,
+    output: str | os.PathLike[str] | None,
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]], Path]:
+    """Return the jobs (audio, PNG name), the input problems and the output folder."""
+    jobs, problems = collect_inputs(inputs)
+    if output is None:
+        return jobs, problems, Path(out_dir)
+    if len(jobs) + len(problems) != 1:
+        raise ValueError(
+            f"output={output} names one PNG but the inputs hold "
+            f"{len(jobs) + len(problems)} recordings; give an output folder instead"
+        )
+    output = Path(output)
+    return [(audio, output.name) for audio, _ in jobs], problems, output.parent
+
+
+def _failure_reason(audio: Path, err: Exception) -> str:
+    """Return the reason of a failed input, without a leading repeat of its path."""
+    reason = str(err)
+    prefix = f"{audio}: "
+    reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
+    if not isinstance(err, DataFormatError | OSError | ValueError):
+        reason = f"{type(err).__name__}: {reason}"
+    return reason
+
+
+def _load_chunk(
+    chunk: list[tuple[Path, str]], audio_cfg: AudioConfig, report: PredictionReport
+) -> tuple[list[np.ndarray], list[tuple[Path, str]]]:
+    """Decode a chunk's clips (fitted to the clip length); record failures and flags."""
+    rate, length = audio_cfg.sample_rate, audio_cfg.clip_samples
+    waves, ok = [], []
+    for audio, name in chunk:
+        try:
+            wave, quality = load_audio_checked(audio, sample_rate=rate)
+            waves.append(fit_clip(wave, length))
+            ok.append((audio, name))
+        except Exception as err:  # one bad file never stops the batch (module doc)
+            reason = _failure_reason(audio, err)
+            report.failures.append((audio, reason))
+            log.warning("%s: %s", audio, reason)
+            continue
+        if quality.flags:
+            report.flags[audio] = ";".join(quality.flags)
+    return waves, ok
+
+
+def _write_faces(
+    model: nn.Module,
+    waves: list[np.ndarray],
+    ok: list[tuple[Path, str]],
+    root: Path,
+    report: PredictionReport,
+) -> None:
+    """Reconstruct the faces of ``waves`` and write one PNG per clip into ``root``."""
+    device = next(model.parameters()).device
+    batch = torch.from_numpy(np.stack(waves)).to(device)  # (batch, samples)
+    images = model.decode(model.encode_voice(batch)).image.float().cpu().numpy()
+    for (audio, name), image in zip(ok, images, strict=True):
+        target = root / name
+        try:
+            atomic_write_bytes(target, _to_png(image))
+        except OSError as err:
+            report.failures.append((audio, f"cannot write {target}: {err}"))
+            continue
+        report.outputs.append((audio, target))
+
+
 def _write_index(path: Path, report: PredictionReport) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["input", "output", "status", "reason", "flags"])
     rows: Iterable[list[str]] = (
-        [printable_path(a), printable_path(o.relative_to(path.parent)), "ok", "",
-         report.flags.get(a, "")]
+        [
+            printable_path(a),
+            printable_path(o.relative_to(path.parent)),
+            "ok",
+            "",
+            report.flags.get(a, ""),
+        ]
         for a, o in report.outputs
     )
     writer.writerows(rows)
-    writer.writerows([printable_path(a), "", "failed", printable_path(reason), ""]
-                     for a, reason in report.failures)
+    writer.writerows(
+        [printable_path(a), "", "failed", printable_path(reason), ""]
+        for a, reason in report.failures
+    )
     atomic_write_text(path, buf.getvalue())
