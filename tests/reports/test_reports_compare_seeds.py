@@ -106,3 +106,64 @@ def test_seed_rows_keep_headline_metrics_of_the_focus():
     assert [r["attribute"] for r in rows["metrics"]] == ["overall", "ethnicity"]
     assert rows["gaps"] == [] and rows["left_out"] == {"metrics": 0, "gaps": 0}
     assert rows["metrics"][0]["verdict"].startswith("not significant after correction")
+
+
+def test_arms_without_the_audits_comparison_are_refused(arms, tmp_path):
+    with pytest.raises(IncompatibleAuditsError, match="no paired comparison was passed"):
+        render_comparison(arms["a"], arms["b"], tmp_path / "x.html")
+
+
+@pytest.fixture(scope="module")
+def focus_arms(tmp_path_factory):
+    """Two arms of 3 seeds of one recipe, focus language x ethnicity: seed noise only."""
+    root = tmp_path_factory.mktemp("focus-arms")
+    base = make_evaluation_table(150, 3, random_state=11, missing_rate=0.0)
+    labels = np.array(sorted(base["true_ethnicity"].unique()))
+    settings = {"groupings": ["language", "ethnicity"], "n_boot": 60, "min_group_size": 5}
+    paths = {"a": [], "b": []}
+    for arm, first in (("a", 0), ("b", 10)):
+        for seed in range(first, first + 3):
+            table = base.copy()
+            rng = np.random.default_rng(seed)
+            redraw = rng.random(len(table)) < 0.3
+            table.loc[redraw, "recon_ethnicity"] = rng.choice(labels, int(redraw.sum()))
+            folder = root / arm / f"seed-{seed}"
+            AuditResult({}, settings=settings, seed=4, data=data_identity(table)).write(
+                folder, evaluation=table
+            )
+            paths[arm].append(folder / "audit.json")
+    return paths
+
+
+def test_focus_first_screen_states_the_seed_spread(focus_arms, tmp_path):
+    comparison = paired_comparison(focus_arms["a"], focus_arms["b"])
+    expected = comparison.tables["focus"].set_index("group_label")
+    out = render_comparison(
+        focus_arms["a"], focus_arms["b"], tmp_path / "c.html", comparison=comparison
+    )
+    soup = soup_of(out)
+    heads = [th.get_text() for th in soup.find(id="focus-table").find("thead").find_all("th")]
+    assert "95% CI with seed var." in heads and "95% CI speakers only" in heads
+    assert "seed SD, pts" in heads
+    rows = soup.find(id="focus-table").find("tbody").find_all("tr")
+    for tr in rows:
+        record = expected.loc[tr["data-group"]]
+        with_seeds = tr.find("td", attrs={"data-col": "ci_with_seeds"})
+        speakers = tr.find("td", attrs={"data-col": "ci_speakers"})
+        sd = tr.find("td", attrs={"data-col": "seed_sd"})
+        assert float(with_seeds["data-ci-low"]) == pytest.approx(record["change_ci_low"], rel=1e-12)
+        assert float(speakers["data-ci-high"]) == pytest.approx(
+            record["speaker_ci_high"], rel=1e-12
+        )
+        assert float(sd["data-value"]) == pytest.approx(record["seed_sd"], rel=1e-12)
+        assert sd.get_text() == f"{100 * record['seed_sd']:.1f}"
+        span = tr.find("span", class_="seed-verdict")
+        assert span["data-seed-verdict"] == record["seed_verdict"]
+    noisy = int((expected["seed_verdict"] == "seed_noise").sum())
+    assert noisy > 0  # one recipe, other seeds: the seed spread must show
+    sentence = soup.find(id="focus-seeds").get_text(" ", strip=True)
+    assert "Training seeds (3 checkpoint(s) in A, 3 in B)" in sentence
+    assert f"for {noisy} of " in sentence and "more than the recipes differ" in sentence
+    folded = soup.find(id="focus-folded")
+    if folded is not None:
+        assert "seeds:" in folded.get_text()
