@@ -2,8 +2,10 @@
 
 Renders what :func:`audit.language_swap_table` computed (no statistics here): a one-line
 answer, a forest plot of the paired within-speaker shift of P(judged as the speaker's own
-ethnicity) per ethnicity x language pair, and a compact table of the headline outcomes. The
-full table is in the exports (``language_swap.csv`` / ``.json``).
+ethnicity) per ethnicity x language pair, a compact table of the headline outcomes (with the
+shift of the predicted feature itself, when the audit measured it) and, from
+``artifacts.language_pairs``, the same speaker's reconstructions in the two languages side by
+side. The full table is in the exports (``language_swap.csv`` / ``.json``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,19 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reports import _text
 from reports._figures import forest_plot
+from reports._load import LoadedAudit
+from reports._samples import _embed_image
 from reports._tables import build_table
+from reports.exceptions import AuditFormatError
 
-__all__ = ["LANGUAGE_SWAP_TABLE", "fill_language_swap_section", "language_swap_answer"]
+__all__ = [
+    "LANGUAGE_SWAP_TABLE",
+    "add_language_pair_faces",
+    "fill_language_swap_section",
+    "language_swap_answer",
+]
 
 #: Name of the audit table this section renders.
 LANGUAGE_SWAP_TABLE = "language_swap"
@@ -145,9 +156,25 @@ def fill_language_swap_section(
                 "speaker-bootstrap interval (0 = the language changes nothing)",
             }
         )
+    section.tables.append(_headline_table(records, exports, unique, max_rows))
+
+
+def _headline_table(
+    records: Sequence[Mapping[str, Any]],
+    exports: dict[str, list[dict[str, Any]]],
+    unique: Callable[[str], str],
+    max_rows: int,
+) -> Any:
+    """Return the compact view: headline outcomes per ethnicity x language pair (exported)."""
     compact = [
         item
-        for outcome in (None, "agree_ethnicity", "cos_sim")
+        for outcome in (
+            None,
+            "agree_ethnicity",
+            "cos_sim",
+            "feature_shift",
+            "feature_shift_relative",
+        )
         for item in _cell_records(records, outcome)
     ]
     keep = (
@@ -166,15 +193,68 @@ def fill_language_swap_section(
     rows = [{k: r.get(k) for k in keep} for _, r in compact]
     name = unique("language_swap_headline")
     exports[name] = rows
-    section.tables.append(
-        build_table(
-            name,
-            rows,
-            max_rows=max_rows,
-            indices=[i for i, _ in compact],
-            source=LANGUAGE_SWAP_TABLE,
-            caption="Headline outcomes per ethnicity x language pair (every grouping and outcome "
-            "is in the export language_swap.csv)",
-            estimates=(("shift", "ci_low", "ci_high"),),
-        )
+    return build_table(
+        name,
+        rows,
+        max_rows=max_rows,
+        indices=[i for i, _ in compact],
+        source=LANGUAGE_SWAP_TABLE,
+        caption="Headline outcomes per ethnicity x language pair (every grouping and outcome "
+        "is in the export language_swap.csv)",
+        estimates=(("shift", "ci_low", "ci_high"),),
     )
+
+
+_PAIRS_NOTE = (
+    " Below: the same speaker in the two languages, the true face beside the reconstruction "
+    "from one utterance in each language (one speaker per ethnicity x language pair, drawn at "
+    "random). feature_shift in the table is 1 - cosine between the speaker's mean predicted "
+    "features in the two languages; feature_shift_relative divides it by the mean 1 - cosine "
+    "between two different speakers (1: the language moves the prediction as far as another "
+    "speaker would)."
+)
+
+
+def _pair_face(loaded: LoadedAudit, folder: Any, i: int, pair: Any) -> dict[str, Any]:
+    if not isinstance(pair, Mapping):
+        raise AuditFormatError(
+            f"{loaded.source}: artifacts.language_pairs[{i}] must be an object, "
+            f"got {type(pair).__name__}"
+        )
+    a, b = str(pair.get("language_a", "?")), str(pair.get("language_b", "?"))
+    images = [
+        (caption, _embed_image(loaded.folder, folder, pair.get(key)))
+        for key, caption in (
+            ("true_face", "true face"),
+            ("reconstruction_a", f"speaking {a}"),
+            ("reconstruction_b", f"speaking {b}"),
+        )
+    ]
+    who = str(pair.get("ethnicity") or "").strip()
+    return {
+        "label": f"{who + ' speaker, ' if who else ''}{a} vs {b}",
+        "speaker": str(pair.get("speaker_id", "")),
+        "images": images,
+    }
+
+
+def add_language_pair_faces(section: Any, loaded: LoadedAudit, include_faces: bool) -> None:
+    """Show ``artifacts.language_pairs`` in the section: one speaker, two languages.
+
+    Faces of the built-in population are shown; faces of real data only with
+    ``include_faces`` (the rule of the report's samples). Images must lie inside the audit
+    folder and are re-encoded.
+    """
+    artifacts = loaded.section("artifacts")
+    pairs = artifacts.get("language_pairs") or []
+    source = str(loaded.section("data").get("source", ""))
+    if not pairs or loaded.folder is None:
+        return
+    if not (source.lower() in _text.BUILTIN_SOURCES or include_faces):
+        return
+    subdir = artifacts.get("samples_dir") or ""
+    if not isinstance(subdir, str):
+        raise AuditFormatError(f"{loaded.source}: artifacts.samples_dir must be a string")
+    folder = loaded.folder / subdir
+    section.faces = [_pair_face(loaded, folder, i, pair) for i, pair in enumerate(pairs)]
+    section.intro = section.intro + _PAIRS_NOTE

@@ -18,7 +18,11 @@ from reports import _text
 from reports._findings import collect_findings, finding_rank, held_back_reason
 from reports._heatmaps import build_heatmaps, is_long_confusion, vocabularies
 from reports._input_length import add_input_length, not_evaluated
-from reports._language_swap import LANGUAGE_SWAP_TABLE, fill_language_swap_section
+from reports._language_swap import (
+    LANGUAGE_SWAP_TABLE,
+    add_language_pair_faces,
+    fill_language_swap_section,
+)
 from reports._load import LoadedAudit, load_audit
 from reports._render import render_template, safe_name, write_page
 from reports._samples import samples
@@ -233,6 +237,7 @@ def build_context(
             sink.unique,
             max_rows,
         )
+        add_language_pair_faces(sections["language_swap"], loaded, include_faces)
     _add_disparities(loaded, sections["disparities"], sink, routed.gaps)
     if not sections["input_length"].measured:
         sections["input_length"].not_measured = not_evaluated(model, settings)

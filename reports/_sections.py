@@ -63,6 +63,7 @@ class Section:
     heatmaps: list[Heatmap] = field(default_factory=list)
     note: str = ""
     not_measured: str = "Not measured in this audit."
+    faces: list[dict[str, Any]] = field(default_factory=list)  # sample faces (label, images)
 
     @property
     def measured(self) -> bool:

@@ -26,12 +26,19 @@ def _table(shift: float) -> pd.DataFrame:
             base = rng.normal(0.4, 0.1)
             for j, spoken in enumerate([lang, lang, "en", "en"]):
                 p = base + (delta if spoken != "en" else 0.0) + rng.normal(0, 0.02)
-                rows.append({"utterance_id": f"{eth}{s}-{j}", "speaker_id": f"{eth}{s}",
-                             "language": spoken, "ethnicity": eth,
-                             f"recon_ethnicity_p_{eth}": p,
-                             f"recon_ethnicity_p_{'White' if eth == 'Asian' else 'Asian'}": 1 - p,
-                             "recon_ethnicity": eth, "true_ethnicity": eth,
-                             "cos_sim": rng.normal(0.5, 0.05)})
+                rows.append(
+                    {
+                        "utterance_id": f"{eth}{s}-{j}",
+                        "speaker_id": f"{eth}{s}",
+                        "language": spoken,
+                        "ethnicity": eth,
+                        f"recon_ethnicity_p_{eth}": p,
+                        f"recon_ethnicity_p_{'White' if eth == 'Asian' else 'Asian'}": 1 - p,
+                        "recon_ethnicity": eth,
+                        "true_ethnicity": eth,
+                        "cos_sim": rng.normal(0.5, 0.05),
+                    }
+                )
     return language_swap_table(pd.DataFrame(rows), n_boot=300, random_state=1)
 
 
@@ -73,3 +80,68 @@ def test_answer_without_shift_and_without_bilinguals() -> None:
     assert text.startswith("No: in none of the 2 ethnicity x language pairs (24 speakers)")
     assert "cannot rule them out" in text
     assert language_swap_answer([]).startswith("Not measured")
+
+
+def _swap_audit(folder: Path, source: str) -> Path:
+    """The fixture audit with a language-swap table that has the feature-shift outcomes and
+    two same-speaker language pairs (PNG files under samples/)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    rows, feats = [], []
+    for s in range(10):
+        speaker = rng.normal(size=8)
+        for j, spoken in enumerate(["zh", "zh", "en", "en"]):
+            rows.append(
+                {
+                    "utterance_id": f"s{s}-{j}",
+                    "speaker_id": f"s{s}",
+                    "language": spoken,
+                    "ethnicity": "Asian",
+                    "cos_sim": rng.normal(0.5, 0.05),
+                }
+            )
+            feats.append(speaker + (1.0 if spoken == "zh" else 0.0) + 0.1 * rng.normal(size=8))
+    table = language_swap_table(pd.DataFrame(rows), features=np.array(feats), n_boot=100)
+    audit = read_audit(FIXTURE)
+    audit.tables = {"groups": audit.tables["groups"], "language_swap": table}
+    audit.data = {**audit.data, "source": source}
+    (folder / "samples").mkdir(parents=True)
+    pairs = []
+    for k, shade in enumerate((60, 200)):
+        names = {}
+        for key in ("true_face", "reconstruction_a", "reconstruction_b"):
+            names[key] = f"p{k}_{key}.png"
+            Image.new("RGB", (16, 16), (shade, 0, 0)).save(folder / "samples" / names[key])
+        pairs.append({"speaker_id": f"s{k}", "ethnicity": "Asian", "language_a": "zh",
+                      "language_b": "en", "utterance_a": f"s{k}-0", "utterance_b": f"s{k}-2",
+                      **names})  # fmt: skip
+    audit.artifacts = {**audit.artifacts, "samples_dir": "samples", "language_pairs": pairs}
+    audit.write(folder)
+    return folder / "audit.json"
+
+
+def test_feature_shift_rows_and_language_pairs_side_by_side(tmp_path: Path) -> None:
+    out = render_report(_swap_audit(tmp_path / "a", "biaslab"), tmp_path / "a" / "report.html")
+    soup = soup_of(out)
+    node = soup.find(attrs={"data-section": "language_swap"})
+    shown = [c[1][0]["outcome"]["text"] for c in rows_by_source(soup).items()
+             if c[0][0] == "language_swap"]  # fmt: skip
+    assert {"feature_shift", "feature_shift_relative"} <= set(shown)
+    faces = node.find(id="faces-language_swap")
+    assert faces is not None
+    cards = faces.find_all(class_="face")
+    assert len(cards) == 2
+    assert [img["alt"] for img in cards[0].find_all("img")] == [
+        "true face", "speaking zh", "speaking en"]  # fmt: skip
+    assert all(img["src"].startswith("data:image/png;base64,") for img in faces.find_all("img"))
+    assert "Asian speaker, zh vs en" in cards[0].get_text(" ")
+    assert "1 - cosine between the speaker's mean predicted features" in node.get_text(" ")
+
+
+def test_language_pairs_of_real_faces_only_when_asked(tmp_path: Path) -> None:
+    path = _swap_audit(tmp_path / "a", "voxceleb")
+    soup = soup_of(render_report(path, tmp_path / "a" / "report.html"))
+    assert soup.find(id="faces-language_swap") is None  # real people: withheld by default
+    soup = soup_of(render_report(path, tmp_path / "a" / "r2.html", include_faces=True))
+    assert len(soup.find(id="faces-language_swap").find_all("img")) == 6
