@@ -147,9 +147,8 @@ def build_heatmaps(
 
 
 def vocabularies(loaded: LoadedAudit) -> dict[str, Sequence[str]]:
-    """Label vocabularies the audit recorded (``data``, ``settings`` or ``judge``)."""
-    for where in ("data", "settings", "judge"):
-        vocab = loaded.section(where).get("vocabularies")
-        if isinstance(vocab, Mapping):
-            return {str(k): list(v) for k, v in vocab.items() if isinstance(v, list | tuple)}
-    return {}
+    """Label vocabularies the audit recorded (``data.vocabularies``)."""
+    vocab = loaded.section("data").get("vocabularies")
+    if not isinstance(vocab, Mapping):
+        return {}
+    return {str(k): list(v) for k, v in vocab.items() if isinstance(v, list | tuple)}

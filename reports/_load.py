@@ -122,7 +122,7 @@ def _check(data: Any, source: str) -> dict[str, Any]:
             "`s2f-audit audit` has schema_version, tool, model, data, settings and tables"
         )
     version = data["schema_version"]
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
+    if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:
         raise AuditFormatError(
             f"{source}: schema_version {version!r} is not supported by this renderer "
             f"(supported: {sorted(SUPPORTED_SCHEMA_VERSIONS)})"

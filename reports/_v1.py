@@ -4,7 +4,8 @@ Version 1 records did not say what they are: the section of a table followed fro
 the section of a ``metrics`` record and the durations of an input-length record from its
 metric name, the findings decision was taken by the renderer, and hand-written confusion
 cells could say ``task``, ``predicted_label``, ``n``, ``rate`` for ``target``,
-``pred_label``, ``count``, ``value``. `upgrade_v1` derives the
+``pred_label``, ``count``, ``value``, and label vocabularies could sit under ``settings`` or
+``judge`` rather than ``data``. `upgrade_v1` derives the
 version-2 keys from those names once, at load time, with the rules of version 1 frozen here,
 so the rest of the renderer reads exact keys only: ``table_sections`` (top level), and on
 records ``section``, ``base_metric``, ``input_seconds``, ``baseline_seconds``, ``finding``
@@ -50,6 +51,7 @@ _INPUT_LENGTH_METRIC = re.compile(
     r"^(?P<base>\S+) \((?P<seconds>[0-9.e+]+) s(?: - (?P<baseline>[0-9.e+]+) s)?\)$"
 )
 _MULTICLASS_METRICS = frozenset({"kappa", "macro_recall"})
+_LENGTH_KEYS = ("base_metric", "input_seconds", "baseline_seconds")
 
 
 def section_of(table: str) -> str | None:
@@ -131,15 +133,23 @@ def _confusion_keys(record: Mapping[str, Any]) -> dict[str, Any]:
     return keys
 
 
-def _upgrade_record(record: dict[str, Any], mixed: bool) -> dict[str, Any]:
+def _upgrade_record(record: dict[str, Any], mixed: bool, lengths: bool) -> dict[str, Any]:
+    """Copy of a record with the keys of version 2 (audit's order: section, lengths, finding).
+
+    On the mixed ``metrics`` table every record gets ``section``, the input-length keys
+    when the table has input-length records, ``finding`` and ``held_back_reason`` (as audit
+    writes them); on other tables only significant gaps get the findings keys.
+    """
     keys: dict[str, Any] = _confusion_keys(record) if "true_label" in record else {}
     if mixed:
         keys["section"] = section_of_metric(record.get("metric"), record.get("target"))
-        if keys["section"] == "input_length":
-            keys.update(_input_length_keys(record))
-    if "difference" in record and has_flag(record, "significant"):
-        reason = _held_back_reason(record)
-        keys.update(finding=not reason, held_back_reason=reason)
+        if lengths:
+            found = _input_length_keys(record) if keys["section"] == "input_length" else {}
+            keys.update({k: found.get(k) for k in _LENGTH_KEYS})
+    gap = "difference" in record and has_flag(record, "significant")
+    if mixed or gap:
+        reason = _held_back_reason(record) if gap else ""
+        keys.update(finding=gap and not reason, held_back_reason=reason)
     return {**record, **keys} if keys else record
 
 
@@ -154,9 +164,23 @@ def upgrade_v1(audit: Mapping[str, Any]) -> dict[str, Any]:
     >>> new["table_sections"], new["tables"]["metrics"][0]["input_seconds"]
     ({'metrics': None, 'disparities': 'disparities'}, 3.0)
     """
-    tables = {
-        name: [_upgrade_record(r, name.lower() == _MIXED_TABLE) for r in records]
-        for name, records in audit["tables"].items()
-    }
+    tables = {}
+    for name, records in audit["tables"].items():
+        mixed = name.lower() == _MIXED_TABLE
+        lengths = mixed and any(r.get("target") == _INPUT_LENGTH_TARGET for r in records)
+        tables[name] = [_upgrade_record(r, mixed, lengths) for r in records]
     sections = {name: None if name.lower() == _MIXED_TABLE else section_of(name) for name in tables}
-    return {**audit, "tables": tables, "table_sections": sections}
+    return {**audit, **_data_vocabularies(audit), "tables": tables, "table_sections": sections}
+
+
+def _data_vocabularies(audit: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``data`` with the vocabularies of ``settings`` or ``judge`` where it has none."""
+    data = audit.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    if "vocabularies" in data:
+        return {}
+    for where in ("settings", "judge"):
+        block = audit.get(where)
+        if isinstance(block, Mapping) and isinstance(block.get("vocabularies"), Mapping):
+            return {"data": {**data, "vocabularies": block["vocabularies"]}}
+    return {}
