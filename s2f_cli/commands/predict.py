@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from s2f_cli._common import int_at_least, progress_enabled
+from s2f_data import printable_path
 
 NAME = "predict"
 HELP = "reconstruct face images from voice recordings"
@@ -34,21 +35,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int_at_least(1), default=16, help="clips per forward pass"
     )
     parser.add_argument(
-        "--allow-unfinished", action="store_true",
+        "--allow-unfinished",
+        action="store_true",
         help="accept a run that stopped before its last stage (refused by default)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
-    from s2f_data import printable_path
-    from s2f_model._checkpoint import load_model
-    from s2f_model._distributed import resolve_device
-    from s2f_model._predict import predict_faces
+    # here, so `s2f-audit --help` needs no torch
+    from s2f_model import load_model, predict_faces, resolve_device
 
     device = resolve_device(args.device)  # a clear error for an unknown/absent device
-    model = load_model(args.checkpoint, map_location=str(device),
-                       allow_unfinished=args.allow_unfinished)
+    model = load_model(
+        args.checkpoint, map_location=str(device), allow_unfinished=args.allow_unfinished
+    )
     out = Path(args.out)
     single = out.suffix.lower() == ".png"
     report = predict_faces(
@@ -60,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
         progress=progress_enabled(args),
     )
     for path, flags in report.flags.items():
-        print(f"s2f-audit predict: warning: {printable_path(path)}: {flags} (the face was "
-              "written; see data check --decode)", file=sys.stderr)
+        print(
+            f"s2f-audit predict: warning: {printable_path(path)}: {flags} (the face was "
+            "written; see data check --decode)",
+            file=sys.stderr,
+        )
     for path, reason in report.failures:
         print(f"s2f-audit predict: failed: {printable_path(path)}: {reason}", file=sys.stderr)
     where = out if single else out / "predictions.csv"

@@ -114,6 +114,23 @@ def test_periodic_checkpoints_resume_exactly(reference_run, tiny_manifest, tmp_p
     assert_same(weights(resumed.model), weights(result.model))
 
 
+def test_resume_may_change_the_run_settings(reference_run, tiny_manifest, tmp_path,
+                                           tiny_config):
+    """Device, log, checkpoint and validation cadence are run settings, not the run's
+    identity: a resumed run may change them and still ends with the same weights."""
+    result, _ = reference_run
+    out = tmp_path / "run"
+    train(tiny_config(**{"train.checkpoint_every": 3}), tiny_manifest, out, progress=False,
+          stop_after=13)
+    other = tiny_config(**{"train.checkpoint_every": 0, "train.log_every": 1,
+                           "train.eval_every": 2, "train.device": "cpu"})
+    resumed = train(other, tiny_manifest, out, resume=True, progress=False)
+    assert_same(weights(resumed.model), weights(result.model))
+    # the final checkpoint records the settings this call ran with
+    saved = json.loads((out / "model.json").read_text())["config"]["train"]
+    assert (saved["checkpoint_every"], saved["log_every"], saved["eval_every"]) == (0, 1, 2)
+
+
 def test_refuses_to_overwrite_or_resume_with_other_data(reference_run, manifest_factory,
                                                         tiny_manifest, tmp_path, tiny_config):
     _, out = reference_run
