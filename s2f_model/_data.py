@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -141,7 +141,7 @@ def training_identities(manifest: Manifest) -> list[str]:
     return sorted(str(s) for s in frame.loc[rows, "speaker_id"].unique())
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FaceDataset:
     """Distinct face images with landmarks and identity index.
 
@@ -184,7 +184,7 @@ class FaceDataset:
         }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class VoiceFaceDataset:
     """Utterances as fixed-length clips, each pointing at its speaker's face.
 
@@ -211,12 +211,33 @@ class VoiceFaceDataset:
     speaker_ids: list[str]
     identities: list[str]
     n_dropped: int = 0
+    _frontend_cache: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return int(self.waves.shape[0])
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return self.batch([index])
+
+    def frontend_features(self, key: str, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """Return the front-end features of every clip, computed once per ``key``.
+
+        Parameters
+        ----------
+        key : str
+            What decides the features besides the clips (audio settings and device): runs
+            that share this dataset (``train --seeds``) and the key share the tensor.
+        compute : callable
+            ``compute() -> (utterances, ...)`` tensor, called on the first request.
+
+        Returns
+        -------
+        torch.Tensor
+            The cached tensor (read it, never write to it).
+        """
+        if key not in self._frontend_cache:
+            self._frontend_cache[key] = compute()
+        return self._frontend_cache[key]
 
     def batch(self, indices: Sequence[int] | torch.Tensor) -> dict[str, torch.Tensor]:
         """Return ``wave (batch, samples)`` plus the face batch of those utterances."""

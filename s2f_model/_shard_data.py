@@ -189,22 +189,30 @@ class ShardBatches:
         self._groups = self._group_iter()
 
     def _samples(self) -> Iterator[Any]:
-        """Yield the samples with a face, epoch after epoch, checking each epoch's count."""
+        """Yield the samples with a face, epoch after epoch, checking each epoch's count.
+
+        The last sample of an epoch is held back until the epoch is counted, so the count
+        is checked and logged before a step trains on it.
+        """
         epoch = 0
         while True:
             self._stream.epoch = epoch
             seen = no_face = 0
+            held = None
             for sample in self._stream:  # per-shard counts checked by the stream
                 seen += 1
                 if sample.face is None:
                     no_face += 1
                     continue
-                yield sample
-            self._finish_epoch(
-                EpochCount(
-                    epoch=epoch, seen=seen, expected=self._stream.expected(epoch), no_face=no_face
-                )
+                if held is not None:
+                    yield held
+                held = sample
+            count = EpochCount(
+                epoch=epoch, seen=seen, expected=self._stream.expected(epoch), no_face=no_face
             )
+            self._finish_epoch(count)
+            if held is not None:
+                yield held
             epoch += 1
 
     def _finish_epoch(self, count: EpochCount) -> None:
@@ -299,17 +307,10 @@ class FaceFeatureCache:
         missing = {k: s for k, s in zip(keys, samples, strict=True) if k not in self._store}
         self.misses += len(missing)
         self.hits += len(keys) - len(missing)
-        if missing:
-            images = np.stack(
-                [
-                    load_face_image(s.face, self.image_size, name=f"shard sample {s.key}")
-                    for s in missing.values()
-                ]
-            )  # (M, S, S, 3) uint8
-            batch = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0  # (M,3,S,S)
-            feats = self.encode(batch.to(self.device)).float()
-            for k, feat in zip(missing, feats, strict=True):
-                self._store[k] = feat
+        for k, sample in missing.items():  # one at a time: a face's features do not
+            image = load_face_image(sample.face, self.image_size, name=f"shard sample {sample.key}")
+            batch = torch.tensor(image).permute(2, 0, 1)[None].float() / 255.0  # (1,3,S,S)
+            self._store[k] = self.encode(batch.to(self.device)).float()[0]  # depend on the batch
         out = torch.stack([self._store[k] for k in keys])
         for k in keys:
             self._store.move_to_end(k)

@@ -317,7 +317,12 @@ def _voice_inputs(env: StageEnv) -> StageInputs:
             )
         spec_shape = model.frontend(data.waves[:1].to(device)).shape[1:]
         if len(data) * int(np.prod(spec_shape)) * 4 <= _FEATURE_CACHE_BYTES:
-            specs = compute_in_batches(model.frontend, len(data), lambda i: data.waves[i], device)
+            specs = data.frontend_features(  # shared by the runs of train --seeds
+                f"{model.frontend.cfg}@{device}",
+                lambda: compute_in_batches(
+                    model.frontend, len(data), lambda i: data.waves[i], device
+                ),
+            )
     aux = env.aux_labels if cfg.loss.objective == "standardized" else None
 
     def batch(step: int, sel: Tensor) -> tuple[Tensor, ...]:

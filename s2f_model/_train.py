@@ -38,6 +38,7 @@ from s2f_model._checkpoint import (
 )
 from s2f_model._config import S2FConfig
 from s2f_model._data import VoiceFaceDataset, load_voice_face_data
+from s2f_model._data_cache import TrainingDataCache
 from s2f_model._distributed import DistContext, barrier, init_distributed, shutdown
 from s2f_model._shard_train import ShardTrainingSet, open_shard_training_set
 from s2f_model._stages import (
@@ -80,6 +81,7 @@ __all__ = [
     "load_training_data",
     "manifest_identity",
     "train",
+    "train_seeds",
     "train_step",
 ]
 
@@ -164,6 +166,7 @@ class _Call:
     stop_after: int | None
     face_from: str | os.PathLike[str] | None
     allow_unfinished: bool
+    data_cache: TrainingDataCache | None = None  # shared by the runs of train_seeds
 
 
 def train(
@@ -230,7 +233,6 @@ def train(
     >>> from s2f_model import S2FConfig  # doctest: +SKIP
     >>> result = train(S2FConfig.compact(), "pop/manifest.csv", "runs/a")  # doctest: +SKIP
     """
-    started = time.perf_counter()
     call = _Call(
         resume=resume,
         progress=progress,
@@ -238,10 +240,63 @@ def train(
         face_from=face_from,
         allow_unfinished=allow_unfinished,
     )
+    return _train_call(cfg, Path(manifest_path), Path(out_dir), call)
+
+
+def train_seeds(
+    cfg: S2FConfig,
+    manifest_path: str | os.PathLike[str],
+    runs: list[tuple[str | os.PathLike[str], int]],
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    face_from: str | os.PathLike[str] | None = None,
+    allow_unfinished: bool = False,
+) -> list[TrainResult]:
+    """Train one model per ``(run folder, seed)``, decoding the training data once.
+
+    Each run is what ``train(cfg.replace(**{"train.seed": seed}), manifest_path, folder)``
+    gives (the same weights); the decoded clips, faces and the voice stage's front-end
+    features of the first run are reused by the next ones (``s2f-audit train --seeds``).
+
+    Parameters
+    ----------
+    cfg : S2FConfig
+        Settings; ``train.seed`` is replaced by each run's seed.
+    manifest_path : path-like
+        Training manifest.
+    runs : list of (path-like, int)
+        Run folder and seed of every model.
+    resume, progress, face_from, allow_unfinished
+        As in :func:`train`, for every run.
+
+    Returns
+    -------
+    list of TrainResult
+        In the order of ``runs``.
+    """
+    cache = TrainingDataCache()
+    call = _Call(
+        resume=resume,
+        progress=progress,
+        stop_after=None,
+        face_from=face_from,
+        allow_unfinished=allow_unfinished,
+        data_cache=cache,
+    )
+    return [
+        _train_call(cfg.replace(**{"train.seed": seed}), Path(manifest_path), Path(out), call)
+        for out, seed in runs
+    ]
+
+
+def _train_call(cfg: S2FConfig, manifest_path: Path, out_dir: Path, call: _Call) -> TrainResult:
+    """Run :func:`_train` in its process group with the global RNG state restored after."""
+    started = time.perf_counter()
     ctx = init_distributed(cfg.run.device)
     try:
         with torch.random.fork_rng(devices=[]):
-            result = _train(cfg, Path(manifest_path), Path(out_dir), call, ctx)
+            result = _train(cfg, manifest_path, out_dir, call, ctx)
     finally:
         shutdown(ctx)
     result.seconds = time.perf_counter() - started
@@ -257,7 +312,9 @@ def _session(
     model = build_run_model(plan, ckpt)
     model.to(ctx.device)
     show = call.progress and ctx.is_main
-    data = load_training_data(plan.manifest, plan.cfg, plan.identities, progress=show)
+    data = (call.data_cache or TrainingDataCache()).get(
+        plan, lambda: load_training_data(plan.manifest, plan.cfg, plan.identities, progress=show)
+    )
     if ckpt is None:
         prepare_fresh_model(model, plan, data.train)
     aux_labels = None

@@ -11,6 +11,8 @@ Examples::
     s2f-audit train --manifest pop/manifest.csv --out runs/a --resume
     s2f-audit train --manifest pop/manifest.csv --out runs/quick --steps 50
     s2f-audit train --manifest pop/manifest.csv --out runs/a --seeds 3   # runs/a/seed-0..2
+    s2f-audit data shards pop/manifest.csv --out pop/shards
+    s2f-audit train --manifest pop/manifest.csv --out runs/s --shards pop/shards
     torchrun --nproc_per_node 2 -m s2f_cli train --manifest pop/manifest.csv --out runs/ddp
 """
 
@@ -20,8 +22,12 @@ import argparse
 import json
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from s2f_cli._common import CLIError, progress_enabled
+
+if TYPE_CHECKING:
+    from s2f_model import TrainResult
 
 NAME = "train"
 HELP = "train the model on a manifest"
@@ -45,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train N models with seeds SEED, SEED+1, ... into OUT/seed-0, "
                              "OUT/seed-1, ... (one arm of `s2f-audit compare --a/--b`); "
                              "they share --face-from when given")
+    parser.add_argument("--shards", metavar="DIR",
+                        help="stream the voice stage's clips from the tar shards in DIR "
+                             "(`s2f-audit data shards`; train.data='shards') instead of "
+                             "decoding every clip into memory first")
     group = parser.add_argument_group("overrides of the preset's training settings")
     group.add_argument("--steps", type=int, metavar="N",
                        help="steps of every stage (face encoder, decoder, voice encoder)")
@@ -66,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     """Collect the config overrides the options ask for (later ones win)."""
     out: dict[str, object] = {"train.seed": int(args.seed), "train.device": args.device}
+    if args.shards is not None:
+        out.update({"train.data": "shards", "train.shard_dir": str(args.shards)})
     if args.steps is not None:
         out["train.face_steps"] = out["train.voice_steps"] = args.steps
     for flag, key in (("face_steps", "train.face_steps"), ("voice_steps", "train.voice_steps"),
@@ -102,25 +114,26 @@ def seed_runs(out: str, seed: int, seeds: int | None) -> list[tuple[str, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command."""
+    """Run the command: one model, or one per seed sharing the decoded training data."""
+    from s2f_model import S2FConfig, train_seeds  # here, so `s2f-audit --help` needs no torch
+
     if args.seeds is not None and args.seeds < 1:
         raise CLIError(f"--seeds must be at least 1, got {args.seeds}")
-    for out, seed in seed_runs(args.out, int(args.seed), args.seeds):
-        if args.seeds is not None:
-            log.info("training %s with seed %d", out, seed)
-        _train_one(args, out, seed)
+    runs = seed_runs(args.out, int(args.seed), args.seeds)
+    if args.seeds is not None:
+        log.info("training %s with seeds %s", args.out, [seed for _, seed in runs])
+    cfg = S2FConfig.preset(args.preset).replace(**_overrides(args))
+    results = train_seeds(cfg, args.manifest, runs, resume=args.resume,
+                          progress=progress_enabled(args), face_from=args.face_from,
+                          allow_unfinished=args.allow_unfinished)
+    for result in results:
+        _report(result)
     return 0
 
 
-def _train_one(args: argparse.Namespace, out: str, seed: int) -> None:
-    """Train one model into ``out`` with ``seed``."""
-    from s2f_model._config import S2FConfig
-    from s2f_model._train import train
-
-    cfg = S2FConfig.preset(args.preset).replace(**{**_overrides(args), "train.seed": seed})
-    result = train(cfg, args.manifest, out, resume=args.resume,
-                   progress=progress_enabled(args), face_from=args.face_from,
-                   allow_unfinished=args.allow_unfinished)
+def _report(result: TrainResult) -> None:
+    """Log one run's steps and validation; rank 0 prints where the model went."""
+    out = result.run_dir
     steps = {stage: len(losses) for stage, losses in result.losses.items()}
     log.info("trained %s in %.1f s: steps %s", out, result.seconds, steps)
     if result.evaluation:
