@@ -11,17 +11,14 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from audit import (
-    AuditInputError,
-    SmallGroupWarning,
+from audit import AuditInputError, SmallGroupWarning, make_evaluation_table, run_audit_tables
+from audit.stats import (
     SpeakerBootstrap,
     build_groupings,
     cohen_kappa_from_counts,
     detect_measures,
     detect_targets,
-    make_evaluation_table,
     metric_tables,
-    run_audit_tables,
 )
 
 

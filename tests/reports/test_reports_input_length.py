@@ -29,13 +29,13 @@ def _audit(with_lengths: bool, requested: Any = "auto") -> dict[str, Any]:
             table[f"speech_seconds_{tag}"] = np.minimum(seconds, 4.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallGroupWarning)
-        tables = run_audit_tables(
-            table, groupings=["gender"], max_order=1, n_boot=50, focus=()
-        )
+        tables = run_audit_tables(table, groupings=["gender"], max_order=1, n_boot=50, focus=())
     result = AuditResult(
         tables,
-        settings={"input_seconds": [3.0, 6.0] if with_lengths else None,
-                  "input_seconds_requested": requested},
+        settings={
+            "input_seconds": [3.0, 6.0] if with_lengths else None,
+            "input_seconds_requested": requested,
+        },
         seed=0,
         created="2026-01-01T00:00:00+00:00",
         tool={"name": "s2f-audit", "version": "0", "packages": {}},
@@ -107,3 +107,37 @@ def test_not_evaluated_names_the_model_clip(tmp_path) -> None:
     out = render_report(_audit(False, "none"), tmp_path / "none.html")
     section = soup_of(out).find(attrs={"data-section": "input_length"})
     assert "Not requested in this audit" in section.get_text(" ")
+
+
+def test_the_overview_reads_the_record_keys_not_the_metric_text(tmp_path) -> None:
+    """Schema 2: durations come from input_seconds/baseline_seconds, never from ``metric``.
+
+    Relabelling every input-length ``metric`` (display text only) leaves the overview's
+    numbers and durations unchanged; changing ``input_seconds`` moves a value to another
+    column.
+    """
+    audit = _audit(True)
+    records = audit["tables"]["metrics"]
+    lengths = [r for r in records if r.get("section") == "input_length"]
+    assert lengths and all(r["target"] == "input_length" for r in lengths)
+    for i, record in enumerate(lengths):
+        record["metric"] = f"renamed {i}"
+    out = render_report(audit, tmp_path / "renamed.html")
+    rows = table_cells(
+        soup_of(out).find(attrs={"data-section": "input_length"}), "input_length_summary"
+    )
+    assert [rows[i]["metric"]["text"] for i in sorted(rows)] == list(_BASES)
+    first = next(
+        r
+        for r in lengths
+        if r["attribute"] == "overall"
+        and r["base_metric"] == "cos_sim"
+        and r["input_seconds"] == 3.0
+    )
+    assert float(rows[0]["value_3s"]["data-value"]) == first["value"]
+    for record in lengths:
+        if record["baseline_seconds"] is None:
+            record["input_seconds"] = record["input_seconds"] / 2  # 3 s -> 1.5 s, 6 s -> 3 s
+    out = render_report(audit, tmp_path / "halved.html")
+    section = soup_of(out).find(attrs={"data-section": "input_length"})
+    assert "Input length: 1.5 s vs 3 s (all utterances" in section.get_text(" ")
