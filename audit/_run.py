@@ -393,7 +393,17 @@ def _data_section(inputs: _Inputs, table: pd.DataFrame, errors: pd.DataFrame) ->
         "n_errors": len(errors),
         "row_ids_sha256": row_ids_sha256(table["utterance_id"]),
         "vocabularies": {k: list(v) for k, v in info.vocabularies.items()},
+        # counted in the cells of each language they speak (docs/metrics.md, "Groups")
+        "n_multilingual_speakers": _n_multilingual(table),
     }
+
+
+def _n_multilingual(table: pd.DataFrame) -> int:
+    """Speakers with evaluated utterances in two or more languages."""
+    if "language" not in table.columns:
+        return 0
+    spoken = table.dropna(subset=["language"]).groupby("speaker_id")["language"].nunique()
+    return int((spoken >= 2).sum())
 
 
 def _distributed_context(device: str) -> Any | None:

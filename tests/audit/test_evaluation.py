@@ -43,19 +43,40 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
         for u in range(2):
             name = f"s{s}u{u}.wav"
             sf.write(root / name, 0.1 * rng.standard_normal(8000 * (1 + u)), 8000)
-            rows.append({"utterance_id": f"s{s}u{u}", "speaker_id": f"s{s}", "split": "test",
-                         "audio_path": name, "face_path": f"f{s}.png",
-                         "landmarks_path": f"f{s}.npy", "language": "en" if s < 2 else "zh"})
+            rows.append(
+                {
+                    "utterance_id": f"s{s}u{u}",
+                    "speaker_id": f"s{s}",
+                    "split": "test",
+                    "audio_path": name,
+                    "face_path": f"f{s}.png",
+                    "landmarks_path": f"f{s}.npy",
+                    "language": "en" if s < 2 else "zh",
+                }
+            )
     (root / "bad.wav").write_text("not audio")
-    rows.append({"utterance_id": "bad", "speaker_id": "s9", "split": "test",
-                 "audio_path": "bad.wav", "face_path": "f0.png", "landmarks_path": "f0.npy",
-                 "language": "en"})
-    path = write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo("test"))
+    rows.append(
+        {
+            "utterance_id": "bad",
+            "speaker_id": "s9",
+            "split": "test",
+            "audio_path": "bad.wav",
+            "face_path": "f0.png",
+            "landmarks_path": "f0.npy",
+            "language": "en",
+        }
+    )
+    path = write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo(source="test"))
     torch.manual_seed(0)
     model = build_model(S2FConfig.compact(), seed=0).eval()
     result = build_evaluation_table(
-        model, read_manifest(path), BrightnessJudge(), gallery_size=3,
-        samples_dir=root / "samples", samples_per_group=1, random_state=0,
+        model,
+        read_manifest(path),
+        BrightnessJudge(),
+        gallery_size=3,
+        samples_dir=root / "samples",
+        samples_per_group=1,
+        random_state=0,
         voice_measures=False,
     )
     return root, result
@@ -129,10 +150,17 @@ def lengths(tmp_path_factory: pytest.TempPathFactory):
         for seconds in _LENGTHS:
             name = f"s{s}_{seconds}s.wav"
             sf.write(root / name, 0.1 * rng.standard_normal(_SR_FILE * seconds), _SR_FILE)
-            rows.append({"utterance_id": f"s{s}_{seconds}s", "speaker_id": f"s{s}",
-                         "split": "test", "audio_path": name, "face_path": f"f{s}.png",
-                         "language": "en" if s < 3 else "zh"})
-    path = write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo("test"))
+            rows.append(
+                {
+                    "utterance_id": f"s{s}_{seconds}s",
+                    "speaker_id": f"s{s}",
+                    "split": "test",
+                    "audio_path": name,
+                    "face_path": f"f{s}.png",
+                    "language": "en" if s < 3 else "zh",
+                }
+            )
+    path = write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo(source="test"))
     model = build_model(S2FConfig.compact(), seed=0).eval()
     manifest = read_manifest(path)
     result = build_evaluation_table(
@@ -213,7 +241,12 @@ def test_input_length_galleries_are_shared() -> None:
 def test_input_seconds_none_adds_nothing(lengths) -> None:
     model, manifest, result = lengths
     plain = build_evaluation_table(
-        model, manifest, None, gallery_size=3, random_state=0, voice_measures=False,
+        model,
+        manifest,
+        None,
+        gallery_size=3,
+        random_state=0,
+        voice_measures=False,
         input_seconds=None,
     )
     assert plain.info["input_seconds"] == []
@@ -272,9 +305,11 @@ def test_input_length_metrics_have_rows_with_n_and_intervals(lengths) -> None:
         warnings.simplefilter("ignore", SmallGroupWarning)
         m = run_audit_tables(t, groupings=["language"], n_boot=50, min_group_size=2)["metrics"]
     rows = m[m["target"] == "input_length"]
-    expected = {f"{name} ({d})" for d in ("3 s", "6 s", "6 s - 3 s")
-                for name in ("cos_sim", "l1", "l2", "recall@1", "recall@2", "recall@5",
-                             "recall@10")}
+    expected = {
+        f"{name} ({d})"
+        for d in ("3 s", "6 s", "6 s - 3 s")
+        for name in ("cos_sim", "l1", "l2", "recall@1", "recall@2", "recall@5", "recall@10")
+    }
     assert set(rows["metric"]) == expected
     assert set(rows["group_label"]) >= {"all", "language=en", "language=zh"}
     overall = rows[rows["attribute"] == "overall"].set_index("metric")
@@ -331,8 +366,9 @@ def test_voice_measures_to_reuse_are_checked(tmp_path: Path) -> None:
     with pytest.raises(AuditInputError, match="need utterance_id"):
         _known_voice_measures(pd.DataFrame({"f0_median_hz": [100.0]}))
     with pytest.raises(AuditInputError, match="utterance 'u1' twice"):
-        _known_voice_measures(pd.DataFrame({"utterance_id": ["u1", "u1"],
-                                            "f0_median_hz": [1.0, 2.0]}))
+        _known_voice_measures(
+            pd.DataFrame({"utterance_id": ["u1", "u1"], "f0_median_hz": [1.0, 2.0]})
+        )
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("utterance_id\nu1\n")
     AuditResult(tables={}, seed=0, data={"manifest": "other.csv", "sha256": "0" * 64}).write(
