@@ -5,6 +5,10 @@ The JSON holds every table as a list of records (NaN and infinities as ``null``)
 ``dict``, ``json``) so that reading restores the same DataFrames: ``null`` in a float column
 becomes NaN again. Every table is also written as ``<table>.csv`` beside ``audit.json`` (list
 and dict cells as JSON text), and the evaluation table as ``evaluation.csv``.
+
+Schema version 2 adds the keys that say what a record is (`audit._records`): the top-level
+``table_sections`` (table -> report section) and, on ``metrics`` records, ``section``, the
+input-length keys and the findings decision. Version 1 files are still read.
 """
 
 from __future__ import annotations
