@@ -141,8 +141,13 @@ class AudioFrontEnd(nn.Module):
         extra = cfg.n_fft - cfg.win_length
         window = F.pad(self.window.to(wave.dtype), (0, extra))  # (n_fft,)
         spec = torch.stft(
-            F.pad(wave, (0, extra)), cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.n_fft,
-            window=window, center=False, return_complex=True,
+            F.pad(wave, (0, extra)),
+            cfg.n_fft,
+            hop_length=cfg.hop_length,
+            win_length=cfg.n_fft,
+            window=window,
+            center=False,
+            return_complex=True,
         )  # (batch, n_fft // 2 + 1, frames)
         return spec[:, : cfg.n_freq]  # (batch, freq, frames)
 
@@ -180,5 +185,7 @@ class AudioFrontEnd(nn.Module):
 
     def extra_repr(self) -> str:
         c = self.cfg
-        return (f"sample_rate={c.sample_rate}, n_fft={c.n_fft}, win_length={c.win_length}, "
-                f"hop_length={c.hop_length}, representation={c.representation!r}")
+        return (
+            f"sample_rate={c.sample_rate}, n_fft={c.n_fft}, win_length={c.win_length}, "
+            f"hop_length={c.hop_length}, representation={c.representation!r}"
+        )

@@ -9,8 +9,9 @@ from torch.nn import functional as F
 __all__ = ["border_points", "tps_grid", "warp_image"]
 
 
-def border_points(per_side: int, *, dtype: torch.dtype = torch.float32,
-                  device: torch.device | str | None = None) -> Tensor:
+def border_points(
+    per_side: int, *, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> Tensor:
     """Evenly spaced points on the border of the unit square, corners included.
 
     Parameters
@@ -40,7 +41,10 @@ def _tps_kernel(sq_dist: Tensor) -> Tensor:
 
 
 def tps_grid(
-    dst: Tensor, src: Tensor, size: int, regularization: float = 0.0,
+    dst: Tensor,
+    src: Tensor,
+    size: int,
+    regularization: float = 0.0,
     grid_size: int | None = None,
 ) -> Tensor:
     """Compute the thin-plate-spline sampling grid mapping ``dst`` control points to ``src``.
@@ -81,8 +85,7 @@ def _pixel_centres(size: int, dtype: torch.dtype, device: torch.device) -> Tenso
     return torch.stack((gx, gy), -1)  # (size, size, 2), (x, y)
 
 
-def _tps_grid(dst: Tensor, src: Tensor, size: int, regularization: float,
-              grid_size: int) -> Tensor:
+def _tps_grid(dst: Tensor, src: Tensor, size: int, regularization: float, grid_size: int) -> Tensor:
     batch, k, _ = dst.shape
     out_dtype = dst.dtype if dst.dtype in (torch.float32, torch.float64) else torch.float32
     p = dst.to(torch.float64)
@@ -100,13 +103,17 @@ def _tps_grid(dst: Tensor, src: Tensor, size: int, regularization: float,
     pts = _pixel_centres(grid_size, out_dtype, dst.device).reshape(1, -1, 2)  # (1, G*G, 2)
     q = dst.to(out_dtype)
     # |g - q|^2 = |g|^2 + |q|^2 - 2 g.q, via one batched matmul: (batch, G*G, K)
-    sq = (pts.square().sum(-1, keepdim=True) + q.square().sum(-1)[:, None]
-          - 2.0 * pts @ q.transpose(1, 2)).clamp_min(0.0)
+    sq = (
+        pts.square().sum(-1, keepdim=True)
+        + q.square().sum(-1)[:, None]
+        - 2.0 * pts @ q.transpose(1, 2)
+    ).clamp_min(0.0)
     disp = _tps_kernel(sq) @ w + a[:, :1] + pts @ a[:, 1:]  # (batch, G*G, 2)
     disp = disp.reshape(batch, grid_size, grid_size, 2)
     if grid_size != size:
-        disp = F.interpolate(disp.permute(0, 3, 1, 2), size=(size, size), mode="bilinear",
-                             align_corners=False).permute(0, 2, 3, 1)  # (batch, S, S, 2)
+        disp = F.interpolate(
+            disp.permute(0, 3, 1, 2), size=(size, size), mode="bilinear", align_corners=False
+        ).permute(0, 2, 3, 1)  # (batch, S, S, 2)
     mapped = _pixel_centres(size, out_dtype, dst.device) + disp  # (batch, S, S, 2)
     return 2.0 * mapped - 1.0
 
@@ -155,11 +162,13 @@ def warp_image(
             f"{tuple(src_landmarks.shape)} and {tuple(dst_landmarks.shape)}"
         )
     batch = image.shape[0]
-    border = border_points(border_per_side, dtype=dst_landmarks.dtype,
-                           device=dst_landmarks.device).expand(batch, -1, -1)
+    border = border_points(
+        border_per_side, dtype=dst_landmarks.dtype, device=dst_landmarks.device
+    ).expand(batch, -1, -1)
     dst = torch.cat((dst_landmarks, border), 1)  # (batch, L + P, 2)
     src = torch.cat((src_landmarks, border), 1)
     grid = tps_grid(dst, src, image.shape[-1], regularization, grid_size)
     dtype = torch.promote_types(image.dtype, torch.float32)  # no half-precision coordinates
-    return F.grid_sample(image.to(dtype), grid.to(dtype), mode="bilinear",
-                         padding_mode="border", align_corners=False)
+    return F.grid_sample(
+        image.to(dtype), grid.to(dtype), mode="bilinear", padding_mode="border", align_corners=False
+    )

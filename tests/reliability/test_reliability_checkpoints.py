@@ -17,9 +17,20 @@ import pytest
 import torch
 from _tiny_run import make_manifest, tiny_config
 
-from s2f_model import S2FConfig, build_model
-from s2f_model._checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from s2f_model.exceptions import ConfigError
+from s2f_model import (
+    CheckpointError,
+    ConfigError,
+    FaceConfig,
+    S2FConfig,
+    TrainingError,
+    VoiceConfig,
+    build_model,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+    train,
+    train_step,
+)
 
 
 def save_tiny(
@@ -150,8 +161,6 @@ def test_config_refuses_wrong_types_and_sizes(key, value, match):
 
 
 def test_config_dataclasses_check_types_when_built_directly():
-    from s2f_model import FaceConfig, VoiceConfig
-
     with pytest.raises(ConfigError, match=r"face\.image_size must be an integer"):
         FaceConfig(image_size=64.0)
     with pytest.raises(ConfigError, match=r"voice\.hidden_dim must be an integer"):
@@ -266,8 +275,6 @@ def test_predict_with_nan_weights_exits_2_naming_the_tensor(tmp_path, capsys):
 
 
 def test_non_finite_loss_stops_training_with_a_clear_error():
-    from s2f_model._train import TrainingError, train_step
-
     class Diverged(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -284,8 +291,6 @@ def test_non_finite_loss_stops_training_with_a_clear_error():
 
 
 def test_face_from_an_unfinished_run_is_refused(tmp_path):
-    from s2f_model._train import train
-
     manifest = make_manifest(tmp_path / "data", split=lambda s: "train")
     save_tiny(tmp_path / "face", stage="face_decoder", step=2, name="checkpoint.json")
     with pytest.raises(

@@ -16,9 +16,16 @@ def _scipy_stft(x: np.ndarray, cfg: AudioConfig) -> np.ndarray:
     """Reference STFT (freq, frames): 400-sample frames zero-padded to 512, no centring."""
     window = scipy.signal.get_window("hann", cfg.win_length, fftbins=True)
     _, _, z = scipy.signal.stft(
-        x, fs=cfg.sample_rate, window=window, nperseg=cfg.win_length,
-        noverlap=cfg.win_length - cfg.hop_length, nfft=cfg.n_fft, boundary=None,
-        padded=False, detrend=False, return_onesided=True,
+        x,
+        fs=cfg.sample_rate,
+        window=window,
+        nperseg=cfg.win_length,
+        noverlap=cfg.win_length - cfg.hop_length,
+        nfft=cfg.n_fft,
+        boundary=None,
+        padded=False,
+        detrend=False,
+        return_onesided=True,
     )
     return z * window.sum()  # scipy's default "spectrum" scaling divides by sum(window)
 
@@ -63,8 +70,13 @@ def test_stft_matches_torchaudio_after_window_offset(wave):
     cfg = AudioConfig()
     x = torch.from_numpy(wave)
     spec = torchaudio.transforms.Spectrogram(
-        n_fft=512, win_length=400, hop_length=160, center=False, power=None,
-        window_fn=torch.hann_window, wkwargs={"dtype": torch.float64},
+        n_fft=512,
+        win_length=400,
+        hop_length=160,
+        center=False,
+        power=None,
+        window_fn=torch.hann_window,
+        wkwargs={"dtype": torch.float64},
     )(torch.nn.functional.pad(x, (56, 56)))
     k = torch.arange(257, dtype=torch.float64).view(-1, 1)
     spec = spec * torch.exp(2j * torch.pi * k * 56 / 512)
@@ -146,8 +158,12 @@ def test_fit_clip_crops_longer():
 
 @pytest.mark.parametrize(
     ("n", "length", "start", "match"),
-    [(0, 5, 0, "empty clip"), (5, 0, 0, "positive"), (10, 4, 7, r"start=7 out of range \[0, 6\]"),
-     (3, 5, 1, "start=1 given for a clip of 3")],
+    [
+        (0, 5, 0, "empty clip"),
+        (5, 0, 0, "positive"),
+        (10, 4, 7, r"start=7 out of range \[0, 6\]"),
+        (3, 5, 1, "start=1 given for a clip of 3"),
+    ],
 )
 def test_fit_clip_errors(n, length, start, match):
     with pytest.raises(ValueError, match=match):
@@ -158,7 +174,8 @@ def test_random_clip_start_in_range_and_seeded():
     starts = [random_clip_start(100, 30, np.random.default_rng(s)) for s in range(50)]
     assert min(starts) >= 0 and max(starts) <= 70 and len(set(starts)) > 10
     assert random_clip_start(100, 30, np.random.default_rng(3)) == random_clip_start(
-        100, 30, np.random.default_rng(3))
+        100, 30, np.random.default_rng(3)
+    )
     assert random_clip_start(20, 30, np.random.default_rng(0)) == 0
 
 

@@ -31,12 +31,23 @@ def test_paper_preset_holds_the_paper_settings():
     cfg = S2FConfig.paper()
     a = cfg.audio
     assert (a.sample_rate, a.clip_seconds, a.n_fft, a.win_length, a.hop_length) == (
-        16000, 6.0, 512, 400, 160)
+        16000,
+        6.0,
+        512,
+        400,
+        160,
+    )
     assert (a.n_channels, a.n_freq, a.n_frames, a.compression) == (2, 257, 598, 0.3)
     assert (cfg.loss.lambda1, cfg.loss.lambda2, cfg.loss.temperature) == (0.025, 200.0, 2.0)
     t = cfg.train
     assert (t.lr, t.betas, t.eps, t.lr_decay, t.lr_decay_every, t.batch_size) == (
-        1e-3, (0.5, 0.999), 1e-4, 0.95, 10_000, 8)
+        1e-3,
+        (0.5, 0.999),
+        1e-4,
+        0.95,
+        10_000,
+        8,
+    )
     assert (cfg.face.n_identities, cfg.feature_dim, cfg.decoder.first_dim) == (2622, 4096, 1000)
     assert cfg.decoder.image_size == cfg.face.image_size == 224
 
@@ -71,11 +82,13 @@ def test_feature_dims_must_agree():
 
 @pytest.mark.parametrize(
     ("key", "value", "match"),
-    [("train.precision", "fp8", r"train.precision must be one of \['bf16', 'fp16', 'fp32'\]"),
-     ("audio.representation", "phase", "audio.representation must be one of"),
-     ("train.betas", [0.5, 1.5], "train.betas must be two values in"),
-     ("train.lr", 0.0, r"train.lr must be > 0, got 0.0"),
-     ("train.seed", 0.5, "train.seed must be an int")],
+    [
+        ("train.precision", "fp8", r"train.precision must be one of \['bf16', 'fp16', 'fp32'\]"),
+        ("audio.representation", "phase", "audio.representation must be one of"),
+        ("train.betas", [0.5, 1.5], "train.betas must be two values in"),
+        ("train.lr", 0.0, r"train.lr must be > 0, got 0.0"),
+        ("train.seed", 0.5, "train.seed must be an int"),
+    ],
 )
 def test_invalid_settings_raise(key, value, match):
     with pytest.raises(ConfigError, match=match):
@@ -144,8 +157,11 @@ def test_same_seed_same_init_different_seed_different():
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     differing = [k for k in sa if not torch.equal(sa[k], sc[k])]
     assert "voice_encoder.fc1.weight" in differing and "face_encoder.conv1_1.weight" in differing
-    assert build_model(cfg.replace(**{"train.seed": 7})).state_dict()["voice_encoder.fc2.bias"] \
+    assert (
+        build_model(cfg.replace(**{"train.seed": 7}))
+        .state_dict()["voice_encoder.fc2.bias"]
         .equal(sa["voice_encoder.fc2.bias"])
+    )
 
 
 def test_build_model_rejects_float_seed():
@@ -165,10 +181,12 @@ def _overfit(clip_seconds: float, steps: int) -> tuple[list[float], float, float
     g = torch.Generator().manual_seed(0)
     n = cfg.audio.clip_samples
     t = torch.arange(n) / 16000
-    waves = torch.stack([
-        0.2 * sum(torch.sin(2 * math.pi * f0 * k * t) / k for k in range(1, 6))
-        for f0 in (100.0, 140.0, 190.0, 240.0)
-    ]) + 0.01 * torch.randn(4, n, generator=g)
+    waves = torch.stack(
+        [
+            0.2 * sum(torch.sin(2 * math.pi * f0 * k * t) / k for k in range(1, 6))
+            for f0 in (100.0, 140.0, 190.0, 240.0)
+        ]
+    ) + 0.01 * torch.randn(4, n, generator=g)
     with torch.no_grad():
         v_face = m.encode_face(torch.rand(4, 3, 64, 64, generator=g))
         spec = m.spectrogram(waves)
@@ -200,9 +218,14 @@ def test_overfit_tiny_batch_300_steps_eval_mode():
 
 def test_voice_objective_settings_are_validated_and_round_trip():
     std = {"loss.objective": "standardized", "voice.standardize_output": True}
-    cfg = S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["gender", "face_size"],
-                                                "voice.aux_classes": [2, 1],
-                                                "voice.pooling": "mean_std"})
+    cfg = S2FConfig.compact().replace(
+        **std,
+        **{
+            "loss.aux_targets": ["gender", "face_size"],
+            "voice.aux_classes": [2, 1],
+            "voice.pooling": "mean_std",
+        },
+    )
     assert S2FConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.loss.aux_targets == ("gender", "face_size")
     with pytest.raises(ConfigError, match="must not contain 'ethnicity'"):
@@ -216,11 +239,13 @@ def test_voice_objective_settings_are_validated_and_round_trip():
     with pytest.raises(ConfigError, match=r"need loss\.objective='standardized'"):
         S2FConfig.paper().replace(**{"loss.aux_targets": ["gender"]})
     with pytest.raises(ConfigError, match=r"aux_classes has 1 entries, expected one per"):
-        S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["gender", "language"],
-                                              "voice.aux_classes": [2]})
+        S2FConfig.compact().replace(
+            **std, **{"loss.aux_targets": ["gender", "language"], "voice.aux_classes": [2]}
+        )
     with pytest.raises(ConfigError, match="regression target 'face_size' must be 0 or 1"):
-        S2FConfig.compact().replace(**std, **{"loss.aux_targets": ["face_size"],
-                                              "voice.aux_classes": [3]})
+        S2FConfig.compact().replace(
+            **std, **{"loss.aux_targets": ["face_size"], "voice.aux_classes": [3]}
+        )
     with pytest.raises(ConfigError, match=r"voice.pooling must be one of \['mean', 'mean_std'\]"):
         S2FConfig.compact().replace(**{"voice.pooling": "max"})
     with pytest.raises(ConfigError, match=r"loss.objective must be one of"):

@@ -20,8 +20,12 @@ from s2f_model._train import train
 @pytest.fixture(scope="module")
 def trained(tiny_manifest, tmp_path_factory, tiny_config):
     out = tmp_path_factory.mktemp("pred") / "run"
-    train(tiny_config(**{"train.face_steps": 2, "train.voice_steps": 2}), tiny_manifest, out,
-          progress=False)
+    train(
+        tiny_config(**{"train.face_steps": 2, "train.voice_steps": 2}),
+        tiny_manifest,
+        out,
+        progress=False,
+    )
     return load_model(out), out
 
 
@@ -49,8 +53,9 @@ def test_predict_files_folders_manifest_and_failures(trained, tiny_manifest, tmp
     (inputs / "nested" / "broken.wav").write_bytes(b"RIFF....WAVEfmt nonsense")
     (inputs / "notes.txt").write_text("not audio")
     out = tmp_path / "faces"
-    report = predict_faces(model, [inputs, tiny_manifest, tmp_path / "missing.wav"], out,
-                           batch_size=4)
+    report = predict_faces(
+        model, [inputs, tiny_manifest, tmp_path / "missing.wav"], out, batch_size=4
+    )
     n_manifest = 18
     assert report.n_ok == 2 + n_manifest
     assert report.n_failed == 2
@@ -120,14 +125,36 @@ def test_cli_predict(trained, tiny_manifest, tmp_path, capsys):
 
     _, run = trained
     wav = tiny_manifest.parent / "audio" / "spk02_u0.wav"
-    assert main(["predict", "--checkpoint", str(run), str(wav), "-o",
-                 str(tmp_path / "face.png"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                str(run),
+                str(wav),
+                "-o",
+                str(tmp_path / "face.png"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert _png(tmp_path / "face.png").shape == (32, 32, 3)
     assert "1 face(s) written, 0 failed" in capsys.readouterr().out
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"nope")
-    code = main(["predict", "--checkpoint", str(run), str(wav), str(bad), "--out",
-                 str(tmp_path / "faces"), "--quiet"])
+    code = main(
+        [
+            "predict",
+            "--checkpoint",
+            str(run),
+            str(wav),
+            str(bad),
+            "--out",
+            str(tmp_path / "faces"),
+            "--quiet",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2  # some inputs failed: bad input, exit status 2
     assert "1 face(s) written, 1 failed" in captured.out
@@ -135,6 +162,18 @@ def test_cli_predict(trained, tiny_manifest, tmp_path, capsys):
     assert (tmp_path / "faces" / "spk02_u0.png").is_file()
     pickled = tmp_path / "model.pt"
     pickled.write_bytes(b"\x80\x04K\x01.")
-    assert main(["predict", "--checkpoint", str(pickled), str(wav), "-o",
-                 str(tmp_path / "f.png"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                str(pickled),
+                str(wav),
+                "-o",
+                str(tmp_path / "f.png"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "refusing to load a .pt file" in capsys.readouterr().err

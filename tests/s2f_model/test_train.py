@@ -53,8 +53,14 @@ def test_training_writes_model_and_losses(reference_run, tiny_manifest):
     assert meta["metadata"]["identities"] == ["spk00", "spk01", "spk02", "spk03"]
     assert meta["config"]["face"]["n_identities"] == 4  # fc8 = training speakers
     assert meta["metadata"]["training_data"] == manifest_identity(tiny_manifest)
-    assert set(result.evaluation) >= {"loss", "decoder_l1", "normalized_l2", "distillation",
-                                      "cosine", "n"}
+    assert set(result.evaluation) >= {
+        "loss",
+        "decoder_l1",
+        "normalized_l2",
+        "distillation",
+        "cosine",
+        "n",
+    }
     assert result.evaluation["n"] == 3.0  # the val speaker's utterances
     model = load_model(out)
     assert not model.training
@@ -63,14 +69,16 @@ def test_training_writes_model_and_losses(reference_run, tiny_manifest):
     # the decoder's mean face was set from the training landmarks
     from s2f_model._data import load_voice_face_data
 
-    data = load_voice_face_data(tiny_manifest, "train", sample_rate=16000, clip_samples=10,
-                                image_size=8)
+    data = load_voice_face_data(
+        tiny_manifest, "train", sample_rate=16000, clip_samples=10, image_size=8
+    )
     expected = data.faces.landmarks.mean(dim=0)
     torch.testing.assert_close(model.face_decoder.mean_face, expected)
 
 
-def test_same_seed_same_weights_different_seed_different(reference_run, tiny_manifest,
-                                                         tmp_path, tiny_config):
+def test_same_seed_same_weights_different_seed_different(
+    reference_run, tiny_manifest, tmp_path, tiny_config
+):
     result, _ = reference_run
     again = train(tiny_config(), tiny_manifest, tmp_path / "again", progress=False)
     assert_same(weights(again.model), weights(result.model))
@@ -82,8 +90,9 @@ def test_same_seed_same_weights_different_seed_different(reference_run, tiny_man
 
 
 @pytest.mark.parametrize("stop_after", [2, 6, 11])  # inside face_encoder / decoder / voice
-def test_interrupted_and_resumed_run_matches(reference_run, tiny_manifest, tmp_path,
-                                             stop_after, tiny_config):
+def test_interrupted_and_resumed_run_matches(
+    reference_run, tiny_manifest, tmp_path, stop_after, tiny_config
+):
     result, _ = reference_run
     out = tmp_path / "run"
     first = train(tiny_config(), tiny_manifest, out, progress=False, stop_after=stop_after)
@@ -101,8 +110,7 @@ def test_interrupted_and_resumed_run_matches(reference_run, tiny_manifest, tmp_p
     assert_same(weights(resumed.model), weights(result.model))
 
 
-def test_periodic_checkpoints_resume_exactly(reference_run, tiny_manifest, tmp_path,
-                                             tiny_config):
+def test_periodic_checkpoints_resume_exactly(reference_run, tiny_manifest, tmp_path, tiny_config):
     result, _ = reference_run
     cfg = tiny_config(**{"train.checkpoint_every": 3})
     out = tmp_path / "run"
@@ -114,16 +122,26 @@ def test_periodic_checkpoints_resume_exactly(reference_run, tiny_manifest, tmp_p
     assert_same(weights(resumed.model), weights(result.model))
 
 
-def test_resume_may_change_the_run_settings(reference_run, tiny_manifest, tmp_path,
-                                           tiny_config):
+def test_resume_may_change_the_run_settings(reference_run, tiny_manifest, tmp_path, tiny_config):
     """Device, log, checkpoint and validation cadence are run settings, not the run's
     identity: a resumed run may change them and still ends with the same weights."""
     result, _ = reference_run
     out = tmp_path / "run"
-    train(tiny_config(**{"train.checkpoint_every": 3}), tiny_manifest, out, progress=False,
-          stop_after=13)
-    other = tiny_config(**{"train.checkpoint_every": 0, "train.log_every": 1,
-                           "train.eval_every": 2, "train.device": "cpu"})
+    train(
+        tiny_config(**{"train.checkpoint_every": 3}),
+        tiny_manifest,
+        out,
+        progress=False,
+        stop_after=13,
+    )
+    other = tiny_config(
+        **{
+            "train.checkpoint_every": 0,
+            "train.log_every": 1,
+            "train.eval_every": 2,
+            "train.device": "cpu",
+        }
+    )
     resumed = train(other, tiny_manifest, out, resume=True, progress=False)
     assert_same(weights(resumed.model), weights(result.model))
     # the final checkpoint records the settings this call ran with
@@ -131,8 +149,9 @@ def test_resume_may_change_the_run_settings(reference_run, tiny_manifest, tmp_pa
     assert (saved["checkpoint_every"], saved["log_every"], saved["eval_every"]) == (0, 1, 2)
 
 
-def test_refuses_to_overwrite_or_resume_with_other_data(reference_run, manifest_factory,
-                                                        tiny_manifest, tmp_path, tiny_config):
+def test_refuses_to_overwrite_or_resume_with_other_data(
+    reference_run, manifest_factory, tiny_manifest, tmp_path, tiny_config
+):
     _, out = reference_run
     with pytest.raises(TrainingError, match="already holds a training checkpoint; pass resume"):
         train(tiny_config(), tiny_manifest, out, progress=False)
@@ -140,12 +159,12 @@ def test_refuses_to_overwrite_or_resume_with_other_data(reference_run, manifest_
     with pytest.raises(TrainingError, match="resume with the same manifest"):
         train(tiny_config(), other, out, resume=True, progress=False)
     with pytest.raises(TrainingError, match="made with another configuration"):
-        train(tiny_config(**{"train.lr": 0.5}), tiny_manifest, out, resume=True,
-              progress=False)
+        train(tiny_config(**{"train.lr": 0.5}), tiny_manifest, out, resume=True, progress=False)
 
 
-def test_resume_of_finished_run_changes_nothing(reference_run, tiny_manifest, tmp_path,
-                                               tiny_config):
+def test_resume_of_finished_run_changes_nothing(
+    reference_run, tiny_manifest, tmp_path, tiny_config
+):
     import shutil
 
     result, out = reference_run
@@ -165,15 +184,17 @@ def test_augment_faces_shifts_and_scales_without_flips():
     for i in range(6):
         centre = out[i, :, 2:-2, 2:-2]
         matches = [
-            (dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
             if torch.equal(centre, images[i, :, 2 + dy : 14 + dy, 2 + dx : 14 + dx])
         ]
         assert matches, i
-    again = augment_faces(images, torch.Generator().manual_seed(0), max_shift=0.125,
-                          brightness=0.0)
+    again = augment_faces(images, torch.Generator().manual_seed(0), max_shift=0.125, brightness=0.0)
     assert torch.equal(out, again)
-    bright = augment_faces(torch.full((50, 3, 4, 4), 0.5), torch.Generator().manual_seed(1),
-                           brightness=0.2)
+    bright = augment_faces(
+        torch.full((50, 3, 4, 4), 0.5), torch.Generator().manual_seed(1), brightness=0.2
+    )
     factors = bright[:, 0, 0, 0] / 0.5
     assert factors.min() >= 0.8 - 1e-6 and factors.max() <= 1.2 + 1e-6
     assert factors.std() > 0.05
@@ -190,8 +211,7 @@ def test_derive_seed_separates_contexts():
 
 
 def test_bf16_autocast_runs(tiny_manifest, tmp_path, tiny_config):
-    cfg = tiny_config(**{"train.precision": "bf16", "train.face_steps": 1,
-                         "train.voice_steps": 2})
+    cfg = tiny_config(**{"train.precision": "bf16", "train.face_steps": 1, "train.voice_steps": 2})
     result = train(cfg, tiny_manifest, tmp_path / "bf16", progress=False)
     assert all(torch.isfinite(torch.tensor(v)).all() for v in result.losses.values())
     assert all(p.dtype == torch.float32 for p in result.model.parameters())
@@ -212,8 +232,7 @@ _KILL_SCRIPT = textwrap.dedent(
 def test_sigkill_mid_run_then_resume(tiny_manifest, tmp_path, tiny_overrides):
     script = tmp_path / "run.py"
     script.write_text(_KILL_SCRIPT)
-    overrides = json.dumps({**tiny_overrides, "train.voice_steps": 80,
-                            "train.checkpoint_every": 5})
+    overrides = json.dumps({**tiny_overrides, "train.voice_steps": 80, "train.checkpoint_every": 5})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     out = tmp_path / "run"
     args = [sys.executable, str(script), str(tiny_manifest)]
@@ -241,12 +260,32 @@ def test_sigkill_mid_run_then_resume(tiny_manifest, tmp_path, tiny_overrides):
 def test_cli_train_then_resume(tiny_manifest, tmp_path, capsys, tiny_overrides):
     from s2f_cli import main
 
-    sets = [arg for key, value in tiny_overrides.items() if not key.startswith("train.")
-            for arg in ("--set", f"{key}={json.dumps(value)}")]
+    sets = [
+        arg
+        for key, value in tiny_overrides.items()
+        if not key.startswith("train.")
+        for arg in ("--set", f"{key}={json.dumps(value)}")
+    ]
     out = tmp_path / "run"
-    argv = ["train", "--manifest", str(tiny_manifest), "--out", str(out), "--steps", "2",
-            "--voice-steps", "3", "--batch-size", "4", "--seed", "7", "--quiet", *sets,
-            "--set", 'train.face_side="train"']  # 32 px faces: not the shipped face side
+    argv = [
+        "train",
+        "--manifest",
+        str(tiny_manifest),
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--voice-steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--seed",
+        "7",
+        "--quiet",
+        *sets,
+        "--set",
+        'train.face_side="train"',
+    ]  # 32 px faces: not the shipped face side
     assert main(argv) == 0
     assert f"model written to {out / 'model.json'}" in capsys.readouterr().out
     meta = json.loads((out / "model.json").read_text())
@@ -256,17 +295,28 @@ def test_cli_train_then_resume(tiny_manifest, tmp_path, capsys, tiny_overrides):
     assert main(argv) == 2  # the folder holds a checkpoint and --resume is missing
     assert "pass resume=True (--resume)" in capsys.readouterr().err
     assert main([*argv, "--resume"]) == 0
-    assert main(["train", "--manifest", str(tiny_manifest), "--out", str(tmp_path / "x"),
-                 "--set", "face.nonsense=1", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--manifest",
+                str(tiny_manifest),
+                "--out",
+                str(tmp_path / "x"),
+                "--set",
+                "face.nonsense=1",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "unknown config key 'face.nonsense'" in capsys.readouterr().err
 
 
-def test_face_side_reused_from_another_run(reference_run, manifest_factory, tmp_path,
-                                           tiny_config):
+def test_face_side_reused_from_another_run(reference_run, manifest_factory, tmp_path, tiny_config):
     result, ref_dir = reference_run
     other = manifest_factory(n_speakers=5, seed=3)  # other speakers: 3 train identities
-    reused = train(tiny_config(seed=2), other, tmp_path / "b", progress=False,
-                   face_from=ref_dir)
+    reused = train(tiny_config(seed=2), other, tmp_path / "b", progress=False, face_from=ref_dir)
     assert {k for k, v in reused.losses.items() if v} == {"voice"}
     assert len(reused.losses["voice"]) == 6
     a, b = weights(result.model), weights(reused.model)
@@ -279,12 +329,18 @@ def test_face_side_reused_from_another_run(reference_run, manifest_factory, tmp_
     assert meta["metadata"]["identities"] == ["spk00", "spk01", "spk02", "spk03"]
     assert meta["metadata"]["face_from"]["checkpoint"] == str(ref_dir / "model.json")
     with pytest.raises(TrainingError, match="its face settings differ from this run's"):
-        train(tiny_config(**{"face.dropout": 0.3}), other, tmp_path / "c", progress=False,
-              face_from=ref_dir)
+        train(
+            tiny_config(**{"face.dropout": 0.3}),
+            other,
+            tmp_path / "c",
+            progress=False,
+            face_from=ref_dir,
+        )
 
 
-def test_periodic_validation_keeps_resume_exact(reference_run, tiny_manifest, tmp_path,
-                                                tiny_config):
+def test_periodic_validation_keeps_resume_exact(
+    reference_run, tiny_manifest, tmp_path, tiny_config
+):
     result, _ = reference_run
     cfg = tiny_config(**{"train.eval_every": 2})
     run = train(cfg, tiny_manifest, tmp_path / "a", progress=False)
@@ -313,13 +369,17 @@ def test_init_face_encoder_keeps_features_alive(tiny_config):
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is untouched
 
 
-STANDARDIZED = {"loss.objective": "standardized", "voice.standardize_output": True,
-                "loss.aux_targets": ["gender", "face_size"], "voice.pooling": "mean_std"}
+STANDARDIZED = {
+    "loss.objective": "standardized",
+    "voice.standardize_output": True,
+    "loss.aux_targets": ["gender", "face_size"],
+    "voice.pooling": "mean_std",
+}
 
 
-def test_standardized_objective_trains_heads_and_stores_target_stats(reference_run,
-                                                                     tiny_manifest, tmp_path,
-                                                                     tiny_config):
+def test_standardized_objective_trains_heads_and_stores_target_stats(
+    reference_run, tiny_manifest, tmp_path, tiny_config
+):
     from s2f_model._data import load_voice_face_data
     from s2f_model._voice_targets import target_stats
 
@@ -330,12 +390,12 @@ def test_standardized_objective_trains_heads_and_stores_target_stats(reference_r
     meta = json.loads((out / "model.json").read_text())
     # gender has two labels in the training rows; the tiny manifest has no face_size column
     assert meta["config"]["voice"]["aux_classes"] == [2, 0]
-    assert meta["metadata"]["aux_vocabularies"] == {"gender": ["female", "male"],
-                                                    "face_size": None}
+    assert meta["metadata"]["aux_vocabularies"] == {"gender": ["female", "male"], "face_size": None}
     assert len(result.losses["voice"]) == 6 and all(map(math.isfinite, result.losses["voice"]))
     model = load_model(out)
-    data = load_voice_face_data(tiny_manifest, "train", sample_rate=16000, clip_samples=10,
-                                image_size=cfg.face.image_size)
+    data = load_voice_face_data(
+        tiny_manifest, "train", sample_rate=16000, clip_samples=10, image_size=cfg.face.image_size
+    )
     with torch.no_grad():
         feats = model.encode_face(data.faces.batch(torch.arange(len(data.faces)))["image"])
     mean, std = target_stats(feats[data.face_index])  # one row per training utterance
