@@ -44,9 +44,7 @@ def _dist(pts: np.ndarray, a: int | np.ndarray, b: int | np.ndarray) -> np.ndarr
 def _polygon_area(poly: np.ndarray) -> np.ndarray:
     """Shoelace area of polygons ``(N, P, 2) -> (N,)`` (absolute value, any orientation)."""
     x, y = poly[..., 0], poly[..., 1]
-    return 0.5 * np.abs(
-        np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1)
-    )
+    return 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1))
 
 
 def _check_landmarks(landmarks: np.ndarray) -> np.ndarray:

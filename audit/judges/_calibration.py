@@ -81,6 +81,7 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     def nll(log_t: float) -> float:
         return float(-log_softmax(logits / np.exp(log_t), axis=1)[np.arange(len(y)), y].mean())
 
-    res = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded",
-                          options={"xatol": 1e-6})
+    res = minimize_scalar(
+        nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-6}
+    )
     return float(np.exp(res.x))

@@ -96,21 +96,28 @@ def check_probabilities(
     vocab = judge.vocabularies
     extra = sorted(set(probs) - set(vocab))
     if extra:
-        raise JudgeError(f"judge {judge.name!r} returned attribute(s) {extra} not in its "
-                         f"vocabularies {sorted(vocab)}")
+        raise JudgeError(
+            f"judge {judge.name!r} returned attribute(s) {extra} not in its "
+            f"vocabularies {sorted(vocab)}"
+        )
     out = {}
     for attr, labels in vocab.items():
         if attr not in probs:
-            raise JudgeError(f"judge {judge.name!r} declares {attr!r} but returned no "
-                             "probabilities for it")
+            raise JudgeError(
+                f"judge {judge.name!r} declares {attr!r} but returned no probabilities for it"
+            )
         p = np.asarray(probs[attr], dtype=np.float64)
         if p.shape != (n_images, len(labels)):
-            raise JudgeError(f"judge {judge.name!r}, attribute {attr!r}: expected shape "
-                             f"{(n_images, len(labels))}, got {p.shape}")
+            raise JudgeError(
+                f"judge {judge.name!r}, attribute {attr!r}: expected shape "
+                f"{(n_images, len(labels))}, got {p.shape}"
+            )
         ok = ~np.isnan(p).all(axis=1)
         if (p[ok] < -1e-6).any() or not np.allclose(p[ok].sum(axis=1), 1.0, atol=1e-4):
-            raise JudgeError(f"judge {judge.name!r}, attribute {attr!r}: rows must be "
-                             "probabilities summing to 1 (or all NaN)")
+            raise JudgeError(
+                f"judge {judge.name!r}, attribute {attr!r}: rows must be "
+                "probabilities summing to 1 (or all NaN)"
+            )
         out[attr] = p
     return out
 

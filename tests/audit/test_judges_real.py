@@ -121,7 +121,7 @@ def test_mediapipe_face_mesh_on_astronaut(marker, astronaut):
     assert np.linalg.norm(pts[0, 1, :2] - dlib_pts[30]) < 0.03
 
 
-PLUGIN = textwrap.dedent('''
+PLUGIN = textwrap.dedent("""
     import numpy as np
 
     class EthnicityStub:
@@ -136,7 +136,7 @@ PLUGIN = textwrap.dedent('''
 
     def not_a_judge():
         return object()
-''')
+""")
 
 
 @pytest.fixture

@@ -174,7 +174,7 @@ def test_killing_a_rank_mid_run_then_rerunning_gives_the_one_process_audit(tmp_p
                 "audio_path": f"a{k}.wav", "face_path": f"f{s}.png",
                 "gender": "female" if s % 2 else "male",
             })  # fmt: skip
-    write_manifest(pd.DataFrame(rows), d / "manifest.csv", ManifestInfo("test"))
+    write_manifest(pd.DataFrame(rows), d / "manifest.csv", ManifestInfo(source="test"))
     _save_run(tmp_path / "run")
     extra = ["--batch-size", "1"]
     single = _cli(tmp_path, tmp_path / "audit", 1, extra)
