@@ -54,7 +54,7 @@ class AuditSettings:
     ci_level : float
         Confidence level of every interval; ``1 - ci_level`` is the significance level.
     ci_method : {"expanded", "percentile"}
-        Interval method (see `audit.bootstrap_interval`).
+        Interval method (see `audit.stats.bootstrap_interval`).
     min_group_size : int
         Minimum speakers per group (default `DEFAULT_MIN_GROUP_SIZE`).
     correction : {"holm", "bh", "none"}
@@ -86,7 +86,7 @@ class AuditSettings:
     calibration_bins : int
         Bins of the expected calibration error.
     sample_weight : str, optional
-        Column of row weights (e.g. from `audit.raking_weights`): every metric becomes its
+        Column of row weights (e.g. from `audit.stats.raking_weights`): every metric becomes its
         weighted version, with ``weight_sum`` and Kish's ``effective_n`` beside it.
     n_jobs : int
         Bootstrap threads (results do not depend on it).

@@ -92,7 +92,7 @@ class AuditRun:
         table: pd.DataFrame | None = None,
         groupings: Sequence[Grouping] | None = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Run `audit.metric_tables` with this audit's bootstrap, weights and settings."""
+        """Run `audit.stats.metric_tables` with this audit's bootstrap, weights and settings."""
         s = self.settings
         return metric_tables(
             self.table if table is None else table,

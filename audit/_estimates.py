@@ -50,7 +50,7 @@ _COLLAPSE_TOLERANCE = 1e-9
 
 @dataclass(frozen=True, kw_only=True)
 class TableSettings:
-    """Settings of the group-metric tables (the keywords of `audit.metric_tables`).
+    """Settings of the group-metric tables (the keywords of `audit.stats.metric_tables`).
 
     Attributes
     ----------
@@ -59,7 +59,7 @@ class TableSettings:
     ci_level : float
         Confidence level.
     ci_method : {"expanded", "percentile"}
-        Interval method (see `audit.bootstrap_interval`).
+        Interval method (see `audit.stats.bootstrap_interval`).
     min_group_size : int
         Fewer speakers than this flags ``insufficient_data``; such groups stay in the table
         but are left out of the p-value families and never flagged significant.
@@ -342,7 +342,7 @@ def _ece_accuracy_floor(
     Parameters
     ----------
     sums : ndarray, shape (n_groups, 3 * n_bins)
-        Per-bin totals (count, confidence, correctness) of `audit.ece_from_sums`.
+        Per-bin totals (count, confidence, correctness) of `audit.stats.ece_from_sums`.
     sums_reps : ndarray, shape (n_boot, n_groups, 3 * n_bins)
         Their replicates.
     ece : ndarray, shape (n_groups,)
@@ -373,7 +373,7 @@ def group_intervals(
 ) -> GroupIntervals:
     """Step 2: the confidence interval of every value.
 
-    The speaker bootstrap interval (`audit.bootstrap_interval`); a rate's interval contains
+    The speaker bootstrap interval (`audit.stats.bootstrap_interval`); a rate's interval contains
     the Wilson interval at its effective sample size (boundary rule); a collapsed ECE
     interval is replaced by one from the accuracy's Wilson interval; any other interval
     that collapsed to a point gets NaN bounds and ``degenerate``.

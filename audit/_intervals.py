@@ -11,7 +11,7 @@ Boundary rule for rates (binary per-row outcomes): when every speaker of a group
 intervals are therefore never narrower than a Wilson score interval at an effective sample
 size that respects speaker clustering (`effective_sample_size`, `wilson_interval`,
 `boundary_interval`), and disparity p-values use a standard error that cannot collapse
-(``null_se`` of `bootstrap_p_value`). The replicates come from `audit.SpeakerBootstrap`.
+(``null_se`` of `bootstrap_p_value`). The replicates come from `audit.stats.SpeakerBootstrap`.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def bootstrap_p_value(
     the finite replicates: the test that matches the expanded interval, with a floor. The
     bootstrap standard error collapses to 0 when a group is at the boundary (every speaker
     at rate 0 or 1); ``null_se`` (e.g. a score standard error at the effective sample size,
-    see `audit.metric_tables`) keeps such a group from looking significant.
+    see `audit.stats.metric_tables`) keeps such a group from looking significant.
 
     Parameters
     ----------

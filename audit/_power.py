@@ -20,7 +20,7 @@ import numpy as np
 
 from audit._intervals import bootstrap_p_value
 
-__all__ = ["null_effective_size", "within_speaker_correlation"]
+__all__ = ["null_effective_size", "score_p_value", "within_speaker_correlation"]
 
 
 def within_speaker_correlation(
@@ -109,7 +109,7 @@ def score_p_value(
     null_se: np.ndarray,
     score: np.ndarray | bool,
 ) -> np.ndarray:
-    """Two-sided p-values: score tests where ``score``, else `audit.bootstrap_p_value`.
+    """Two-sided p-values: score tests where ``score``, else `audit.stats.bootstrap_p_value`.
 
     A score test takes its standard error under the null hypothesis only:
     ``t = estimate / null_se`` referred to Student's t with ``m - 1`` degrees of freedom

@@ -379,16 +379,16 @@ def metric_tables(
     specs : sequence of MetricSpec
         Scalar metrics.
     groupings : sequence of Grouping
-        Groupings of the rows (see `audit.build_groupings`).
+        Groupings of the rows (see `audit.stats.build_groupings`).
     boot : SpeakerBootstrap
         Bootstrap over the table's speakers.
     settings : TableSettings, optional
         Reference, confidence level, interval method, minimum group size and correction
         (default: the `TableSettings` defaults: overall reference, 95%, expanded, 10, Holm).
     confusion : sequence of MetricSpec
-        Confusion-count specs (see `audit.confusion_spec`) for the confusion table.
+        Confusion-count specs (see `audit.stats.confusion_spec`) for the confusion table.
     weights : ndarray, shape (n_rows,), optional
-        Row weights (e.g. from `audit.raking_weights`), fixed in the bootstrap: every metric
+        Row weights (e.g. from `audit.stats.raking_weights`), fixed in the bootstrap: every metric
         becomes its weighted version, and the metric table gains ``weight_sum`` and
         ``effective_n`` (Kish's ``(sum w)^2 / sum w^2`` over the group's valid rows);
         ``n_utterances`` stays the unweighted count.

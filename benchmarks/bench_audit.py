@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 import audit
-from audit import SmallGroupWarning, SpeakerBootstrap, build_groupings, metric_tables
+from audit import SmallGroupWarning
+from audit.stats import SpeakerBootstrap, build_groupings, metric_tables
 
 ATTRIBUTES = {"language": 6, "accent": 8, "gender": 2, "age_group": 4, "ethnicity": 4}
 
@@ -57,7 +58,7 @@ def bench_ours(
     t0, c0 = time.perf_counter(), time.process_time()
     groupings = build_groupings(table, list(ATTRIBUTES), max_order=2)
     agree = (table["true_gender"] == table["recon_gender"]).to_numpy(float)
-    spec = audit.rate_spec("agreement", "gender", agree, np.ones(len(table), dtype=bool))
+    spec = audit.stats.rate_spec("agreement", "gender", agree, np.ones(len(table), dtype=bool))
     t1 = time.perf_counter()
     boot = SpeakerBootstrap(table["speaker_id"].to_numpy(), n_boot, 0, n_jobs=n_jobs)
     boot.uniforms()
@@ -132,7 +133,7 @@ def coverage(n_sims: int, sizes=(5, 10, 20, 50), n_boot: int = 400) -> None:
             )
             rate = reps[:, :, 0] / reps[:, :, 1]
             for method in hits:
-                lo, hi = audit.bootstrap_interval(rate, np.array([m]), 0.95, method)
+                lo, hi = audit.stats.bootstrap_interval(rate, np.array([m]), 0.95, method)
                 hits[method] += lo[0] <= true_mean <= hi[0]
         print(f"  {m:8d}  {hits['percentile'] / n_sims:10.3f}  {hits['expanded'] / n_sims:8.3f}")
 

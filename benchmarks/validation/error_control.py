@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audit import SpeakerBootstrap, build_groupings, control_errors, metric_tables, rate_spec
+from audit.stats import SpeakerBootstrap, build_groupings, control_errors, metric_tables, rate_spec
 
 _HERE = Path(__file__).resolve().parent
 

@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from audit import SpeakerBootstrap, build_groupings, compare_evaluations, metric_tables, rate_spec
+from audit import compare_evaluations
+from audit.stats import SpeakerBootstrap, build_groupings, metric_tables, rate_spec
 
 __all__ = [
     "Design",

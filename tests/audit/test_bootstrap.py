@@ -3,13 +3,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from audit import (
-    AuditInputError,
-    SpeakerBootstrap,
-    bootstrap_interval,
-    bootstrap_p_value,
-    expanded_alpha,
-)
+from audit import AuditInputError
+from audit.stats import SpeakerBootstrap, bootstrap_interval, bootstrap_p_value, expanded_alpha
 
 
 def _data(seed=0, n_rows=300, n_spk=40, n_groups=4):

@@ -14,18 +14,16 @@ import pytest
 from scipy import stats
 from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score
 
-from audit import (
-    SmallGroupWarning,
+from audit import SmallGroupWarning, make_evaluation_table, run_audit_tables
+from audit._bootstrap import effective_sample_size, wilson_interval
+from audit.stats import (
     SpeakerBootstrap,
     bootstrap_interval,
     bootstrap_p_value,
     build_groupings,
-    make_evaluation_table,
     metric_tables,
     rate_spec,
-    run_audit_tables,
 )
-from audit._bootstrap import effective_sample_size, wilson_interval
 
 Z = NormalDist().inv_cdf(0.975)
 

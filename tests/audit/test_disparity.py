@@ -5,18 +5,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from audit import (
-    AuditInputError,
-    SmallGroupWarning,
+from audit import AuditInputError, SmallGroupWarning, make_evaluation_table, run_audit_tables
+from audit.stats import (
     SpeakerBootstrap,
     adjust_p_values,
     benjamini_hochberg,
     build_groupings,
     holm,
-    make_evaluation_table,
     metric_tables,
     rate_spec,
-    run_audit_tables,
 )
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit import MISSING, AuditInputError, build_groupings, column_levels
+from audit import MISSING, AuditInputError
+from audit.stats import build_groupings, column_levels
 
 
 def test_missing_labels_are_their_own_group():

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit import SmallGroupWarning, SpeakerBootstrap, build_groupings, run_audit_tables
+from audit import SmallGroupWarning, run_audit_tables
 from audit._judge_error import correct_confusion, judge_corrected_confusion
+from audit.stats import SpeakerBootstrap, build_groupings
 
 LABELS = ("A", "B", "C")
 #: What the reconstructions of each speaker class really are (rows: recorded class).

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from audit import SpeakerBootstrap, build_groupings, metric_tables, rate_spec
 from audit._power import null_effective_size, score_p_value, within_speaker_correlation
+from audit.stats import SpeakerBootstrap, build_groupings, metric_tables, rate_spec
 
 
 def _table(rates, n_spk, utt, sd=0.2, seed=0):

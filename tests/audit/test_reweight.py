@@ -2,14 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit import (
-    AuditInputError,
-    ReweightingWarning,
-    kish_effective_n,
-    make_evaluation_table,
-    poststratification_weights,
-    raking_weights,
-)
+from audit import AuditInputError, ReweightingWarning, make_evaluation_table
+from audit.stats import kish_effective_n, poststratification_weights, raking_weights
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from audit import (
-    AuditInputError,
-    SmallGroupWarning,
-    control_errors,
-    holm,
-    make_evaluation_table,
-    run_audit_tables,
-)
+from audit import AuditInputError, SmallGroupWarning, make_evaluation_table, run_audit_tables
 from audit._simultaneous import consistent_alpha
+from audit.stats import control_errors, holm
 
 
 @pytest.fixture(scope="module")
