@@ -149,8 +149,20 @@ def _train_judge(n_faces: int, seed: int, folder: Path | None = None) -> Any:
     return judge
 
 
+def _with_ci(rate: float, n: int) -> str:
+    """``rate [low, high]``: the Wilson 95 % interval of ``round(rate * n)`` hits in ``n``."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(round(rate * n), n).proportion_ci(0.95, method="wilson")
+    return f"{rate:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
+
+
 def markdown(result: dict[str, Any]) -> str:
-    """The probe and upper-bound tables of a ``measured`` record, as Markdown."""
+    """The probe and upper-bound tables of a ``measured`` record, as Markdown.
+
+    Agreement rates carry Wilson 95 % intervals (each face judged once, so ``n`` faces are
+    ``n`` independent trials).
+    """
     p = result["probes"]
     lines = [
         "| probe | measured | target (issue 14) |",
@@ -170,11 +182,16 @@ def markdown(result: dict[str, Any]) -> str:
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for r in ub["per_ethnicity"]:
-            lines.append(
-                f"| {r['ethnicity']} | {r['n']} | {r['judge_gender_true']:.3f} | "
-                f"{r['judge_gender_recon']:.3f} | {r['judge_ethnicity_true']:.3f} | "
-                f"{r['judge_ethnicity_recon']:.3f} |"
-            )
+            cells = [
+                _with_ci(r[k], r["n"])
+                for k in (
+                    "judge_gender_true",
+                    "judge_gender_recon",
+                    "judge_ethnicity_true",
+                    "judge_ethnicity_recon",
+                )
+            ]
+            lines.append(f"| {r['ethnicity']} | {r['n']} | " + " | ".join(cells) + " |")
         lines += [
             "",
             f"Reconstruction nearest its own true face in a 100-face gallery: "

@@ -22,9 +22,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audit._bootstrap import wilson_interval
-from audit.judges import JudgeTrainConfig, render_judge_dataset, train_biaslab_judge
-from audit.judges._biaslab import BIASLAB_VOCABULARIES
+from audit.judges import (
+    BIASLAB_VOCABULARIES,
+    JudgeTrainConfig,
+    render_judge_dataset,
+    train_biaslab_judge,
+)
+from audit.stats import wilson_interval
 
 
 def score_on(judge, images: np.ndarray, labels: pd.DataFrame) -> pd.DataFrame:
