@@ -78,7 +78,9 @@ from audit._voice_measures import VOICE_MEASURES, voice_measures, voice_measures
 from audit.exceptions import (
     AuditInputError,
     AuditSchemaError,
+    JudgeError,
     MismatchedRowsError,
+    MissingJudgeDependencyError,
     ReweightingWarning,
     SmallGroupWarning,
 )
@@ -162,7 +164,9 @@ __all__ += [
 __all__ += [
     "AuditInputError",
     "AuditSchemaError",
+    "JudgeError",
     "MismatchedRowsError",
+    "MissingJudgeDependencyError",
     "ReweightingWarning",
     "SmallGroupWarning",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 __all__ = [
     "AuditInputError",
     "AuditSchemaError",
+    "JudgeError",
     "MismatchedRowsError",
+    "MissingJudgeDependencyError",
     "ReweightingWarning",
     "SmallGroupWarning",
 ]
@@ -21,6 +23,14 @@ class MismatchedRowsError(AuditInputError):
 
 class AuditSchemaError(ValueError):
     """An ``audit.json`` does not follow the schema; the message names the field."""
+
+
+class JudgeError(ValueError):
+    """A judge, its input images or its saved files are not usable; the message says why."""
+
+
+class MissingJudgeDependencyError(ImportError):
+    """An optional package a real-face judge needs is not installed."""
 
 
 class SmallGroupWarning(UserWarning):

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+# The classes live with every other audit error in audit/exceptions.py.
+from audit.exceptions import JudgeError, MissingJudgeDependencyError
+
 __all__ = ["JudgeError", "MissingJudgeDependencyError", "missing_extra"]
 
 #: The install extra that brings the real-face judge packages (see pyproject.toml).
 JUDGES_EXTRA = "judges"
-
-
-class JudgeError(ValueError):
-    """A judge, its input images or its saved files are not usable; the message says why."""
-
-
-class MissingJudgeDependencyError(ImportError):
-    """An optional package a real-face judge needs is not installed."""
 
 
 def missing_extra(package: str, err: ImportError) -> MissingJudgeDependencyError:
