@@ -119,9 +119,13 @@ def record_sections(
     {'retrieval': [0], 'agreement': [1]}
     >>> record_sections("groups", [{}, {}], "composition")
     {'composition': [0, 1]}
+    >>> record_sections("errors", [], None)
+    {None: []}
     """
     if table_section is not None:
         return {table_section: list(range(len(records)))}
+    if not records:
+        return {None: []}  # an empty table of no section is listed under "other tables"
     out: dict[str | None, list[int]] = {}
     for index, record in enumerate(records):
         section = record.get("section")

@@ -351,3 +351,14 @@ def test_v2_shows_the_audits_decision(tmp_path) -> None:
     soup = soup_of(render_report(audit, tmp_path / "s.html"))
     assert soup.find(id="held-back") is None
     assert len(soup.find(id="findings").find_all("li")) == 1
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_empty_table_of_no_section_is_listed_under_other_tables(tmp_path, version) -> None:
+    audit = {"schema_version": version, "tables": {"errors": [], "groups": []}}
+    if version == 2:
+        audit["table_sections"] = {"errors": None, "groups": "composition"}
+    soup = soup_of(render_report(audit, tmp_path / "r.html"))
+    other = soup.find(attrs={"data-section": "other-tables"})
+    assert other is not None and other.find("table", attrs={"data-table": "errors"}) is not None
+    assert other.find("table", attrs={"data-table": "groups"}) is None
