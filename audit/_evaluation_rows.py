@@ -20,6 +20,7 @@ from audit._input_length import InputSeconds, _input_length_batch, resolve_input
 from audit._voice_measures import VOICE_MEASURES
 from audit._voice_measures import voice_measures as measure_voice
 from audit.exceptions import AuditInputError
+from s2f_data import load_audio
 
 if TYPE_CHECKING:
     from s2f_data import Manifest
@@ -313,8 +314,6 @@ def _read_audio(
     cfg: Any, prep: _Prepared, start: int, stop: int
 ) -> tuple[list[np.ndarray], list[int], list[dict[str, Any]]]:
     """Waves of rows ``start:stop`` with a usable face; unreadable files listed (stage audio)."""
-    from s2f_data import load_audio
-
     frame = prep.frame
     waves, idx, errors = [], [], []
     for i in range(start, stop):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from audit._evaluation_stages import resize_image
+from s2f_data import atomic_open
 
 __all__ = ["SampleImages", "sample_file_stem", "write_language_pairs", "write_samples"]
 
@@ -73,8 +74,6 @@ class SampleImages:
 
 def _save_png(path: Path, image: np.ndarray) -> str:
     from PIL import Image
-
-    from s2f_data import atomic_open
 
     with atomic_open(path, "wb") as fh:
         Image.fromarray(image).save(fh, format="PNG")

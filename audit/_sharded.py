@@ -293,7 +293,7 @@ def evaluate_distributed(job: ShardedEvaluation) -> tuple[Any, list[RowsPart] | 
     """
     import torch  # lazily: `import audit` stays torch-free
 
-    from s2f_model import find_checkpoint
+    from s2f_model import find_checkpoint  # lazily: s2f_model imports torch
 
     prep = prepare_evaluation(
         job.model, job.manifest, job.split, job.input_seconds, job.voice_measures

@@ -23,6 +23,8 @@ import pandas as pd
 
 from audit._bootstrap import SpeakerBootstrap, bootstrap_interval, check_random_state
 from audit.exceptions import AuditInputError
+from s2f_data import atomic_write_text
+from s2f_data.adapters import MAVCELEB_LANGUAGES
 
 __all__ = [
     "equal_error_rate",
@@ -310,9 +312,6 @@ def write_challenge_files(
     list of pathlib.Path
         Files written.
     """
-    from s2f_data import atomic_write_text
-    from s2f_data.adapters import MAVCELEB_LANGUAGES
-
     names = names or {v: k for k, v in MAVCELEB_LANGUAGES.items()}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from s2f_data import load_audio
+
 __all__ = ["VOICE_MEASURES", "voice_measures", "voice_measures_batch"]
 
 #: Measure name -> unit and short definition.
@@ -221,8 +223,6 @@ def voice_measures_batch(
     >>> bool(table.loc[0, "error"].startswith("DataFormatError"))
     True
     """
-    from s2f_data import load_audio
-
     rows = []
     for path in paths:
         row: dict[str, object] = {"path": str(path)}

@@ -118,6 +118,7 @@ def render_judge_dataset(
     labels : pandas.DataFrame
         Columns ``face_id``, ``gender``, ``age_group``, ``ethnicity``, ``face_size``.
     """
+    # lazily: the bias-lab package (espeak bindings, renderer) adds ~1 s to `import audit`
     from s2f_data.biaslab.faces import render_face, sample_face_params
 
     rng = np.random.default_rng(seed)

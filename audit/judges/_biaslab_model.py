@@ -18,6 +18,7 @@ import pandas as pd
 
 from audit.judges._errors import JudgeError
 from audit.judges._protocol import check_images
+from s2f_data import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     import torch
@@ -208,8 +209,6 @@ class BiasLabJudge:
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write ``judge.safetensors`` and ``judge.json`` into ``folder``; return the folder."""
         from safetensors.torch import save as st_save
-
-        from s2f_data import atomic_write_bytes, atomic_write_text
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
