@@ -33,13 +33,26 @@ def add_shards_parser(sub: argparse._SubParsersAction, parents: list) -> None:
     )
     p.add_argument("manifest", help="manifest.csv")
     p.add_argument("--out", help="shard folder (default: 'shards' beside the manifest)")
-    p.add_argument("--split", default="train", choices=("train", "val", "test", "all"),
-                   help="rows to write (default train; training reads train shards)")
-    p.add_argument("--samples-per-shard", type=int, default=1000, metavar="N",
-                   help="samples per tar file (default 1000; at least one shard per "
-                        "training process)")
-    p.add_argument("--sample-rate", type=int, default=16000, metavar="HZ",
-                   help="audio rate of the shards: the model's (default 16000)")
+    p.add_argument(
+        "--split",
+        default="train",
+        choices=("train", "val", "test", "all"),
+        help="rows to write (default train; training reads train shards)",
+    )
+    p.add_argument(
+        "--samples-per-shard",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="samples per tar file (default 1000; at least one shard per training process)",
+    )
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        default=16000,
+        metavar="HZ",
+        help="audio rate of the shards: the model's (default 16000)",
+    )
 
 
 def run_shards(args: argparse.Namespace) -> int:
