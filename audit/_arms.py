@@ -50,10 +50,11 @@ from audit._compare_base import (
 )
 from audit._compare_focus import comparison_groupings, control_comparison, focus_changes
 from audit._compare_settings import CompareSettings, resolve_compare_settings
+from audit._counts import GroupCounts
+from audit._estimates import collapsed
 from audit._groups import Grouping
 from audit._metrics import MetricSpec, _labels_of, detect_targets, label_vocabulary
 from audit._swap_change import swap_change_table
-from audit._tables import _collapsed, _CountCache
 from audit.exceptions import AuditInputError
 
 __all__ = ["compare_arm_audits", "compare_arms"]
@@ -177,7 +178,7 @@ def _interval(
     """Speaker-only interval and p-value, and the interval and p-value with seed variance."""
     level = cfg.ci_level
     lo, hi = bootstrap_interval(estimate_reps, n_spk, level, cfg.ci_method)  # type: ignore[arg-type]
-    flat = _collapsed(lo, hi, estimate, size) & (n_utt > 0)
+    flat = collapsed(lo, hi, estimate, size) & (n_utt > 0)
     lo[flat], hi[flat] = np.nan, np.nan
     p = bootstrap_p_value(estimate, estimate_reps, n_spk)
     out = seed_interval(estimate, estimate_reps, n_spk, seeds_a, seeds_b, level)
@@ -186,7 +187,7 @@ def _interval(
         out["ci_low"], out["ci_high"], out["p_value"] = lo, hi, p
         out["degenerate"] = flat
     else:
-        out["degenerate"] = _collapsed(out["ci_low"], out["ci_high"], estimate, size)
+        out["degenerate"] = collapsed(out["ci_low"], out["ci_high"], estimate, size)
         out["degenerate"] &= n_utt > 0
         out["ci_low"][out["degenerate"]] = np.nan
         out["ci_high"][out["degenerate"]] = np.nan
@@ -234,7 +235,7 @@ def _grouping_rows(
     n_groups = grouping.n_groups
     point, reps = boot.group_sums(arms.stacked, grouping.codes, n_groups)
     sums = (point, reps, reps.sum(axis=1))  # each replicate's whole table, once
-    counts = _CountCache(boot, grouping.codes, n_groups)
+    counts = GroupCounts(boot, grouping.codes, n_groups)
     labels_g = grouping.labels()
     paired_rows: list[dict] = []
     change_rows: list[dict] = []
