@@ -168,22 +168,23 @@ def _generic(path: str) -> str:
     return re.sub(r"\[\d+\]", "[*]", path)
 
 
-def compare_csv(old: Path, new: Path, diffs: list[str], added: set[str]) -> None:
+def compare_csv(old: Path, new: Path, name: str, found: tuple[list[str], set[str]]) -> None:
     """Old columns must be present in ``new`` with the same text in every row."""
+    diffs, added = found
     a = pd.read_csv(old, dtype=str, keep_default_na=False)
     b = pd.read_csv(new, dtype=str, keep_default_na=False)
     missing = [c for c in a.columns if c not in b.columns]
     if missing:
-        diffs.append(f"{new.name}: columns missing {missing}")
-    added.update(f"{new.name}:{c}" for c in b.columns if c not in a.columns)
+        diffs.append(f"{name}: columns missing {missing}")
+    added.update(f"{name}:{c}" for c in b.columns if c not in a.columns)
     if len(a) != len(b):
-        diffs.append(f"{new.name}: {len(a)} rows -> {len(b)}")
+        diffs.append(f"{name}: {len(a)} rows -> {len(b)}")
         return
     for col in (c for c in a.columns if c in b.columns):
         bad = np.flatnonzero(a[col].to_numpy() != b[col].to_numpy())
         if bad.size:
             diffs.append(
-                f"{new.name}:{col}: {bad.size} rows differ, first row {bad[0]}: "
+                f"{name}:{col}: {bad.size} rows differ, first row {bad[0]}: "
                 f"{a[col].iloc[bad[0]]!r} -> {b[col].iloc[bad[0]]!r}"
             )
 
@@ -193,7 +194,14 @@ def marker_of(root: Path) -> Path:
     return root / "identity-key.json"
 
 
-def compare_trees(old_root: Path, new_root: Path) -> tuple[list[str], set[str], dict[str, int]]:
+def _load_json(path: Path, tree: Path) -> Any:
+    """Parse ``path`` with the source tree's location replaced by ``<tree>`` (judge paths)."""
+    return json.loads(path.read_text(encoding="utf-8").replace(str(tree), "<tree>"))
+
+
+def compare_trees(
+    old_root: Path, new_root: Path, trees: tuple[Path, Path]
+) -> tuple[list[str], set[str], dict[str, int]]:
     """Compare every JSON/CSV file under ``old_root`` with its twin under ``new_root``."""
     diffs: list[str] = []
     added: set[str] = set()
@@ -206,21 +214,39 @@ def compare_trees(old_root: Path, new_root: Path) -> tuple[list[str], set[str], 
         elif old.suffix == ".json":
             counts["json"] += 1
             compare_values(
-                json.loads(old.read_text(encoding="utf-8")),
-                json.loads(new.read_text(encoding="utf-8")),
+                _load_json(old, trees[0]),
+                _load_json(new, trees[1]),
                 str(rel),
                 diffs,
                 added,
             )
         elif old.suffix == ".csv":
             counts["csv"] += 1
-            compare_csv(old, new, diffs, added)
+            compare_csv(old, new, str(rel), (diffs, added))
         else:
             same = old.read_bytes() == new.read_bytes()
             counts["other_same" if same else "other_changed"] += 1
     new_files = {p.relative_to(new_root) for p in new_root.rglob("*") if p.is_file()}
     added.update(f"file {p}" for p in new_files if not (old_root / p).is_file())
     return diffs, added, counts
+
+
+def reference_outputs(
+    ref_out: Path, ref_tree: Path, demo: Path, subset: Path, settings: list[Any]
+) -> Path:
+    """Write the reference outputs unless ``ref_out`` holds them for the same settings.
+
+    Returns the source tree the outputs were made with (paths inside it are normalised).
+    """
+    key = [str(demo), str(subset), *settings]
+    marker = marker_of(ref_out)
+    if marker.is_file():
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        if recorded["key"] == key:
+            return Path(recorded["tree"])
+    run_outputs(ref_tree, ref_out, demo, subset, settings[-1])
+    marker.write_text(json.dumps({"key": key, "tree": str(ref_tree)}), encoding="utf-8")
+    return ref_tree
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,14 +268,10 @@ def main(argv: list[str] | None = None) -> int:
         run_in(ref_tree, work, ["-m", "s2f_cli", "demo", "--quick", "--out", str(demo)])
     subset = subset_manifest(demo / "populations" / "eval" / "manifest.csv", args.utterances)
     print(f"model audits on {len(pd.read_csv(subset))} utterances ({subset})", flush=True)
-    key = json.dumps([args.ref, str(demo), str(subset), args.n_boot])
     ref_out = Path(args.ref_cache).resolve() if args.ref_cache else work / "ref"
-    marker = marker_of(ref_out)
-    if not marker.is_file() or marker.read_text(encoding="utf-8") != key:
-        run_outputs(ref_tree, ref_out, demo, subset, args.n_boot)
-        marker.write_text(key, encoding="utf-8")  # a rerun with the same --work reuses it
+    made_by = reference_outputs(ref_out, ref_tree, demo, subset, [args.ref, args.n_boot])
     run_outputs(ROOT, work / "new", demo, subset, args.n_boot)
-    diffs, added, counts = compare_trees(ref_out, work / "new")
+    diffs, added, counts = compare_trees(ref_out, work / "new", (made_by, ROOT))
     print(
         f"compared {counts['json']} JSON and {counts['csv']} CSV files; other files: "
         f"{counts['other_same']} identical, {counts['other_changed']} changed (not checked)"
