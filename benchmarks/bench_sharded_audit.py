@@ -46,7 +46,7 @@ def _manifest(root: Path, rows: int, sr: int, seconds: float) -> Path:
                 "face_path": face.name,
             }
         )
-    return write_manifest(pd.DataFrame(records), root / "manifest.csv", ManifestInfo("bench"))
+    return write_manifest(pd.DataFrame(records), root / "manifest.csv", ManifestInfo(source="bench"))
 
 
 def _timed(fn):

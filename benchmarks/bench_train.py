@@ -52,7 +52,7 @@ def make_manifest(root: Path, speakers: int, clips: int, seconds: float = 3.0,
             rows.append({"utterance_id": uid, "speaker_id": spk, "split": split,
                          "audio_path": f"audio/{uid}.wav", "face_path": f"faces/{spk}.png",
                          "landmarks_path": f"landmarks/{spk}.npy"})
-    return write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo("bench"))
+    return write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo(source="bench"))
 
 
 def main() -> None:

@@ -87,7 +87,7 @@ def _setup(root: Path) -> tuple[Path, Path]:
                     "gender": "female" if s % 2 else "male",
                 }
             )
-    manifest = write_manifest(pd.DataFrame(rows), data / "manifest.csv", ManifestInfo("test"))
+    manifest = write_manifest(pd.DataFrame(rows), data / "manifest.csv", ManifestInfo(source="test"))
     return run, manifest
 
 

@@ -57,7 +57,7 @@ CropMode = Literal["first", "centre", "windows"]
 CROP_MODES: frozenset[str] = frozenset({"first", "centre", "windows"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AudioFileInfo:
     """What a file holds, read from its header (nothing decoded).
 
@@ -137,7 +137,7 @@ class ClipPolicy:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Clip:
     """Fixed-length windows cut from one utterance.
 
@@ -234,13 +234,13 @@ def audio_info(path: str | os.PathLike[str]) -> AudioFileInfo:
             if stream.duration is not None and stream.time_base is not None:
                 frames = round(float(stream.duration * stream.time_base) * stream.rate)
             return AudioFileInfo(
-                path,
-                _check_rate(path, int(stream.rate)),
-                int(stream.channels),
-                frames,
-                stream.codec_context.name,
-                "pyav",
-                False,
+                path=path,
+                sample_rate=_check_rate(path, int(stream.rate)),
+                channels=int(stream.channels),
+                frames=frames,
+                subtype=stream.codec_context.name,
+                backend="pyav",
+                truncated=False,
             )
         finally:
             container.close()
@@ -251,13 +251,13 @@ def audio_info(path: str | os.PathLike[str]) -> AudioFileInfo:
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise DataFormatError(f"{path}: not a readable audio file: {sf_reason(err)}") from err
     return AudioFileInfo(
-        path,
-        _check_rate(path, int(info.samplerate)),
-        int(info.channels),
-        int(info.frames),
-        str(info.subtype),
-        "soundfile",
-        _wav_truncated(path),
+        path=path,
+        sample_rate=_check_rate(path, int(info.samplerate)),
+        channels=int(info.channels),
+        frames=int(info.frames),
+        subtype=str(info.subtype),
+        backend="soundfile",
+        truncated=_wav_truncated(path),
     )
 
 
@@ -397,7 +397,12 @@ def fit_clip(wave: np.ndarray, sample_rate: int, policy: ClipPolicy | None = Non
     else:
         starts = _window_starts(total, length, policy)
         windows = np.stack([wave[s : s + length] for s in starts])
-    return Clip(windows.astype(np.float32, copy=False), sample_rate, looped, total / sample_rate)
+    return Clip(
+        windows=windows.astype(np.float32, copy=False),
+        sample_rate=sample_rate,
+        looped=looped,
+        source_seconds=total / sample_rate,
+    )
 
 
 def load_clip(
@@ -446,4 +451,6 @@ def load_clip(
         if seg.shape[0] < length:  # the last window may end a sample short after resampling
             seg = np.pad(seg, (0, length - seg.shape[0]), mode="edge")
         windows.append(seg[:length])
-    return Clip(np.stack(windows), sample_rate, False, total_s)
+    return Clip(
+        windows=np.stack(windows), sample_rate=sample_rate, looped=False, source_seconds=total_s
+    )

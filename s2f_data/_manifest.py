@@ -45,7 +45,7 @@ SPLITS: frozenset[str] = frozenset({"train", "val", "test"})
 MISSABLE_COLUMNS: tuple[str, ...] = (*OPTIONAL_COLUMNS, *DEMOGRAPHIC_COLUMNS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ManifestIssue:
     """One problem found in a manifest.
 
@@ -209,19 +209,28 @@ def validate_manifest(
     >>> import pandas as pd
     >>> df = pd.DataFrame({"utterance_id": ["a"], "speaker_id": ["s"],
     ...                    "audio_path": ["a.wav"], "split": ["exam"]})
-    >>> [str(i) for i in validate_manifest(df, ManifestInfo("demo"), ".")]
+    >>> [str(i) for i in validate_manifest(df, ManifestInfo(source="demo"), ".")]
     ["line 2, column 'split': value 'exam' is not one of ['test', 'train', 'val']"]
     """
     folder = Path(folder)
     issues: list[ManifestIssue] = []
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     for col in missing:
-        issues.append(ManifestIssue(None, col, None, f"required column {col!r} is missing"))
+        issues.append(
+            ManifestIssue(
+                line=None, column=col, value=None, message=f"required column {col!r} is missing"
+            )
+        )
     if missing:
         return issues
     if frame.empty:
         issues.append(
-            ManifestIssue(None, None, None, "the manifest has a header but no rows (no utterances)")
+            ManifestIssue(
+                line=None,
+                column=None,
+                value=None,
+                message="the manifest has a header but no rows (no utterances)",
+            )
         )
         return issues
     root = _data_root(folder, info)
@@ -243,7 +252,7 @@ def _line(i: Any) -> int:
 def _empty_required_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
     """One issue per empty cell of a required column."""
     return [
-        ManifestIssue(_line(i), col, "", "required value is empty")
+        ManifestIssue(line=_line(i), column=col, value="", message="required value is empty")
         for col in REQUIRED_COLUMNS
         for i in frame.index[frame[col].isna() | (frame[col].astype("string") == "")]
     ]
@@ -258,10 +267,10 @@ def _duplicate_id_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
         first = int(frame.index[(ids == ids[i])][0])
         issues.append(
             ManifestIssue(
-                _line(i),
-                "utterance_id",
-                str(ids[i]),
-                f"duplicate utterance_id {ids[i]!r} (first seen on line {_line(first)})",
+                line=_line(i),
+                column="utterance_id",
+                value=str(ids[i]),
+                message=f"duplicate utterance_id {ids[i]!r} (first seen on line {_line(first)})",
             )
         )
     return issues
@@ -271,7 +280,12 @@ def _split_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
     """One issue per ``split`` value outside train/val/test."""
     allowed = sorted(SPLITS)
     return [
-        ManifestIssue(_line(i), "split", str(v), f"value {v!r} is not one of {allowed}")
+        ManifestIssue(
+            line=_line(i),
+            column="split",
+            value=str(v),
+            message=f"value {v!r} is not one of {allowed}",
+        )
         for i, v in frame["split"].items()
         if pd.notna(v) and v != "" and v not in SPLITS
     ]
@@ -288,10 +302,10 @@ def _vocabulary_issues(frame: pd.DataFrame, info: ManifestInfo) -> list[Manifest
             if pd.notna(v) and v not in allowed_set:
                 issues.append(
                     ManifestIssue(
-                        _line(i),
-                        col,
-                        str(v),
-                        f"label {v!r} is not in the declared vocabulary {list(vocab)}",
+                        line=_line(i),
+                        column=col,
+                        value=str(v),
+                        message=f"label {v!r} is not in the declared vocabulary {list(vocab)}",
                     )
                 )
     return issues
@@ -313,13 +327,19 @@ def _path_issues(
             try:
                 full = _resolve(str(v), folder, root, real_folders)
             except ValueError as err:
-                issues.append(ManifestIssue(_line(i), col, str(v), str(err)))
+                issues.append(
+                    ManifestIssue(line=_line(i), column=col, value=str(v), message=str(err))
+                )
                 continue
             if col == "audio_path":
                 audio_files.setdefault(full, []).append((_line(i), str(v)))
             problem = _file_problem(full) if check_files else None
             if problem is not None:  # missing, a link loop, a FIFO, a name too long, ...
-                issues.append(ManifestIssue(_line(i), col, str(v), f"{problem}: {full}"))
+                issues.append(
+                    ManifestIssue(
+                        line=_line(i), column=col, value=str(v), message=f"{problem}: {full}"
+                    )
+                )
     return issues + _shared_audio_issues(audio_files)
 
 
@@ -332,10 +352,10 @@ def _speaker_split_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
         names = sorted(frame.loc[rows, "split"].dropna().unique())
         issues.append(
             ManifestIssue(
-                _line(rows[0]),
-                "split",
-                None,
-                f"speaker {spk!r} appears in several splits {names}; split by speaker",
+                line=_line(rows[0]),
+                column="split",
+                value=None,
+                message=f"speaker {spk!r} appears in several splits {names}; split by speaker",
             )
         )
     return issues
@@ -356,11 +376,11 @@ def _shared_audio_issues(audio_files: dict[Path, list[tuple[int, str]]]) -> list
         shown = ", ".join(str(x) for x in lines[:5]) + (", ..." if len(lines) > 5 else "")
         issues.append(
             ManifestIssue(
-                lines[1],
-                "audio_path",
-                uses[1][1],
-                f"{len(lines)} rows point at the same audio file {full} (lines {shown}); each "
-                "utterance needs its own recording",
+                line=lines[1],
+                column="audio_path",
+                value=uses[1][1],
+                message=f"{len(lines)} rows point at the same audio file {full} "
+                f"(lines {shown}); each utterance needs its own recording",
             )
         )
     return issues

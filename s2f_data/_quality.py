@@ -31,7 +31,7 @@ __all__ = [
 QUALITY_FLAGS: tuple[str, ...] = ("too_short", "silent", "clipped", "truncated")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QualityThresholds:
     """Limits of the quality checks.
 
@@ -65,7 +65,7 @@ class QualityThresholds:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AudioQuality:
     """Quality record of one utterance.
 
@@ -131,7 +131,15 @@ def _record(
         flags.append("clipped")
     if truncated:
         flags.append("truncated")
-    return AudioQuality(duration, sr, channels, rms, peak, ratio, tuple(flags))
+    return AudioQuality(
+        duration_s=duration,
+        sample_rate=sr,
+        channels=channels,
+        rms_dbfs=rms,
+        peak=peak,
+        clipping_ratio=ratio,
+        flags=tuple(flags),
+    )
 
 
 def assess_wave(

@@ -16,7 +16,7 @@ __all__ = ["MANIFEST_SCHEMA_VERSION", "ManifestInfo", "sidecar_path"]
 MANIFEST_SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ManifestInfo:
     """Sidecar metadata of a manifest.
 

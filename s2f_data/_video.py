@@ -21,7 +21,7 @@ from s2f_data.exceptions import DataFormatError
 __all__ = ["VideoInfo", "save_frame", "video_frame", "video_info"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VideoInfo:
     """Header information of a video file.
 
@@ -83,8 +83,13 @@ def video_info(path: str | os.PathLike[str]) -> VideoInfo:
         elif container.duration is not None:
             duration = container.duration / 1_000_000
         fps = float(stream.average_rate) if stream.average_rate else None
-        return VideoInfo(int(stream.codec_context.width), int(stream.codec_context.height),
-                         fps, duration, bool(container.streams.audio))
+        return VideoInfo(
+            width=int(stream.codec_context.width),
+            height=int(stream.codec_context.height),
+            fps=fps,
+            duration_s=duration,
+            has_audio=bool(container.streams.audio),
+        )
     finally:
         container.close()
 
@@ -136,8 +141,9 @@ def video_frame(path: str | os.PathLike[str], time_s: float | None = None) -> np
         last_t = chosen.time if chosen.time is not None else 0.0
         duration = None if stream.duration is None else float(stream.duration * stream.time_base)
         if duration is not None and time_s > duration + 1e-6 and last_t < time_s:
-            raise DataFormatError(f"{path}: time {time_s:g} s is past the end of the video "
-                                  f"({duration:g} s)")
+            raise DataFormatError(
+                f"{path}: time {time_s:g} s is past the end of the video ({duration:g} s)"
+            )
         return chosen.to_ndarray(format="rgb24")
     except av.error.FFmpegError as err:
         raise DataFormatError(f"{path}: cannot decode video: {err}") from err

@@ -30,7 +30,7 @@ UNDER_18 = "0-17"
 SKIPPED_COLUMNS = ("item", "reason")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImportResult:
     """What an adapter produced.
 
@@ -56,9 +56,11 @@ class ImportResult:
 
     def summary(self) -> str:
         """Multi-line summary: rows, speakers, skipped items by reason, notes."""
-        lines = [f"{self.path}: {len(self.frame)} utterances, "
-                 f"{self.frame['speaker_id'].nunique()} speakers ({self.info.source}); "
-                 f"{len(self.skipped)} source item(s) skipped"]
+        lines = [
+            f"{self.path}: {len(self.frame)} utterances, "
+            f"{self.frame['speaker_id'].nunique()} speakers ({self.info.source}); "
+            f"{len(self.skipped)} source item(s) skipped"
+        ]
         if len(self.skipped):
             for reason, n in self.skipped["reason"].value_counts().items():
                 lines.append(f"  skipped x{n}: {reason}")
@@ -169,10 +171,11 @@ class SpeakerSplit:
 
 
 def _check_fractions(val_fraction: float, test_fraction: float) -> None:
-    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1
-            and val_fraction + test_fraction < 1):
-        raise ValueError(f"need val_fraction, test_fraction >= 0 with sum < 1, got "
-                         f"{val_fraction}, {test_fraction}")
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(
+            f"need val_fraction, test_fraction >= 0 with sum < 1, got "
+            f"{val_fraction}, {test_fraction}"
+        )
 
 
 #: The speaker split of every adapter that splits speakers itself, unless it says otherwise.
@@ -210,7 +213,11 @@ class PathWriter:
 
 
 def read_delimited(
-    path: Path, *, sep: str | None = None, header: bool = True, what: str = "table",
+    path: Path,
+    *,
+    sep: str | None = None,
+    header: bool = True,
+    what: str = "table",
     quoting: int = 0,
 ) -> pd.DataFrame:
     """Read a CSV/TSV as strings (nothing parsed as NaN), stripping spaces around cells.
@@ -226,12 +233,23 @@ def read_delimited(
                 first = fh.readline()
             sep = "\t" if "\t" in first else ","
         frame = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, na_values=[],
-            header=0 if header else None, encoding="utf-8-sig", quoting=quoting,
+            path,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[],
+            header=0 if header else None,
+            encoding="utf-8-sig",
+            quoting=quoting,
             skipinitialspace=False,
         )
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
-            ValueError) as err:
+    except (
+        OSError,
+        UnicodeDecodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        ValueError,
+    ) as err:
         raise DataFormatError(f"{path}: cannot read {what}: {err}") from err
     if header and not isinstance(frame.index, pd.RangeIndex):  # extra cells became an index
         raise DataFormatError(
@@ -248,7 +266,8 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], path: Path, wha
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataFormatError(
-            f"{path}: {what} lacks column(s) {missing}; found {list(frame.columns)}")
+            f"{path}: {what} lacks column(s) {missing}; found {list(frame.columns)}"
+        )
 
 
 def finish(
@@ -269,8 +288,9 @@ def finish(
     out = Path(out)
     if not rows:
         reasons = pd.Series([r for _, r in skipped]).value_counts().head(3).to_dict()
-        raise DataFormatError(f"{what}: no utterances found to import; skipped "
-                              f"{len(skipped)} item(s) {reasons}")
+        raise DataFormatError(
+            f"{what}: no utterances found to import; skipped {len(skipped)} item(s) {reasons}"
+        )
     frame = pd.DataFrame(rows)
     for col in DEMOGRAPHIC_COLUMNS:  # unknown demographics: present and missing
         if col not in frame.columns:
@@ -280,13 +300,20 @@ def finish(
     if notes:
         extra["notes"] = list(notes)
     extra["n_skipped"] = len(skipped)
-    info = ManifestInfo(info.source, info.source_version, info.vocabularies, info.data_root,
-                        extra)
+    info = ManifestInfo(
+        source=info.source,
+        source_version=info.source_version,
+        vocabularies=info.vocabularies,
+        data_root=info.data_root,
+        extra=extra,
+    )
     try:
         write_manifest(frame, out, info)
     except ManifestError as err:
         raise _in_source_terms(err, frame, where, what, out) from err
-    return ImportResult(frame, info, out, skipped_frame(skipped), notes)
+    return ImportResult(
+        frame=frame, info=info, path=out, skipped=skipped_frame(skipped), notes=notes
+    )
 
 
 def _in_source_terms(
@@ -295,8 +322,9 @@ def _in_source_terms(
     """Re-word manifest issues by source line (or utterance id): ``out`` was not written."""
     lines = [f"{what}: nothing was written to {out}; {len(err.issues)} problem(s):"]
     for issue in err.issues[:20]:
-        text = issue.message if issue.column is None else f"column {issue.column!r}: " \
-            f"{issue.message}"
+        text = (
+            issue.message if issue.column is None else f"column {issue.column!r}: {issue.message}"
+        )
         if issue.line is not None:
             k = issue.line - 2  # the manifest's line of the row (header is line 1)
             source = f"row {k + 1} of the import" if where is None else where[k]

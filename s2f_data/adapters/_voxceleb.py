@@ -144,8 +144,10 @@ def read_age_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     raw = raw.rename(columns={"voxceleb1_id": "voxceleb_id", "voxceleb2_id": "voxceleb_id"})
     require_columns(raw, ["voxceleb_id"], path, "age table")
     if "speaker_age" not in raw and not {"birth_year", "recording_year"} <= set(raw):
-        raise DataFormatError(f"{path}: age table needs 'speaker_age' or both 'birth_year' "
-                              f"and 'recording_year'; found {list(raw.columns)}")
+        raise DataFormatError(
+            f"{path}: age table needs 'speaker_age' or both 'birth_year' "
+            f"and 'recording_year'; found {list(raw.columns)}"
+        )
 
     def num(col: str) -> pd.Series:
         if col not in raw:
@@ -154,30 +156,32 @@ def read_age_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         bad = raw[col].ne("") & values.isna()
         if bad.any():
             i = int(bad.idxmax())
-            raise DataFormatError(f"{path}: line {i + 2}, column {col!r}: expected a number, "
-                                  f"got {raw[col][i]!r}")
+            raise DataFormatError(
+                f"{path}: line {i + 2}, column {col!r}: expected a number, got {raw[col][i]!r}"
+            )
         return values.astype(float)
 
     birth, rec = num("birth_year"), num("recording_year")
     age = rec - birth
     if "speaker_age" in raw:
         age = age.fillna(num("speaker_age"))
-    out = pd.DataFrame({
-        "speaker_id": raw["voxceleb_id"],
-        "video_id": raw["video_id"] if "video_id" in raw else "",
-        "age": age,
-        "gender_enriched": raw["gender"].str.lower() if "gender" in raw else "",
-        "birth_year": birth,
-        "recording_year": rec,
-    })
+    out = pd.DataFrame(
+        {
+            "speaker_id": raw["voxceleb_id"],
+            "video_id": raw["video_id"] if "video_id" in raw else "",
+            "age": age,
+            "gender_enriched": raw["gender"].str.lower() if "gender" in raw else "",
+            "birth_year": birth,
+            "recording_year": rec,
+        }
+    )
     return out
 
 
 def _age_lookup(table: pd.DataFrame) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
     """(speaker, video) -> age and speaker -> age (only where all videos agree)."""
     known = table.dropna(subset=["age"])
-    per_video = {(r.speaker_id, r.video_id): float(r.age) for r in known.itertuples()
-                 if r.video_id}
+    per_video = {(r.speaker_id, r.video_id): float(r.age) for r in known.itertuples() if r.video_id}
     per_speaker: dict[str, float] = {}
     no_video = known[known["video_id"] == ""]
     for spk, ages in no_video.groupby("speaker_id")["age"]:
@@ -210,15 +214,20 @@ def _read_meta(meta_path: Path, version: int) -> dict[str, dict[str, Any]]:
         if not spk:
             raise DataFormatError(f"{meta_path}: line {line}, column {id_col!r}: empty id")
         if spk in speakers:
-            raise DataFormatError(f"{meta_path}: line {line}, column {id_col!r}: duplicate "
-                                  f"speaker {spk!r}")
+            raise DataFormatError(
+                f"{meta_path}: line {line}, column {id_col!r}: duplicate speaker {spk!r}"
+            )
         if row["Set"] not in SETS:
-            raise DataFormatError(f"{meta_path}: line {line}, column 'Set': expected one of "
-                                  f"{sorted(SETS)}, got {row['Set']!r}")
+            raise DataFormatError(
+                f"{meta_path}: line {line}, column 'Set': expected one of "
+                f"{sorted(SETS)}, got {row['Set']!r}"
+            )
         gender = row["Gender"].lower()
         if gender and gender not in GENDERS:
-            raise DataFormatError(f"{meta_path}: line {line}, column 'Gender': expected 'm' or "
-                                  f"'f', got {row['Gender']!r}")
+            raise DataFormatError(
+                f"{meta_path}: line {line}, column 'Gender': expected 'm' or "
+                f"'f', got {row['Gender']!r}"
+            )
         speakers[spk] = _meta_speaker(row, version, "Name" in table)
     return speakers
 
@@ -230,8 +239,10 @@ def _audio_files(root: Path, version: int) -> dict[str, list[Path]]:
     if version == 2 and not audio_dirs:  # converted copies keep a wav tree
         audio_dirs = _find_audio_dirs(root, "wav")
     if not audio_dirs:
-        raise DataFormatError(f"{root}: no '{audio_name}/' folder found (expected "
-                              f"{audio_name}/<id>/<video>/<nnnnn>{suffixes[0]})")
+        raise DataFormatError(
+            f"{root}: no '{audio_name}/' folder found (expected "
+            f"{audio_name}/<id>/<video>/<nnnnn>{suffixes[0]})"
+        )
     return _speaker_files(audio_dirs, suffixes)
 
 
@@ -261,12 +272,13 @@ def _read_ages(
             enriched_gender[str(spk)] = labels.pop()
     unknown = sorted(set(ages["speaker_id"]) - set(speakers))
     if unknown:
-        notes.append(f"age table: {len(unknown)} speaker id(s) not in the meta file, "
-                     f"e.g. {unknown[:3]}")
+        notes.append(
+            f"age table: {len(unknown)} speaker id(s) not in the meta file, e.g. {unknown[:3]}"
+        )
     return _Ages(per_video, per_speaker, enriched_gender)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _RowMaker:
     """Turns one audio file of a listed speaker into a manifest row."""
 
@@ -308,16 +320,23 @@ def _coverage_notes(rows: list[dict[str, Any]], faces: bool, ages: bool) -> list
     if faces:
         n_missing = sum(r["face_path"] is None for r in rows)
         if n_missing:
-            notes.append(f"no face image found for {n_missing} of {len(rows)} utterances "
-                         "(face_path left empty)")
+            notes.append(
+                f"no face image found for {n_missing} of {len(rows)} utterances "
+                "(face_path left empty)"
+            )
     if ages:
         n_age = sum(r["age"] is not None for r in rows)
         notes.append(f"age known for {n_age} of {len(rows)} utterances from the age table")
-        mismatch = sum(1 for r in rows if r["gender_enriched"] and r["gender"]
-                       and r["gender_enriched"] != r["gender"])
+        mismatch = sum(
+            1
+            for r in rows
+            if r["gender_enriched"] and r["gender"] and r["gender_enriched"] != r["gender"]
+        )
         if mismatch:
-            notes.append(f"gender in the meta file and the age table disagree for {mismatch} "
-                         "utterance(s) (column gender_enriched)")
+            notes.append(
+                f"gender in the meta file and the age table disagree for {mismatch} "
+                "utterance(s) (column gender_enriched)"
+            )
     return notes
 
 
@@ -346,7 +365,7 @@ def _import_voxceleb(
 
     writer = PathWriter(out, [root] + ([faces] if faces is not None else []))
     _first_image.cache_clear()  # the folders may have changed since the last import
-    maker = _RowMaker(version, writer, faces, ages)
+    maker = _RowMaker(version=version, writer=writer, faces=faces, ages=ages)
     rows: list[dict[str, Any]] = []
     skipped: list[tuple[str, str]] = []
     for spk in sorted(files):
@@ -357,16 +376,21 @@ def _import_voxceleb(
     for spk in sorted(set(speakers) - set(files)):
         skipped.append((spk, "listed in the meta file but no audio found"))
     notes += _coverage_notes(rows, faces is not None, ages is not None)
-    vocab = {"gender": ("female", "male"),
-             "age_group": age_vocabulary(r["age_group"] for r in rows)}
+    vocab = {
+        "gender": ("female", "male"),
+        "age_group": age_vocabulary(r["age_group"] for r in rows),
+    }
     info = ManifestInfo(
         source=f"voxceleb{version}",
         source_version="",
         vocabularies=vocab,
         data_root=writer.data_root(),
-        extra={"meta": str(meta_path), "age_table": None if age_table is None
-               else str(age_table), "faces_dir": None if faces is None else str(faces),
-               "split_mapping": dict(SETS)},
+        extra={
+            "meta": str(meta_path),
+            "age_table": None if age_table is None else str(age_table),
+            "faces_dir": None if faces is None else str(faces),
+            "split_mapping": dict(SETS),
+        },
     )
     return finish(rows, out, info, skipped, notes, f"VoxCeleb{version} at {root}")
 

@@ -52,7 +52,7 @@ _VOWELS = frozenset(
 _VOICED_TO_VOICELESS = {"b": "p", "d": "t", "g": "k", "v": "f", "z": "s", "dZ": "tS"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class L1Rules:
     """How a first language colours English.
 

@@ -73,7 +73,7 @@ _STREAM_DEMOGRAPHICS, _STREAM_VOICE, _STREAM_FACE, _STREAM_UTTERANCE = 0, 1, 2, 
 _SPLIT_STREAM = 99
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PopulationResult:
     """What :func:`generate_population` wrote.
 

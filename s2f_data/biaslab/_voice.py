@@ -112,7 +112,7 @@ _TARGET_RMS = 0.06
 _CLAUSE_GAP_S = 0.18
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VoiceProfile:
     """Everything that makes one synthetic speaker sound like themselves.
 

@@ -60,4 +60,4 @@ def make_manifest(
                     "gender": "female" if s % 2 else "male",
                 }
             )
-    return write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo("test"))
+    return write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo(source="test"))

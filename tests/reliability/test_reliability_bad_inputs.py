@@ -226,7 +226,8 @@ AUDIT_JSON_CASES: dict[str, tuple[Callable[[dict], object], str]] = {
     "older_schema_version": (lambda o: {**o, "schema_version": 0}, r"schema_version is 0"),
     "newer_schema_version": (
         lambda o: {**o, "schema_version": SCHEMA_VERSION + 1},
-        rf"this version reads {SCHEMA_VERSION}",
+        # names the refused version and the newest one it reads (it may read older ones too)
+        rf"schema_version is {SCHEMA_VERSION + 1}; this version reads .*\b{SCHEMA_VERSION}$",
     ),
     "missing_tables": (
         lambda o: {k: v for k, v in o.items() if k != "tables"},

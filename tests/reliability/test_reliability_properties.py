@@ -26,7 +26,8 @@ from _acceptance import AcceptanceLog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit import SpeakerBootstrap, build_groupings, metric_tables, rate_spec, run_audit_tables
+from audit import run_audit_tables
+from audit.stats import SpeakerBootstrap, build_groupings, metric_tables, rate_spec
 from s2f_data import (
     REQUIRED_COLUMNS,
     DataFormatError,
@@ -146,7 +147,7 @@ def valid_manifests(draw: st.DrawFn) -> tuple[pd.DataFrame, ManifestInfo]:
                 }
             )
     vocabularies = draw(st.sampled_from([{}, _VOCABULARY]))
-    info = ManifestInfo("prop", vocabularies=vocabularies, data_root=root)
+    info = ManifestInfo(source="prop", vocabularies=vocabularies, data_root=root)
     return pd.DataFrame(rows, dtype="string"), info
 
 
@@ -201,7 +202,7 @@ def _refuse_manifest(
     frame: pd.DataFrame, info: ManifestInfo, folder: object
 ) -> list[ManifestIssue]:
     """A validator that refuses every manifest (for the test that the fuzz can fail)."""
-    return [ManifestIssue(None, None, None, "refused")]
+    return [ManifestIssue(line=None, column=None, value=None, message="refused")]
 
 
 def _manifest_fuzz(

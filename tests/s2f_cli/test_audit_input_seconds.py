@@ -44,7 +44,7 @@ def checkpoint_and_manifest(tmp_path_factory: pytest.TempPathFactory) -> tuple[P
             rows.append({"utterance_id": f"s{s}_{seconds}", "speaker_id": f"s{s}",
                          "split": "test", "audio_path": name, "face_path": f"f{s}.png",
                          "gender": "female" if s % 2 else "male"})
-    manifest = write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo("test"))
+    manifest = write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo(source="test"))
     return root / "run", manifest
 
 

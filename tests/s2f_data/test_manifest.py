@@ -36,7 +36,7 @@ def _frame(**over: list) -> pd.DataFrame:
 def _write_raw(tmp_path: Path, frame: pd.DataFrame, info: ManifestInfo | None = None) -> Path:
     path = tmp_path / "manifest.csv"
     frame.to_csv(path, index=False)
-    info = info or ManifestInfo("test", vocabularies=VOCAB)
+    info = info or ManifestInfo(source="test", vocabularies=VOCAB)
     sidecar_path(path).write_text(json.dumps(info.to_dict()))
     return path
 
@@ -44,7 +44,7 @@ def _write_raw(tmp_path: Path, frame: pd.DataFrame, info: ManifestInfo | None = 
 def test_round_trip_keeps_values_and_missing(tmp_path: Path) -> None:
     frame = _frame(gender=["female", None, "male"], accent=["", "en-us", None])
     frame["extra_col"] = ["a", "b", "c"]
-    path = write_manifest(frame, tmp_path / "manifest.csv", ManifestInfo("t", vocabularies=VOCAB))
+    path = write_manifest(frame, tmp_path / "manifest.csv", ManifestInfo(source="t", vocabularies=VOCAB))
     back = read_manifest(path)
     assert list(back.frame["utterance_id"]) == ["u1", "u2", "u3"]
     assert back.frame["gender"].isna().tolist() == [False, True, False]
@@ -60,7 +60,7 @@ def test_round_trip_keeps_values_and_missing(tmp_path: Path) -> None:
 
 def test_labels_like_na_or_none_are_not_turned_into_missing(tmp_path: Path) -> None:
     frame = _frame(accent=["NA", "None", "null"])
-    path = write_manifest(frame, tmp_path / "m.csv", ManifestInfo("t"))
+    path = write_manifest(frame, tmp_path / "m.csv", ManifestInfo(source="t"))
     assert read_manifest(path).frame["accent"].tolist() == ["NA", "None", "null"]
 
 
@@ -88,12 +88,12 @@ def test_duplicate_utterance_id(tmp_path: Path) -> None:
 
 def test_bad_split_and_speaker_in_two_splits(tmp_path: Path) -> None:
     issues = validate_manifest(
-        _frame(split=["train", "exam", "test"]).astype("string"), ManifestInfo("t"), tmp_path
+        _frame(split=["train", "exam", "test"]).astype("string"), ManifestInfo(source="t"), tmp_path
     )
     msgs = [str(i) for i in issues]
     assert any("value 'exam' is not one of ['test', 'train', 'val']" in m for m in msgs)
     issues = validate_manifest(
-        _frame(split=["train", "test", "test"]).astype("string"), ManifestInfo("t"), tmp_path
+        _frame(split=["train", "test", "test"]).astype("string"), ManifestInfo(source="t"), tmp_path
     )
     assert any("speaker 's1' appears in several splits" in str(i) for i in issues)
 
@@ -101,7 +101,7 @@ def test_bad_split_and_speaker_in_two_splits(tmp_path: Path) -> None:
 def test_relative_and_absolute_paths_resolve(tmp_path: Path) -> None:
     absolute = str(tmp_path / "audio" / "abs.wav")
     frame = _frame(audio_path=["audio/u1.wav", "./audio/../audio/u2.wav", absolute])
-    path = write_manifest(frame, tmp_path / "manifest.csv", ManifestInfo("t"))
+    path = write_manifest(frame, tmp_path / "manifest.csv", ManifestInfo(source="t"))
     paths = read_manifest(path).audio_paths()
     assert paths[0] == tmp_path / "audio" / "u1.wav"
     assert paths[1] == tmp_path / "audio" / "u2.wav"
@@ -119,7 +119,7 @@ def test_path_escaping_data_root_is_rejected(tmp_path: Path, bad: str) -> None:
 
 def test_declared_data_root_allows_parent_folder(tmp_path: Path) -> None:
     (tmp_path / "meta").mkdir()
-    info = ManifestInfo("t", data_root="..")
+    info = ManifestInfo(source="t", data_root="..")
     frame = _frame(audio_path=["../wav/a.wav", "../wav/b.wav", "../wav/c.wav"])
     path = write_manifest(frame, tmp_path / "meta" / "manifest.csv", info)
     assert read_manifest(path).audio_paths()[0] == tmp_path / "wav" / "a.wav"
@@ -144,7 +144,7 @@ def test_empty_required_value(tmp_path: Path) -> None:
 def test_write_refuses_invalid_frame(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="not in the declared vocabulary"):
         write_manifest(_frame(gender=["x", "female", "male"]), tmp_path / "m.csv",
-                       ManifestInfo("t", vocabularies=VOCAB))
+                       ManifestInfo(source="t", vocabularies=VOCAB))
     assert not (tmp_path / "m.csv").exists()
 
 

@@ -72,7 +72,7 @@ def catmull_rom(points: np.ndarray, samples: int = 8, closed: bool = False) -> n
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FaceGeometry:
     """Landmarks and drawing outlines of one face, all normalised image coordinates.
 
