@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 import tarfile
 from pathlib import Path
@@ -89,3 +90,16 @@ def test_a_shard_with_fewer_samples_than_its_index_is_refused(shards):
     path.write_bytes(kept.getvalue())
     with pytest.raises(ShardError, match=r"shard-000002\.tar: 1 sample"):
         list(ShardStream(folder))
+
+
+def test_a_split_without_rows_is_refused_and_the_index_names_its_rows(tmp_path):
+    from s2f_data import rows_digest
+
+    path = make_manifest(tmp_path / "d", n_speakers=2)  # every row in "test"
+    with pytest.raises(ShardError, match="the manifest has no row of split 'train'"):
+        write_shards(path, tmp_path / "s", split="train")
+    index_path = write_shards(path, tmp_path / "s", split="test", sample_rate=8000)
+    index = json.loads(index_path.read_text())
+    frame = read_manifest(path).frame
+    assert index["rows_sha256"] == rows_digest(frame)
+    assert index["rows_sha256"] != rows_digest(frame.iloc[::-1])  # order matters
