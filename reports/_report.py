@@ -95,18 +95,24 @@ def _route_table(
         routed.skipped_heatmaps += skipped
         routed.heatmaps_outside += outside
         return
+    shown: set[int] = set()  # records shown in a section (not under "other tables")
     for sid, idx in record_sections(name, records, table_section).items():
         recs = [records[i] for i in idx]
         if sid not in sections:
             export = whole if len(idx) == len(records) else sink.export(name, recs)
-            table = build_table(export, recs, max_rows=sink.max_rows, source=name, focus=sink.focus)
-            routed.other.append(table)
+            routed.other.append(
+                build_table(
+                    export, recs, max_rows=sink.max_rows, indices=idx, source=name, focus=sink.focus
+                )
+            )
             continue
         if sid == "input_length" and table_section is None:
             add_input_length(sections[sid], sink, name, recs, idx)
         else:
             add_tables(sections[sid], sink, name, recs, idx, whole=(whole, len(records)))
-        routed.gaps += [(name, i, records[i]) for i in idx if "difference" in records[i]]
+        shown.update(idx)
+    # gaps in the order of the audit table (the rank of tied findings keeps it)
+    routed.gaps += [(name, i, r) for i, r in enumerate(records) if i in shown and "difference" in r]
 
 
 def _with_sources(table: DisplayTable, sources: Sequence[str]) -> DisplayTable:
