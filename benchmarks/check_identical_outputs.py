@@ -155,12 +155,31 @@ def compare_values(old: Any, new: Any, path: str, diffs: list[str], added: set[s
         added.update(f"{_generic(path)}.{key}" for key in new.keys() - old.keys())
     elif isinstance(old, list) and isinstance(new, list):
         if len(old) != len(new):
-            diffs.append(f"{path}: {len(old)} items -> {len(new)}")
+            _compare_grown_list(old, new, path, diffs, added)
             return
         for i, (a, b) in enumerate(zip(old, new, strict=True)):
             compare_values(a, b, f"{path}[{i}]", diffs, added)
     elif not _same_number(old, new) or type(old) is not type(new):
         diffs.append(f"{path}: {old!r} -> {new!r}")
+
+
+def _compare_grown_list(old: list, new: list, path: str, diffs: list[str], added: set[str]) -> None:
+    """Items added to a list: every old item must still be there, in order (records may grow)."""
+    if len(new) < len(old):
+        diffs.append(f"{path}: {len(old)} items -> {len(new)}")
+        return
+    j = 0
+    for i, item in enumerate(old):
+        while j < len(new):
+            trial: list[str] = []
+            compare_values(item, new[j], f"{path}[{i}]", trial, set())
+            j += 1
+            if not trial:
+                break
+        else:
+            diffs.append(f"{path}[{i}]: not found among the {len(new)} new items (in order)")
+            return
+    added.add(f"{_generic(path)}: {len(new) - len(old)} items")
 
 
 def _generic(path: str) -> str:
@@ -178,7 +197,14 @@ def compare_csv(old: Path, new: Path, name: str, found: tuple[list[str], set[str
         diffs.append(f"{name}: columns missing {missing}")
     added.update(f"{name}:{c}" for c in b.columns if c not in a.columns)
     if len(a) != len(b):
-        diffs.append(f"{name}: {len(a)} rows -> {len(b)}")
+        kept = [c for c in a.columns if c in b.columns]
+        old_rows = a[kept].to_records(index=False).tolist()
+        new_rows = set(b[kept].to_records(index=False).tolist())
+        lost = sum(row not in new_rows for row in old_rows)
+        if lost or len(b) < len(a):
+            diffs.append(f"{name}: {len(a)} rows -> {len(b)}, {lost} old rows not found")
+        else:
+            added.add(f"{name}: {len(b) - len(a)} rows")
         return
     for col in (c for c in a.columns if c in b.columns):
         bad = np.flatnonzero(a[col].to_numpy() != b[col].to_numpy())
