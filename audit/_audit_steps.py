@@ -22,29 +22,17 @@ from audit._groups import Grouping, build_groupings
 from audit._judge_error import judge_accuracy_specs, judge_corrected_confusion
 from audit._metrics import MetricSpec, _labels_of, detect_measures, rate_spec
 from audit._pitch import f0_bin_column
+from audit._records import REFERENCE_COLUMNS
 from audit._simultaneous import control_errors
 from audit._tables import FAMILY_COLUMNS, adjust_families, metric_tables
 
 __all__ = [
-    "REFERENCE_COLUMNS",
     "AuditRun",
     "control_audit_errors",
     "craniofacial_table",
     "judge_error_tables",
     "pitch_table",
 ]
-
-#: Disparity columns of a metric record; tables without a reference drop them.
-REFERENCE_COLUMNS: tuple[str, ...] = (
-    "reference",
-    "reference_value",
-    "difference",
-    "diff_ci_low",
-    "diff_ci_high",
-    "ratio",
-    "ratio_ci_low",
-    "ratio_ci_high",
-)
 
 
 @dataclass(frozen=True, kw_only=True)

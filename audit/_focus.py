@@ -103,11 +103,15 @@ def check_focus(focus: object) -> tuple[tuple[str, ...], ...]:
     return tuple(out)
 
 
-def _attribute(question: Sequence[str], attributes: Sequence[str]) -> str | None:
-    """Find the metric table's attribute name of an intersection (columns in any order)."""
+def _attribute(question: Sequence[str], columns: Mapping[str, frozenset[str]]) -> str | None:
+    """Find the metric table's attribute of an intersection (columns in any order).
+
+    ``columns`` maps each attribute to its grouping columns, read from the records' ``group``
+    (column -> label), never from the attribute's name.
+    """
     wanted = set(question)
-    for attribute in attributes:
-        if set(attribute.split(" x ")) == wanted:
+    for attribute, grouped in columns.items():
+        if grouped == wanted:
             return attribute
     return None
 
@@ -152,13 +156,16 @@ def focus_tables(
         metric table (value and CI, n, difference with unadjusted and simultaneous
         intervals, p-values, ``mdd``), ``verdict`` and ``row`` (index in ``metrics``).
     """
-    attributes = list(dict.fromkeys(metrics["attribute"])) if len(metrics) else []
+    columns: dict[str, frozenset[str]] = {}
+    if len(metrics):
+        for attribute, group in zip(metrics["attribute"], metrics["group"], strict=True):
+            columns.setdefault(attribute, frozenset(group))
     rates = metrics[metrics["metric"] == metric] if len(metrics) else metrics
     targets = list(dict.fromkeys(rates["target"])) if len(rates) else []
     q_rows, g_rows = [], []
     for question in check_focus(focus):
         name = " x ".join(question)
-        attribute = _attribute(question, attributes)
+        attribute = _attribute(question, columns)
         target = _target(question, targets)
         rows = rates[(rates["attribute"] == attribute) & (rates["target"] == target)]
         overall = rates[(rates["attribute"] == "overall") & (rates["target"] == target)]
@@ -178,14 +185,6 @@ def focus_tables(
                     "row": int(idx),
                 }
             )
-        codes = [v for v, _ in verdicts]
-        tested_mdd = [m for v, m in verdicts if v != "too_few" and np.isfinite(m)]
-        if "gap" in codes:
-            verdict = "gap"
-        elif "no_evidence" in codes:
-            verdict = "no_evidence"
-        else:
-            verdict = "too_few"
         q_rows.append(
             {
                 "question": name,
@@ -194,16 +193,31 @@ def focus_tables(
                 "target": target,
                 "overall_value": float(overall["value"].iloc[0]) if len(overall) else np.nan,
                 "measured": bool(len(rows)),
-                "verdict": verdict,
-                "verdict_text": VERDICTS[verdict],
-                "n_groups": len(codes),
-                "n_gap": codes.count("gap"),
-                "n_tested": len(codes) - codes.count("too_few"),
-                "n_too_few": codes.count("too_few"),
-                "mdd_max": float(max(tested_mdd)) if tested_mdd else np.nan,
+                **_question_verdict(verdicts),
             }
         )
     return pd.DataFrame(q_rows), pd.DataFrame(g_rows)
+
+
+def _question_verdict(verdicts: Sequence[tuple[str, float]]) -> dict[str, object]:
+    """Return a question's verdict and counts from its groups' (verdict, mdd) pairs."""
+    codes = [v for v, _ in verdicts]
+    tested_mdd = [m for v, m in verdicts if v != "too_few" and np.isfinite(m)]
+    if "gap" in codes:
+        verdict = "gap"
+    elif "no_evidence" in codes:
+        verdict = "no_evidence"
+    else:
+        verdict = "too_few"
+    return {
+        "verdict": verdict,
+        "verdict_text": VERDICTS[verdict],
+        "n_groups": len(codes),
+        "n_gap": codes.count("gap"),
+        "n_tested": len(codes) - codes.count("too_few"),
+        "n_too_few": codes.count("too_few"),
+        "mdd_max": float(max(tested_mdd)) if tested_mdd else np.nan,
+    }
 
 
 def _eligible_finding(rec: Mapping) -> bool:

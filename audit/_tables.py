@@ -41,6 +41,7 @@ from audit._groups import OVERALL, Grouping
 from audit._intervals import bootstrap_interval, boundary_interval
 from audit._metrics import MetricSpec
 from audit._multitest import CORRECTIONS, adjust_p_values
+from audit._records import CONFUSION_COLUMNS, FAMILY_COLUMNS, RECORD_COLUMNS
 from audit._simultaneous import control_errors
 from audit.exceptions import AuditInputError
 
@@ -55,50 +56,6 @@ __all__ = [
     "metric_tables",
 ]
 
-#: Columns of every group-metric table, in order (extra metric columns follow).
-RECORD_COLUMNS: tuple[str, ...] = (
-    "metric",
-    "target",
-    "label",
-    "attribute",
-    "group",
-    "group_label",
-    "n_utterances",
-    "n_speakers",
-    "value",
-    "ci_low",
-    "ci_high",
-    "reference",
-    "reference_value",
-    "difference",
-    "diff_ci_low",
-    "diff_ci_high",
-    "ratio",
-    "ratio_ci_low",
-    "ratio_ci_high",
-    "p_value",
-    "p_adjusted",
-    "flags",
-)
-#: Columns that define a p-value family of the metric table.
-FAMILY_COLUMNS: tuple[str, ...] = ("metric", "target", "label")
-#: Columns of the confusion table.
-CONFUSION_COLUMNS: tuple[str, ...] = (
-    "metric",
-    "target",
-    "attribute",
-    "group",
-    "group_label",
-    "true_label",
-    "pred_label",
-    "n_utterances",
-    "n_speakers",
-    "count",
-    "value",
-    "ci_low",
-    "ci_high",
-    "flags",
-)
 #: Every flag a record can carry.
 FLAGS: tuple[str, ...] = (
     "degenerate_ci",
