@@ -6,10 +6,10 @@ checkpoint per arm calls seed noise a finding. `compare_arms` estimates each arm
 the mean over its seeds and the arm difference with an interval that accounts for both
 sources of variation:
 
-- **speakers**: one stratified speaker-cluster bootstrap (`audit.SpeakerBootstrap`) draws
+- **speakers**: one stratified speaker-cluster bootstrap (`audit.stats.SpeakerBootstrap`) draws
   the same speakers for every checkpoint of both arms, so the pairing on the evaluation rows
   is kept; its replicates of the difference of the seed means give the speaker variance
-  ``V_spk`` (times ``m / (m - 1)``, as in `audit.bootstrap_p_value`) and the interval
+  ``V_spk`` (times ``m / (m - 1)``, as in `audit.stats.bootstrap_p_value`) and the interval
   *without* seed variance (the paired comparison's interval);
 - **seeds**: the seed-to-seed variance of the per-seed values on the full data, pooled over
   the arms (``s_p^2 = sum (k - 1) s^2 / sum (k - 1)``, ``ddof=1`` within each arm), gives

@@ -116,7 +116,7 @@ def comparison_groupings(
     Returns
     -------
     groupings : list of Grouping
-        `audit.build_groupings` of ``groupings`` and every focus intersection.
+        `audit.stats.build_groupings` of ``groupings`` and every focus intersection.
     questions : tuple of tuple of str
         The focus questions.
     """

@@ -25,7 +25,7 @@ Outcomes (those whose columns the evaluation table has):
 Groups: every speaker's pair falls in ``all`` and in each grouping of speaker attributes
 (ethnicity, first language and their intersections with gender and age group); the language
 pair is always part of the group. Intervals and p-values come from the stratified
-speaker-cluster bootstrap (:class:`audit.SpeakerBootstrap`, one row per speaker and pair), and
+speaker-cluster bootstrap (:class:`audit.stats.SpeakerBootstrap`, one row per speaker and pair), and
 the p-values of the whole table form one family for the multiple-testing correction.
 """
 

@@ -2,7 +2,7 @@
 
 A `MetricSpec` holds an ``(n_rows, K)`` array of per-row statistics and a function that maps
 totals ``(..., K)`` to the metric ``(...)``. Point estimates apply it to the group totals,
-bootstrap replicates to the replicate totals (see `audit.SpeakerBootstrap`), so one sparse
+bootstrap replicates to the replicate totals (see `audit.stats.SpeakerBootstrap`), so one sparse
 matrix product per grouping serves every metric.
 """
 
@@ -70,7 +70,7 @@ class MetricSpec:
         The metric is a rate of a binary per-row outcome (agreement, per-class recall,
         recall@K, predicted rate) or an average of such rates (macro recall): its
         interval is never narrower than the Wilson interval at the effective sample size,
-        and its disparity test uses a score standard error (see `audit.metric_tables`).
+        and its disparity test uses a score standard error (see `audit.stats.metric_tables`).
     flag_funcs : dict of str to callable
         Flags computed from the point totals: name -> totals ``(..., K)`` -> bool ``(...)``
         (e.g. ``single_class`` where a group holds one true class).

@@ -130,7 +130,7 @@ TABLE_SECTIONS: Mapping[str, str] = {
 
 
 class _Spec(Protocol):
-    """What `record_fields` reads of a `audit.MetricSpec`."""
+    """What `record_fields` reads of a `audit.stats.MetricSpec`."""
 
     metric: str
     target: str

@@ -12,7 +12,7 @@ shift from A to B is paired over speakers:
 - per group, ``shift_a`` and ``shift_b`` are the means over those speakers (averaged over
   each arm's checkpoints), and ``change = shift_b - shift_a``;
 - the interval and p-value come from one stratified speaker-cluster bootstrap that draws the
-  same speakers for every checkpoint (`audit.SpeakerBootstrap`); with several checkpoints
+  same speakers for every checkpoint (`audit.stats.SpeakerBootstrap`); with several checkpoints
   per arm the seed-to-seed variance of the group shifts is added as in `audit.compare_arms`
   (`audit._arms_stats.seed_interval`), and ``speaker_ci_*`` keep the interval without it;
 - the p-values of the whole table are one family for the comparison's multiple-testing

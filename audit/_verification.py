@@ -9,7 +9,7 @@ challenge's score files hold the L2 distance between the two L2-normalised featu
 Equal error rate per test language, with the speaker split of the protocol: a model trained
 on one language is tested on *heard* speech (the training language) and *unheard* speech (the
 other language), on identities it never saw. Intervals: the speaker-cluster bootstrap
-(:class:`audit.SpeakerBootstrap`, stratified by test language; a replicate weights every trial
+(:class:`audit.stats.SpeakerBootstrap`, stratified by test language; a replicate weights every trial
 by the number of times its voice's speaker was drawn), expanded percentile interval.
 """
 
