@@ -67,15 +67,15 @@ class FaceSideSettings:
     """
 
     seed: int = 0
-    n_persons: int = 6000
-    encoder_steps: int = 1500
-    decoder_steps: int = 700
+    n_persons: int = 10000
+    encoder_steps: int = 3000
+    decoder_steps: int = 1000
     batch_size: int = 16
     encoder_lr: float = 3e-4
     decoder_lr: float = 1e-3
     invariance_weight: float = 1.0
     targets_weight: float = 3.0
-    face_size_weight: float = 0.0
+    face_size_weight: float = 3.0
     landmark_weight: float = 100.0
     texture_weight: float = 10.0
     embedding_weight: float = 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -23,7 +24,14 @@ from s2f_model import (
     train,
     write_face_side_run,
 )
-from s2f_model._face_side import FaceSideSettings, face_features, main, pretrain_face_side
+from s2f_model._face_side import (
+    FaceSideSettings,
+    _encoder_loss,
+    _Heads,
+    face_features,
+    main,
+    pretrain_face_side,
+)
 from s2f_model._face_side_data import PERSON_TARGETS, render_face_set
 
 TINY = ["--persons", "6", "--encoder-steps", "2", "--decoder-steps", "2", "--batch-size", "2"]
@@ -68,6 +76,38 @@ def test_shipped_weights_match_their_card():
     assert card["config"]["face"] == S2FConfig.compact().to_dict()["face"]
     for key in ("settings", "cpu_seconds", "measured", "command"):
         assert key in card, key
+
+
+def test_shipped_card_settings_are_the_defaults():
+    """The documented command (the defaults) is the one that wrote the shipped weights."""
+    card = json.loads(shipped_card_path().read_text())
+    assert card["settings"] == dataclasses.asdict(FaceSideSettings())
+
+
+def test_face_size_weight_adds_the_weighted_face_size_error():
+    data = render_face_set(4, seed=5, image_size=64)
+    model = build_model(S2FConfig.compact(), seed=0).eval()
+    targets = torch.from_numpy(data.targets)
+    mean, std = targets.mean(0), targets.std(0).clamp_min(1e-6)
+    torch.manual_seed(1)
+    heads = _Heads(model.cfg.face.feature_dim, len(PERSON_TARGETS))
+    idx = np.arange(4)
+    with torch.no_grad():
+        t0, p0 = _encoder_loss(model, heads, data, idx, mean, std, FaceSideSettings())
+        s = FaceSideSettings(face_size_weight=FaceSideSettings().face_size_weight + 2.5)
+        t1, _ = _encoder_loss(model, heads, data, idx, mean, std, s)
+        # independent: squared error of the face-size column (PERSON_TARGETS[0]) by hand
+        pred = heads.targets(face_features_tensor(model, data))[:, 0]
+    assert PERSON_TARGETS[0] == "face_size"
+    expected = ((pred - (targets[np.repeat(idx, 2), 0] - mean[0]) / std[0]) ** 2).mean()
+    assert p0["face_size"] == pytest.approx(float(expected), rel=1e-5)
+    assert float(t1 - t0) == pytest.approx(2.5 * p0["face_size"], rel=1e-5)
+
+
+def face_features_tensor(model, data):
+    """fc7 of both scenes of every person, person-major: ``(2N, D)``."""
+    images = torch.from_numpy(data.images.reshape(-1, *data.images.shape[2:]))
+    return model.face_encoder.features(images.permute(0, 3, 1, 2).float() / 255.0)
 
 
 def test_load_refuses_a_changed_file_or_other_settings(tmp_path):
