@@ -3,8 +3,10 @@
 Everything shown comes from the comparison's ``focus`` table (`audit.compare_evaluations`
 or `audit.compare_arms`): per focus group the focus metric under A and B, its gap to the
 overall value under A and B, the change in the gap's size with the simultaneous interval of
-its family and the adjusted p, and the verdict. The audit ranks the rows (changed gaps
-first); this module only words them, folds the long tail and lays out the figure.
+its family and the adjusted p, and the verdict; for arms of several training seeds also the
+change's interval with and without seed variance, the seed-to-seed spread of the gap and the
+audit's seed verdict. The audit ranks the rows (changed gaps first) and decides every
+verdict; this module only words them, folds the long tail and lays out the figure.
 """
 
 from __future__ import annotations
