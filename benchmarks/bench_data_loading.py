@@ -20,9 +20,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "s2f_data"))
 from s2fdata_media import tone, write_m4a, write_mp4
 
-from s2f_data._audio import ClipPolicy, load_audio, load_clip
-from s2f_data._cache import FeatureCache
-from s2f_data._quality import assess_audio
+from s2f_data import ClipPolicy, FeatureCache, assess_audio, load_audio, load_clip
 from s2f_data.adapters import import_voxceleb1
 
 
@@ -44,8 +42,9 @@ def run(d: Path) -> None:
     load_audio(_write(d / "warm.wav", tone(0.1), 16000))  # import torch once, outside timing
     files = {
         "wav 16k PCM16 mono 6 s": _write(d / "a.wav", tone(6.0), 16000),
-        "wav 44.1k PCM24 stereo 6 s": _write(d / "b.wav", tone(6.0, 44100, channels=2),
-                                             44100, "PCM_24"),
+        "wav 44.1k PCM24 stereo 6 s": _write(
+            d / "b.wav", tone(6.0, 44100, channels=2), 44100, "PCM_24"
+        ),
         "wav 8k PCM16 6 s": _write(d / "c.wav", tone(6.0, 8000), 8000),
         "flac 48k 6 s": _write(d / "d.flac", tone(6.0, 48000), 48000),
         "mp3 16k 6 s": _write(d / "e.mp3", tone(6.0), 16000),
@@ -58,8 +57,10 @@ def run(d: Path) -> None:
     read_only = timed(lambda: sf.read(stereo, dtype="float32"))
     x = sf.read(stereo, dtype="float32")[0].mean(axis=1)
     poly = timed(lambda: scipy.signal.resample_poly(x, 160, 441))
-    print(f"baseline 44.1k stereo: soundfile read only {read_only:.1f} ms, "
-          f"scipy resample_poly 441->160 {poly:.1f} ms")
+    print(
+        f"baseline 44.1k stereo: soundfile read only {read_only:.1f} ms, "
+        f"scipy resample_poly 441->160 {poly:.1f} ms"
+    )
 
     hour = d / "hour.wav"
     with sf.SoundFile(hour, "w", 8000, 1, subtype="PCM_16") as fh:
@@ -73,15 +74,18 @@ def run(d: Path) -> None:
         load_clip(hour, policy)
         peak = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
-        print(f"load_clip 1-hour 8k file, {crop:7s} x{k}      {ms:8.1f} ms, "
-              f"peak {peak:.1f} MB traced")
+        print(
+            f"load_clip 1-hour 8k file, {crop:7s} x{k}      {ms:8.1f} ms, peak {peak:.1f} MB traced"
+        )
     t0 = time.perf_counter()
     tracemalloc.start()
     assess_audio(hour)
     peak = tracemalloc.get_traced_memory()[1] / 1e6
     tracemalloc.stop()
-    print(f"assess_audio 1-hour file (streamed)     {time.perf_counter() - t0:8.2f} s, "
-          f"peak {peak:.1f} MB traced")
+    print(
+        f"assess_audio 1-hour file (streamed)     {time.perf_counter() - t0:8.2f} s, "
+        f"peak {peak:.1f} MB traced"
+    )
 
     cache = FeatureCache(d / "cache")
     cfg = {"sample_rate": 16000, "clip": ClipPolicy().to_dict()}
@@ -89,10 +93,13 @@ def run(d: Path) -> None:
     miss = timed(lambda: load_clip(path).windows, repeats=3)
     cache.get_or_compute(path, cfg, lambda p: load_clip(p).windows)
     hit = timed(lambda: cache.get_or_compute(path, cfg, lambda p: load_clip(p).windows))
-    cold = timed(lambda: FeatureCache(d / "cache").get_or_compute(
-        path, cfg, lambda p: load_clip(p).windows))
-    print(f"cache 44.1k stereo clip: decode {miss:.1f} ms, hit {hit:.2f} ms "
-          f"(memoised digest), hit {cold:.2f} ms (new cache object: hashes the file)")
+    cold = timed(
+        lambda: FeatureCache(d / "cache").get_or_compute(path, cfg, lambda p: load_clip(p).windows)
+    )
+    print(
+        f"cache 44.1k stereo clip: decode {miss:.1f} ms, hit {hit:.2f} ms "
+        f"(memoised digest), hit {cold:.2f} ms (new cache object: hashes the file)"
+    )
 
     root = d / "vox1"
     n_spk, n_vid, n_utt = 20, 5, 10
@@ -110,8 +117,10 @@ def run(d: Path) -> None:
     t0 = time.perf_counter()
     res = import_voxceleb1(root, d / "out" / "manifest.csv")
     dt = time.perf_counter() - t0
-    print(f"import_voxceleb1 {len(res.frame)} utterances: {dt:.2f} s "
-          f"({len(res.frame) / dt:.0f} utterances/s)")
+    print(
+        f"import_voxceleb1 {len(res.frame)} utterances: {dt:.2f} s "
+        f"({len(res.frame) / dt:.0f} utterances/s)"
+    )
 
 
 def _write(path: Path, x: np.ndarray, sr: int, subtype: str | None = None) -> Path:

@@ -57,14 +57,20 @@ def bench_forward(preset: str, batch: int, repeats: int) -> None:
         peak_full = matmul_flops()
         t_full = best_time(full, repeats)
     params = sum(p.numel() for p in model.voice_encoder.parameters())
-    print(f"[{preset}] voice encoder {params / 1e6:.2f} M params, input "
-          f"{tuple(model.spectrogram(wave[:1]).shape[1:])}, batch {batch}")
-    for name, flops, t, peak in (("encode_voice", flops_enc, t_enc, peak_enc),
-                                 ("voice->face", flops_full, t_full, peak_full)):
+    print(
+        f"[{preset}] voice encoder {params / 1e6:.2f} M params, input "
+        f"{tuple(model.spectrogram(wave[:1]).shape[1:])}, batch {batch}"
+    )
+    for name, flops, t, peak in (
+        ("encode_voice", flops_enc, t_enc, peak_enc),
+        ("voice->face", flops_full, t_full, peak_full),
+    ):
         rate = flops * batch / t
-        print(f"  {name:13s} {batch / t:8.2f} clips/s  {flops / 1e9:7.2f} GFLOP/clip  "
-              f"{rate / 1e9:6.1f} GFLOP/s = {rate / peak:5.1%} of matmul "
-              f"({peak / 1e9:.1f} GFLOP/s)")
+        print(
+            f"  {name:13s} {batch / t:8.2f} clips/s  {flops / 1e9:7.2f} GFLOP/clip  "
+            f"{rate / 1e9:6.1f} GFLOP/s = {rate / peak:5.1%} of matmul "
+            f"({peak / 1e9:.1f} GFLOP/s)"
+        )
 
 
 def bench_train_compact(batch: int, steps: int) -> None:
@@ -86,9 +92,11 @@ def bench_train_compact(batch: int, steps: int) -> None:
     peak = matmul_flops()
     t = best_time(step, steps)
     rate = flops * batch / t
-    print(f"[compact] train step (batch {batch}): {batch / t:.1f} clips/s, "
-          f"{flops / 1e9:.2f} GFLOP/clip, {rate / 1e9:.1f} GFLOP/s = {rate / peak:.1%} of matmul "
-          f"({peak / 1e9:.1f} GFLOP/s)")
+    print(
+        f"[compact] train step (batch {batch}): {batch / t:.1f} clips/s, "
+        f"{flops / 1e9:.2f} GFLOP/clip, {rate / 1e9:.1f} GFLOP/s = {rate / peak:.1%} of matmul "
+        f"({peak / 1e9:.1f} GFLOP/s)"
+    )
 
 
 def main() -> None:
@@ -98,8 +106,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {platform.machine()}, threads {torch.get_num_threads()}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"torch {torch.__version__}, {platform.machine()}, threads {torch.get_num_threads()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     bench_forward("compact", batch=16, repeats=3)
     bench_train_compact(batch=16, steps=3)
     if not args.skip_paper:

@@ -28,8 +28,9 @@ from s2f_data.biaslab._voice import _resample_22k_to_16k, _voice_quality, warp_f
 
 def _per_part(repeats: int = 20) -> dict[str, float]:
     rng = np.random.default_rng(0)
-    v = sample_voice(rng, language="en", accent="en-us", gender="male", age_group="60+",
-                     face_size=1.0)
+    v = sample_voice(
+        rng, language="en", accent="en-us", gender="male", age_group="60+", face_size=1.0
+    )
     text = "There are seven heavy books on the table, and Anna wants to carry them."
     out: dict[str, float] = {}
 
@@ -41,8 +42,9 @@ def _per_part(repeats: int = 20) -> dict[str, float]:
         out[name] = (time.process_time() - start) / repeats * 1000
         return result
 
-    raw = timed("espeak in-process (CPU ms)",
-                lambda: espeak_synth(text, "en-us+m3", isolated=False))
+    raw = timed(
+        "espeak in-process (CPU ms)", lambda: espeak_synth(text, "en-us+m3", isolated=False)
+    )
     start = time.perf_counter()
     for _ in range(repeats):
         espeak_synth(text, "en-us+m3")
@@ -79,19 +81,26 @@ def main() -> None:
     out = args.out or tempfile.mkdtemp(prefix="bench_pop_")
     before = _cpu_seconds()
     start = time.perf_counter()
-    result = generate_population(spec, out, seed=0, n_speakers=args.speakers,
-                                 workers=args.workers, progress=False)
+    result = generate_population(
+        spec, out, seed=0, n_speakers=args.speakers, workers=args.workers, progress=False
+    )
     wall = time.perf_counter() - start
     cpu = _cpu_seconds() - before
     n_utt = args.speakers * spec.utterances_per_speaker
-    print(f"population: {args.speakers} speakers, {n_utt} utterances of "
-          f"{spec.clip_seconds:g} s, {args.workers} workers, cpu count {os.cpu_count()}")
-    print(f"wall time {wall:.1f} s -> {n_utt / wall:.1f} utterances/s "
-          f"({n_utt * spec.clip_seconds / wall:.0f} s of audio per s); "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"CPU time (this process + workers + per-speaker children) {cpu:.1f} s -> "
-          f"{n_utt / cpu:.1f} utterances per CPU-second; on 2 idle cores about "
-          f"{2 * n_utt / cpu:.0f} utterances/s, {n_utt} in {cpu / 2:.0f} s")
+    print(
+        f"population: {args.speakers} speakers, {n_utt} utterances of "
+        f"{spec.clip_seconds:g} s, {args.workers} workers, cpu count {os.cpu_count()}"
+    )
+    print(
+        f"wall time {wall:.1f} s -> {n_utt / wall:.1f} utterances/s "
+        f"({n_utt * spec.clip_seconds / wall:.0f} s of audio per s); "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"CPU time (this process + workers + per-speaker children) {cpu:.1f} s -> "
+        f"{n_utt / cpu:.1f} utterances per CPU-second; on 2 idle cores about "
+        f"{2 * n_utt / cpu:.0f} utterances/s, {n_utt} in {cpu / 2:.0f} s"
+    )
     print(f"generated {result.n_generated}, skipped {result.n_skipped}; output {out}")
     if not args.out:
         shutil.rmtree(out)

@@ -46,7 +46,9 @@ def _manifest(root: Path, rows: int, sr: int, seconds: float) -> Path:
                 "face_path": face.name,
             }
         )
-    return write_manifest(pd.DataFrame(records), root / "manifest.csv", ManifestInfo(source="bench"))
+    return write_manifest(
+        pd.DataFrame(records), root / "manifest.csv", ManifestInfo(source="bench")
+    )
 
 
 def _timed(fn):

@@ -23,12 +23,12 @@ import torch
 from PIL import Image
 
 from s2f_data import ManifestInfo, write_manifest
-from s2f_model import S2FConfig
-from s2f_model._train import train
+from s2f_model import S2FConfig, train
 
 
-def make_manifest(root: Path, speakers: int, clips: int, seconds: float = 3.0,
-                  seed: int = 0) -> Path:
+def make_manifest(
+    root: Path, speakers: int, clips: int, seconds: float = 3.0, seed: int = 0
+) -> Path:
     rng = np.random.default_rng(seed)
     for sub in ("audio", "faces", "landmarks"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -42,16 +42,25 @@ def make_manifest(root: Path, speakers: int, clips: int, seconds: float = 3.0,
         f0 = rng.uniform(85, 250)
         img = np.full((64, 64, 3), rng.integers(30, 225, size=3), dtype=np.uint8)
         Image.fromarray(img).save(root / "faces" / f"{spk}.png")
-        np.save(root / "landmarks" / f"{spk}.npy",
-                np.clip(base + rng.normal(0, 0.02, base.shape), 0, 1).astype(np.float32))
+        np.save(
+            root / "landmarks" / f"{spk}.npy",
+            np.clip(base + rng.normal(0, 0.02, base.shape), 0, 1).astype(np.float32),
+        )
         for c in range(clips):
             wave = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
             wave = 0.2 * wave + 0.01 * rng.standard_normal(t.size)
             uid = f"{spk}_{c}"
             sf.write(root / "audio" / f"{uid}.wav", wave.astype(np.float32), sr)
-            rows.append({"utterance_id": uid, "speaker_id": spk, "split": split,
-                         "audio_path": f"audio/{uid}.wav", "face_path": f"faces/{spk}.png",
-                         "landmarks_path": f"landmarks/{spk}.npy"})
+            rows.append(
+                {
+                    "utterance_id": uid,
+                    "speaker_id": spk,
+                    "split": split,
+                    "audio_path": f"audio/{uid}.wav",
+                    "face_path": f"faces/{spk}.png",
+                    "landmarks_path": f"landmarks/{spk}.npy",
+                }
+            )
     return write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo(source="bench"))
 
 
@@ -66,30 +75,45 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         manifest = make_manifest(tmp / "data", args.speakers, args.clips)
-        print(f"manifest: {args.speakers * args.clips} clips written in "
-              f"{time.perf_counter() - t0:.1f} s (torch threads {torch.get_num_threads()})")
+        print(
+            f"manifest: {args.speakers * args.clips} clips written in "
+            f"{time.perf_counter() - t0:.1f} s (torch threads {torch.get_num_threads()})"
+        )
         preset = S2FConfig.compact()
-        over = {"train.checkpoint_every": 0, "train.precision": args.precision,
-                "train.face_steps": args.steps, "train.voice_steps": args.steps}
+        over = {
+            "train.checkpoint_every": 0,
+            "train.precision": args.precision,
+            "train.face_steps": args.steps,
+            "train.voice_steps": args.steps,
+        }
         t0, c0 = time.perf_counter(), time.process_time()
         res = train(preset.replace(**over), manifest, tmp / "run", progress=False)
         total = time.perf_counter() - t0
         setup = total - sum(res.stage_seconds.values())
         setup_cpu = time.process_time() - c0 - sum(res.stage_cpu_seconds.values())
         bs = preset.train.batch_size
-        print(f"set-up (decode audio and faces, build model, caches, checkpoints): {setup:.1f} s "
-              f"({setup_cpu:.1f} CPU-s)")
+        print(
+            f"set-up (decode audio and faces, build model, caches, checkpoints): {setup:.1f} s "
+            f"({setup_cpu:.1f} CPU-s)"
+        )
         rate = {}
         for stage, secs in res.stage_seconds.items():
             rate[stage] = secs / args.steps
             cpu = res.stage_cpu_seconds[stage] / args.steps
-            print(f"{stage:13s}: {args.steps / secs:5.2f} steps/s, {bs * args.steps / secs:6.1f} "
-                  f"clips/s (batch {bs}); {cpu:.3f} CPU-s per step")
-        full = (setup + preset.train.face_steps * (rate["face_encoder"] + rate["face_decoder"])
-                + preset.train.voice_steps * rate["voice"])
-        print(f"projected compact training with the preset's steps ({preset.train.face_steps} "
-              f"face encoder + {preset.train.face_steps} decoder + {preset.train.voice_steps} "
-              f"voice): {full / 60:.1f} min")
+            print(
+                f"{stage:13s}: {args.steps / secs:5.2f} steps/s, {bs * args.steps / secs:6.1f} "
+                f"clips/s (batch {bs}); {cpu:.3f} CPU-s per step"
+            )
+        full = (
+            setup
+            + preset.train.face_steps * (rate["face_encoder"] + rate["face_decoder"])
+            + preset.train.voice_steps * rate["voice"]
+        )
+        print(
+            f"projected compact training with the preset's steps ({preset.train.face_steps} "
+            f"face encoder + {preset.train.face_steps} decoder + {preset.train.voice_steps} "
+            f"voice): {full / 60:.1f} min"
+        )
         import os
 
         print(f"load average during the run: {os.getloadavg()}")

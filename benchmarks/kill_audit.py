@@ -56,8 +56,7 @@ def _setup(root: Path) -> tuple[Path, Path]:
     from PIL import Image
 
     from s2f_data import ManifestInfo, write_manifest
-    from s2f_model import S2FConfig, build_model
-    from s2f_model._checkpoint import save_checkpoint
+    from s2f_model import S2FConfig, build_model, save_checkpoint
 
     cfg = S2FConfig.compact().replace(**_TINY)
     run = root / "run"
@@ -87,7 +86,9 @@ def _setup(root: Path) -> tuple[Path, Path]:
                     "gender": "female" if s % 2 else "male",
                 }
             )
-    manifest = write_manifest(pd.DataFrame(rows), data / "manifest.csv", ManifestInfo(source="test"))
+    manifest = write_manifest(
+        pd.DataFrame(rows), data / "manifest.csv", ManifestInfo(source="test")
+    )
     return run, manifest
 
 
@@ -104,8 +105,7 @@ def describe_one_run(folder: Path) -> str:
     str
         ``str(seed)`` of the one audit every file belongs to.
     """
-    from audit import read_audit
-    from audit._schema import row_ids_sha256
+    from audit import read_audit, row_ids_sha256
 
     res = read_audit(folder)
     for name, frame in res.tables.items():

@@ -143,10 +143,16 @@ def _population(
     spec = PopulationSpec.preset(preset)  # type: ignore[arg-type]
     utts = settings.train_utterances if kind == "train" else settings.eval_utterances
     spec = dataclasses.replace(spec, utterances_per_speaker=utts)
-    key = {"stage": "population", "preset": preset, "kind": kind, "seed": seed,
-           "speakers": settings.train_speakers, "utterances": utts,
-           "min_per_cell": settings.eval_min_per_cell,
-           "spec": spec.fingerprint()}  # a changed preset (e.g. bilingual block) regenerates
+    key = {
+        "stage": "population",
+        "preset": preset,
+        "kind": kind,
+        "seed": seed,
+        "speakers": settings.train_speakers,
+        "utterances": utts,
+        "min_per_cell": settings.eval_min_per_cell,
+        "spec": spec.fingerprint(),
+    }  # a changed preset (e.g. bilingual block) regenerates
 
     def work() -> None:
         generate_population(
@@ -173,8 +179,12 @@ def _train_config(settings: DemoSettings, seed: int, **overrides: Any) -> Any:
 
 
 def _train_key(manifest: Path, cfg: Any, face_from: Path | None) -> dict[str, Any]:
-    return {"stage": "train", "manifest": str(manifest), "config": cfg.to_dict(),
-            "face_from": None if face_from is None else str(face_from)}
+    return {
+        "stage": "train",
+        "manifest": str(manifest),
+        "config": cfg.to_dict(),
+        "face_from": None if face_from is None else str(face_from),
+    }
 
 
 def _train_face_side(
@@ -201,8 +211,9 @@ def _train_face_side(
     return out
 
 
-def _train_voice_in_child(cfg_dict: dict[str, Any], manifest: str, out: str,
-                          face_from: str) -> None:
+def _train_voice_in_child(
+    cfg_dict: dict[str, Any], manifest: str, out: str, face_from: str
+) -> None:
     """Train one voice encoder in a spawned process with one torch thread."""
     import torch
 
@@ -210,12 +221,21 @@ def _train_voice_in_child(cfg_dict: dict[str, Any], manifest: str, out: str,
 
     torch.set_num_threads(1)
     resume = (Path(out) / "checkpoint.json").is_file()
-    train(S2FConfig.from_dict(cfg_dict), manifest, out, resume=resume, progress=False,
-          face_from=face_from)
+    train(
+        S2FConfig.from_dict(cfg_dict),
+        manifest,
+        out,
+        resume=resume,
+        progress=False,
+        face_from=face_from,
+    )
 
 
 def _train_voices(
-    runs: dict[str, tuple[Path, Path]], face_side: Path, settings: DemoSettings, seed: int,
+    runs: dict[str, tuple[Path, Path]],
+    face_side: Path,
+    settings: DemoSettings,
+    seed: int,
     seeds: dict[str, int] | None = None,
 ) -> None:
     """Train the voice encoders of ``runs`` (name -> (run folder, manifest)) side by side.
@@ -242,32 +262,45 @@ def _train_voices(
     # spawn, not fork: this process already runs torch's thread pools
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {
-            pool.submit(_train_voice_in_child, cfg.to_dict(), str(manifest), str(out),
-                        str(face_side)): (name, out, key)
+            pool.submit(
+                _train_voice_in_child, cfg.to_dict(), str(manifest), str(out), str(face_side)
+            ): (name, out, key)
             for name, out, manifest, key, cfg in pending
         }
         for future, (name, out, key) in futures.items():
             future.result()  # re-raises a failed training here
             _stage_end(out, key, f"train {name}", None)
     names = ", ".join(name for name, *_ in pending)
-    log.info("train voice encoders (%s; side by side): done in %.1f s", names,
-             time.perf_counter() - start)
+    log.info(
+        "train voice encoders (%s; side by side): done in %.1f s",
+        names,
+        time.perf_counter() - start,
+    )
 
 
 def _audit(
-    out: Path, run: Path, manifest: Path, judge_dir: Path, settings: DemoSettings, seed: int,
-    progress: bool, voice_measures_from: Path | None = None,
+    out: Path,
+    run: Path,
+    manifest: Path,
+    judge_dir: Path,
+    settings: DemoSettings,
+    seed: int,
+    progress: bool,
+    voice_measures_from: Path | None = None,
 ) -> Path:
-    key = {"stage": "audit", "run": str(run), "manifest": str(manifest), "seed": seed,
-           "n_boot": settings.n_boot, "min_group_size": settings.min_group_size,
-           "input_seconds": "none",
-           "voice_measures_from": None if voice_measures_from is None else str(
-               voice_measures_from)}
+    key = {
+        "stage": "audit",
+        "run": str(run),
+        "manifest": str(manifest),
+        "seed": seed,
+        "n_boot": settings.n_boot,
+        "min_group_size": settings.min_group_size,
+        "input_seconds": "none",
+        "voice_measures_from": None if voice_measures_from is None else str(voice_measures_from),
+    }
 
     def work() -> None:
-        judge, _ = resolve_judge(
-            "auto", source="biaslab", cache_dir=judge_dir, seed=seed
-        )
+        judge, _ = resolve_judge("auto", source="biaslab", cache_dir=judge_dir, seed=seed)
         audit_model(
             run,
             manifest,
@@ -279,8 +312,11 @@ def _audit(
             command=f"s2f-audit audit --checkpoint {run} --manifest {manifest} --out {out} "
             f"--seed {seed} --n-boot {settings.n_boot} --min-group-size {settings.min_group_size}"
             " --input-seconds none"
-            + ("" if voice_measures_from is None
-               else f" --voice-measures-from {voice_measures_from}"),
+            + (
+                ""
+                if voice_measures_from is None
+                else f" --voice-measures-from {voice_measures_from}"
+            ),
             progress=progress,
             # the bias lab's utterances are one clip (3 s) long: a 6 s input would only
             # loop the same speech, so the input-length comparison is left out
@@ -293,7 +329,11 @@ def _audit(
 
 
 def run_demo(
-    out_dir: str | Path, *, quick: bool = False, seed: int = 0, progress: bool = True,
+    out_dir: str | Path,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    progress: bool = True,
     seeds: int = 1,
 ) -> dict[str, Path]:
     """Run the whole demo and return the paths of what it wrote.
@@ -347,17 +387,30 @@ def run_demo(
     # one seed: runs/<preset>; several: runs/<preset>/seed-<i> trained with seed + i
     arms = {p: _seed_names(p, seeds) for p in presets}
     runs = {name: (out / "runs" / name, manifests[p]) for p in presets for name in arms[p]}
-    _train_voices(runs, face_side, settings, seed,
-                  {name: seed + i for p in presets for i, name in enumerate(arms[p])})
+    _train_voices(
+        runs,
+        face_side,
+        settings,
+        seed,
+        {name: seed + i for p in presets for i, name in enumerate(arms[p])},
+    )
     judge_dir = out / "judge"
     audits: dict[str, list[Path]] = {p: [] for p in presets}
     for preset in presets:
         for name in arms[preset]:
             earlier = paths.get("audit_web-skewed")  # same evaluation rows: same voice measures
-            audits[preset].append(_audit(
-                out / "audits" / name, runs[name][0], eval_manifest, judge_dir, settings, seed,
-                progress, None if earlier is None else earlier.parent,
-            ))
+            audits[preset].append(
+                _audit(
+                    out / "audits" / name,
+                    runs[name][0],
+                    eval_manifest,
+                    judge_dir,
+                    settings,
+                    seed,
+                    progress,
+                    None if earlier is None else earlier.parent,
+                )
+            )
             paths.setdefault(f"audit_{preset}", audits[preset][0])
             paths.setdefault(f"run_{preset}", runs[name][0])
             if preset == "web-skewed" and "report" not in paths:

@@ -88,7 +88,7 @@ def _reason(err: BaseException, path: str) -> str:
     text = str(err)
     prefix = f"{path}: "
     if text.startswith(prefix):  # DataFormatError already names the file
-        text = text[len(prefix):]
+        text = text[len(prefix) :]
     if not isinstance(err, DataFormatError | ValueError | OSError):
         text = f"{type(err).__name__}: {text}"
     return text
@@ -236,11 +236,14 @@ def check_media(
     errors = audio.errors.assign(kind="audio")
     if face_paths is not None:
         present = [(i, p) for i, p in enumerate(face_paths) if p is not None]
-        faces = run_batch([p for _, p in present],
-                          lambda p: load_face(p, face_size), strict=strict)
+        faces = run_batch([p for _, p in present], lambda p: load_face(p, face_size), strict=strict)
         face_err = faces.errors.assign(
-            kind="face", index=[present[j][0] for j in faces.errors["index"]])
+            kind="face", index=[present[j][0] for j in faces.errors["index"]]
+        )
         errors = pd.concat([errors, face_err], ignore_index=True)
-    errors = errors[["index", "path", "kind", "reason"]].sort_values(
-        ["index", "kind"], kind="stable").reset_index(drop=True)
+    errors = (
+        errors[["index", "path", "kind", "reason"]]
+        .sort_values(["index", "kind"], kind="stable")
+        .reset_index(drop=True)
+    )
     return quality, errors

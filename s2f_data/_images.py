@@ -74,7 +74,9 @@ def to_rgb(img: Any, background: tuple[int, int, int] = (255, 255, 255)) -> Any:
 
 
 def prepare_face(
-    image: Any, size: int = 224, fit: FaceFit = "crop",
+    image: Any,
+    size: int = 224,
+    fit: FaceFit = "crop",
     background: tuple[int, int, int] = (255, 255, 255),
 ) -> np.ndarray:
     """Bring a face image to ``(size, size, 3)`` uint8 RGB.
@@ -109,11 +111,15 @@ def prepare_face(
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive integer, got {size!r}")
     if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (
-            image.ndim == 3 and image.shape[2] not in (3, 4)
+        if (
+            image.dtype != np.uint8
+            or image.ndim not in (2, 3)
+            or (image.ndim == 3 and image.shape[2] not in (3, 4))
         ):
-            raise ValueError(f"expected a uint8 array (H, W), (H, W, 3) or (H, W, 4), got "
-                             f"{image.dtype} {image.shape}")
+            raise ValueError(
+                f"expected a uint8 array (H, W), (H, W, 3) or (H, W, 4), got "
+                f"{image.dtype} {image.shape}"
+            )
         image = Image.fromarray(image)
     img = to_rgb(image, background)
     w, h = img.size
@@ -188,6 +194,12 @@ def load_face(
                 img.load()  # force decoding now: truncated or corrupt data raises here
                 img = ImageOps.exif_transpose(img) or img
                 return prepare_face(img, size, fit, background)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as err:
         raise DataFormatError(f"{path}: cannot decode face image: {err}") from err

@@ -15,8 +15,14 @@ import dataclasses
 import numpy as np
 import parselmouth
 
-from s2f_data.biaslab import LANGUAGE_VOICES, SAMPLE_RATE, sample_voice, synthesize_utterance
-from s2f_data.biaslab._accent import NATIVE_ENGLISH_ACCENTS, NON_NATIVE_ACCENTS
+from s2f_data.biaslab import (
+    LANGUAGE_VOICES,
+    NATIVE_ENGLISH_ACCENTS,
+    NON_NATIVE_ACCENTS,
+    SAMPLE_RATE,
+    sample_voice,
+    synthesize_utterance,
+)
 
 KEYS = [*NATIVE_ENGLISH_ACCENTS, *NON_NATIVE_ACCENTS, *LANGUAGE_VOICES]
 

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from audit._language_swap import language_swap_table
+from audit import language_swap_table
 from s2f_data.biaslab import PopulationSpec
 
 __all__ = ["main", "simulate_block"]

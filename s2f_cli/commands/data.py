@@ -37,18 +37,28 @@ from s2f_data.adapters import SPLIT_DEFAULTS, import_dataset, parse_mapping
 NAME = "data"
 HELP = "import data sets to a manifest; check a manifest"
 
-FORMAT_NAMES = ("voxceleb1", "voxceleb2", "avspeech", "common_voice", "casual_conversations",
-                "table", "mavceleb")
+FORMAT_NAMES = (
+    "voxceleb1",
+    "voxceleb2",
+    "avspeech",
+    "common_voice",
+    "casual_conversations",
+    "table",
+    "mavceleb",
+)
 #: Which command-line options each format takes (option dest -> adapter keyword).
 FORMAT_OPTIONS: dict[str, dict[str, str]] = {
     "voxceleb1": {"meta": "meta", "faces": "faces_dir", "age_table": "age_table"},
     "voxceleb2": {"meta": "meta", "faces": "faces_dir", "age_table": "age_table"},
-    "avspeech": {"clips_dir": "clips_dir", "side_table": "side_table",
-                 "frames_dir": "frames_dir"},
+    "avspeech": {"clips_dir": "clips_dir", "side_table": "side_table", "frames_dir": "frames_dir"},
     "common_voice": {"tsv": "tsv_files", "age_scheme": "age_scheme", "clips_dir": "clips_dir"},
-    "casual_conversations": {"json": "json_path", "frames_dir": "frames_dir",
-                             "no_frames": "extract_frames", "frame_time": "frame_time",
-                             "exclude_dark": "include_dark"},
+    "casual_conversations": {
+        "json": "json_path",
+        "frames_dir": "frames_dir",
+        "no_frames": "extract_frames",
+        "frame_time": "frame_time",
+        "exclude_dark": "include_dark",
+    },
     "table": {"map": "mapping", "base_dir": "base_dir", "source": "source"},
     "mavceleb": {"meta": "meta", "faces": "faces_dir", "test_ids": "test_ids"},
 }
@@ -56,8 +66,11 @@ FORMAT_OPTIONS: dict[str, dict[str, str]] = {
 #: ``SPLIT_DEFAULTS``; ``--seed`` sets the split's seed.
 SPLIT_OPTIONS: dict[str, str] = {"val_fraction": "val_fraction", "test_fraction": "test_fraction"}
 #: Other spellings accepted for a format name (the README once said ``commonvoice``).
-FORMAT_ALIASES = {"commonvoice": "common_voice", "cv": "common_voice",
-                  "casualconversations": "casual_conversations"}
+FORMAT_ALIASES = {
+    "commonvoice": "common_voice",
+    "cv": "common_voice",
+    "casualconversations": "casual_conversations",
+}
 
 
 def format_name(text: str) -> str:
@@ -83,56 +96,101 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--no-files", action="store_true", help="do not check that referenced files exist"
     )
-    check.add_argument("--decode", action="store_true",
-                       help="decode every audio file and face; report quality and errors")
+    check.add_argument(
+        "--decode",
+        action="store_true",
+        help="decode every audio file and face; report quality and errors",
+    )
     check.add_argument("--errors", metavar="CSV", help="with --decode: write the error table")
-    check.add_argument("--quality", metavar="CSV",
-                       help="with --decode: write the per-utterance quality table")
-    check.add_argument("--strict", action="store_true",
-                       help="with --decode: stop at the first file that fails")
+    check.add_argument(
+        "--quality", metavar="CSV", help="with --decode: write the per-utterance quality table"
+    )
+    check.add_argument(
+        "--strict", action="store_true", help="with --decode: stop at the first file that fails"
+    )
 
     imp = sub.add_parser(
-        "import", help="convert a data set's layout to a manifest", parents=nested,
-        description="Options apply to the formats named in their help; others are refused.")
-    imp.add_argument("format", type=format_name, choices=FORMAT_NAMES,
-                     help="data set format (commonvoice is accepted for common_voice)")
+        "import",
+        help="convert a data set's layout to a manifest",
+        parents=nested,
+        description="Options apply to the formats named in their help; others are refused.",
+    )
+    imp.add_argument(
+        "format",
+        type=format_name,
+        choices=FORMAT_NAMES,
+        help="data set format (commonvoice is accepted for common_voice)",
+    )
     imp.add_argument("root", help="data set root folder or metadata file")
     imp.add_argument("--out", required=True, help="output manifest.csv")
-    imp.add_argument("--meta", help="voxceleb1/2: meta file if not <root>/vox?_meta.csv; "
-                     "mavceleb: if not the one <root>/*_meta.csv")
-    imp.add_argument("--faces", metavar="DIR",
-                     help="voxceleb1/2: folder of VGGFace images or face crops")
-    imp.add_argument("--age-table", metavar="CSV",
-                     help="voxceleb1/2: age enrichment table (VoxCeleb_ID, video_id, "
-                          "birth_year, recording_year / speaker_age)")
-    imp.add_argument("--clips-dir", metavar="DIR",
-                     help="avspeech, common_voice: folder of clips")
-    imp.add_argument("--side-table", metavar="CSV",
-                     help="avspeech: demographics keyed by clip_id or ytid")
-    imp.add_argument("--frames-dir", metavar="DIR",
-                     help="avspeech, casual_conversations: where face frames are saved")
-    imp.add_argument("--no-frames", action="store_true",
-                     help="casual_conversations: do not extract face frames")
-    imp.add_argument("--frame-time", type=float, metavar="SECONDS",
-                     help="casual_conversations: frame time (default: middle of the video)")
-    imp.add_argument("--exclude-dark", action="store_true",
-                     help="casual_conversations: leave out the dark_files")
+    imp.add_argument(
+        "--meta",
+        help="voxceleb1/2: meta file if not <root>/vox?_meta.csv; "
+        "mavceleb: if not the one <root>/*_meta.csv",
+    )
+    imp.add_argument(
+        "--faces", metavar="DIR", help="voxceleb1/2: folder of VGGFace images or face crops"
+    )
+    imp.add_argument(
+        "--age-table",
+        metavar="CSV",
+        help="voxceleb1/2: age enrichment table (VoxCeleb_ID, video_id, "
+        "birth_year, recording_year / speaker_age)",
+    )
+    imp.add_argument("--clips-dir", metavar="DIR", help="avspeech, common_voice: folder of clips")
+    imp.add_argument(
+        "--side-table", metavar="CSV", help="avspeech: demographics keyed by clip_id or ytid"
+    )
+    imp.add_argument(
+        "--frames-dir",
+        metavar="DIR",
+        help="avspeech, casual_conversations: where face frames are saved",
+    )
+    imp.add_argument(
+        "--no-frames", action="store_true", help="casual_conversations: do not extract face frames"
+    )
+    imp.add_argument(
+        "--frame-time",
+        type=float,
+        metavar="SECONDS",
+        help="casual_conversations: frame time (default: middle of the video)",
+    )
+    imp.add_argument(
+        "--exclude-dark", action="store_true", help="casual_conversations: leave out the dark_files"
+    )
     imp.add_argument("--json", metavar="FILE", help="casual_conversations: annotation JSON")
-    imp.add_argument("--tsv", action="append", metavar="NAME",
-                     help="common_voice: TSV file(s) to read (default train, dev, test)")
-    imp.add_argument("--age-scheme", choices=("project", "decades"),
-                     help="common_voice: age groups (default: project)")
-    imp.add_argument("--map", action="append", metavar="COLUMN=SOURCE",
-                     help="table: manifest column = table column (repeatable)")
-    imp.add_argument("--base-dir", metavar="DIR",
-                     help="table: folder the table's paths are relative to")
+    imp.add_argument(
+        "--tsv",
+        action="append",
+        metavar="NAME",
+        help="common_voice: TSV file(s) to read (default train, dev, test)",
+    )
+    imp.add_argument(
+        "--age-scheme",
+        choices=("project", "decades"),
+        help="common_voice: age groups (default: project)",
+    )
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="COLUMN=SOURCE",
+        help="table: manifest column = table column (repeatable)",
+    )
+    imp.add_argument(
+        "--base-dir", metavar="DIR", help="table: folder the table's paths are relative to"
+    )
     imp.add_argument("--source", help="table: source name for the sidecar")
-    imp.add_argument("--val-fraction", type=float,
-                     help="speaker fraction for val when the source has no split")
-    imp.add_argument("--test-fraction", type=float,
-                     help="speaker fraction for test when the source has no split")
-    imp.add_argument("--test-ids", metavar="TXT",
-                     help="mavceleb: test identities, one per line (else a seeded split)")
+    imp.add_argument(
+        "--val-fraction", type=float, help="speaker fraction for val when the source has no split"
+    )
+    imp.add_argument(
+        "--test-fraction", type=float, help="speaker fraction for test when the source has no split"
+    )
+    imp.add_argument(
+        "--test-ids",
+        metavar="TXT",
+        help="mavceleb: test identities, one per line (else a seeded split)",
+    )
     add_shards_parser(sub, nested)
 
 
@@ -163,8 +221,9 @@ def _check(args: argparse.Namespace) -> int:
 
 def _decode(args: argparse.Namespace, manifest: Any) -> int:
     try:
-        quality, errors = check_media(manifest.audio_paths(), manifest.face_paths(),
-                                      strict=args.strict)
+        quality, errors = check_media(
+            manifest.audio_paths(), manifest.face_paths(), strict=args.strict
+        )
     except BatchError as err:
         raise CLIError(f"--strict: stopped at the first bad file: {err}") from err
     quality.insert(1, "utterance_id", manifest.frame["utterance_id"].to_numpy())
@@ -175,8 +234,10 @@ def _decode(args: argparse.Namespace, manifest: Any) -> int:
     flags = quality["flags"].dropna().str.split(";").explode()
     counts = flags[flags != ""].value_counts()
     n = len(quality)
-    print(f"decoded: {n - (errors['kind'] == 'audio').sum()} of {n} audio files, "
-          f"{(errors['kind'] == 'face').sum()} face error(s)")
+    print(
+        f"decoded: {n - (errors['kind'] == 'audio').sum()} of {n} audio files, "
+        f"{(errors['kind'] == 'face').sum()} face error(s)"
+    )
     for flag, k in counts.items():
         print(f"  flag {flag}: {k} utterance(s)")
     for row in errors.itertuples():
@@ -199,8 +260,10 @@ def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
             continue
         if dest not in allowed:
             flag = "--" + dest.replace("_", "-")
-            raise CLIError(f"{flag} does not apply to format {args.format!r}; it takes "
-                           f"{sorted('--' + d.replace('_', '-') for d in allowed)}")
+            raise CLIError(
+                f"{flag} does not apply to format {args.format!r}; it takes "
+                f"{sorted('--' + d.replace('_', '-') for d in allowed)}"
+            )
         if dest in SPLIT_OPTIONS:
             split[SPLIT_OPTIONS[dest]] = value
             continue
@@ -212,9 +275,7 @@ def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
             value = False  # flags that switch a default-on behaviour off
         options[allowed[dest]] = value
     if args.format in SPLIT_DEFAULTS:
-        options["split"] = dataclasses.replace(
-            SPLIT_DEFAULTS[args.format], seed=args.seed, **split
-        )
+        options["split"] = dataclasses.replace(SPLIT_DEFAULTS[args.format], seed=args.seed, **split)
     return options
 
 

@@ -26,15 +26,25 @@ HELP = "generate a built-in synthetic speaker population"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options."""
     parser.add_argument(
-        "--preset", default="representative", choices=("web-skewed", "representative"),
-        help="built-in spec (default: representative)")
+        "--preset",
+        default="representative",
+        choices=("web-skewed", "representative"),
+        help="built-in spec (default: representative)",
+    )
     parser.add_argument("--spec", help="TOML population spec (overrides --preset)")
     parser.add_argument("--speakers", type=int, help="number of speakers (training draws)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--eval", action="store_true",
-                        help="evaluation draw: --per-cell speakers per language x ethnicity")
-    parser.add_argument("--per-cell", type=int, default=20,
-                        help="speakers per cell of an evaluation draw (default: 20)")
+    parser.add_argument(
+        "--eval",
+        action="store_true",
+        help="evaluation draw: --per-cell speakers per language x ethnicity",
+    )
+    parser.add_argument(
+        "--per-cell",
+        type=int,
+        default=20,
+        help="speakers per cell of an evaluation draw (default: 20)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
 
 
@@ -46,9 +56,17 @@ def run(args: argparse.Namespace) -> int:
     if args.eval and args.speakers is not None:
         raise CLIError("--speakers applies to training draws; use --per-cell with --eval")
     result = generate_population(
-        spec, args.out, seed=args.seed, n_speakers=args.speakers,
-        kind="eval" if args.eval else "train", min_per_cell=args.per_cell,
-        workers=args.workers, progress=progress_enabled(args))
-    print(f"{result.manifest_path} ({len(result.speakers)} speakers, "
-          f"{result.n_generated} generated, {result.n_skipped} already done)")
+        spec,
+        args.out,
+        seed=args.seed,
+        n_speakers=args.speakers,
+        kind="eval" if args.eval else "train",
+        min_per_cell=args.per_cell,
+        workers=args.workers,
+        progress=progress_enabled(args),
+    )
+    print(
+        f"{result.manifest_path} ({len(result.speakers)} speakers, "
+        f"{result.n_generated} generated, {result.n_skipped} already done)"
+    )
     return 0

@@ -37,8 +37,9 @@ __all__ = ["AVSPEECH_COLUMNS", "avspeech_clip_id", "import_avspeech", "read_avsp
 
 AVSPEECH_COLUMNS: tuple[str, ...] = ("ytid", "start", "end", "face_x", "face_y")
 CLIP_SUFFIXES: tuple[str, ...] = (".mp4", ".wav", ".m4a", ".flac", ".webm", ".mkv")
-SPEAKER_NOTE = ("AVSpeech has no speaker ids: speaker_id is the YouTube id (one video taken "
-                "as one speaker)")
+SPEAKER_NOTE = (
+    "AVSpeech has no speaker ids: speaker_id is the YouTube id (one video taken as one speaker)"
+)
 
 
 def avspeech_clip_id(ytid: str, start: float, end: float) -> str:
@@ -75,8 +76,10 @@ def read_avspeech_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     raw = read_delimited(path, sep=",", header=False, what="AVSpeech CSV")
     if raw.shape[1] != len(AVSPEECH_COLUMNS):
-        raise DataFormatError(f"{path}: expected {len(AVSPEECH_COLUMNS)} columns (YouTube id, "
-                              f"start, end, x, y) and no header, found {raw.shape[1]}")
+        raise DataFormatError(
+            f"{path}: expected {len(AVSPEECH_COLUMNS)} columns (YouTube id, "
+            f"start, end, x, y) and no header, found {raw.shape[1]}"
+        )
     raw.columns = list(AVSPEECH_COLUMNS)
     out = pd.DataFrame({"ytid": raw["ytid"]})
     for col in AVSPEECH_COLUMNS[1:]:
@@ -85,21 +88,29 @@ def read_avspeech_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
         if bad.any():
             i = int(bad.idxmax())
             hint = " (is there a header row? AVSpeech files have none)" if i == 0 else ""
-            raise DataFormatError(f"{path}: line {i + 1}, column {col!r}: expected a number, "
-                                  f"got {raw[col][i]!r}{hint}")
+            raise DataFormatError(
+                f"{path}: line {i + 1}, column {col!r}: expected a number, "
+                f"got {raw[col][i]!r}{hint}"
+            )
         out[col] = values.astype(float)
     for i in out.index:
         if not out["ytid"][i]:
             raise DataFormatError(f"{path}: line {i + 1}, column 'ytid': empty YouTube id")
         if not 0 <= out["start"][i] < out["end"][i]:
-            raise DataFormatError(f"{path}: line {i + 1}: need 0 <= start < end, got "
-                                  f"{out['start'][i]}, {out['end'][i]}")
+            raise DataFormatError(
+                f"{path}: line {i + 1}: need 0 <= start < end, got "
+                f"{out['start'][i]}, {out['end'][i]}"
+            )
         for col in ("face_x", "face_y"):
             if not 0 <= out[col][i] <= 1:
-                raise DataFormatError(f"{path}: line {i + 1}, column {col!r}: expected a "
-                                      f"normalised coordinate in [0, 1], got {out[col][i]}")
-    out["clip_id"] = [avspeech_clip_id(y, s, e)
-                      for y, s, e in zip(out["ytid"], out["start"], out["end"], strict=True)]
+                raise DataFormatError(
+                    f"{path}: line {i + 1}, column {col!r}: expected a "
+                    f"normalised coordinate in [0, 1], got {out[col][i]}"
+                )
+    out["clip_id"] = [
+        avspeech_clip_id(y, s, e)
+        for y, s, e in zip(out["ytid"], out["start"], out["end"], strict=True)
+    ]
     return out
 
 
@@ -116,13 +127,15 @@ def _side_table(path: Path) -> tuple[str, pd.DataFrame]:
     side = read_delimited(path, what="side table")
     key = "clip_id" if "clip_id" in side else "ytid" if "ytid" in side else None
     if key is None:
-        raise DataFormatError(f"{path}: side table needs a 'clip_id' or 'ytid' column; found "
-                              f"{list(side.columns)}")
+        raise DataFormatError(
+            f"{path}: side table needs a 'clip_id' or 'ytid' column; found {list(side.columns)}"
+        )
     dup = side[key].duplicated()
     if dup.any():
         i = int(dup.idxmax())
-        raise DataFormatError(f"{path}: line {i + 2}, column {key!r}: duplicate key "
-                              f"{side[key][i]!r}")
+        raise DataFormatError(
+            f"{path}: line {i + 2}, column {key!r}: duplicate key {side[key][i]!r}"
+        )
     return key, side.set_index(key)
 
 
@@ -166,9 +179,15 @@ class _Frames:
 def _clip_row(r: Any, clip: Path, writer: PathWriter) -> dict[str, Any]:
     """Return the manifest row of one listed clip (without face and side-table columns)."""
     return {
-        "utterance_id": r.clip_id, "speaker_id": r.ytid, "audio_path": writer.cell(clip),
-        "split": r.split, "ytid": r.ytid, "start": f"{r.start:.6f}",
-        "end": f"{r.end:.6f}", "face_x": f"{r.face_x:.6f}", "face_y": f"{r.face_y:.6f}",
+        "utterance_id": r.clip_id,
+        "speaker_id": r.ytid,
+        "audio_path": writer.cell(clip),
+        "split": r.split,
+        "ytid": r.ytid,
+        "start": f"{r.start:.6f}",
+        "end": f"{r.end:.6f}",
+        "face_x": f"{r.face_x:.6f}",
+        "face_y": f"{r.face_y:.6f}",
         "source_file": r.source_file,
     }
 
@@ -182,8 +201,7 @@ def _add_face(
         return None
     png = frames.folder / f"{r.clip_id}.png"
     try:
-        save_frame(clip, png, None, centre=(r.face_x, r.face_y),
-                   side_fraction=frames.side_fraction)
+        save_frame(clip, png, None, centre=(r.face_x, r.face_y), side_fraction=frames.side_fraction)
     except DataFormatError as err:
         return f"no face frame: {err}"
     row["face_path"] = writer.cell(png)
@@ -195,8 +213,11 @@ def _side_notes(
 ) -> tuple[str, dict[str, tuple[str, ...]]]:
     """Return the side table's match note and its demographic columns' vocabularies."""
     matched = sum(1 for r in rows if any(c in r for c in side.columns))
-    vocab = {col: tuple(sorted({v for v in side[col] if v}))
-             for col in DEMOGRAPHIC_COLUMNS if col in side.columns}
+    vocab = {
+        col: tuple(sorted({v for v in side[col] if v}))
+        for col in DEMOGRAPHIC_COLUMNS
+        if col in side.columns
+    }
     return f"side table matched {matched} of {len(rows)} clips by {side_key}", vocab
 
 
@@ -243,8 +264,11 @@ def import_avspeech(
     """
     root = Path(root)
     csvs, base = _csv_files(root)
-    clips = Path(clips_dir) if clips_dir is not None else (
-        base / "clips" if (base / "clips").is_dir() else base)
+    clips = (
+        Path(clips_dir)
+        if clips_dir is not None
+        else (base / "clips" if (base / "clips").is_dir() else base)
+    )
     if not clips.is_dir():
         raise DataFormatError(f"{clips}: clips folder not found")
     frames = _Frames(None if frames_dir is None else Path(frames_dir), face_side)
@@ -272,10 +296,15 @@ def import_avspeech(
         side_note, vocab = _side_notes(rows, side, side_key)
         notes.append(side_note)
     info = ManifestInfo(
-        source="avspeech", vocabularies=vocab, data_root=writer.data_root(),
-        extra={"csv": [str(c) for c in csvs], "clips_dir": str(clips),
-               "side_table": None if side_table is None else str(side_table),
-               "split_seed": split.seed,
-               "clip_id_format": "{ytid}_{start:%010.6f}-{end:%010.6f}"},
+        source="avspeech",
+        vocabularies=vocab,
+        data_root=writer.data_root(),
+        extra={
+            "csv": [str(c) for c in csvs],
+            "clips_dir": str(clips),
+            "side_table": None if side_table is None else str(side_table),
+            "split_seed": split.seed,
+            "clip_id_format": "{ytid}_{start:%010.6f}-{end:%010.6f}",
+        },
     )
     return finish(rows, out, info, skipped, notes, f"AVSpeech at {root}")

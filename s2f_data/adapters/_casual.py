@@ -72,8 +72,10 @@ def read_casual_conversations_json(path: str | os.PathLike[str]) -> dict[str, di
         raise DataFormatError(f"{path}: expected an object mapping subject id -> record")
     for sid, rec in data.items():
         if not isinstance(rec, dict) or not isinstance(rec.get("label", {}), dict):
-            raise DataFormatError(f"{path}: subject {sid!r}: expected an object with 'files', "
-                                  "'dark_files' and a 'label' object")
+            raise DataFormatError(
+                f"{path}: subject {sid!r}: expected an object with 'files', "
+                "'dark_files' and a 'label' object"
+            )
         for key in ("files", "dark_files"):
             if not isinstance(rec.get(key, []), list):
                 raise DataFormatError(f"{path}: subject {sid!r}: {key!r} must be a list")
@@ -87,19 +89,24 @@ def _label(path: Path, sid: str, label: dict[str, Any]) -> dict[str, Any]:
         try:
             age = float(age_raw)
         except ValueError as err:
-            raise DataFormatError(f"{path}: subject {sid!r}, label 'age': expected a number "
-                                  f"or N/A, got {age_raw!r}") from err
+            raise DataFormatError(
+                f"{path}: subject {sid!r}, label 'age': expected a number or N/A, got {age_raw!r}"
+            ) from err
     g_raw = (clean(label.get("gender")) or "").lower()
     if g_raw not in GENDERS and g_raw not in MISSING:
-        raise DataFormatError(f"{path}: subject {sid!r}, label 'gender': expected Male, Female,"
-                              f" Other or N/A, got {label.get('gender')!r}")
+        raise DataFormatError(
+            f"{path}: subject {sid!r}, label 'gender': expected Male, Female,"
+            f" Other or N/A, got {label.get('gender')!r}"
+        )
     skin_raw = clean(label.get("skin-type", label.get("skin_type")))
     skin = None
     if skin_raw is not None and skin_raw.lower() not in MISSING:
         skin = skin_raw.split(".")[0] if skin_raw.endswith(".0") else skin_raw
         if skin not in SKIN_TYPES:
-            raise DataFormatError(f"{path}: subject {sid!r}, label 'skin-type': expected 1-6 "
-                                  f"(Fitzpatrick) or N/A, got {skin_raw!r}")
+            raise DataFormatError(
+                f"{path}: subject {sid!r}, label 'skin-type': expected 1-6 "
+                f"(Fitzpatrick) or N/A, got {skin_raw!r}"
+            )
     return {"age": age, "gender": GENDERS.get(g_raw), "skin_type": skin}
 
 
@@ -146,8 +153,10 @@ def import_casual_conversations(
     if json_path is None:
         found = sorted(root.glob("*.json"))
         if len(found) != 1:
-            raise DataFormatError(f"{root}: expected one annotation *.json, found "
-                                  f"{[p.name for p in found]}; pass json_path")
+            raise DataFormatError(
+                f"{root}: expected one annotation *.json, found "
+                f"{[p.name for p in found]}; pass json_path"
+            )
         json_path = found[0]
     json_path = Path(json_path)
     subjects = read_casual_conversations_json(json_path)
@@ -173,11 +182,15 @@ def import_casual_conversations(
                 continue
             uid = f"{sid}/{video.stem}"
             row: dict[str, Any] = {
-                "utterance_id": uid, "speaker_id": sid, "audio_path": writer.cell(video),
-                "split": split_of[sid], "gender": label["gender"],
+                "utterance_id": uid,
+                "speaker_id": sid,
+                "audio_path": writer.cell(video),
+                "split": split_of[sid],
+                "gender": label["gender"],
                 "age_group": age_group(label["age"]),
                 "age": None if label["age"] is None else f"{label['age']:g}",
-                "skin_type": label["skin_type"], "lighting": lighting,
+                "skin_type": label["skin_type"],
+                "lighting": lighting,
             }
             if frames is not None:
                 png = frames / sid / f"{video.stem}.png"
@@ -188,15 +201,24 @@ def import_casual_conversations(
                     row["face_path"] = None
                     skipped.append((str(rel), f"no face frame (row kept): {err}"))
             rows.append(row)
-    vocab = {"gender": ("female", "male", "other"),
-             "age_group": age_vocabulary(r["age_group"] for r in rows),
-             "skin_type": SKIN_TYPES}
+    vocab = {
+        "gender": ("female", "male", "other"),
+        "age_group": age_vocabulary(r["age_group"] for r in rows),
+        "skin_type": SKIN_TYPES,
+    }
     info = ManifestInfo(
-        source="casual_conversations", vocabularies=vocab, data_root=writer.data_root(),
-        extra={"json": str(json_path), "frames_dir": None if frames is None else str(frames),
-               "frame_time": frame_time, "split_seed": split.seed,
-               "split_fractions": {"val": split.val_fraction, "test": split.test_fraction}},
+        source="casual_conversations",
+        vocabularies=vocab,
+        data_root=writer.data_root(),
+        extra={
+            "json": str(json_path),
+            "frames_dir": None if frames is None else str(frames),
+            "frame_time": frame_time,
+            "split_seed": split.seed,
+            "split_fractions": {"val": split.val_fraction, "test": split.test_fraction},
+        },
     )
-    notes = ["skin_type is Fitzpatrick skin type (1-6), kept as its own column; "
-             "it is not ethnicity"]
+    notes = [
+        "skin_type is Fitzpatrick skin type (1-6), kept as its own column; it is not ethnicity"
+    ]
     return finish(rows, out, info, skipped, notes, f"Casual Conversations at {root}")

@@ -191,8 +191,9 @@ def _read_tables(root: Path, tsv_files: tuple[str, ...], split: SpeakerSplit) ->
     table = pd.concat(frames, ignore_index=True).fillna("")
     split_col = table["_file"].map(SPLIT_FILES)
     if split_col.isna().any():
-        fixed = dict(zip(table.loc[split_col.notna(), "client_id"], split_col.dropna(),
-                         strict=True))
+        fixed = dict(
+            zip(table.loc[split_col.notna(), "client_id"], split_col.dropna(), strict=True)
+        )
         split_col = split_col.fillna(table["client_id"].map(fixed))
         split_of = split.assign(table.loc[split_col.isna(), "client_id"])
         split_col = split_col.fillna(table["client_id"].map(split_of))

@@ -66,7 +66,8 @@ def _read_table(path: Path) -> pd.DataFrame:
         except ImportError as err:
             raise DataFormatError(
                 f"{path}: reading Parquet needs pyarrow (pip install pyarrow); or convert the "
-                f"table to CSV: {err}") from err
+                f"table to CSV: {err}"
+            ) from err
         except (OSError, ValueError) as err:
             raise DataFormatError(f"{path}: cannot read Parquet table: {err}") from err
         return frame.astype("string").fillna("").apply(lambda c: c.str.strip())
@@ -78,21 +79,26 @@ def _check_targets(mapping: dict[str, str]) -> None:
     """Raise unless every mapped target is a manifest column."""
     bad = sorted(set(mapping) - set(MAPPABLE_COLUMNS))
     if bad:
-        raise ValueError(f"cannot map to {bad}; manifest columns are {list(MAPPABLE_COLUMNS)} "
-                         "(other table columns are kept under their own names)")
+        raise ValueError(
+            f"cannot map to {bad}; manifest columns are {list(MAPPABLE_COLUMNS)} "
+            "(other table columns are kept under their own names)"
+        )
 
 
 def _columns(table: Path, frame: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
     """Return manifest column -> table column, checking the mapping against the table."""
     for target, col in mapping.items():
         if col not in frame.columns:
-            raise DataFormatError(f"{table}: --map {target}={col}: no column {col!r}; found "
-                                  f"{list(frame.columns)}")
+            raise DataFormatError(
+                f"{table}: --map {target}={col}: no column {col!r}; found {list(frame.columns)}"
+            )
     columns = {t: mapping.get(t, t) for t in MAPPABLE_COLUMNS if mapping.get(t, t) in frame}
     for need in ("audio_path", "speaker_id"):
         if need not in columns:
-            raise DataFormatError(f"{table}: no column for {need!r}; name one with --map "
-                                  f"{need}=COLUMN (found {list(frame.columns)})")
+            raise DataFormatError(
+                f"{table}: no column for {need!r}; name one with --map "
+                f"{need}=COLUMN (found {list(frame.columns)})"
+            )
     return columns
 
 
@@ -170,8 +176,10 @@ def import_table(
             continue
         row_split = clean(rec[columns["split"]]) if split_of is None else split_of[spk]
         if row_split not in SPLITS:
-            raise DataFormatError(f"{table}: line {line}, column {columns.get('split')!r}: "
-                                  f"split {row_split!r} is not one of {sorted(SPLITS)}")
+            raise DataFormatError(
+                f"{table}: line {line}, column {columns.get('split')!r}: "
+                f"split {row_split!r} is not one of {sorted(SPLITS)}"
+            )
         uid = clean(rec[columns["utterance_id"]]) if "utterance_id" in columns else None
         row: dict[str, Any] = {
             "utterance_id": uid or Path(audio_raw).with_suffix("").as_posix(),
@@ -181,14 +189,22 @@ def import_table(
         }
         if "face_path" in columns:
             row["face_path"] = _face_cell(rec, columns, base, writer)
-        row.update({col: clean(rec[columns[col]]) if col in columns else None
-                    for col in DEMOGRAPHIC_COLUMNS})
+        row.update(
+            {
+                col: clean(rec[columns[col]]) if col in columns else None
+                for col in DEMOGRAPHIC_COLUMNS
+            }
+        )
         row.update({col: clean(rec[col]) for col in extras})
         rows.append(row)
         sources.append(f"{table} line {line}")
     info = ManifestInfo(
-        source=source, data_root=writer.data_root(),
-        extra={"table": str(table), "mapping": mapping, "split_seed": None if split_of is None
-               else split.seed},
+        source=source,
+        data_root=writer.data_root(),
+        extra={
+            "table": str(table),
+            "mapping": mapping,
+            "split_seed": None if split_of is None else split.seed,
+        },
     )
     return finish(rows, out, info, skipped, [], f"table {table}", sources)

@@ -93,13 +93,46 @@ NON_NATIVE_ACCENTS: dict[str, L1Rules] = {
     # English with a Mandarin L1.
     "en-x-zh": L1Rules(
         voice="cmn-latn-pinyin",
-        substitutions={"T": "s", "D": "d", "v": "w", "z": "s", "r": "l", "a": "E", "L": "o",
-                       "@L": "o", "Z": "S"},
-        forced={"I": "i", "I#": "i", "I2": "i", "i:": "i", "U": "u", "u:": "u", "V": "a",
-                "3": "@", "3:": "@", "0": "o", "O:": "o", "O2": "o", "O@": "o@", "OI": "oi",
-                "A:": "a", "A@": "a", "aI": "ai", "aI@": "ai", "aU": "au", "aU@": "au",
-                "eI": "ei", "oU": "ou", "U@": "u@", "i@3": "i@", "t#": "t", "r-": "",
-                "a#": "a"},
+        substitutions={
+            "T": "s",
+            "D": "d",
+            "v": "w",
+            "z": "s",
+            "r": "l",
+            "a": "E",
+            "L": "o",
+            "@L": "o",
+            "Z": "S",
+        },
+        forced={
+            "I": "i",
+            "I#": "i",
+            "I2": "i",
+            "i:": "i",
+            "U": "u",
+            "u:": "u",
+            "V": "a",
+            "3": "@",
+            "3:": "@",
+            "0": "o",
+            "O:": "o",
+            "O2": "o",
+            "O@": "o@",
+            "OI": "oi",
+            "A:": "a",
+            "A@": "a",
+            "aI": "ai",
+            "aI@": "ai",
+            "aU": "au",
+            "aU@": "au",
+            "eI": "ei",
+            "oU": "ou",
+            "U@": "u@",
+            "i@3": "i@",
+            "t#": "t",
+            "r-": "",
+            "a#": "a",
+        },
         final_epenthesis="@",
         final_deletion=0.35,
         devoice_final=True,
@@ -109,11 +142,34 @@ NON_NATIVE_ACCENTS: dict[str, L1Rules] = {
     # English with a Hindi L1.
     "en-x-hi": L1Rules(
         voice="hi",
-        substitutions={"t": "t.", "d": "d.", "T": "th", "D": "d", "w": "v", "z": "dZ",
-                       "a": "E", "V": "@", "L": "@l", "@L": "@l"},
-        forced={"3": "@r", "3:": "@r", "A:": "a:", "A@": "a:r", "0": "o", "O:": "o:",
-                "O2": "o", "eI": "e:", "oU": "o:", "i@3": "i@", "t#": "t.", "r-": "r",
-                "a#": "a", "I#": "I"},
+        substitutions={
+            "t": "t.",
+            "d": "d.",
+            "T": "th",
+            "D": "d",
+            "w": "v",
+            "z": "dZ",
+            "a": "E",
+            "V": "@",
+            "L": "@l",
+            "@L": "@l",
+        },
+        forced={
+            "3": "@r",
+            "3:": "@r",
+            "A:": "a:",
+            "A@": "a:r",
+            "0": "o",
+            "O:": "o:",
+            "O2": "o",
+            "eI": "e:",
+            "oU": "o:",
+            "i@3": "i@",
+            "t#": "t.",
+            "r-": "r",
+            "a#": "a",
+            "I#": "I",
+        },
         initial_s_epenthesis="I",
         rate_factor=1.08,
         range_offset=10,
@@ -121,13 +177,48 @@ NON_NATIVE_ACCENTS: dict[str, L1Rules] = {
     # English with a Spanish L1.
     "en-x-es": L1Rules(
         voice="es",
-        substitutions={"v": "b", "z": "s", "S": "tS", "dZ": "j", "h": "x", "T": "t",
-                       "D": "d", "@": "e", "@2": "e", "@5": "e", "L": "el", "@L": "el",
-                       "N": "n"},
-        forced={"I": "i", "I#": "i", "I2": "i", "i:": "i", "U": "u", "u:": "u", "V": "a",
-                "3": "er", "3:": "er", "A:": "a", "A@": "ar", "0": "o", "O:": "o", "O2": "o",
-                "O@": "or", "eI": "ei", "oU": "o", "OI": "oi", "a": "a", "a#": "a",
-                "i@3": "ia", "U@": "ur", "t#": "t", "r-": "r", "Z": "S"},
+        substitutions={
+            "v": "b",
+            "z": "s",
+            "S": "tS",
+            "dZ": "j",
+            "h": "x",
+            "T": "t",
+            "D": "d",
+            "@": "e",
+            "@2": "e",
+            "@5": "e",
+            "L": "el",
+            "@L": "el",
+            "N": "n",
+        },
+        forced={
+            "I": "i",
+            "I#": "i",
+            "I2": "i",
+            "i:": "i",
+            "U": "u",
+            "u:": "u",
+            "V": "a",
+            "3": "er",
+            "3:": "er",
+            "A:": "a",
+            "A@": "ar",
+            "0": "o",
+            "O:": "o",
+            "O2": "o",
+            "O@": "or",
+            "eI": "ei",
+            "oU": "o",
+            "OI": "oi",
+            "a": "a",
+            "a#": "a",
+            "i@3": "ia",
+            "U@": "ur",
+            "t#": "t",
+            "r-": "r",
+            "Z": "S",
+        },
         final_deletion=0.5,
         initial_s_epenthesis="e",
         rate_factor=1.0,
@@ -172,16 +263,27 @@ def _rewrite_word(word: str, rules: L1Rules, strength: float, rng: np.random.Gen
         if rules.devoice_final and tokens[last] in _VOICED_TO_VOICELESS:
             tokens[last] = _VOICED_TO_VOICELESS[tokens[last]]
         prev = phones[-2] if len(phones) > 1 else None
-        if (rules.final_deletion > 0 and prev is not None and tokens[prev] not in _VOWELS
-                and tokens[last] in ("t", "d", "k", "p")
-                and rng.random() < rules.final_deletion * strength):
+        if (
+            rules.final_deletion > 0
+            and prev is not None
+            and tokens[prev] not in _VOWELS
+            and tokens[last] in ("t", "d", "k", "p")
+            and rng.random() < rules.final_deletion * strength
+        ):
             tokens[last] = ""
-        elif (rules.final_epenthesis and tokens[last] not in ("n", "N", "m", "r", "r-")
-              and rng.random() < 0.6 * strength):
+        elif (
+            rules.final_epenthesis
+            and tokens[last] not in ("n", "N", "m", "r", "r-")
+            and rng.random() < 0.6 * strength
+        ):
             tail.append(rules.final_epenthesis)
     first = phones[0]
-    if (rules.initial_s_epenthesis and tokens[first] == "s" and len(phones) > 1
-            and tokens[phones[1]] not in _VOWELS):
+    if (
+        rules.initial_s_epenthesis
+        and tokens[first] == "s"
+        and len(phones) > 1
+        and tokens[phones[1]] not in _VOWELS
+    ):
         tokens[first] = rules.initial_s_epenthesis + "s"
     out = []
     for tok in tokens:

@@ -52,6 +52,7 @@ _N_FFT, _HOP, _N_MELS, _N_MFCC = 512, 160, 40, 20
 @functools.cache
 def _mel_dct() -> tuple[np.ndarray, np.ndarray]:
     """Mel filterbank ``(40, 257)`` (HTK mel, 50-7600 Hz) and DCT-II matrix ``(20, 40)``."""
+
     def hz_to_mel(f: np.ndarray) -> np.ndarray:
         return 2595.0 * np.log10(1.0 + f / 700.0)
 
@@ -59,8 +60,9 @@ def _mel_dct() -> tuple[np.ndarray, np.ndarray]:
         return 700.0 * (10 ** (m / 2595.0) - 1.0)
 
     freqs = np.fft.rfftfreq(_N_FFT, 1.0 / _SR)
-    edges = mel_to_hz(np.linspace(hz_to_mel(np.array(50.0)), hz_to_mel(np.array(7600.0)),
-                                  _N_MELS + 2))
+    edges = mel_to_hz(
+        np.linspace(hz_to_mel(np.array(50.0)), hz_to_mel(np.array(7600.0)), _N_MELS + 2)
+    )
     bank = np.zeros((_N_MELS, len(freqs)))
     for i in range(_N_MELS):
         lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
@@ -85,8 +87,9 @@ def utterance_features(wave: np.ndarray) -> np.ndarray:
         sd, spectral centroid and flatness mean and sd, active fraction, energy-peak rate.
     """
     if wave.ndim != 1 or len(wave) < _N_FFT:
-        raise ValueError(f"utterance_features expects a 1-D signal of >= 512 samples, "
-                         f"got shape {wave.shape}")
+        raise ValueError(
+            f"utterance_features expects a 1-D signal of >= 512 samples, got shape {wave.shape}"
+        )
     bank, dct = _mel_dct()
     n_frames = 1 + (len(wave) - _N_FFT) // _HOP
     idx = np.arange(_N_FFT)[None, :] + _HOP * np.arange(n_frames)[:, None]
@@ -103,24 +106,41 @@ def utterance_features(wave: np.ndarray) -> np.ndarray:
     centroid = (p @ freqs) / p.sum(axis=1) / 1000.0
     flatness = np.exp(np.log(p).mean(axis=1)) / p.mean(axis=1)
     smooth = np.convolve(log_e, np.ones(5) / 5, mode="same")
-    peaks = ((smooth[1:-1] > smooth[:-2]) & (smooth[1:-1] >= smooth[2:])
-             & (smooth[1:-1] > log_e.max() - 4.0)).sum()
-    return np.concatenate([
-        act.mean(axis=0), act.std(axis=0), delta.std(axis=0),
-        [log_e[active].std(), centroid.mean(), centroid.std(), flatness.mean(), flatness.std(),
-         active.mean(), peaks / (len(wave) / _SR)],
-    ])
+    peaks = (
+        (smooth[1:-1] > smooth[:-2])
+        & (smooth[1:-1] >= smooth[2:])
+        & (smooth[1:-1] > log_e.max() - 4.0)
+    ).sum()
+    return np.concatenate(
+        [
+            act.mean(axis=0),
+            act.std(axis=0),
+            delta.std(axis=0),
+            [
+                log_e[active].std(),
+                centroid.mean(),
+                centroid.std(),
+                flatness.mean(),
+                flatness.std(),
+                active.mean(),
+                peaks / (len(wave) / _SR),
+            ],
+        ]
+    )
 
 
 def _median_f0(wave: np.ndarray) -> tuple[float, float]:
     import parselmouth
 
     pitch = parselmouth.Sound(wave.astype(np.float64), _SR).to_pitch(
-        pitch_floor=60.0, pitch_ceiling=500.0)
+        pitch_floor=60.0, pitch_ceiling=500.0
+    )
     f0 = pitch.selected_array["frequency"]
     voiced = f0[f0 > 0]
-    return (float(np.median(voiced)) if voiced.size else float("nan"),
-            float(voiced.size / max(len(f0), 1)))
+    return (
+        float(np.median(voiced)) if voiced.size else float("nan"),
+        float(voiced.size / max(len(f0), 1)),
+    )
 
 
 def _load(frame: pd.DataFrame, folder: Path) -> list[np.ndarray]:
@@ -156,8 +176,13 @@ def voice_statistics(frame: pd.DataFrame, folder: str | os.PathLike[str]) -> pd.
 
 
 def held_out_classification(
-    frame: pd.DataFrame, folder: str | os.PathLike[str], target: str, *, n_splits: int = 5,
-    random_state: int = 0, features: np.ndarray | None = None,
+    frame: pd.DataFrame,
+    folder: str | os.PathLike[str],
+    target: str,
+    *,
+    n_splits: int = 5,
+    random_state: int = 0,
+    features: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Classify ``target`` (e.g. accent) from audio, testing only on unseen speakers.
 
@@ -189,8 +214,11 @@ def held_out_classification(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x = features if features is not None else np.stack(
-        [utterance_features(w) for w in _load(frame, Path(folder))])
+    x = (
+        features
+        if features is not None
+        else np.stack([utterance_features(w) for w in _load(frame, Path(folder))])
+    )
     y = frame[target].astype(str).to_numpy()
     groups = frame["speaker_id"].astype(str).to_numpy()
     pred = np.empty_like(y)
@@ -215,7 +243,10 @@ def held_out_classification(
 
 
 def speaker_identification(
-    frame: pd.DataFrame, folder: str | os.PathLike[str], *, n_enrol: int = 2,
+    frame: pd.DataFrame,
+    folder: str | os.PathLike[str],
+    *,
+    n_enrol: int = 2,
     features: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Identify speakers from utterances not used for enrolment (nearest centroid, cosine).
@@ -239,8 +270,11 @@ def speaker_identification(
     dict
         ``top1``, ``top5``, ``chance`` (1 / speakers), ``n_speakers``, ``n_trials``.
     """
-    x = features if features is not None else np.stack(
-        [utterance_features(w) for w in _load(frame, Path(folder))])
+    x = (
+        features
+        if features is not None
+        else np.stack([utterance_features(w) for w in _load(frame, Path(folder))])
+    )
     x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
     spk = frame["speaker_id"].astype(str).to_numpy()
     rank = frame.groupby("speaker_id").cumcount().to_numpy()
@@ -278,10 +312,13 @@ def accent_study_spec(speakers: int = 168, utterances_per_speaker: int = 3) -> P
     """
     data = PopulationSpec.preset("representative").to_dict()
     accents = ACCENTS["en"]
-    data.update(name="accent-study", speakers=speakers,
-                utterances_per_speaker=utterances_per_speaker,
-                language={eth: {"en": 1.0} for eth in data["ethnicity"]},
-                accent={"en": {"default": {a: 1.0 / len(accents) for a in accents}}})
+    data.update(
+        name="accent-study",
+        speakers=speakers,
+        utterances_per_speaker=utterances_per_speaker,
+        language={eth: {"en": 1.0} for eth in data["ethnicity"]},
+        accent={"en": {"default": {a: 1.0 / len(accents) for a in accents}}},
+    )
     return PopulationSpec.from_dict(data)
 
 
@@ -316,8 +353,9 @@ def face_grid(path: str | os.PathLike[str], *, size: int = 112, seed: int = 0) -
         draw.text((6, top + i * size + size // 2), eth, fill="black")
         for j, (g, a) in enumerate(cols):
             rng = np.random.default_rng([seed, i, j])
-            params = sample_face_params(rng, ethnicity=eth, gender=g, age_group=a,
-                                        face_size=float(rng.normal()))
+            params = sample_face_params(
+                rng, ethnicity=eth, gender=g, age_group=a, face_size=float(rng.normal())
+            )
             face, _ = render_face(params, size=size)
             img.paste(Image.fromarray(face), (left + j * size, top + i * size))
     buf = io.BytesIO()
@@ -336,13 +374,17 @@ def _main(argv: list[str]) -> int:  # pragma: no cover - a reporting script
     stats["f0_hz"] = stats["f0_hz"].astype(float)
     speakers = pd.read_csv(man.folder / "speakers.csv")
     stats["rate_wpm"] = stats["speaker_id"].map(
-        dict(zip(speakers["speaker_id"], speakers["voice_rate"], strict=True)))
+        dict(zip(speakers["speaker_id"], speakers["voice_rate"], strict=True))
+    )
     table = stats.groupby(["gender", "age_group"]).agg(
-        speakers=("speaker_id", "nunique"), f0_target_median=("f0_hz", "median"),
+        speakers=("speaker_id", "nunique"),
+        f0_target_median=("f0_hz", "median"),
         f0_measured_median=("f0_measured_hz", "median"),
         f0_measured_iqr=("f0_measured_hz", lambda s: s.quantile(0.75) - s.quantile(0.25)),
-        rate_wpm_setting=("rate_wpm", "median"), peaks_per_s=("peaks_per_s", "median"),
-        voiced=("voiced_fraction", "median"))
+        rate_wpm_setting=("rate_wpm", "median"),
+        peaks_per_s=("peaks_per_s", "median"),
+        voiced=("voiced_fraction", "median"),
+    )
     print(table.round(2).to_string())
     feats = np.stack([utterance_features(w) for w in _load(frame, man.folder)])
     print(speaker_identification(frame, man.folder, features=feats))

@@ -39,8 +39,13 @@ def expected_shares(spec: PopulationSpec) -> dict[str, dict[str, float]]:
             language[lang] = language.get(lang, 0.0) + p_eth * p_lang
             for acc, p_acc in spec.accent_table(lang, eth).items():
                 accent[acc] = accent.get(acc, 0.0) + p_eth * p_lang * p_acc
-    return {"ethnicity": dict(spec.ethnicity), "language": language, "accent": accent,
-            "gender": dict(spec.gender), "age_group": dict(spec.age_group)}
+    return {
+        "ethnicity": dict(spec.ethnicity),
+        "language": language,
+        "accent": accent,
+        "gender": dict(spec.gender),
+        "age_group": dict(spec.age_group),
+    }
 
 
 def _md_table(frame: pd.DataFrame) -> str:
@@ -60,24 +65,42 @@ def _bilingual_section(
     rows = []
     for (eth, lang), grp in two.groupby(["ethnicity", "first_language"], sort=True):
         utts = manifest[manifest["speaker_id"].isin(grp["speaker_id"])]
-        rows.append({"ethnicity": eth, "first_language": lang, "speakers": len(grp),
-                     "english_accents": ", ".join(sorted(set(grp["voice2_accent"]))),
-                     "utterances_l1": int((utts["language"] == lang).sum()),
-                     "utterances_en": int((utts["language"] == "en").sum())})
+        rows.append(
+            {
+                "ethnicity": eth,
+                "first_language": lang,
+                "speakers": len(grp),
+                "english_accents": ", ".join(sorted(set(grp["voice2_accent"]))),
+                "utterances_l1": int((utts["language"] == lang).sum()),
+                "utterances_en": int((utts["language"] == "en").sum()),
+            }
+        )
     tables["bilingual"] = rows
     tables["bilingual_speakers"] = [{"speaker_id": s} for s in two["speaker_id"]]
-    md = ["## bilingual speakers", "",
-          f"{len(two)} speakers speak their first language and English with one voice identity "
-          "(same pitch, speed, formant warp, jitter, tremor); language labels are per utterance, "
-          "and the manifest columns `first_language` and `bilingual` mark them.", ""]
+    md = [
+        "## bilingual speakers",
+        "",
+        f"{len(two)} speakers speak their first language and English with one voice identity "
+        "(same pitch, speed, formant warp, jitter, tremor); language labels are per utterance, "
+        "and the manifest columns `first_language` and `bilingual` mark them.",
+        "",
+    ]
     if rows:
-        md += [_md_table(pd.DataFrame(rows)), "",
-               "Speaker ids: " + ", ".join(f"`{s}`" for s in two["speaker_id"]), ""]
+        md += [
+            _md_table(pd.DataFrame(rows)),
+            "",
+            "Speaker ids: " + ", ".join(f"`{s}`" for s in two["speaker_id"]),
+            "",
+        ]
     return md
 
 
 def data_card(
-    spec: PopulationSpec, speakers: pd.DataFrame, manifest: pd.DataFrame, *, seed: int,
+    spec: PopulationSpec,
+    speakers: pd.DataFrame,
+    manifest: pd.DataFrame,
+    *,
+    seed: int,
     kind: str,
 ) -> tuple[str, dict[str, Any]]:
     """Build the data card of a population.
@@ -120,9 +143,12 @@ def data_card(
         n_utt = manifest.groupby(attr).size()
         rows = []
         for label in sorted(n_spk.index):
-            row: dict[str, Any] = {attr: label, "speakers": int(n_spk[label]),
-                                   "share": float(n_spk[label] / len(speakers)),
-                                   "utterances": int(n_utt.get(label, 0))}
+            row: dict[str, Any] = {
+                attr: label,
+                "speakers": int(n_spk[label]),
+                "share": float(n_spk[label] / len(speakers)),
+                "utterances": int(n_utt.get(label, 0)),
+            }
             if attr in expected:
                 row["expected_share"] = float(expected[attr].get(label, 0.0))
             rows.append(row)
@@ -131,17 +157,31 @@ def data_card(
     cross = pd.crosstab(speakers["language"], speakers["ethnicity"])
     tables["language_x_ethnicity"] = [
         {"language": lang, "ethnicity": eth, "speakers": int(cross.loc[lang, eth])}
-        for lang in cross.index for eth in cross.columns]
-    md += ["## speakers by language x ethnicity", "",
-           _md_table(cross.reset_index().rename(columns={"language": "language \\ ethnicity"})),
-           ""]
+        for lang in cross.index
+        for eth in cross.columns
+    ]
+    md += [
+        "## speakers by language x ethnicity",
+        "",
+        _md_table(cross.reset_index().rename(columns={"language": "language \\ ethnicity"})),
+        "",
+    ]
     by_split = pd.crosstab(speakers["ethnicity"], speakers["split"])
     md += ["## speakers by ethnicity x split", "", _md_table(by_split.reset_index()), ""]
     tables["ethnicity_x_split"] = [
         {"ethnicity": e, "split": s, "speakers": int(by_split.loc[e, s])}
-        for e in by_split.index for s in by_split.columns]
+        for e in by_split.index
+        for s in by_split.columns
+    ]
     if "bilingual" in speakers.columns:
         md += _bilingual_section(speakers, manifest, tables)
-    card = {"name": spec.name, "kind": kind, "seed": seed, "n_speakers": len(speakers),
-            "n_utterances": len(manifest), "spec": spec.to_dict(), "tables": tables}
+    card = {
+        "name": spec.name,
+        "kind": kind,
+        "seed": seed,
+        "n_speakers": len(speakers),
+        "n_utterances": len(manifest),
+        "spec": spec.to_dict(),
+        "tables": tables,
+    }
     return "\n".join(md), card

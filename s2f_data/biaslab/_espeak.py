@@ -68,8 +68,11 @@ class _Engine:
                 f"libespeak-ng initialised at {rate} Hz, expected {ESPEAK_SAMPLE_RATE} Hz"
             )
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int,
-                                              ctypes.c_int]
+        lib.espeak_TextToPhonemes.argtypes = [
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
         self._chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # keep a reference: C holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
@@ -90,13 +93,13 @@ class _Engine:
 
     def synth(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> np.ndarray:
         self.set_voice(voice)
-        for param, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range),
-                             (_VOLUME, 100)):
+        for param, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range), (_VOLUME, 100)):
             self.lib.espeak_SetParameter(param, int(value), 0)
         data = text.encode("utf-8") + b"\0"
         self._chunks = []
-        status = self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0,
-                                       _CHARS_UTF8 | _PHONEMES, None, None)
+        status = self.lib.espeak_Synth(
+            data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _PHONEMES, None, None
+        )
         if status != 0:
             raise EspeakError(f"espeak-ng failed (status {status}) on {text[:60]!r} ({voice})")
         if not self._chunks:
@@ -121,7 +124,12 @@ def _engine() -> _Engine:
 
 
 def espeak_synth(
-    text: str, voice: str, *, rate: int = 175, pitch: int = 50, pitch_range: int = 50,
+    text: str,
+    voice: str,
+    *,
+    rate: int = 175,
+    pitch: int = 50,
+    pitch_range: int = 50,
     isolated: bool = True,
 ) -> np.ndarray:
     """Synthesize ``text`` with libespeak-ng in a fresh forked process (deterministic).
@@ -191,7 +199,7 @@ def run_isolated(fn: Callable[..., Any], *args: Any) -> Any:
         try:
             view = memoryview(payload)
             while view:
-                view = view[os.write(write_fd, view):]
+                view = view[os.write(write_fd, view) :]
         finally:
             os._exit(status)
     os.close(write_fd)
@@ -204,7 +212,8 @@ def run_isolated(fn: Callable[..., Any], *args: Any) -> Any:
     if not payload.startswith(b"R"):
         detail = payload[1:].decode("utf-8", "replace") or "child process died without output"
         raise IsolatedCallError(
-            f"isolated call {getattr(fn, '__name__', fn)} failed in a child process: {detail}")
+            f"isolated call {getattr(fn, '__name__', fn)} failed in a child process: {detail}"
+        )
     return pickle.loads(payload[1:])  # our own child's output, never external data
 
 

@@ -128,23 +128,34 @@ def evaluation_cells(spec: PopulationSpec) -> list[tuple[str, str]]:
     for lang in LANGUAGES:
         if lang == "en":
             continue
-        mass = {eth: spec.ethnicity[eth] * spec.language.get(eth, {}).get(lang, 0.0)
-                for eth in ETHNICITIES if eth in spec.ethnicity}
+        mass = {
+            eth: spec.ethnicity[eth] * spec.language.get(eth, {}).get(lang, 0.0)
+            for eth in ETHNICITIES
+            if eth in spec.ethnicity
+        }
         if max(mass.values(), default=0.0) > 0:
             cells.append((lang, max(mass, key=lambda e: (mass[e], e))))
     return cells
 
 
 def _speaker_record(
-    spec: PopulationSpec, seed: int, kind: str, index: int, labels: dict[str, str],
-    prefix: str, bilingual: bool = False,
+    spec: PopulationSpec,
+    seed: int,
+    kind: str,
+    index: int,
+    labels: dict[str, str],
+    prefix: str,
+    bilingual: bool = False,
 ) -> dict[str, Any]:
     rng = _rng(seed, kind, index, _STREAM_DEMOGRAPHICS)
     face_size = float(rng.normal())
     voice = sample_voice(
         _rng(seed, kind, index, _STREAM_VOICE),
-        language=labels["language"], accent=labels["accent"], gender=labels["gender"],
-        age_group=labels["age_group"], face_size=face_size,
+        language=labels["language"],
+        accent=labels["accent"],
+        gender=labels["gender"],
+        age_group=labels["age_group"],
+        face_size=face_size,
     )
     record = {
         "speaker_id": f"{prefix}{index:05d}",
@@ -158,10 +169,13 @@ def _speaker_record(
     record.update(first_language=labels["language"], bilingual=bilingual)
     if bilingual:
         en_accent = bilingual_english_accent(
-            labels["language"], spec.accent_table("en", labels["ethnicity"]),
-            _rng(seed, kind, index, _STREAM_DEMOGRAPHICS, 3))
-        english = voice_in_language(voice, language="en", accent=en_accent,
-                                    rng=_rng(seed, kind, index, _STREAM_VOICE, 1))
+            labels["language"],
+            spec.accent_table("en", labels["ethnicity"]),
+            _rng(seed, kind, index, _STREAM_DEMOGRAPHICS, 3),
+        )
+        english = voice_in_language(
+            voice, language="en", accent=en_accent, rng=_rng(seed, kind, index, _STREAM_VOICE, 1)
+        )
         record.update({f"voice2_{k}": v for k, v in english.to_dict().items()})
     return record
 
@@ -220,9 +234,12 @@ def sample_speakers(
         for i in range(int(n)):
             rng = _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 1)
             eth = _choice(rng, spec.ethnicity)
-            labels = {"ethnicity": eth, "language": _choice(rng, spec.language[eth]),
-                      "gender": _choice(rng, spec.gender),
-                      "age_group": _choice(rng, spec.age_group)}
+            labels = {
+                "ethnicity": eth,
+                "language": _choice(rng, spec.language[eth]),
+                "gender": _choice(rng, spec.gender),
+                "age_group": _choice(rng, spec.age_group),
+            }
             labels["accent"] = _choice(rng, spec.accent_table(labels["language"], eth))
             two = labels["language"] != "en" and float(
                 _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 2).random()
@@ -238,18 +255,25 @@ def sample_speakers(
         ages = [a for a in AGE_GROUPS if spec.age_group.get(a, 0) > 0]
         for lang, eth in evaluation_cells(spec):
             for j in range(min_per_cell):
-                labels = {"ethnicity": eth, "language": lang,
-                          "gender": genders[j % len(genders)],
-                          "age_group": ages[(j // len(genders)) % len(ages)]}
+                labels = {
+                    "ethnicity": eth,
+                    "language": lang,
+                    "gender": genders[j % len(genders)],
+                    "age_group": ages[(j // len(genders)) % len(ages)],
+                }
                 rng = _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 1)
                 labels["accent"] = _choice(rng, spec.accent_table(lang, eth))
                 rows.append(_speaker_record(spec, seed, kind, i, labels, prefix))
                 i += 1
         for eth, lang in spec.bilingual_cells():  # the counterfactual block, after the cells
             for j in range(min_per_cell):
-                labels = {"ethnicity": eth, "language": lang, "accent": "native",
-                          "gender": genders[j % len(genders)],
-                          "age_group": ages[(j // len(genders)) % len(ages)]}
+                labels = {
+                    "ethnicity": eth,
+                    "language": lang,
+                    "accent": "native",
+                    "gender": genders[j % len(genders)],
+                    "age_group": ages[(j // len(genders)) % len(ages)],
+                }
                 rows.append(_speaker_record(spec, seed, kind, i, labels, prefix, bilingual=True))
                 i += 1
         table = pd.DataFrame(rows)
@@ -265,7 +289,7 @@ def _assign_splits(spec: PopulationSpec, table: pd.DataFrame, seed: int) -> list
     n_val = round(spec.split["val"] * len(free))
     split = np.full(len(table), "test", dtype=object)
     split[order[:n_train]] = "train"
-    split[order[n_train:n_train + n_val]] = "val"
+    split[order[n_train : n_train + n_val]] = "val"
     return list(split)
 
 
@@ -316,8 +340,12 @@ def _make_speaker_files(job: dict[str, Any]) -> dict[str, Any]:
     sid = spk["speaker_id"]
     seed, kind, index = job["seed"], job["kind"], job["index"]
     params = sample_face_params(
-        _rng(seed, kind, index, _STREAM_FACE), ethnicity=spk["ethnicity"],
-        gender=spk["gender"], age_group=spk["age_group"], face_size=spk["face_size"])
+        _rng(seed, kind, index, _STREAM_FACE),
+        ethnicity=spk["ethnicity"],
+        gender=spk["gender"],
+        age_group=spk["age_group"],
+        face_size=spk["face_size"],
+    )
     image, landmarks = render_face(params, size=job["face_size_px"])
     face_rel = f"faces/{sid}.png"
     lm_rel = f"landmarks/{sid}.npy"
@@ -326,23 +354,41 @@ def _make_speaker_files(job: dict[str, Any]) -> dict[str, Any]:
     utterances = []
     voices = utterance_voices(spk, job["utterances"], job["utterances_per_language"])
     for j, profile in enumerate(voices):
-        utt = synthesize_utterance(profile, _rng(seed, kind, index, _STREAM_UTTERANCE, j),
-                                   clip_seconds=job["clip_seconds"], isolated=False)
+        utt = synthesize_utterance(
+            profile,
+            _rng(seed, kind, index, _STREAM_UTTERANCE, j),
+            clip_seconds=job["clip_seconds"],
+            isolated=False,
+        )
         uid = f"{sid}-{j:03d}"
         rel = f"audio/{sid}/{uid}.wav"
         atomic_write_bytes(out / rel, _wav_bytes(utt.wave, utt.sample_rate))
-        utterances.append({"utterance_id": uid, "audio_path": rel, "text": utt.text,
-                           "language": profile.language, "accent": profile.accent,
-                           "voice": profile.voice})
-    record = {"fingerprint": job["fingerprint"], "speaker_id": sid, "face_path": face_rel,
-              "landmarks_path": lm_rel, "utterances": utterances}
-    atomic_write_text(out / "done" / f"{sid}.json",
-                      json.dumps(record, ensure_ascii=False, indent=1) + "\n")
+        utterances.append(
+            {
+                "utterance_id": uid,
+                "audio_path": rel,
+                "text": utt.text,
+                "language": profile.language,
+                "accent": profile.accent,
+                "voice": profile.voice,
+            }
+        )
+    record = {
+        "fingerprint": job["fingerprint"],
+        "speaker_id": sid,
+        "face_path": face_rel,
+        "landmarks_path": lm_rel,
+        "utterances": utterances,
+    }
+    atomic_write_text(
+        out / "done" / f"{sid}.json", json.dumps(record, ensure_ascii=False, indent=1) + "\n"
+    )
     return record
 
 
-def _run_jobs(jobs: list[dict[str, Any]], workers: int, progress: bool,
-              total_utts: int) -> Iterable[dict[str, Any]]:
+def _run_jobs(
+    jobs: list[dict[str, Any]], workers: int, progress: bool, total_utts: int
+) -> Iterable[dict[str, Any]]:
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total_utts, unit="utt", desc="bias lab", disable=not progress)
@@ -359,8 +405,9 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, progress: bool,
         # fork: workers need only numpy, PIL and libespeak-ng, and fork needs no
         # ``if __name__ == "__main__"`` guard in the caller's script (spawn does).
         method = "fork" if "fork" in get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method),
-                                 initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=get_context(method), initializer=_worker_init
+        ) as pool:
             for rec in pool.map(_make_speaker, jobs, chunksize=1):
                 bar.update(len(rec["utterances"]))
                 yield rec
@@ -445,11 +492,17 @@ def generate_population(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     out = Path(out_dir)
     seed = spec.seed if seed is None else seed
-    speakers = sample_speakers(spec, seed=seed, n_speakers=n_speakers, kind=kind,
-                               min_per_cell=min_per_cell)
-    identity = {"generator": GENERATOR_VERSION, "spec": spec.fingerprint(), "seed": int(seed),
-                "kind": kind, "n_speakers": len(speakers),
-                "min_per_cell": min_per_cell if kind == "eval" else None}
+    speakers = sample_speakers(
+        spec, seed=seed, n_speakers=n_speakers, kind=kind, min_per_cell=min_per_cell
+    )
+    identity = {
+        "generator": GENERATOR_VERSION,
+        "spec": spec.fingerprint(),
+        "seed": int(seed),
+        "kind": kind,
+        "n_speakers": len(speakers),
+        "min_per_cell": min_per_cell if kind == "eval" else None,
+    }
     fingerprint = json.dumps(identity, sort_keys=True)
     marker = out / "population.json"
     if marker.is_file():
@@ -457,44 +510,78 @@ def generate_population(
         if {k: old.get(k) for k in identity} != identity:
             raise ValueError(
                 f"{out} already holds a different population ({marker}: {old}); expected "
-                f"{identity}. Use a new folder.")
+                f"{identity}. Use a new folder."
+            )
     else:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(marker, json.dumps(identity, indent=2, sort_keys=True) + "\n")
     records = speakers.to_dict("records")
-    jobs = [{"out_dir": str(out), "speaker": rec, "seed": int(seed), "kind": kind,
-             "index": int(rec["speaker_id"].rsplit("-", 1)[1]),
-             "face_size_px": spec.face_size_px, "utterances": spec.utterances_per_speaker,
-             "clip_seconds": spec.clip_seconds, "fingerprint": fingerprint,
-             "utterances_per_language": spec.bilingual.get("utterances_per_language", 0)}
-            for rec in records]
-    n_utts = sum(2 * j["utterances_per_language"] if j["speaker"].get("bilingual")
-                 else j["utterances"] for j in jobs)
+    jobs = [
+        {
+            "out_dir": str(out),
+            "speaker": rec,
+            "seed": int(seed),
+            "kind": kind,
+            "index": int(rec["speaker_id"].rsplit("-", 1)[1]),
+            "face_size_px": spec.face_size_px,
+            "utterances": spec.utterances_per_speaker,
+            "clip_seconds": spec.clip_seconds,
+            "fingerprint": fingerprint,
+            "utterances_per_language": spec.bilingual.get("utterances_per_language", 0),
+        }
+        for rec in records
+    ]
+    n_utts = sum(
+        2 * j["utterances_per_language"] if j["speaker"].get("bilingual") else j["utterances"]
+        for j in jobs
+    )
     results = list(_run_jobs(jobs, workers, progress, n_utts))
     by_id = {r["speaker_id"]: r for r in results}
     rows = []
     for spk in records:
         rec = by_id[spk["speaker_id"]]
         for utt in rec["utterances"]:
-            rows.append({
-                "utterance_id": utt["utterance_id"], "speaker_id": spk["speaker_id"],
-                "audio_path": utt["audio_path"], "split": spk["split"],
-                "face_path": rec["face_path"], "language": utt.get("language", spk["language"]),
-                "accent": utt.get("accent", spk["accent"]), "gender": spk["gender"],
-                "age_group": spk["age_group"], "ethnicity": spk["ethnicity"],
-                "landmarks_path": rec["landmarks_path"], "face_size": f"{spk['face_size']:.6f}",
-                "f0_hz": f"{spk['voice_f0_hz']:.2f}", "voice": utt.get("voice", spk["voice_voice"]),
-                "text": utt["text"],
-                **({"first_language": spk["first_language"],
-                    "bilingual": str(bool(spk["bilingual"])).lower()} if spec.bilingual else {}),
-            })
+            rows.append(
+                {
+                    "utterance_id": utt["utterance_id"],
+                    "speaker_id": spk["speaker_id"],
+                    "audio_path": utt["audio_path"],
+                    "split": spk["split"],
+                    "face_path": rec["face_path"],
+                    "language": utt.get("language", spk["language"]),
+                    "accent": utt.get("accent", spk["accent"]),
+                    "gender": spk["gender"],
+                    "age_group": spk["age_group"],
+                    "ethnicity": spk["ethnicity"],
+                    "landmarks_path": rec["landmarks_path"],
+                    "face_size": f"{spk['face_size']:.6f}",
+                    "f0_hz": f"{spk['voice_f0_hz']:.2f}",
+                    "voice": utt.get("voice", spk["voice_voice"]),
+                    "text": utt["text"],
+                    **(
+                        {
+                            "first_language": spk["first_language"],
+                            "bilingual": str(bool(spk["bilingual"])).lower(),
+                        }
+                        if spec.bilingual
+                        else {}
+                    ),
+                }
+            )
     frame = pd.DataFrame(rows)
     info = ManifestInfo(
-        source="biaslab", source_version=GENERATOR_VERSION, vocabularies=_vocabularies(spec),
-        extra={"spec": spec.to_dict(), "seed": int(seed), "kind": kind,
-               "sample_rate": SAMPLE_RATE, "speakers_table": "speakers.csv",
-               "data_card": "data_card.md",
-               "note": "synthetic population: a simulation, not a claim about people"},
+        source="biaslab",
+        source_version=GENERATOR_VERSION,
+        vocabularies=_vocabularies(spec),
+        extra={
+            "spec": spec.to_dict(),
+            "seed": int(seed),
+            "kind": kind,
+            "sample_rate": SAMPLE_RATE,
+            "speakers_table": "speakers.csv",
+            "data_card": "data_card.md",
+            "note": "synthetic population: a simulation, not a claim about people",
+        },
     )
     speakers_csv = speakers.to_csv(index=False, lineterminator="\n", float_format="%.6g")
     atomic_write_text(out / "speakers.csv", speakers_csv)
@@ -503,7 +590,16 @@ def generate_population(
     atomic_write_text(out / "data_card.json", json.dumps(card_json, indent=2) + "\n")
     path = write_manifest(frame, out / "manifest.csv", info)
     n_skipped = sum(bool(r["skipped"]) for r in results)
-    logger.info("bias lab: %d speakers (%d generated, %d already done) -> %s",
-                len(results), len(results) - n_skipped, n_skipped, path)
-    return PopulationResult(manifest_path=path, speakers=speakers,
-                            n_generated=len(results) - n_skipped, n_skipped=n_skipped)
+    logger.info(
+        "bias lab: %d speakers (%d generated, %d already done) -> %s",
+        len(results),
+        len(results) - n_skipped,
+        n_skipped,
+        path,
+    )
+    return PopulationResult(
+        manifest_path=path,
+        speakers=speakers,
+        n_generated=len(results) - n_skipped,
+        n_skipped=n_skipped,
+    )

@@ -66,11 +66,25 @@ ETHNICITIES: tuple[str, ...] = ("Asian", "Black", "Indian", "White")
 #: Names of the built-in presets.
 PRESETS: tuple[str, ...] = ("web-skewed", "representative")
 _HOLDOUT_KEYS = ("ethnicity", "language", "accent", "gender", "age_group")
-_TOP_KEYS = frozenset({
-    "name", "description", "speakers", "utterances_per_speaker", "clip_seconds", "seed",
-    "face_size_px", "split", "ethnicity", "gender", "age_group", "language", "accent", "holdout",
-    "bilingual",
-})
+_TOP_KEYS = frozenset(
+    {
+        "name",
+        "description",
+        "speakers",
+        "utterances_per_speaker",
+        "clip_seconds",
+        "seed",
+        "face_size_px",
+        "split",
+        "ethnicity",
+        "gender",
+        "age_group",
+        "language",
+        "accent",
+        "holdout",
+        "bilingual",
+    }
+)
 _BILINGUAL_KEYS = ("share", "eval_block", "utterances_per_language")
 _PROB_TOL = 1e-6
 
@@ -85,23 +99,29 @@ def _distribution(
     """Validate a probability table: labels in ``allowed``, values >= 0, sum 1."""
     if not isinstance(data, dict) or not data:
         raise PopulationSpecError(
-            f"{_where(source, key)}: expected a table of label = probability, got {data!r}")
+            f"{_where(source, key)}: expected a table of label = probability, got {data!r}"
+        )
     out: dict[str, float] = {}
     for label, value in data.items():
         if label not in allowed:
             raise PopulationSpecError(
-                f"{_where(source, f'{key}.{label}')}: label {label!r} is not one of "
-                f"{list(allowed)}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                0.0 <= float(value) <= 1.0):
+                f"{_where(source, f'{key}.{label}')}: label {label!r} is not one of {list(allowed)}"
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not (0.0 <= float(value) <= 1.0)
+        ):
             raise PopulationSpecError(
                 f"{_where(source, f'{key}.{label}')}: probability must be a number in [0, 1], "
-                f"got {value!r}")
+                f"got {value!r}"
+            )
         out[label] = float(value)
     total = sum(out.values())
     if abs(total - 1.0) > _PROB_TOL:
         raise PopulationSpecError(
-            f"{_where(source, key)}: probabilities must sum to 1, got {total:.6g}")
+            f"{_where(source, key)}: probabilities must sum to 1, got {total:.6g}"
+        )
     return out
 
 
@@ -109,7 +129,8 @@ def _integer(data: dict[str, Any], key: str, lo: int, hi: int, source: str | Non
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise PopulationSpecError(
-            f"{_where(source, key)}: expected an integer in [{lo}, {hi}], got {value!r}")
+            f"{_where(source, key)}: expected an integer in [{lo}, {hi}], got {value!r}"
+        )
     return value
 
 
@@ -123,18 +144,29 @@ def _bilingual(data: Any, upp: int, source: str | None) -> dict[str, Any]:
     if unknown:
         raise PopulationSpecError(
             f"{_where(source, f'bilingual.{unknown[0]}')}: unknown key; expected one of "
-            f"{list(_BILINGUAL_KEYS)}")
+            f"{list(_BILINGUAL_KEYS)}"
+        )
     share = data.get("share", 0.0)
-    if isinstance(share, bool) or not isinstance(share, int | float) or not (
-            0.0 <= float(share) <= 1.0):
+    if (
+        isinstance(share, bool)
+        or not isinstance(share, int | float)
+        or not (0.0 <= float(share) <= 1.0)
+    ):
         raise PopulationSpecError(
-            f"{_where(source, 'bilingual.share')}: expected a number in [0, 1], got {share!r}")
+            f"{_where(source, 'bilingual.share')}: expected a number in [0, 1], got {share!r}"
+        )
     block = data.get("eval_block", False)
     if not isinstance(block, bool):
         raise PopulationSpecError(
-            f"{_where(source, 'bilingual.eval_block')}: expected true or false, got {block!r}")
-    upl = _integer({"utterances_per_language": data.get("utterances_per_language", upp)},
-                   "utterances_per_language", 1, 1000, source)
+            f"{_where(source, 'bilingual.eval_block')}: expected true or false, got {block!r}"
+        )
+    upl = _integer(
+        {"utterances_per_language": data.get("utterances_per_language", upp)},
+        "utterances_per_language",
+        1,
+        1000,
+        source,
+    )
     return {"share": float(share), "eval_block": block, "utterances_per_language": upl}
 
 
@@ -145,18 +177,20 @@ def _language(
     if not isinstance(lang_table, dict):
         raise PopulationSpecError(
             f"{_where(source, 'language')}: expected one table per ethnicity "
-            f"([language.<ethnicity>]), got {lang_table!r}")
+            f"([language.<ethnicity>]), got {lang_table!r}"
+        )
     for eth in ethnicity:
         if eth not in lang_table:
             raise PopulationSpecError(
                 f"{_where(source, f'language.{eth}')}: missing; every ethnicity needs "
-                "P(language | ethnicity)")
+                "P(language | ethnicity)"
+            )
     language: dict[str, dict[str, float]] = {}
     for eth, table in lang_table.items():
         if eth not in ETHNICITIES:
             raise PopulationSpecError(
-                f"{_where(source, f'language.{eth}')}: {eth!r} is not one of "
-                f"{list(ETHNICITIES)}")
+                f"{_where(source, f'language.{eth}')}: {eth!r} is not one of {list(ETHNICITIES)}"
+            )
         language[eth] = _distribution(table, f"language.{eth}", LANGUAGES, source)
     return language
 
@@ -169,20 +203,21 @@ def _accent(acc_table: Any, source: str | None) -> dict[str, dict[str, dict[str,
     for lang, per_eth in acc_table.items():
         if lang not in LANGUAGES:
             raise PopulationSpecError(
-                f"{_where(source, f'accent.{lang}')}: {lang!r} is not one of "
-                f"{list(LANGUAGES)}")
+                f"{_where(source, f'accent.{lang}')}: {lang!r} is not one of {list(LANGUAGES)}"
+            )
         if not isinstance(per_eth, dict):
             raise PopulationSpecError(
                 f"{_where(source, f'accent.{lang}')}: expected tables "
-                f"[accent.{lang}.default] or [accent.{lang}.<ethnicity>]")
+                f"[accent.{lang}.default] or [accent.{lang}.<ethnicity>]"
+            )
         accent[lang] = {}
         for eth, table in per_eth.items():
             if eth != "default" and eth not in ETHNICITIES:
                 raise PopulationSpecError(
                     f"{_where(source, f'accent.{lang}.{eth}')}: expected 'default' or one "
-                    f"of {list(ETHNICITIES)}")
-            accent[lang][eth] = _distribution(
-                table, f"accent.{lang}.{eth}", ACCENTS[lang], source)
+                    f"of {list(ETHNICITIES)}"
+                )
+            accent[lang][eth] = _distribution(table, f"accent.{lang}.{eth}", ACCENTS[lang], source)
     return accent
 
 
@@ -194,18 +229,23 @@ def _check_accents_cover(
     """Raise unless every language spoken with several accents has an accent table."""
     for eth, table in language.items():
         for lang, p in table.items():
-            if p > 0 and len(ACCENTS[lang]) > 1 and not (
-                    eth in accent.get(lang, {}) or "default" in accent.get(lang, {})):
+            if (
+                p > 0
+                and len(ACCENTS[lang]) > 1
+                and not (eth in accent.get(lang, {}) or "default" in accent.get(lang, {}))
+            ):
                 raise PopulationSpecError(
                     f"{_where(source, f'accent.{lang}')}: missing; language.{eth}.{lang} > 0 "
-                    f"needs [accent.{lang}.{eth}] or [accent.{lang}.default]")
+                    f"needs [accent.{lang}.{eth}] or [accent.{lang}.default]"
+                )
 
 
 def _holdout(holdout_raw: Any, source: str | None) -> tuple[dict[str, str], ...]:
     """Validate the ``[[holdout]]`` label combinations."""
     if not isinstance(holdout_raw, list):
         raise PopulationSpecError(
-            f"{_where(source, 'holdout')}: expected an array of tables [[holdout]]")
+            f"{_where(source, 'holdout')}: expected an array of tables [[holdout]]"
+        )
     holdout = []
     for i, item in enumerate(holdout_raw):
         key = f"holdout[{i}]"
@@ -214,10 +254,12 @@ def _holdout(holdout_raw: Any, source: str | None) -> tuple[dict[str, str], ...]
         for k, v in item.items():
             if k not in _HOLDOUT_KEYS:
                 raise PopulationSpecError(
-                    f"{_where(source, f'{key}.{k}')}: expected one of {list(_HOLDOUT_KEYS)}")
+                    f"{_where(source, f'{key}.{k}')}: expected one of {list(_HOLDOUT_KEYS)}"
+                )
             if not isinstance(v, str):
                 raise PopulationSpecError(
-                    f"{_where(source, f'{key}.{k}')}: expected a label string, got {v!r}")
+                    f"{_where(source, f'{key}.{k}')}: expected a label string, got {v!r}"
+                )
         holdout.append({k: str(v) for k, v in item.items()})
     return tuple(holdout)
 
@@ -307,7 +349,8 @@ class PopulationSpec:
         unknown = sorted(set(data) - _TOP_KEYS)
         if unknown:
             raise PopulationSpecError(
-                f"{_where(source, unknown[0])}: unknown key; expected one of {sorted(_TOP_KEYS)}")
+                f"{_where(source, unknown[0])}: unknown key; expected one of {sorted(_TOP_KEYS)}"
+            )
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise PopulationSpecError(f"{_where(source, 'name')}: expected a non-empty string")
@@ -316,10 +359,14 @@ class PopulationSpec:
         seed = _integer(data, "seed", 0, 2**63 - 1, source)
         face_px = _integer(data, "face_size_px", 64, 224, source)
         clip = data.get("clip_seconds")
-        if isinstance(clip, bool) or not isinstance(clip, int | float) or not (
-                0.5 <= float(clip) <= 30.0):
+        if (
+            isinstance(clip, bool)
+            or not isinstance(clip, int | float)
+            or not (0.5 <= float(clip) <= 30.0)
+        ):
             raise PopulationSpecError(
-                f"{_where(source, 'clip_seconds')}: expected a number in [0.5, 30], got {clip!r}")
+                f"{_where(source, 'clip_seconds')}: expected a number in [0.5, 30], got {clip!r}"
+            )
         split = _distribution(data.get("split"), "split", ("train", "val", "test"), source)
         ethnicity = _distribution(data.get("ethnicity"), "ethnicity", ETHNICITIES, source)
         gender = _distribution(data.get("gender"), "gender", GENDERS, source)
@@ -332,9 +379,19 @@ class PopulationSpec:
         if not isinstance(description, str):
             raise PopulationSpecError(f"{_where(source, 'description')}: expected a string")
         return cls(
-            name=name, speakers=speakers, utterances_per_speaker=upp, clip_seconds=float(clip),
-            seed=seed, face_size_px=face_px, split=split, ethnicity=ethnicity, gender=gender,
-            age_group=age, language=language, accent=accent, holdout=holdout,
+            name=name,
+            speakers=speakers,
+            utterances_per_speaker=upp,
+            clip_seconds=float(clip),
+            seed=seed,
+            face_size_px=face_px,
+            split=split,
+            ethnicity=ethnicity,
+            gender=gender,
+            age_group=age,
+            language=language,
+            accent=accent,
+            holdout=holdout,
             description=description,
             bilingual=_bilingual(data.get("bilingual"), upp, source),
         )
@@ -388,8 +445,9 @@ class PopulationSpec:
         if name not in PRESETS:
             raise PopulationSpecError(f"unknown preset {name!r}; expected one of {list(PRESETS)}")
         text = resources.files("s2f_data.biaslab").joinpath("presets", f"{name}.toml")
-        return cls.from_dict(tomllib.loads(text.read_text(encoding="utf-8")),
-                             source=f"preset {name}")
+        return cls.from_dict(
+            tomllib.loads(text.read_text(encoding="utf-8")), source=f"preset {name}"
+        )
 
     def accent_table(self, language: str, ethnicity: str) -> dict[str, float]:
         """P(accent | language, ethnicity), falling back to the language's default table."""
@@ -413,8 +471,13 @@ class PopulationSpec:
         """
         if not self.bilingual.get("eval_block", False):
             return []
-        return [(eth, lang) for eth in ETHNICITIES if eth in self.language
-                for lang in LANGUAGES if lang != "en" and self.language[eth].get(lang, 0) > 0]
+        return [
+            (eth, lang)
+            for eth in ETHNICITIES
+            if eth in self.language
+            for lang in LANGUAGES
+            if lang != "en" and self.language[eth].get(lang, 0) > 0
+        ]
 
     def is_held_out(self, labels: dict[str, str]) -> bool:
         """Whether a speaker with these labels matches a holdout combination."""

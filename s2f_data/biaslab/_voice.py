@@ -301,10 +301,10 @@ def _istft(spec: np.ndarray, win: np.ndarray, padded_len: int, n: int) -> np.nda
     norm = np.zeros((n_frames + k - 1, _HOP))
     win_blocks = (win**2).reshape(k, _HOP)
     for c in range(k):  # frame f contributes its block c to output block f + c
-        blocks[c:c + n_frames] += frames[:, c * _HOP:(c + 1) * _HOP]
-        norm[c:c + n_frames] += win_blocks[c]
+        blocks[c : c + n_frames] += frames[:, c * _HOP : (c + 1) * _HOP]
+        norm[c : c + n_frames] += win_blocks[c]
     out = (blocks / np.maximum(norm, 1e-8)).reshape(-1)
-    return out[_N_FFT:_N_FFT + n]
+    return out[_N_FFT : _N_FFT + n]
 
 
 @functools.lru_cache(maxsize=512)
@@ -319,7 +319,7 @@ def _warp_operator(factor: float, sample_rate: int) -> np.ndarray:
     n_bins = _N_FFT // 2 + 1
     eye = np.eye(n_bins)
     cep = np.fft.irfft(eye, n=_N_FFT, axis=1)
-    cep[:, _LIFTER:_N_FFT - _LIFTER + 1] = 0.0
+    cep[:, _LIFTER : _N_FFT - _LIFTER + 1] = 0.0
     smooth = np.fft.rfft(cep, axis=1).real  # row i: smoothed response to a unit at bin i
     freqs = np.fft.rfftfreq(_N_FFT, 1.0 / sample_rate)
     ramp = np.clip((FADE_HIGH_HZ - freqs) / (FADE_HIGH_HZ - FADE_LOW_HZ), 0.0, 1.0)
@@ -384,8 +384,11 @@ def _voice_quality(x: np.ndarray, profile: VoiceProfile, rng: np.random.Generato
     t = np.arange(n) / sr
     # A delay d(t) changes the instantaneous pitch by the factor 1 - d'(t).
     phase = rng.uniform(0.0, 2.0 * np.pi)
-    delay = profile.tremor_depth / (2 * np.pi * profile.tremor_hz) * np.sin(
-        2 * np.pi * profile.tremor_hz * t + phase)
+    delay = (
+        profile.tremor_depth
+        / (2 * np.pi * profile.tremor_hz)
+        * np.sin(2 * np.pi * profile.tremor_hz * t + phase)
+    )
     jit = _smooth_noise(rng, n, sr, 60.0)
     delay += 1.5 * profile.jitter * np.cumsum(jit - jit.mean()) / sr
     y = np.interp(t - delay, t, x)
@@ -493,11 +496,18 @@ def synthesize_utterance(
     total = 0
     gap = np.zeros(int(_CLAUSE_GAP_S * ESPEAK_SAMPLE_RATE), dtype=np.int16)
     while True:
-        sentence = text if (text is not None and not sentences) else make_sentence(
-            profile.language, rng)
+        sentence = (
+            text if (text is not None and not sentences) else make_sentence(profile.language, rng)
+        )
         spoken, voice = _espeak_input(profile, sentence, rng)
-        raw = espeak_synth(spoken, voice, rate=profile.rate, pitch=profile.pitch,
-                           pitch_range=profile.pitch_range, isolated=isolated)
+        raw = espeak_synth(
+            spoken,
+            voice,
+            rate=profile.rate,
+            pitch=profile.pitch,
+            pitch_range=profile.pitch_range,
+            isolated=isolated,
+        )
         if raw.size == 0:
             raise RuntimeError(f"espeak-ng produced no audio for {sentence!r} ({voice})")
         pieces += [raw, gap]
@@ -507,7 +517,7 @@ def synthesize_utterance(
             break
     x = _resample_22k_to_16k(np.concatenate(pieces[:-1]).astype(np.float64) / 32768.0)
     if target is not None:
-        x = x[:target + 256]
+        x = x[: target + 256]
     active = x[np.abs(x) > 0.01]
     gain = _TARGET_RMS / max(float(np.sqrt(np.mean(active**2))) if active.size else 0.0, 1e-4)
     y = warp_formants(x * gain, profile.vtl_factor)

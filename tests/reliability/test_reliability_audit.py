@@ -16,12 +16,10 @@ import pandas as pd
 import pytest
 from _tiny_run import make_manifest, tiny_config
 
-from audit import AuditInputError, build_evaluation_table, read_audit
-from audit._run import audit_model
+from audit import AuditInputError, audit_model, build_evaluation_table, read_audit
 from s2f_cli import main
 from s2f_data import read_manifest
-from s2f_model import build_model
-from s2f_model._checkpoint import save_checkpoint
+from s2f_model import build_model, save_checkpoint
 
 _SR = 8000
 
@@ -239,7 +237,7 @@ def check_one_run(folder: Path) -> str:
         on_disk = pd.read_csv(folder / f"{name}.csv")
         assert len(on_disk) == len(frame), name
     evaluation = pd.read_csv(folder / "evaluation.csv")
-    from audit._schema import row_ids_sha256
+    from audit import row_ids_sha256
 
     assert row_ids_sha256(evaluation["utterance_id"].astype(str)) == res.data["row_ids_sha256"]
     metrics = pd.read_csv(folder / "metrics.csv")
@@ -366,7 +364,7 @@ def test_sigkill_at_random_points_never_mixes_two_runs(tmp_path):
 def test_a_trained_run_gives_audit_json_its_training_manifest_identity(tmp_path):
     """End to end: train() records the manifest, audit.json and the model card carry it."""
     from s2f_data import file_digest
-    from s2f_model._train import train
+    from s2f_model import train
 
     manifest = make_manifest(
         tmp_path / "d", n_speakers=5, split=lambda s: "train" if s < 3 else "test"

@@ -400,7 +400,7 @@ def _rows(path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_predict_reports_the_quality_flags_data_check_gives(model, tmp_path):
-    from s2f_model._predict import predict_faces
+    from s2f_model import predict_faces
 
     d = tmp_path / "in"
     d.mkdir()
@@ -424,7 +424,7 @@ def test_predict_reports_the_quality_flags_data_check_gives(model, tmp_path):
 
 
 def test_predict_folder_lists_links_and_fifos_instead_of_dropping_them(model, tmp_path):
-    from s2f_model._predict import predict_faces
+    from s2f_model import predict_faces
 
     d = tmp_path / "in"
     d.mkdir()
@@ -457,7 +457,7 @@ def test_gsm_in_wav_decodes_the_same_in_data_check_and_predict(tmp_path):
 
 # ---------------------------------------------------- 6. one bad file never stops the batch
 def test_predict_batch_survives_every_bad_file_and_counts_it(model, tmp_path):
-    from s2f_model._predict import predict_faces
+    from s2f_model import predict_faces
 
     d = tmp_path / "in"
     d.mkdir()

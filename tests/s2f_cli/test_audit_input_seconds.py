@@ -32,8 +32,7 @@ def checkpoint_and_manifest(tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 
     root = tmp_path_factory.mktemp("cli-audit")
     cfg = S2FConfig.compact()
-    save_checkpoint(root / "run", build_model(cfg, seed=0).eval(), cfg.to_dict(),
-                    name="model.json")
+    save_checkpoint(root / "run", build_model(cfg, seed=0).eval(), cfg.to_dict(), name="model.json")
     rng = np.random.default_rng(0)
     rows = []
     for s in range(4):
@@ -41,19 +40,44 @@ def checkpoint_and_manifest(tmp_path_factory: pytest.TempPathFactory) -> tuple[P
         for seconds in (2, 4):
             name = f"s{s}_{seconds}.wav"
             sf.write(root / name, 0.1 * rng.standard_normal(8000 * seconds), 8000)
-            rows.append({"utterance_id": f"s{s}_{seconds}", "speaker_id": f"s{s}",
-                         "split": "test", "audio_path": name, "face_path": f"f{s}.png",
-                         "gender": "female" if s % 2 else "male"})
-    manifest = write_manifest(pd.DataFrame(rows), root / "manifest.csv", ManifestInfo(source="test"))
+            rows.append(
+                {
+                    "utterance_id": f"s{s}_{seconds}",
+                    "speaker_id": f"s{s}",
+                    "split": "test",
+                    "audio_path": name,
+                    "face_path": f"f{s}.png",
+                    "gender": "female" if s % 2 else "male",
+                }
+            )
+    manifest = write_manifest(
+        pd.DataFrame(rows), root / "manifest.csv", ManifestInfo(source="test")
+    )
     return root / "run", manifest
 
 
 def _audit(tmp_path: Path, ckpt: Path, manifest: Path, *extra: str) -> int:
-    return main([
-        "audit", "--quiet", "--checkpoint", str(ckpt), "--manifest", str(manifest),
-        "--out", str(tmp_path), "--judge", "none", "--n-boot", "20", "--min-group-size", "2",
-        "--gallery-size", "3", *extra,
-    ])
+    return main(
+        [
+            "audit",
+            "--quiet",
+            "--checkpoint",
+            str(ckpt),
+            "--manifest",
+            str(manifest),
+            "--out",
+            str(tmp_path),
+            "--judge",
+            "none",
+            "--n-boot",
+            "20",
+            "--min-group-size",
+            "2",
+            "--gallery-size",
+            "3",
+            *extra,
+        ]
+    )
 
 
 def test_audit_records_and_evaluates_the_durations(checkpoint_and_manifest, tmp_path) -> None:

@@ -65,8 +65,12 @@ def test_data_check_reports_problem_with_line_and_column(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     frame = pd.DataFrame(
-        {"utterance_id": ["a", "b"], "speaker_id": ["s", "t"],
-         "audio_path": ["a.wav", "../../b.wav"], "split": ["train", "test"]}
+        {
+            "utterance_id": ["a", "b"],
+            "speaker_id": ["s", "t"],
+            "audio_path": ["a.wav", "../../b.wav"],
+            "split": ["train", "test"],
+        }
     )
     path = tmp_path / "manifest.csv"
     frame.to_csv(path, index=False)

@@ -50,8 +50,9 @@ def test_both_models_share_one_face_side(quick_demo: Path) -> None:
     assert metas["web-skewed"]["training_data"] != metas["representative"]["training_data"]
     # the voice encoders differ; the face decoders are the face-side run's, bit for bit
     weights = {
-        name: load_file(runs / name / json.loads((runs / name / "model.json").read_text())
-                        ["tensors"])
+        name: load_file(
+            runs / name / json.loads((runs / name / "model.json").read_text())["tensors"]
+        )
         for name in ("face-side", "web-skewed", "representative")
     }
     decoder = [k for k in weights["face-side"] if k.startswith("model.face_decoder.")]

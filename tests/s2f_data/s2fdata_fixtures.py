@@ -56,18 +56,25 @@ def make_voxceleb2(root: Path, *, tab_with_name: bool = False) -> Path:
     """vox2_meta.csv (space-padded cells) and an aac/ tree of real m4a files."""
     root.mkdir(parents=True, exist_ok=True)
     if tab_with_name:
-        meta = ("Name \tVoxCeleb2 ID \tVGGFace2 ID \tGender \tSet \n"
-                "Aaron_Ashmore \tid00012 \tn000012 \tm \tdev \n"
-                "Aditi_Rao_Hydari \tid00080 \tn000080 \tm \tdev \n"
-                "Aaron_Rodgers \tid00017 \tn000017 \tm \ttest \n")
+        meta = (
+            "Name \tVoxCeleb2 ID \tVGGFace2 ID \tGender \tSet \n"
+            "Aaron_Ashmore \tid00012 \tn000012 \tm \tdev \n"
+            "Aditi_Rao_Hydari \tid00080 \tn000080 \tm \tdev \n"
+            "Aaron_Rodgers \tid00017 \tn000017 \tm \ttest \n"
+        )
     else:
-        meta = ("VoxCeleb2 ID ,VGGFace2 ID ,Gender ,Set \n"
-                "id00012 ,n000012 ,m ,dev \n"
-                "id00080 ,n000080 ,m ,dev \n"
-                "id00017 ,n000017 ,m ,test \n")
+        meta = (
+            "VoxCeleb2 ID ,VGGFace2 ID ,Gender ,Set \n"
+            "id00012 ,n000012 ,m ,dev \n"
+            "id00080 ,n000080 ,m ,dev \n"
+            "id00017 ,n000017 ,m ,test \n"
+        )
     (root / "vox2_meta.csv").write_text(meta, encoding="utf-8")
-    for spk, video in [("id00012", "21Uxsk56VDQ"), ("id00080", "0hEmNbWqUc8"),
-                       ("id00017", "01dfn2spqyE")]:
+    for spk, video in [
+        ("id00012", "21Uxsk56VDQ"),
+        ("id00080", "0hEmNbWqUc8"),
+        ("id00017", "01dfn2spqyE"),
+    ]:
         write_m4a(root / "dev" / "aac" / spk / video / "00001.m4a", tone(0.5, freq=150))
     return root
 
@@ -91,24 +98,44 @@ def make_avspeech(root: Path) -> Path:
     (root / "avspeech_train.csv").write_text("\n".join(lines[:2] + lines[3:]) + "\n")
     (root / "avspeech_test.csv").write_text(lines[2] + "\n")
     for y, s, e, _, _ in AVSPEECH_ROWS[:3]:
-        write_mp4(root / "clips" / f"{avspeech_clip_name(y, s, e)}.mp4", seconds=0.6,
-                  size=(80, 60))
+        write_mp4(root / "clips" / f"{avspeech_clip_name(y, s, e)}.mp4", seconds=0.6, size=(80, 60))
     (root / "demographics.csv").write_text(
-        "ytid,gender,age_group\nAvWWVOgaMlk,female,30-44\n-0Z9R7Ka8Uk,,60+\n")
+        "ytid,gender,age_group\nAvWWVOgaMlk,female,30-44\n-0Z9R7Ka8Uk,,60+\n"
+    )
     return root
 
 
-CV_HEADER = ("client_id\tpath\tsentence_id\tsentence\tsentence_domain\tup_votes\tdown_votes"
-             "\tage\tgender\taccents\tvariant\tlocale\tsegment\n")
+CV_HEADER = (
+    "client_id\tpath\tsentence_id\tsentence\tsentence_domain\tup_votes\tdown_votes"
+    "\tage\tgender\taccents\tvariant\tlocale\tsegment\n"
+)
 CV_ROWS = {
     "train.tsv": [
-        ("c1", "common_voice_en_1.mp3", 'He said "hello and left.', "fourties",
-         "male_masculine", "United States English"),
-        ("c1", "common_voice_en_2.mp3", "Second one.", "fourties", "male_masculine",
-         "United States English"),
+        (
+            "c1",
+            "common_voice_en_1.mp3",
+            'He said "hello and left.',
+            "fourties",
+            "male_masculine",
+            "United States English",
+        ),
+        (
+            "c1",
+            "common_voice_en_2.mp3",
+            "Second one.",
+            "fourties",
+            "male_masculine",
+            "United States English",
+        ),
         ("c2", "common_voice_en_3.mp3", "It's fine.", "twenties", "female", ""),
-        ("c3", "common_voice_en_4.mp3", "Third.", "", "do_not_wish_to_say",
-         "India and South Asia (India, Pakistan, Sri Lanka)"),
+        (
+            "c3",
+            "common_voice_en_4.mp3",
+            "Third.",
+            "",
+            "do_not_wish_to_say",
+            "India and South Asia (India, Pakistan, Sri Lanka)",
+        ),
     ],
     "dev.tsv": [
         ("c4", "common_voice_en_5.mp3", "Dev.", "sixties", "non-binary", ""),
@@ -136,16 +163,21 @@ def make_common_voice(root: Path) -> Path:
 
 
 CC_JSON = {
-    "1001": {"files": ["CasualConversationsA/1001/1001_00.MP4",
-                       "CasualConversationsA/1001/1001_01.MP4"],
-             "dark_files": ["CasualConversationsA/1001/1001_10.MP4"],
-             "label": {"age": "28", "gender": "Female", "skin-type": "4"}},
-    "1002": {"files": ["CasualConversationsA/1002/1002_00.MP4"], "dark_files": [],
-             "label": {"age": "N/A", "gender": "Male", "skin-type": "6"}},
-    "1003": {"files": ["CasualConversationsA/1003/1003_00.MP4",
-                       "CasualConversationsA/1003/1003_05.MP4"],
-             "dark_files": [],
-             "label": {"age": "67", "gender": "Other", "skin-type": "1"}},
+    "1001": {
+        "files": ["CasualConversationsA/1001/1001_00.MP4", "CasualConversationsA/1001/1001_01.MP4"],
+        "dark_files": ["CasualConversationsA/1001/1001_10.MP4"],
+        "label": {"age": "28", "gender": "Female", "skin-type": "4"},
+    },
+    "1002": {
+        "files": ["CasualConversationsA/1002/1002_00.MP4"],
+        "dark_files": [],
+        "label": {"age": "N/A", "gender": "Male", "skin-type": "6"},
+    },
+    "1003": {
+        "files": ["CasualConversationsA/1003/1003_00.MP4", "CasualConversationsA/1003/1003_05.MP4"],
+        "dark_files": [],
+        "label": {"age": "67", "gender": "Other", "skin-type": "1"},
+    },
 }
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 
-def tone(seconds: float, sr: int = 16000, freq: float = 220.0, amp: float = 0.5,
-         channels: int = 1) -> np.ndarray:
+def tone(
+    seconds: float, sr: int = 16000, freq: float = 220.0, amp: float = 0.5, channels: int = 1
+) -> np.ndarray:
     """Sine tone ``(samples,)`` or ``(samples, channels)`` float32."""
     t = np.arange(round(seconds * sr)) / sr
     x = (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
@@ -27,7 +28,7 @@ def write_m4a(path: Path, wave: np.ndarray, sr: int = 16000) -> Path:
         frame_len = 1024
         pts = 0
         for i in range(0, len(wave), frame_len):
-            chunk = np.ascontiguousarray(wave[i:i + frame_len], dtype=np.float32)[None, :]
+            chunk = np.ascontiguousarray(wave[i : i + frame_len], dtype=np.float32)[None, :]
             frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
             frame.sample_rate = sr
             frame.pts = pts
@@ -39,9 +40,15 @@ def write_m4a(path: Path, wave: np.ndarray, sr: int = 16000) -> Path:
     return path
 
 
-def write_mp4(path: Path, seconds: float = 1.0, sr: int = 16000, fps: int = 10,
-              size: tuple[int, int] = (64, 48), with_audio: bool = True,
-              freq: float = 220.0) -> Path:
+def write_mp4(
+    path: Path,
+    seconds: float = 1.0,
+    sr: int = 16000,
+    fps: int = 10,
+    size: tuple[int, int] = (64, 48),
+    with_audio: bool = True,
+    freq: float = 220.0,
+) -> Path:
     """Video whose frame k is filled with grey level 20*k (to find frames by time), plus a tone."""
     import av
 
@@ -67,7 +74,7 @@ def write_mp4(path: Path, seconds: float = 1.0, sr: int = 16000, fps: int = 10,
             wave = tone(seconds, sr, freq)
             pts = 0
             for i in range(0, len(wave), 1024):
-                chunk = np.ascontiguousarray(wave[i:i + 1024])[None, :]
+                chunk = np.ascontiguousarray(wave[i : i + 1024])[None, :]
                 frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
                 frame.sample_rate = sr
                 frame.pts = pts

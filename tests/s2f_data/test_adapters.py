@@ -50,18 +50,55 @@ def test_voxceleb1_imports_to_expected_manifest(tmp_path: Path):
     res = import_voxceleb1(root, tmp_path / "out" / "manifest.csv", faces_dir=root / "faces")
     m = read_manifest(tmp_path / "out" / "manifest.csv", check_files=True)
     f = m.frame
-    assert _cells(f, ["utterance_id", "speaker_id", "split", "gender", "nationality",
-                      "video_id", "vggface1_id"]) == [
-        ["id10001/1zcIwhmdeo4/00001", "id10001", "train", "male", "Ireland", "1zcIwhmdeo4",
-         "A.J._Buckley"],
-        ["id10001/1zcIwhmdeo4/00002", "id10001", "train", "male", "Ireland", "1zcIwhmdeo4",
-         "A.J._Buckley"],
-        ["id10001/7gWzIy6yIIk/00001", "id10001", "train", "male", "Ireland", "7gWzIy6yIIk",
-         "A.J._Buckley"],
-        ["id10002/Q8lnNb1OIaY/00001", "id10002", "train", "female", "Canada", "Q8lnNb1OIaY",
-         "AJ_Cook"],
-        ["id10270/5r0dWxy17C8/00001", "id10270", "test", "male", "Norway", "5r0dWxy17C8",
-         "x_Jean_Dujardin"],
+    assert _cells(
+        f,
+        ["utterance_id", "speaker_id", "split", "gender", "nationality", "video_id", "vggface1_id"],
+    ) == [
+        [
+            "id10001/1zcIwhmdeo4/00001",
+            "id10001",
+            "train",
+            "male",
+            "Ireland",
+            "1zcIwhmdeo4",
+            "A.J._Buckley",
+        ],
+        [
+            "id10001/1zcIwhmdeo4/00002",
+            "id10001",
+            "train",
+            "male",
+            "Ireland",
+            "1zcIwhmdeo4",
+            "A.J._Buckley",
+        ],
+        [
+            "id10001/7gWzIy6yIIk/00001",
+            "id10001",
+            "train",
+            "male",
+            "Ireland",
+            "7gWzIy6yIIk",
+            "A.J._Buckley",
+        ],
+        [
+            "id10002/Q8lnNb1OIaY/00001",
+            "id10002",
+            "train",
+            "female",
+            "Canada",
+            "Q8lnNb1OIaY",
+            "AJ_Cook",
+        ],
+        [
+            "id10270/5r0dWxy17C8/00001",
+            "id10270",
+            "test",
+            "male",
+            "Norway",
+            "5r0dWxy17C8",
+            "x_Jean_Dujardin",
+        ],
     ]
     # Nationality is never mapped to ethnicity or language; nothing else is guessed.
     for col in ("ethnicity", "language", "accent", "age_group"):
@@ -69,8 +106,10 @@ def test_voxceleb1_imports_to_expected_manifest(tmp_path: Path):
     assert m.info.source == "voxceleb1"
     assert m.info.vocabularies["gender"] == ("female", "male")
     # paths resolve to the real files; faces: first VGGFace1 image by name, per-video crop
-    assert m.resolve(f["audio_path"][0]) == (
-        root / "vox1_dev_wav/wav/id10001/1zcIwhmdeo4/00001.wav").resolve()
+    assert (
+        m.resolve(f["audio_path"][0])
+        == (root / "vox1_dev_wav/wav/id10001/1zcIwhmdeo4/00001.wav").resolve()
+    )
     faces = [None if pd.isna(v) else Path(v).name for v in f["face_path"]]
     assert faces == ["00000001.jpg"] * 3 + [None, "0001.png"]
     assert load_audio(m.audio_paths()[4]).shape == (8000,)
@@ -106,16 +145,21 @@ def test_voxceleb1_age_enrichment_join(tmp_path: Path):
 
 
 def test_age_table_recomputes_age_from_years(tmp_path: Path):
-    (tmp_path / "a.csv").write_text("VoxCeleb_ID,video_id,birth_year,recording_year,"
-                                    "speaker_age\nid1,v1,1970,2000,99\nid1,v2,,,41\n")
+    (tmp_path / "a.csv").write_text(
+        "VoxCeleb_ID,video_id,birth_year,recording_year,"
+        "speaker_age\nid1,v1,1970,2000,99\nid1,v2,,,41\n"
+    )
     t = read_age_table(tmp_path / "a.csv")
     assert t["age"].tolist() == [30.0, 41.0]
     (tmp_path / "b.csv").write_text("VoxCeleb_ID,birth_year\nid1,1970\n")
     with pytest.raises(DataFormatError, match="needs 'speaker_age' or both 'birth_year'"):
         read_age_table(tmp_path / "b.csv")
     (tmp_path / "c.csv").write_text("VoxCeleb_ID,speaker_age\nid1,forty\n")
-    with pytest.raises(DataFormatError, match=r"line 2, column 'speaker_age': expected a "
-                                              r"number, got 'forty'"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"line 2, column 'speaker_age': expected a "
+        r"number, got 'forty'",
+    ):
         read_age_table(tmp_path / "c.csv")
 
 
@@ -124,12 +168,18 @@ def test_voxceleb1_bad_meta_names_line_and_column(tmp_path: Path):
     text = (root / "vox1_meta.csv").read_text()
     text = text.replace("id10002\tAJ_Cook\tf", "id10002\tAJ_Cook\tx")
     (root / "vox1_meta.csv").write_text(text)
-    with pytest.raises(DataFormatError, match=r"vox1_meta\.csv: line 3, column 'Gender': "
-                                              r"expected 'm' or 'f', got 'x'"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"vox1_meta\.csv: line 3, column 'Gender': "
+        r"expected 'm' or 'f', got 'x'",
+    ):
         import_voxceleb1(root, tmp_path / "m.csv")
     (root / "vox1_meta.csv").write_text("VoxCeleb1 ID,Gender\nid1,m\n")
-    with pytest.raises(DataFormatError, match=r"lacks column\(s\) \['VGGFace1 ID', 'Set', "
-                                              r"'Nationality'\]"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"lacks column\(s\) \['VGGFace1 ID', 'Set', "
+        r"'Nationality'\]",
+    ):
         import_voxceleb1(root, tmp_path / "m.csv")
 
 
@@ -146,8 +196,7 @@ def test_voxceleb2_imports_m4a_tree(tmp_path: Path, tab_with_name: bool):
     ]
     assert "nationality" not in f.columns
     assert ("name" in f.columns) == tab_with_name
-    assert any("some gender labels in vox2_meta.csv are known to be wrong" in n
-               for n in res.notes)
+    assert any("some gender labels in vox2_meta.csv are known to be wrong" in n for n in res.notes)
     side = json.loads((tmp_path / "m.json").read_text())
     assert any("known to be wrong" in n for n in side["extra"]["notes"])
     m = read_manifest(tmp_path / "m.csv", check_files=True)
@@ -174,16 +223,21 @@ def test_avspeech_clip_id_format():
 
 def test_avspeech_imports_with_side_table_and_face_frames(tmp_path: Path):
     root = make_avspeech(tmp_path / "avs")
-    res = import_avspeech(root, tmp_path / "out" / "m.csv", side_table=root / "demographics.csv",
-                          frames_dir=tmp_path / "out" / "frames")
+    res = import_avspeech(
+        root,
+        tmp_path / "out" / "m.csv",
+        side_table=root / "demographics.csv",
+        frames_dir=tmp_path / "out" / "frames",
+    )
     f = res.frame
     assert _cells(f, ["utterance_id", "speaker_id", "split", "gender", "age_group"]) == [
         ["AvWWVOgaMlk_090.000000-093.566667", "AvWWVOgaMlk", "train", "female", "30-44"],
         ["AvWWVOgaMlk_100.500000-104.000000", "AvWWVOgaMlk", "train", "female", "30-44"],
         ["-0Z9R7Ka8Uk_003.200000-006.800000", "-0Z9R7Ka8Uk", "test", None, "60+"],
     ]
-    assert res.skipped.values.tolist() == [["zzNoClipHere_001.000000-004.000000",
-                                            "clip file not found"]]
+    assert res.skipped.values.tolist() == [
+        ["zzNoClipHere_001.000000-004.000000", "clip file not found"]
+    ]
     assert f["ethnicity"].isna().all()
     assert f["face_x"].tolist() == ["0.586719", "0.500000", "0.250000"]
     m = read_manifest(tmp_path / "out" / "m.csv", check_files=True)
@@ -214,28 +268,85 @@ def test_common_voice_imports_with_documented_mappings(tmp_path: Path):
     loc = make_common_voice(tmp_path / "cv")
     res = import_common_voice(loc, tmp_path / "m.csv")
     f = res.frame
-    assert _cells(f, ["utterance_id", "speaker_id", "split", "gender", "age_group",
-                      "language", "accent", "cv_gender", "cv_age"]) == [
-        ["common_voice_en_1", "c1", "train", "male", None, "en", "United States English",
-         "male_masculine", "fourties"],
-        ["common_voice_en_2", "c1", "train", "male", None, "en", "United States English",
-         "male_masculine", "fourties"],
-        ["common_voice_en_3", "c2", "train", "female", "18-29", "en", None, "female",
-         "twenties"],
-        ["common_voice_en_4", "c3", "train", None, None, "en",
-         "India and South Asia (India, Pakistan, Sri Lanka)", "do_not_wish_to_say", None],
-        ["common_voice_en_5", "c4", "val", "other", "60+", "en", None, "non-binary",
-         "sixties"],
-        ["common_voice_en_6", "c5", "test", None, None, "en", "Scottish English", "intersex",
-         "teens"],
+    assert _cells(
+        f,
+        [
+            "utterance_id",
+            "speaker_id",
+            "split",
+            "gender",
+            "age_group",
+            "language",
+            "accent",
+            "cv_gender",
+            "cv_age",
+        ],
+    ) == [
+        [
+            "common_voice_en_1",
+            "c1",
+            "train",
+            "male",
+            None,
+            "en",
+            "United States English",
+            "male_masculine",
+            "fourties",
+        ],
+        [
+            "common_voice_en_2",
+            "c1",
+            "train",
+            "male",
+            None,
+            "en",
+            "United States English",
+            "male_masculine",
+            "fourties",
+        ],
+        ["common_voice_en_3", "c2", "train", "female", "18-29", "en", None, "female", "twenties"],
+        [
+            "common_voice_en_4",
+            "c3",
+            "train",
+            None,
+            None,
+            "en",
+            "India and South Asia (India, Pakistan, Sri Lanka)",
+            "do_not_wish_to_say",
+            None,
+        ],
+        ["common_voice_en_5", "c4", "val", "other", "60+", "en", None, "non-binary", "sixties"],
+        [
+            "common_voice_en_6",
+            "c5",
+            "test",
+            None,
+            None,
+            "en",
+            "Scottish English",
+            "intersex",
+            "teens",
+        ],
         ["common_voice_en_7", "c6", "test", "other", "45-59", "en", None, "other", "fifties"],
     ]
     # the unbalanced quote did not swallow the following lines
     assert f["cv_sentence"][0] == 'He said "hello and left.'
     assert {c for c in f.columns if c.startswith("cv_")} == {
-        "cv_client_id", "cv_path", "cv_sentence_id", "cv_sentence", "cv_sentence_domain",
-        "cv_up_votes", "cv_down_votes", "cv_age", "cv_gender", "cv_accents", "cv_variant",
-        "cv_locale", "cv_segment"}
+        "cv_client_id",
+        "cv_path",
+        "cv_sentence_id",
+        "cv_sentence",
+        "cv_sentence_domain",
+        "cv_up_votes",
+        "cv_down_votes",
+        "cv_age",
+        "cv_gender",
+        "cv_accents",
+        "cv_variant",
+        "cv_locale",
+        "cv_segment",
+    }
     assert res.skipped["reason"].tolist() == ["audio file not found"]
     assert any("straddle" in n for n in res.notes)
     assert res.info.source_version == "cv-corpus-17.0-2024-03-15"
@@ -253,8 +364,11 @@ def test_common_voice_unknown_label_names_file_line_column(tmp_path: Path):
     loc = make_common_voice(tmp_path / "cv")
     text = (loc / "dev.tsv").read_text().replace("sixties", "sixtys", 1)
     (loc / "dev.tsv").write_text(text)
-    with pytest.raises(DataFormatError, match=r"dev\.tsv: line 2, column 'age': unknown age "
-                                              r"'sixtys'"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"dev\.tsv: line 2, column 'age': unknown age "
+        r"'sixtys'",
+    ):
         import_common_voice(loc, tmp_path / "m.csv")
 
 
@@ -264,8 +378,9 @@ def test_casual_conversations_videos_to_audio_and_face_frames(tmp_path: Path):
     split = SpeakerSplit(val_fraction=0.1, test_fraction=0.2, seed=3)
     res = import_casual_conversations(root, tmp_path / "out" / "m.csv", split=split)
     f = res.frame
-    assert _cells(f, ["utterance_id", "speaker_id", "gender", "age", "age_group",
-                      "skin_type", "lighting"]) == [
+    assert _cells(
+        f, ["utterance_id", "speaker_id", "gender", "age", "age_group", "skin_type", "lighting"]
+    ) == [
         ["1001/1001_00", "1001", "female", "28", "18-29", "4", "normal"],
         ["1001/1001_01", "1001", "female", "28", "18-29", "4", "normal"],
         ["1001/1001_10", "1001", "female", "28", "18-29", "4", "dark"],
@@ -273,8 +388,9 @@ def test_casual_conversations_videos_to_audio_and_face_frames(tmp_path: Path):
         ["1003/1003_00", "1003", "other", "67", "60+", "1", "normal"],
     ]
     assert f["ethnicity"].isna().all()  # skin type is not ethnicity
-    assert res.skipped.values.tolist() == [["CasualConversationsA/1003/1003_05.MP4",
-                                            "video file not found"]]
+    assert res.skipped.values.tolist() == [
+        ["CasualConversationsA/1003/1003_05.MP4", "video file not found"]
+    ]
     splits = assign_splits(["1001", "1002", "1003"], 0.1, 0.2, 3)
     assert f["split"].tolist() == [splits[s] for s in f["speaker_id"]]
     m = read_manifest(tmp_path / "out" / "m.csv", check_files=True)
@@ -288,14 +404,18 @@ def test_casual_conversations_list_layout_and_bad_labels(tmp_path: Path):
     data = json.loads((root / "CasualConversations.json").read_text())
     as_list = [{"subject_id": k, **v} for k, v in data.items()]
     (root / "CasualConversations.json").write_text(json.dumps(as_list))
-    res = import_casual_conversations(root, tmp_path / "m.csv", extract_frames=False,
-                                      include_dark=False)
+    res = import_casual_conversations(
+        root, tmp_path / "m.csv", extract_frames=False, include_dark=False
+    )
     assert len(res.frame) == 4 and "face_path" not in res.frame.columns
     assert "dark file excluded (include_dark=False)" in res.skipped["reason"].tolist()
     as_list[0]["label"]["skin-type"] = "7"
     (root / "CasualConversations.json").write_text(json.dumps(as_list))
-    with pytest.raises(DataFormatError, match=r"subject '1001', label 'skin-type': expected "
-                                              r"1-6 \(Fitzpatrick\) or N/A, got '7'"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"subject '1001', label 'skin-type': expected "
+        r"1-6 \(Fitzpatrick\) or N/A, got '7'",
+    ):
         import_casual_conversations(root, tmp_path / "m.csv", extract_frames=False)
 
 
@@ -312,12 +432,12 @@ def test_generic_table_with_column_mapping(tmp_path: Path):
         "audio/u1.wav,s1,female,train,\n"
         "audio/u2.wav,s2,,test,b\n"
         "audio/u3.wav,s3,male,val,c\n"
-        "audio/gone.wav,s3,male,val,d\n")
+        "audio/gone.wav,s3,male,val,d\n"
+    )
     mapping = parse_mapping(["audio_path=file", "speaker_id=spk", "gender=sex", "split=set"])
     res = import_table(tmp_path / "meta.csv", tmp_path / "out" / "m.csv", mapping=mapping)
     f = res.frame
-    assert _cells(f, ["utterance_id", "speaker_id", "audio_path", "split", "gender",
-                      "notes"]) == [
+    assert _cells(f, ["utterance_id", "speaker_id", "audio_path", "split", "gender", "notes"]) == [
         ["audio/u0", "s1", "../audio/u0.wav", "train", "female", "a"],
         ["audio/u1", "s1", "../audio/u1.wav", "train", "female", None],
         ["audio/u2", "s2", "../audio/u2.wav", "test", None, "b"],
@@ -330,13 +450,22 @@ def test_generic_table_with_column_mapping(tmp_path: Path):
 def test_generic_table_errors(tmp_path: Path):
     (tmp_path / "t.csv").write_text("file,spk\na.wav,s1\n")
     with pytest.raises(DataFormatError, match=r"--map gender=sex: no column 'sex'"):
-        import_table(tmp_path / "t.csv", tmp_path / "m.csv",
-                     mapping={"audio_path": "file", "speaker_id": "spk", "gender": "sex"})
-    with pytest.raises(DataFormatError, match=r"no column for 'speaker_id'; name one with "
-                                              r"--map speaker_id=COLUMN"):
+        import_table(
+            tmp_path / "t.csv",
+            tmp_path / "m.csv",
+            mapping={"audio_path": "file", "speaker_id": "spk", "gender": "sex"},
+        )
+    with pytest.raises(
+        DataFormatError,
+        match=r"no column for 'speaker_id'; name one with "
+        r"--map speaker_id=COLUMN",
+    ):
         import_table(tmp_path / "t.csv", tmp_path / "m.csv", mapping={"audio_path": "file"})
-    with pytest.raises(ValueError, match=r"--map expects MANIFEST_COLUMN=SOURCE_COLUMN, got "
-                                         r"'gender'"):
+    with pytest.raises(
+        ValueError,
+        match=r"--map expects MANIFEST_COLUMN=SOURCE_COLUMN, got "
+        r"'gender'",
+    ):
         parse_mapping(["gender"])
     with pytest.raises(ValueError, match=r"cannot map to \['colour'\]"):
         import_table(tmp_path / "t.csv", tmp_path / "m.csv", mapping={"colour": "file"})
@@ -346,12 +475,15 @@ def test_generic_table_bad_split_value_names_line(tmp_path: Path):
     import soundfile as sf
 
     sf.write(tmp_path / "a.wav", tone(0.2), 16000)
-    (tmp_path / "t.csv").write_text("file,speaker_id,set\ngone.wav,s0,train\n"
-                                    "a.wav,s1,dev\n")
-    with pytest.raises(DataFormatError, match=r"t\.csv: line 3, column 'set': split 'dev' is "
-                                              r"not one of \['test', 'train', 'val'\]"):
-        import_table(tmp_path / "t.csv", tmp_path / "m.csv",
-                     mapping={"audio_path": "file", "split": "set"})
+    (tmp_path / "t.csv").write_text("file,speaker_id,set\ngone.wav,s0,train\na.wav,s1,dev\n")
+    with pytest.raises(
+        DataFormatError,
+        match=r"t\.csv: line 3, column 'set': split 'dev' is "
+        r"not one of \['test', 'train', 'val'\]",
+    ):
+        import_table(
+            tmp_path / "t.csv", tmp_path / "m.csv", mapping={"audio_path": "file", "split": "set"}
+        )
 
 
 def test_import_dataset_dispatch_and_unknown_format(tmp_path: Path):

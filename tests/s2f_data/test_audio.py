@@ -57,8 +57,8 @@ def test_lossy_soundfile_formats_decode(tmp_path: Path, suffix: str):
     assert abs(len(y) - len(x)) <= 1152  # mp3 frames may pad the end
     # the 440 Hz tone survives: correlation with the original over the common part
     n = min(len(x), len(y)) - 2000
-    lag = int(np.argmax(np.correlate(y[:n + 1000], x[1000:n], mode="valid")))
-    r = np.corrcoef(y[lag: lag + n - 1000], x[1000:n])[0, 1]
+    lag = int(np.argmax(np.correlate(y[: n + 1000], x[1000:n], mode="valid")))
+    r = np.corrcoef(y[lag : lag + n - 1000], x[1000:n])[0, 1]
     assert r > 0.95
 
 
@@ -100,8 +100,10 @@ def test_resample_matches_scipy_resample_poly(sr: int):
     t = np.arange(n) / sr
     rng = np.random.default_rng(0)
     top = 0.9 * min(sr, 16000) / 2
-    x = sum(0.2 * np.sin(2 * np.pi * f * t + rng.uniform(0, 6))
-            for f in (100, 440, 1000, 3000, 0.8 * top)).astype(np.float32)
+    x = sum(
+        0.2 * np.sin(2 * np.pi * f * t + rng.uniform(0, 6))
+        for f in (100, 440, 1000, 3000, 0.8 * top)
+    ).astype(np.float32)
     ours = resample(x, sr, 16000)
     g = math.gcd(sr, 16000)
     ref = scipy.signal.resample_poly(x.astype(np.float64), 16000 // g, sr // g)
@@ -268,8 +270,12 @@ def test_load_audio_properties(tmp_path_factory, sr, channels, n, subtype, seed)
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 500), seconds=st.integers(1, 50),
-       crop=st.sampled_from(["first", "centre", "windows"]), k=st.integers(1, 4))
+@given(
+    n=st.integers(1, 500),
+    seconds=st.integers(1, 50),
+    crop=st.sampled_from(["first", "centre", "windows"]),
+    k=st.integers(1, 4),
+)
 def test_fit_clip_properties(n, seconds, crop, k):
     x = np.arange(n, dtype=np.float32)
     clip = fit_clip(x, 10, ClipPolicy(seconds=seconds, crop=crop, n_windows=k))

@@ -20,15 +20,16 @@ from s2fdata_media import tone, write_image, write_m4a, write_mp4
 
 from s2f_data import (
     BatchError,
+    ClipPolicy,
     DataFormatError,
+    assess_audio,
     check_media,
     load_audio_batch,
+    load_clip,
     load_face,
     load_face_batch,
     run_batch,
 )
-from s2f_data._audio import ClipPolicy, load_clip
-from s2f_data._quality import assess_audio
 
 SR = 16000
 
@@ -48,6 +49,7 @@ def _wav(name: str, x: np.ndarray, sr: int = SR, subtype: str = "PCM_16"):
     def make(d: Path) -> Path:
         sf.write(d / name, x, sr, subtype=subtype)
         return d / name
+
     return make
 
 
@@ -55,6 +57,7 @@ def _bytes(name: str, data: bytes | Callable[[Path], bytes]):
     def make(d: Path) -> Path:
         (d / name).write_bytes(data(d) if callable(data) else data)
         return d / name
+
     return make
 
 
@@ -106,25 +109,43 @@ def _corrupt_m4a(d: Path) -> Path:
 
 
 AUDIO_CASES = [
-    Case("truncated", _bytes("truncated.wav", lambda d: _ok_wav_bytes(d)[:40000]),
-         flags=("truncated",)),
+    Case(
+        "truncated",
+        _bytes("truncated.wav", lambda d: _ok_wav_bytes(d)[:40000]),
+        flags=("truncated",),
+    ),
     Case("zero_length", _bytes("zero.wav", b""), error=r"file is empty \(0 bytes\)"),
-    Case("header_only", _bytes("header.wav", lambda d: _ok_wav_bytes(d)[:44]),
-         error="audio file has no samples"),
+    Case(
+        "header_only",
+        _bytes("header.wav", lambda d: _ok_wav_bytes(d)[:44]),
+        error="audio file has no samples",
+    ),
     Case("nan_samples", _nan, error="NaN or Inf samples"),
     Case("inf_samples", _inf, error="NaN or Inf samples"),
-    Case("text_as_wav", _bytes("text.wav", b"this is not audio\n" * 50),
-         error="not a readable audio file|cannot decode"),
-    Case("random_bytes", _bytes("noise.flac", bytes(range(256)) * 40),
-         error="not a readable audio file|cannot decode"),
+    Case(
+        "text_as_wav",
+        _bytes("text.wav", b"this is not audio\n" * 50),
+        error="not a readable audio file|cannot decode",
+    ),
+    Case(
+        "random_bytes",
+        _bytes("noise.flac", bytes(range(256)) * 40),
+        error="not a readable audio file|cannot decode",
+    ),
     Case("8khz", _wav("8k.wav", tone(2.0, 8000), 8000)),
     Case("44k1_stereo", _wav("stereo.wav", tone(2.0, 44100, channels=2), 44100)),
     Case("96k_24bit", _wav("hires.wav", tone(2.0, 96000), 96000, "PCM_24")),
     Case("silent", _wav("silent.wav", np.zeros(SR * 2, dtype=np.float32)), flags=("silent",)),
-    Case("fully_clipped", _wav("clipped.wav", np.sign(tone(2.0)) * 1.0, subtype="FLOAT"),
-         flags=("clipped",)),
-    Case("float_over_full_scale", _wav("hot.wav", tone(2.0, amp=3.0), subtype="FLOAT"),
-         flags=("clipped",)),
+    Case(
+        "fully_clipped",
+        _wav("clipped.wav", np.sign(tone(2.0)) * 1.0, subtype="FLOAT"),
+        flags=("clipped",),
+    ),
+    Case(
+        "float_over_full_scale",
+        _wav("hot.wav", tone(2.0, amp=3.0), subtype="FLOAT"),
+        flags=("clipped",),
+    ),
     Case("very_short", _wav("short.wav", tone(0.1)), flags=("too_short",)),
     Case("one_hour", _one_hour),
     Case("six_channels", _wav("six.wav", tone(2.0, channels=6))),
@@ -132,13 +153,19 @@ AUDIO_CASES = [
     Case("missing", lambda d: d / "missing.wav", error="audio file not found"),
     Case("directory", _dir, error="not a regular file"),
     Case("corrupt_m4a", _corrupt_m4a, error="cannot (open|decode)"),
-    Case("video_without_audio", lambda d: write_mp4(d / "mute.mp4", with_audio=False),
-         error="no audio track"),
+    Case(
+        "video_without_audio",
+        lambda d: write_mp4(d / "mute.mp4", with_audio=False),
+        error="no audio track",
+    ),
     Case("video_with_audio", lambda d: write_mp4(d / "talk.mp4", seconds=1.0)),
     # As root (these tests run as root) mode 000 does not stop reads: the loader must agree
     # with the OS's own verdict. test_unreadable_file_as_unprivileged_user checks the error.
-    Case("mode_000", _chmod000, error=None if os.access("/", os.W_OK) and os.geteuid() == 0
-         else "no permission"),
+    Case(
+        "mode_000",
+        _chmod000,
+        error=None if os.access("/", os.W_OK) and os.geteuid() == 0 else "no permission",
+    ),
 ]
 
 
@@ -202,8 +229,7 @@ def test_check_media_tabulates_quality_and_errors(corpus, tmp_path: Path):
     assert list(quality["index"]) == [0, 1, 2, 3]
     assert quality.loc[1, "flags"] == "silent"
     assert np.isnan(quality.loc[2, "duration_s"])
-    assert errors[["index", "kind"]].values.tolist() == [[2, "audio"], [3, "audio"],
-                                                          [3, "face"]]
+    assert errors[["index", "kind"]].values.tolist() == [[2, "audio"], [3, "audio"], [3, "face"]]
 
 
 def test_unreadable_file_as_unprivileged_user(tmp_path: Path):
@@ -220,8 +246,7 @@ def test_unreadable_file_as_unprivileged_user(tmp_path: Path):
         target = _chmod000(d)
         code = textwrap.dedent(f"""
             import os, sys
-            from s2f_data import DataFormatError
-            from s2f_data._quality import assess_audio
+            from s2f_data import DataFormatError, assess_audio
             import soundfile  # everything imported before dropping privileges
             os.setgid(65534); os.setuid(65534)
             try:
@@ -232,8 +257,9 @@ def test_unreadable_file_as_unprivileged_user(tmp_path: Path):
             sys.exit(3)
         """)
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2]), OMP_NUM_THREADS="1")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=env, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == f"{target}: no permission to read the file"
     finally:
@@ -315,8 +341,7 @@ def test_face_batch_never_stops(faces):
 
 def test_specific_face_conversions(faces):
     gray = load_face(faces["grayscale"], 30, fit="resize")
-    assert np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1],
-                                                                         gray[..., 2])
+    assert np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1], gray[..., 2])
     pal = load_face(faces["palette_transparency"], 20)
     np.testing.assert_array_equal(pal[10, 2], [255, 0, 0])  # opaque red half
     np.testing.assert_array_equal(pal[10, 17], [255, 255, 255])  # transparent -> white

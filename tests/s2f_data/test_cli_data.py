@@ -24,11 +24,19 @@ from s2f_data import read_manifest
 @pytest.mark.parametrize(
     ("fmt", "make", "extra", "n_rows"),
     [
-        ("voxceleb1", make_voxceleb1, ["--age-table", "{root}/age.csv",
-                                       "--faces", "{root}/faces"], 5),
+        (
+            "voxceleb1",
+            make_voxceleb1,
+            ["--age-table", "{root}/age.csv", "--faces", "{root}/faces"],
+            5,
+        ),
         ("voxceleb2", make_voxceleb2, [], 3),
-        ("avspeech", make_avspeech, ["--side-table", "{root}/demographics.csv",
-                                     "--frames-dir", "{out}/frames"], 3),
+        (
+            "avspeech",
+            make_avspeech,
+            ["--side-table", "{root}/demographics.csv", "--frames-dir", "{out}/frames"],
+            3,
+        ),
         ("common_voice", make_common_voice, ["--age-scheme", "decades"], 7),
         ("casual_conversations", make_casual_conversations, ["--exclude-dark"], 4),
     ],
@@ -50,16 +58,36 @@ def test_data_import_each_format(tmp_path: Path, capsys, fmt, make, extra, n_row
 def test_data_import_table_with_map_and_seed(tmp_path: Path, capsys):
     for k in range(6):
         sf.write(tmp_path / f"u{k}.wav", tone(0.2), 16000)
-    pd.DataFrame({"file": [f"u{k}.wav" for k in range(6)],
-                  "spk": ["a", "a", "b", "c", "d", "e"],
-                  "sex": ["f", "f", "m", "", "m", "f"]}).to_csv(tmp_path / "t.csv", index=False)
-    argv = ["data", "--seed", "5", "import", "table", str(tmp_path / "t.csv"),
-            "--out", str(tmp_path / "o" / "m.csv"), "--map", "audio_path=file",
-            "--map", "speaker_id=spk", "--map", "gender=sex", "--test-fraction", "0.4"]
+    pd.DataFrame(
+        {
+            "file": [f"u{k}.wav" for k in range(6)],
+            "spk": ["a", "a", "b", "c", "d", "e"],
+            "sex": ["f", "f", "m", "", "m", "f"],
+        }
+    ).to_csv(tmp_path / "t.csv", index=False)
+    argv = [
+        "data",
+        "--seed",
+        "5",
+        "import",
+        "table",
+        str(tmp_path / "t.csv"),
+        "--out",
+        str(tmp_path / "o" / "m.csv"),
+        "--map",
+        "audio_path=file",
+        "--map",
+        "speaker_id=spk",
+        "--map",
+        "gender=sex",
+        "--test-fraction",
+        "0.4",
+    ]
     assert main(argv) == 0
     f = read_manifest(tmp_path / "o" / "m.csv", check_files=True).frame
-    gender = {u: (None if pd.isna(g) else g)
-              for u, g in zip(f["utterance_id"], f["gender"], strict=True)}
+    gender = {
+        u: (None if pd.isna(g) else g) for u, g in zip(f["utterance_id"], f["gender"], strict=True)
+    }
     assert gender == {"u0": "f", "u1": "f", "u2": "m", "u3": None, "u4": "m", "u5": "f"}
     assert (f.groupby("speaker_id")["split"].nunique() == 1).all()
     assert (f.drop_duplicates("speaker_id")["split"] == "test").sum() == 2
@@ -71,23 +99,36 @@ def test_data_import_table_with_map_and_seed(tmp_path: Path, capsys):
         assert main(argv2) == 0
         g = read_manifest(tmp_path / seed / "m.csv").frame
         splits[seed] = g.drop_duplicates("speaker_id").set_index("speaker_id")["split"]
-    assert splits["5"].to_dict() == f.drop_duplicates("speaker_id").set_index(
-        "speaker_id")["split"].to_dict()
+    assert (
+        splits["5"].to_dict()
+        == f.drop_duplicates("speaker_id").set_index("speaker_id")["split"].to_dict()
+    )
     assert splits["5"].to_dict() != splits["6"].to_dict()
 
 
 def test_data_import_refuses_options_of_other_formats(tmp_path: Path, capsys):
     root = make_voxceleb2(tmp_path / "vox2")
-    code = main(["data", "import", "voxceleb2", str(root), "--out", str(tmp_path / "m.csv"),
-                 "--map", "gender=sex"])
+    code = main(
+        [
+            "data",
+            "import",
+            "voxceleb2",
+            str(root),
+            "--out",
+            str(tmp_path / "m.csv"),
+            "--map",
+            "gender=sex",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "--map does not apply to format 'voxceleb2'" in err and "--age-table" in err
 
 
 def test_data_import_missing_root_is_one_line_error(tmp_path: Path, capsys):
-    code = main(["data", "import", "common_voice", str(tmp_path / "nope"), "--out",
-                 str(tmp_path / "m.csv")])
+    code = main(
+        ["data", "import", "common_voice", str(tmp_path / "nope"), "--out", str(tmp_path / "m.csv")]
+    )
     assert code == 2
     assert "Common Voice locale folder not found" in capsys.readouterr().err
 
@@ -109,9 +150,20 @@ def test_data_check_decode_reports_quality_and_errors(tmp_path: Path, capsys):
     (tmp_path / "bad.wav").write_text("not audio")
     (tmp_path / "m.csv").write_text(
         "utterance_id,speaker_id,audio_path,split\n"
-        "u1,s1,ok.wav,train\nu2,s1,quiet.wav,train\nu3,s2,bad.wav,test\n")
-    code = main(["data", "check", str(tmp_path / "m.csv"), "--decode",
-                 "--errors", str(tmp_path / "e.csv"), "--quality", str(tmp_path / "q.csv")])
+        "u1,s1,ok.wav,train\nu2,s1,quiet.wav,train\nu3,s2,bad.wav,test\n"
+    )
+    code = main(
+        [
+            "data",
+            "check",
+            str(tmp_path / "m.csv"),
+            "--decode",
+            "--errors",
+            str(tmp_path / "e.csv"),
+            "--quality",
+            str(tmp_path / "q.csv"),
+        ]
+    )
     assert code == 2  # bad input (README: exit status 2)
     out = capsys.readouterr().out
     assert "decoded: 2 of 3 audio files" in out
@@ -130,11 +182,26 @@ def test_data_import_parquet_table(tmp_path: Path, capsys):
     pytest.importorskip("pyarrow", reason="Parquet needs pyarrow (the 'table' format's extra)")
     sf.write(tmp_path / "a.wav", tone(0.2), 16000)
     pd.DataFrame({"path": ["a.wav"], "who": ["s1"], "lang": ["en"]}).to_parquet(
-        tmp_path / "t.parquet")
-    argv = ["data", "import", "table", str(tmp_path / "t.parquet"), "--out",
-            str(tmp_path / "m.csv"), "--map", "audio_path=path", "--map", "speaker_id=who",
-            "--map", "language=lang", "--test-fraction", "0"]
+        tmp_path / "t.parquet"
+    )
+    argv = [
+        "data",
+        "import",
+        "table",
+        str(tmp_path / "t.parquet"),
+        "--out",
+        str(tmp_path / "m.csv"),
+        "--map",
+        "audio_path=path",
+        "--map",
+        "speaker_id=who",
+        "--map",
+        "language=lang",
+        "--test-fraction",
+        "0",
+    ]
     assert main(argv) == 0
     f = read_manifest(tmp_path / "m.csv", check_files=True).frame
     assert f[["utterance_id", "speaker_id", "split", "language"]].values.tolist() == [
-        ["a", "s1", "train", "en"]]
+        ["a", "s1", "train", "en"]
+    ]

@@ -93,8 +93,7 @@ def test_crop_around_stays_inside_the_image():
 # ------------------------------------------------------------------------------- video
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> Path:
-    return write_mp4(tmp_path_factory.mktemp("video") / "v.mp4", seconds=1.0, fps=10,
-                     size=(64, 48))
+    return write_mp4(tmp_path_factory.mktemp("video") / "v.mp4", seconds=1.0, fps=10, size=(64, 48))
 
 
 def test_video_info(video: Path):
@@ -103,8 +102,9 @@ def test_video_info(video: Path):
     assert info.duration_s == pytest.approx(1.0, abs=0.05)
 
 
-@pytest.mark.parametrize(("t", "frame"), [(0.0, 0), (0.05, 0), (0.1, 1), (0.35, 3),
-                                          (0.99, 9), (None, 5)])
+@pytest.mark.parametrize(
+    ("t", "frame"), [(0.0, 0), (0.05, 0), (0.1, 1), (0.35, 3), (0.99, 9), (None, 5)]
+)
 def test_video_frame_at_time(video: Path, t: float | None, frame: int):
     img = video_frame(video, t)
     assert img.shape == (48, 64, 3) and img.dtype == np.uint8
@@ -118,8 +118,7 @@ def test_video_frame_past_the_end(video: Path):
 
 
 def test_save_frame_crop(video: Path, tmp_path: Path):
-    out = save_frame(video, tmp_path / "f" / "x.png", 0.35, centre=(0.5, 0.5),
-                     side_fraction=0.5)
+    out = save_frame(video, tmp_path / "f" / "x.png", 0.35, centre=(0.5, 0.5), side_fraction=0.5)
     with Image.open(out) as img:
         assert img.size == (24, 24) and img.mode == "RGB"
         assert abs(img.getpixel((12, 12))[0] - 60) <= 4

@@ -44,7 +44,9 @@ def _write_raw(tmp_path: Path, frame: pd.DataFrame, info: ManifestInfo | None = 
 def test_round_trip_keeps_values_and_missing(tmp_path: Path) -> None:
     frame = _frame(gender=["female", None, "male"], accent=["", "en-us", None])
     frame["extra_col"] = ["a", "b", "c"]
-    path = write_manifest(frame, tmp_path / "manifest.csv", ManifestInfo(source="t", vocabularies=VOCAB))
+    path = write_manifest(
+        frame, tmp_path / "manifest.csv", ManifestInfo(source="t", vocabularies=VOCAB)
+    )
     back = read_manifest(path)
     assert list(back.frame["utterance_id"]) == ["u1", "u2", "u3"]
     assert back.frame["gender"].isna().tolist() == [False, True, False]
@@ -143,8 +145,11 @@ def test_empty_required_value(tmp_path: Path) -> None:
 
 def test_write_refuses_invalid_frame(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="not in the declared vocabulary"):
-        write_manifest(_frame(gender=["x", "female", "male"]), tmp_path / "m.csv",
-                       ManifestInfo(source="t", vocabularies=VOCAB))
+        write_manifest(
+            _frame(gender=["x", "female", "male"]),
+            tmp_path / "m.csv",
+            ManifestInfo(source="t", vocabularies=VOCAB),
+        )
     assert not (tmp_path / "m.csv").exists()
 
 

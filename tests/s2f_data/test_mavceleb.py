@@ -36,7 +36,8 @@ def _fixture(root: Path, *, single: bool = False) -> Path:
     """A v1-like root: 3 speakers in English and Urdu (the third English only if single)."""
     root.mkdir(parents=True)
     (root / "v1_meta.csv").write_text(
-        "ids,name,gender\nid0001,Alpha,Male\nid0002,Beta,Female\nid0003,Gamma,Male\n", "utf-8")
+        "ids,name,gender\nid0001,Alpha,Male\nid0002,Beta,Female\nid0003,Gamma,Male\n", "utf-8"
+    )
     for spk in ("id0001", "id0002", "id0003"):
         for lang in ("English", "Urdu"):
             if single and spk == "id0003" and lang == "Urdu":
@@ -79,8 +80,11 @@ def test_single_language_speaker_is_kept_and_flagged(tmp_path: Path) -> None:
 def test_bad_layouts_give_clear_errors(tmp_path: Path) -> None:
     root = _fixture(tmp_path / "v1")
     _wav(root / "voices" / "id0001" / "Klingon" / "v" / "00001.wav")
-    with pytest.raises(DataFormatError, match=r"Klingon: unknown language folder 'Klingon'; "
-                       r"expected one of \['English', 'German', 'Hindi', 'Urdu'\]"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"Klingon: unknown language folder 'Klingon'; "
+        r"expected one of \['English', 'German', 'Hindi', 'Urdu'\]",
+    ):
         import_mavceleb(root, tmp_path / "m.csv")
     with pytest.raises(DataFormatError, match=r"no voices/ folder \(expected voices/<id>/"):
         import_mavceleb(tmp_path / "empty", tmp_path / "m.csv")
@@ -98,8 +102,23 @@ def test_missing_language_folder_is_skipped_with_reason(tmp_path: Path) -> None:
 def test_cli_data_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _fixture(tmp_path / "v1")
     out = tmp_path / "m.csv"
-    assert main(["data", "import", "mavceleb", str(root), "--out", str(out),
-                 "--test-fraction", "0.34", "--val-fraction", "0"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "import",
+                "mavceleb",
+                str(root),
+                "--out",
+                str(out),
+                "--test-fraction",
+                "0.34",
+                "--val-fraction",
+                "0",
+            ]
+        )
+        == 0
+    )
     frame = read_manifest(out).frame
     assert frame.groupby("speaker_id")["split"].nunique().eq(1).all()  # split by speaker
     assert (frame["split"] == "test").any()

@@ -12,8 +12,7 @@ import pytest
 import soundfile as sf
 from s2fdata_media import tone
 
-from s2f_data._cache import FeatureCache, file_digest
-from s2f_data._quality import QualityThresholds, assess_audio, assess_wave
+from s2f_data import FeatureCache, QualityThresholds, assess_audio, assess_wave, file_digest
 
 
 def test_rms_and_peak_of_a_sine_match_the_formula():
@@ -121,8 +120,7 @@ def _writer(folder: str, key: str, seed: int, n: int) -> None:
 def test_two_processes_writing_the_same_entry(tmp_path: Path):
     key = "ab" + "0" * 62
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path / "c"), key, s, 40))
-             for s in range(2)]
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path / "c"), key, s, 40)) for s in range(2)]
     for p in procs:
         p.start()
     reader = FeatureCache(tmp_path / "c")

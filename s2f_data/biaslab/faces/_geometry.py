@@ -213,9 +213,7 @@ def face_geometry(params: FaceParams) -> FaceGeometry:
         [-0.35 * mw, ym + gap],
     ]
 
-    geo = FaceGeometry(
-        landmarks=np.empty((68, 2)), scale=scale, outline=outline, jaw=jaw, params=p
-    )
+    geo = FaceGeometry(landmarks=np.empty((68, 2)), scale=scale, outline=outline, jaw=jaw, params=p)
     return FaceGeometry(
         landmarks=geo.to_image(lm).astype(np.float32),
         scale=scale,
@@ -247,9 +245,9 @@ def _eye_curves(
     return upper, lower, outer, inner
 
 
-def eye_curves_image(geo: FaceGeometry, side: float, per_third: int = 6) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def eye_curves_image(
+    geo: FaceGeometry, side: float, per_third: int = 6
+) -> tuple[np.ndarray, np.ndarray]:
     """Dense upper and lower lid curves of one eye in image coordinates (outer to inner)."""
     upper, lower, _, _ = _eye_curves(geo.params, side, per_third)
     return geo.to_image(upper), geo.to_image(lower)

@@ -433,9 +433,7 @@ class FaceDistribution:
             _check_weights(f"ethnicities[{label!r}].iris_colours", prof.iris_colours, IRIS_COLOURS)
         for label, prof in self.genders.items():
             _check_weights(f"genders[{label!r}].hair_styles", prof.hair_styles, HAIR_STYLES)
-            _check_weights(
-                f"genders[{label!r}].facial_hair", prof.facial_hair, FACIAL_HAIR_STYLES
-            )
+            _check_weights(f"genders[{label!r}].facial_hair", prof.facial_hair, FACIAL_HAIR_STYLES)
 
     @classmethod
     def default(cls) -> FaceDistribution:
@@ -446,8 +444,7 @@ class FaceDistribution:
             "Asian": EthnicityProfile(
                 skin_tone=0.70,
                 skin_hue=(0.005, 0.01, -0.015),
-                shifts={"face_width": 0.4, "eye_height": -0.5, "nose_width": 0.3,
-                        "eye_tilt": 0.3},
+                shifts={"face_width": 0.4, "eye_height": -0.5, "nose_width": 0.3, "eye_tilt": 0.3},
                 eyelid_fold=0.65,
                 hair_colours={"black": 0.9, "dark_brown": 0.1},
                 iris_colours=brown_eyes,
@@ -456,8 +453,7 @@ class FaceDistribution:
             "Black": EthnicityProfile(
                 skin_tone=0.20,
                 skin_tone_sd=0.07,
-                shifts={"nose_width": 0.6, "upper_lip": 0.6, "lower_lip": 0.6,
-                        "face_height": 0.2},
+                shifts={"nose_width": 0.6, "upper_lip": 0.6, "lower_lip": 0.6, "face_height": 0.2},
                 eyelid_fold=0.1,
                 hair_colours=dark_hair,
                 iris_colours={"dark_brown": 0.85, "brown": 0.15},
@@ -475,18 +471,38 @@ class FaceDistribution:
             "White": EthnicityProfile(
                 skin_tone=0.80,
                 skin_hue=(0.015, -0.005, 0.0),
-                shifts={"nose_width": -0.3, "upper_lip": -0.3, "lower_lip": -0.3,
-                        "eye_height": 0.2, "face_width": -0.2},
+                shifts={
+                    "nose_width": -0.3,
+                    "upper_lip": -0.3,
+                    "lower_lip": -0.3,
+                    "eye_height": 0.2,
+                    "face_width": -0.2,
+                },
                 eyelid_fold=0.05,
-                hair_colours={"black": 0.10, "dark_brown": 0.30, "brown": 0.25,
-                              "light_brown": 0.15, "blond": 0.15, "red": 0.05},
+                hair_colours={
+                    "black": 0.10,
+                    "dark_brown": 0.30,
+                    "brown": 0.25,
+                    "light_brown": 0.15,
+                    "blond": 0.15,
+                    "red": 0.05,
+                },
                 iris_colours={"brown": 0.40, "hazel": 0.15, "green": 0.15, "blue": 0.30},
             ),
         }
-        male_shifts = {"jaw_squareness": 0.9, "face_width": 0.3, "brow_thickness": 0.8,
-                       "brow_height": -0.4, "upper_lip": -0.3, "lower_lip": -0.3,
-                       "eye_width": -0.2, "eye_height": -0.2, "chin_length": 0.3,
-                       "nose_width": 0.3, "brow_arch": -0.4}
+        male_shifts = {
+            "jaw_squareness": 0.9,
+            "face_width": 0.3,
+            "brow_thickness": 0.8,
+            "brow_height": -0.4,
+            "upper_lip": -0.3,
+            "lower_lip": -0.3,
+            "eye_width": -0.2,
+            "eye_height": -0.2,
+            "chin_length": 0.3,
+            "nose_width": 0.3,
+            "brow_arch": -0.4,
+        }
         genders = {
             "female": GenderProfile(
                 shifts={k: -v for k, v in male_shifts.items()},
@@ -498,22 +514,39 @@ class FaceDistribution:
             "male": GenderProfile(
                 shifts=male_shifts,
                 hair_styles={"short": 0.60, "buzz": 0.25, "curly": 0.10, "long": 0.05},
-                facial_hair={"none": 0.50, "stubble": 0.20, "moustache": 0.08,
-                             "goatee": 0.07, "beard": 0.15},
+                facial_hair={
+                    "none": 0.50,
+                    "stubble": 0.20,
+                    "moustache": 0.08,
+                    "goatee": 0.07,
+                    "beard": 0.15,
+                },
                 bald_weight=1.0,
                 lip_redness=0.32,
             ),
         }
         age_groups = {
             "18-29": AgeProfile(wrinkles=0.0, grey=0.0, hairline_recession=0.0, bald_factor=0.0),
-            "30-44": AgeProfile(wrinkles=0.2, grey=0.05, hairline_recession=0.01,
-                                bald_factor=0.05),
-            "45-59": AgeProfile(wrinkles=0.5, grey=0.35, hairline_recession=0.025,
-                                bald_factor=0.15, shifts={"upper_lip": -0.2, "lower_lip": -0.2}),
-            "60+": AgeProfile(wrinkles=0.85, grey=0.8, hairline_recession=0.04,
-                              bald_factor=0.35,
-                              shifts={"upper_lip": -0.5, "lower_lip": -0.5, "eye_height": -0.3,
-                                      "brow_height": -0.3}),
+            "30-44": AgeProfile(wrinkles=0.2, grey=0.05, hairline_recession=0.01, bald_factor=0.05),
+            "45-59": AgeProfile(
+                wrinkles=0.5,
+                grey=0.35,
+                hairline_recession=0.025,
+                bald_factor=0.15,
+                shifts={"upper_lip": -0.2, "lower_lip": -0.2},
+            ),
+            "60+": AgeProfile(
+                wrinkles=0.85,
+                grey=0.8,
+                hairline_recession=0.04,
+                bald_factor=0.35,
+                shifts={
+                    "upper_lip": -0.5,
+                    "lower_lip": -0.5,
+                    "eye_height": -0.3,
+                    "brow_height": -0.3,
+                },
+            ),
         }
         return cls(ethnicities=ethnicities, genders=genders, age_groups=age_groups)
 
@@ -551,9 +584,7 @@ def _choose(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
 
 def _lookup(profiles: Mapping[str, Any], label: str, attribute: str) -> Any:
     if label not in profiles:
-        raise ValueError(
-            f"unknown {attribute} label {label!r}; allowed: {tuple(profiles)}"
-        )
+        raise ValueError(f"unknown {attribute} label {label!r}; allowed: {tuple(profiles)}")
     return profiles[label]
 
 
@@ -650,8 +681,14 @@ def sample_face_params(
     if bald > 0:
         styles["bald"] = styles.get("bald", 0.0) + bald
     hair_style = _choose(rng, styles)
-    volume = {"short": 0.025, "buzz": 0.008, "long": 0.03, "bob": 0.035, "curly": 0.07,
-              "bald": 0.0}[hair_style]
+    volume = {
+        "short": 0.025,
+        "buzz": 0.008,
+        "long": 0.03,
+        "bob": 0.035,
+        "curly": 0.07,
+        "bald": 0.0,
+    }[hair_style]
     volume = _clip(volume * (1 + 0.2 * rng.standard_normal()), 0.0, 0.12)
     recession = age.hairline_recession * gen.bald_weight
     hairline = 0.245 + recession + 0.012 * rng.standard_normal()

@@ -79,8 +79,9 @@ class _Painter:
         """Fill the ellipse inscribed in ``box`` (``[x0, y0, x1, y1]``)."""
         self._pick(fill).ellipse(box, fill=fill)
 
-    def line(self, xy: list[float], fill: tuple[int, ...], width: int = 1,
-             joint: str | None = None) -> None:
+    def line(
+        self, xy: list[float], fill: tuple[int, ...], width: int = 1, joint: str | None = None
+    ) -> None:
         """Stroke a polyline (segments only: on our dense, smooth curves joints need no caps).
 
         ``joint`` is accepted and ignored: Pillow's round joints cost up to 10x the line.
@@ -195,8 +196,15 @@ def _draw_body(draw: _Painter, cv: _Canvas, p: FaceParams, skin: np.ndarray) -> 
     )
     # Neck, in the shadow of the jaw.
     nw = 0.56 * fw
-    neck = np.array([[-nw, 0.15], [nw, 0.15], [nw * 1.05, top + 0.06], [0.0, top + 0.12],
-                     [-nw * 1.05, top + 0.06]])
+    neck = np.array(
+        [
+            [-nw, 0.15],
+            [nw, 0.15],
+            [nw * 1.05, top + 0.06],
+            [0.0, top + 0.12],
+            [-nw * 1.05, top + 0.06],
+        ]
+    )
     draw.polygon(cv.fu(neck), fill=_rgb(skin * 0.72))  # in the shadow of the jaw
     # The jaw casts a shadow on the neck: the jaw contour moved down, under the face.
     jaw = superellipse_jaw(p, np.linspace(0.0, np.pi, 33))
@@ -206,9 +214,11 @@ def _draw_body(draw: _Painter, cv: _Canvas, p: FaceParams, skin: np.ndarray) -> 
         shadow = np.concatenate([jaw, (jaw + np.array([0.0, depth]))[::-1]])
         draw.polygon(cv.fu(shadow), fill=_rgb(_over(neck_colour, skin * 0.35, alpha)))
     # Collar line.
-    draw.line(cv.fu(np.array([[-nw * 1.3, top + 0.03], [0.0, top + 0.13],
-                              [nw * 1.3, top + 0.03]])),
-              fill=_rgb(np.asarray(p.clothing_rgb) * 0.6), width=cv.width(0.008))
+    draw.line(
+        cv.fu(np.array([[-nw * 1.3, top + 0.03], [0.0, top + 0.13], [nw * 1.3, top + 0.03]])),
+        fill=_rgb(np.asarray(p.clothing_rgb) * 0.6),
+        width=cv.width(0.008),
+    )
 
 
 def _skull_arc(p: FaceParams, grow: float, y_from: float, n: int = 24) -> np.ndarray:
@@ -223,28 +233,35 @@ def _skull_arc(p: FaceParams, grow: float, y_from: float, n: int = 24) -> np.nda
     psi0 = math.asin(float(s_from))
     psi = np.linspace(math.pi - psi0, psi0, n)
     cs, sn = np.cos(psi), np.sin(psi)
-    return np.stack([a * np.sign(cs) * np.abs(cs) ** (2 / 2.4),
-                     0.025 - top * sn ** (2 / 2.4)], axis=-1)
+    return np.stack(
+        [a * np.sign(cs) * np.abs(cs) ** (2 / 2.4), 0.025 - top * sn ** (2 / 2.4)], axis=-1
+    )
 
 
-def _draw_back_hair(draw: _Painter, cv: _Canvas, p: FaceParams,
-                    hair: np.ndarray) -> None:
+def _draw_back_hair(draw: _Painter, cv: _Canvas, p: FaceParams, hair: np.ndarray) -> None:
     v = p.hair_volume
     if p.hair_style in ("long", "bob"):
         bottom = p.face_height + (0.18 if p.hair_style == "long" else -0.02)
         arc = _skull_arc(p, v + 0.01, 0.05)
         fw = p.face_width + v + 0.02
         flare = 0.03 if p.hair_style == "long" else 0.015
-        sides = np.array([[fw + flare, bottom - 0.03], [fw * 0.6, bottom],
-                          [-fw * 0.6, bottom], [-fw - flare, bottom - 0.03]])
+        sides = np.array(
+            [
+                [fw + flare, bottom - 0.03],
+                [fw * 0.6, bottom],
+                [-fw * 0.6, bottom],
+                [-fw - flare, bottom - 0.03],
+            ]
+        )
         pts = np.concatenate([arc, sides])
         draw.polygon(cv.fu(pts), fill=_rgb(hair * 0.85))
     elif p.hair_style == "curly":
         a, b = p.face_width + v + 0.02, p.forehead_height * 0.62 + v + 0.05
         ang = np.linspace(0, 2 * np.pi, 68, endpoint=False)
         bump = 1.0 + 0.04 * np.cos(ang * 17)  # 4 vertices per bump
-        pts = np.stack([a * bump * np.cos(ang),
-                        -p.forehead_height * 0.45 + b * bump * np.sin(ang)], axis=-1)
+        pts = np.stack(
+            [a * bump * np.cos(ang), -p.forehead_height * 0.45 + b * bump * np.sin(ang)], axis=-1
+        )
         draw.polygon(cv.fu(pts), fill=_rgb(hair * 0.9))
 
 
@@ -285,8 +302,7 @@ def _shading(geo: FaceGeometry, size: int) -> np.ndarray:
     return np.clip(light, 0.5, 1.15).astype(np.float32)
 
 
-def _draw_age_lines(draw: _Painter, cv: _Canvas, p: FaceParams,
-                    skin: np.ndarray) -> None:
+def _draw_age_lines(draw: _Painter, cv: _Canvas, p: FaceParams, skin: np.ndarray) -> None:
     w = p.wrinkles
     if w < 0.08:
         return
@@ -302,64 +318,106 @@ def _draw_age_lines(draw: _Painter, cv: _Canvas, p: FaceParams,
         draw.line(cv.fu(np.stack([xs, ys], -1)), fill=line, width=lw, joint="curve")
     # Nasolabial folds.
     for side in (-1.0, 1.0):
-        pts = np.array([[side * (p.nose_width + 0.012), p.nose_length - 0.01],
-                        [side * (p.nose_width + 0.028), p.mouth_position - 0.03],
-                        [side * (p.mouth_width + 0.012), p.mouth_position + 0.012 + 0.02 * w]])
-        draw.line(cv.fu(catmull_rom(pts, 6)), fill=_rgb(skin * 0.55, 0.2 + 0.5 * w),
-                  width=cv.width(0.004), joint="curve")
+        pts = np.array(
+            [
+                [side * (p.nose_width + 0.012), p.nose_length - 0.01],
+                [side * (p.nose_width + 0.028), p.mouth_position - 0.03],
+                [side * (p.mouth_width + 0.012), p.mouth_position + 0.012 + 0.02 * w],
+            ]
+        )
+        draw.line(
+            cv.fu(catmull_rom(pts, 6)),
+            fill=_rgb(skin * 0.55, 0.2 + 0.5 * w),
+            width=cv.width(0.004),
+            joint="curve",
+        )
         # Crow's feet.
         ox = side * (p.eye_spacing + p.eye_width + 0.008)
         oy = -p.eye_tilt * p.eye_width
         for dy in (-0.012, 0.0, 0.012):
-            draw.line(cv.fu(np.array([[ox, oy + 0.3 * dy], [ox + side * 0.02, oy + dy]])),
-                      fill=line, width=max(1, lw - 1))
+            draw.line(
+                cv.fu(np.array([[ox, oy + 0.3 * dy], [ox + side * 0.02, oy + dy]])),
+                fill=line,
+                width=max(1, lw - 1),
+            )
         # Under-eye bag.
         ex = side * p.eye_spacing
         xs = np.linspace(-0.8, 0.8, 7) * p.eye_width
         ys = 0.62 * p.eye_height + 0.012 + 0.006 * (1 - (xs / p.eye_width) ** 2)
-        draw.line(cv.fu(np.stack([ex + xs, ys], -1)), fill=_rgb(skin * 0.6, 0.1 + 0.35 * w),
-                  width=lw, joint="curve")
+        draw.line(
+            cv.fu(np.stack([ex + xs, ys], -1)),
+            fill=_rgb(skin * 0.6, 0.1 + 0.35 * w),
+            width=lw,
+            joint="curve",
+        )
 
 
-def _draw_nose(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
-               skin: np.ndarray) -> None:
+def _draw_nose(
+    draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams, skin: np.ndarray
+) -> None:
     nl, nw = p.nose_length, p.nose_width
     shadow = _rgb(skin * 0.6, 0.22)
     # Bridge sides.
     for side in (-1.0, 1.0):
-        pts = np.array([[side * 0.022, 0.0], [side * 0.02, 0.5 * nl],
-                        [side * 0.5 * nw, nl - 0.025]])
+        pts = np.array(
+            [[side * 0.022, 0.0], [side * 0.02, 0.5 * nl], [side * 0.5 * nw, nl - 0.025]]
+        )
         draw.line(cv.fu(catmull_rom(pts, 5)), fill=shadow, width=cv.width(0.007), joint="curve")
     # Tip highlight.
-    draw.ellipse(cv.fu(np.array([[-0.35 * nw, nl - 0.018], [0.35 * nw, nl + 0.002]])),
-                 fill=_rgb(np.minimum(skin * 1.25 + 0.05, 1.0), 0.35))
+    draw.ellipse(
+        cv.fu(np.array([[-0.35 * nw, nl - 0.018], [0.35 * nw, nl + 0.002]])),
+        fill=_rgb(np.minimum(skin * 1.25 + 0.05, 1.0), 0.35),
+    )
     # Alae: a curve from the side of the tip out and down to the ala landmark.
     for side, ala, inner in ((-1.0, 31, 32), (1.0, 35, 34)):
         a = geo.landmarks[ala]
-        pts_fu = np.array([[side * 0.55 * nw, nl - 0.026], [side * 0.98 * nw, nl - 0.012],
-                           [side * nw, nl + 0.006], [side * 0.75 * nw, nl + 0.012]])
-        draw.line(cv.fu(catmull_rom(pts_fu, 6)), fill=_rgb(skin * 0.55, 0.6),
-                  width=cv.width(0.005), joint="curve")
+        pts_fu = np.array(
+            [
+                [side * 0.55 * nw, nl - 0.026],
+                [side * 0.98 * nw, nl - 0.012],
+                [side * nw, nl + 0.006],
+                [side * 0.75 * nw, nl + 0.012],
+            ]
+        )
+        draw.line(
+            cv.fu(catmull_rom(pts_fu, 6)),
+            fill=_rgb(skin * 0.55, 0.6),
+            width=cv.width(0.005),
+            joint="curve",
+        )
         # Nostril: dark ellipse between the ala and the subnasale side point.
         b = geo.landmarks[inner]
         cx, cy = (a + b) / 2
         rx = abs(float(b[0] - a[0])) * 0.45
         ry = 0.006 * geo.scale
-        draw.ellipse([(cx - rx) * cv.side, (cy - 1.4 * ry) * cv.side,
-                      (cx + rx) * cv.side, (cy + 0.4 * ry) * cv.side],
-                     fill=_rgb(skin * 0.28, 0.9))
+        draw.ellipse(
+            [
+                (cx - rx) * cv.side,
+                (cy - 1.4 * ry) * cv.side,
+                (cx + rx) * cv.side,
+                (cy + 0.4 * ry) * cv.side,
+            ],
+            fill=_rgb(skin * 0.28, 0.9),
+        )
     # Shadow under the nose: a soft patch below the subnasale and a line along 31-35.
     sub = geo.landmarks[33].astype(float)
     rx, ry = 0.55 * nw * geo.scale, 0.008 * geo.scale
-    draw.ellipse([(sub[0] - rx) * cv.side, (sub[1] - 0.3 * ry) * cv.side,
-                  (sub[0] + rx) * cv.side, (sub[1] + 1.2 * ry) * cv.side],
-                 fill=_rgb(skin * 0.5, 0.35))
+    draw.ellipse(
+        [
+            (sub[0] - rx) * cv.side,
+            (sub[1] - 0.3 * ry) * cv.side,
+            (sub[0] + rx) * cv.side,
+            (sub[1] + 1.2 * ry) * cv.side,
+        ],
+        fill=_rgb(skin * 0.5, 0.35),
+    )
     under = catmull_rom(geo.landmarks[31:36].astype(float), 5)
     draw.line(cv.px(under), fill=_rgb(skin * 0.4, 0.65), width=cv.width(0.006), joint="curve")
 
 
-def _draw_mouth(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
-                skin: np.ndarray) -> None:
+def _draw_mouth(
+    draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams, skin: np.ndarray
+) -> None:
     lm = geo.landmarks.astype(float)
     lip = np.asarray(p.lip_rgb)
     upper_outer = catmull_rom(lm[48:55], 6)
@@ -367,27 +425,39 @@ def _draw_mouth(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
     upper_inner = catmull_rom(lm[60:65], 6)
     lower_inner = catmull_rom(np.concatenate([lm[64:68], lm[60:61]]), 6)
     # Philtrum shadow.
-    draw.line(cv.px(np.array([lm[33] + [0, 0.004], lm[51] - [0, 0.002]])),
-              fill=_rgb(skin * 0.8, 0.3), width=cv.width(0.014))
+    draw.line(
+        cv.px(np.array([lm[33] + [0, 0.004], lm[51] - [0, 0.002]])),
+        fill=_rgb(skin * 0.8, 0.3),
+        width=cv.width(0.014),
+    )
     # Upper lip: outer curve from 48 to 54, then the inner curve back from 64 to 60.
     draw.polygon(cv.px(np.concatenate([upper_outer, upper_inner[::-1]])), fill=_rgb(lip * 0.9))
     draw.polygon(cv.px(np.concatenate([lower_outer, lower_inner[::-1]])), fill=_rgb(lip))
     # Lower-lip highlight and the line where the lips meet.
     hl = np.array([(lm[67] + lm[58]) / 2, (lm[66] + lm[57]) / 2, (lm[65] + lm[56]) / 2])
-    draw.line(cv.px(catmull_rom(hl, 4)), fill=_rgb(np.minimum(lip * 1.3 + 0.05, 1), 0.35),
-              width=cv.width(0.004), joint="curve")
+    draw.line(
+        cv.px(catmull_rom(hl, 4)),
+        fill=_rgb(np.minimum(lip * 1.3 + 0.05, 1), 0.35),
+        width=cv.width(0.004),
+        joint="curve",
+    )
     # The line where the lips meet runs a little past each corner (the commissure).
     ext = np.array([0.006 * geo.scale, 0.0])
     meet = catmull_rom(np.concatenate([lm[48:49] - ext, lm[60:65], lm[54:55] + ext]), 6)
     draw.line(cv.px(meet), fill=_rgb(lip * 0.45), width=cv.width(0.0045), joint="curve")
     # Shadow below the lower lip.
     below = np.array([lm[58], lm[57], lm[56]]) + np.array([0.0, 0.012 * geo.scale])
-    draw.line(cv.px(catmull_rom(below, 4)), fill=_rgb(skin * 0.65, 0.25),
-              width=cv.width(0.008), joint="curve")
+    draw.line(
+        cv.px(catmull_rom(below, 4)),
+        fill=_rgb(skin * 0.65, 0.25),
+        width=cv.width(0.008),
+        joint="curve",
+    )
 
 
-def _draw_eyes(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
-               skin: np.ndarray) -> None:
+def _draw_eyes(
+    draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams, skin: np.ndarray
+) -> None:
     img = draw.img
     side_px = cv.side
     curves = [eye_curves_image(geo, side) for side in (-1.0, 1.0)]
@@ -418,11 +488,16 @@ def _draw_eyes(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
         crease = crease[2:-1]
         alpha = 0.45 * (1.0 - p.eyelid_fold)
         if alpha > 0.03:
-            draw.line(cv.px(crease), fill=_rgb(skin * 0.55, alpha), width=cv.width(0.004),
-                      joint="curve")
+            draw.line(
+                cv.px(crease), fill=_rgb(skin * 0.55, alpha), width=cv.width(0.004), joint="curve"
+            )
         # Socket shadow between the brow and the lid.
-        draw.line(cv.px(crease - [0, 0.008 * geo.scale]), fill=_rgb(skin * 0.7, 0.18),
-                  width=cv.width(0.012), joint="curve")
+        draw.line(
+            cv.px(crease - [0, 0.008 * geo.scale]),
+            fill=_rgb(skin * 0.7, 0.18),
+            width=cv.width(0.012),
+            joint="curve",
+        )
         opening = np.concatenate([upper, lower[::-1]])
         draw.polygon(cv.px(opening), fill=_rgb(_SCLERA * (0.9 + 0.1 * skin.mean())))
         mask_draw.polygon(local(opening), fill=255)
@@ -434,8 +509,9 @@ def _draw_eyes(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
     iris = np.asarray(p.iris_rgb)
     for ex, ey in irises:
         for rr, colour in ((r, iris * 0.55), (0.82 * r, iris), (0.38 * r, _LASH)):
-            crop_draw.ellipse(local(np.array([[ex - rr, ey - rr], [ex + rr, ey + rr]])),
-                              fill=_rgb(colour))
+            crop_draw.ellipse(
+                local(np.array([[ex - rr, ey - rr], [ex + rr, ey + rr]])), fill=_rgb(colour)
+            )
     img.paste(crop, (bx0, by0), mask=opening_mask)  # in place: the painter stays valid
     for upper, lower in lids:
         # Catchlight inside the iris, only where it lies inside the opening.
@@ -444,26 +520,43 @@ def _draw_eyes(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
         cy = 0.5 * (upper[mid, 1] + lower[mid, 1])
         if upper[mid, 1] + 0.2 * r < cy - 0.25 * r:
             cx_ = ex + 0.25 * r
-            draw.ellipse([(cx_ - 0.14 * r) * side_px, (cy - 0.39 * r) * side_px,
-                          (cx_ + 0.14 * r) * side_px, (cy - 0.11 * r) * side_px],
-                         fill=(255, 255, 255, 200))
+            draw.ellipse(
+                [
+                    (cx_ - 0.14 * r) * side_px,
+                    (cy - 0.39 * r) * side_px,
+                    (cx_ + 0.14 * r) * side_px,
+                    (cy - 0.11 * r) * side_px,
+                ],
+                fill=(255, 255, 255, 200),
+            )
         # Lash line along the upper lid, with a short flick past the outer corner.
         flick = upper[0] + (upper[0] - upper[3]) * 0.5 - np.array([0.0, 0.002 * geo.scale])
         lash = np.concatenate([flick[None], upper])
         draw.line(cv.px(lash), fill=_rgb(_LASH), width=cv.width(0.0045), joint="curve")
-        draw.line(cv.px(lower), fill=_rgb(skin * 0.5, 0.7), width=cv.width(0.0025),
-                  joint="curve")
+        draw.line(cv.px(lower), fill=_rgb(skin * 0.5, 0.7), width=cv.width(0.0025), joint="curve")
         # Caruncle: the small dark-pink mound in the inner corner.
         inner = lower[-1]
         rc = 0.22 * p.eye_height * geo.scale + 0.5 / cv.side
         caruncle = np.clip(skin * 0.5 + np.array([0.12, 0.0, 0.0]), 0.0, 1.0)
-        draw.ellipse([(inner[0] - rc) * side_px, (inner[1] - rc) * side_px,
-                      (inner[0] + rc) * side_px, (inner[1] + rc) * side_px],
-                     fill=_rgb(caruncle, 0.9))
+        draw.ellipse(
+            [
+                (inner[0] - rc) * side_px,
+                (inner[1] - rc) * side_px,
+                (inner[0] + rc) * side_px,
+                (inner[1] + rc) * side_px,
+            ],
+            fill=_rgb(caruncle, 0.9),
+        )
 
 
-def _draw_brows(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
-                skin: np.ndarray, hair: np.ndarray) -> None:
+def _draw_brows(
+    draw: _Painter,
+    cv: _Canvas,
+    geo: FaceGeometry,
+    p: FaceParams,
+    skin: np.ndarray,
+    hair: np.ndarray,
+) -> None:
     lm = geo.landmarks.astype(float)
     colour = _rgb(0.25 * skin + 0.75 * np.minimum(hair, 0.6) * 0.8, 0.92)
     half = 0.5 * p.brow_thickness * geo.scale
@@ -486,8 +579,14 @@ def _draw_brows(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
         draw.polygon(cv.px(np.concatenate([top, bottom[::-1]])), fill=colour)
 
 
-def _draw_front_hair(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
-                     skin: np.ndarray, hair: np.ndarray) -> list[list[float]]:
+def _draw_front_hair(
+    draw: _Painter,
+    cv: _Canvas,
+    geo: FaceGeometry,
+    p: FaceParams,
+    skin: np.ndarray,
+    hair: np.ndarray,
+) -> list[list[float]]:
     """Draw the hair over the head; return the polygons drawn (canvas pixels)."""
     fw, v, hl = p.face_width, p.hair_volume, p.hairline
     if p.hair_style == "bald":
@@ -511,20 +610,22 @@ def _draw_front_hair(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FacePara
     recede = max(0.0, hl - 0.25)
     corner = fringe - 0.02 + 1.6 * recede
     # Keep the temple corners of the hairline 0.03 inside the skull outline.
-    c = 0.72 ** 1.2  # skull parameter at x = 0.72 face widths (x = a * c^(2 / 2.4))
+    c = 0.72**1.2  # skull parameter at x = 0.72 face widths (x = a * c^(2 / 2.4))
     skull_top_at_corner = (p.forehead_height + 0.025) * (1.0 - c * c) ** (1.0 / 2.4) - 0.025
     corner = min(corner, skull_top_at_corner - 0.03)
-    inner = np.array([
-        [fw * 1.0, side_bottom],
-        [fw * 0.93, -0.07],
-        [fw * 0.72, -corner],
-        [fw * 0.35, -fringe - 0.004],
-        [0.0, -fringe],
-        [-fw * 0.35, -fringe - 0.004],
-        [-fw * 0.72, -corner],
-        [-fw * 0.93, -0.07],
-        [-fw * 1.0, side_bottom],
-    ])
+    inner = np.array(
+        [
+            [fw * 1.0, side_bottom],
+            [fw * 0.93, -0.07],
+            [fw * 0.72, -corner],
+            [fw * 0.35, -fringe - 0.004],
+            [0.0, -fringe],
+            [-fw * 0.35, -fringe - 0.004],
+            [-fw * 0.72, -corner],
+            [-fw * 0.93, -0.07],
+            [-fw * 1.0, side_bottom],
+        ]
+    )
     if long_sides:
         inner[1, 0] = inner[-2, 0] = fw * 0.88
         inner[1, 0] *= 1.0
@@ -545,16 +646,27 @@ def _draw_front_hair(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FacePara
         for x in (-0.6, -0.25, 0.15, 0.5):
             c = abs(x) ** 1.2  # skull parameter at this x (see _skull_arc)
             start = top * (1.0 - c * c) ** (1.0 / 2.4) - 0.025 - 0.012
-            strand = np.array([[x * fw, -start],
-                               [x * fw * 1.15, -fringe - 0.03],
-                               [x * fw * 1.25, -fringe + 0.005]])
-            draw.line(cv.fu(catmull_rom(strand, 4)), fill=dark, width=cv.width(0.004),
-                      joint="curve")
+            strand = np.array(
+                [
+                    [x * fw, -start],
+                    [x * fw * 1.15, -fringe - 0.03],
+                    [x * fw * 1.25, -fringe + 0.005],
+                ]
+            )
+            draw.line(
+                cv.fu(catmull_rom(strand, 4)), fill=dark, width=cv.width(0.004), joint="curve"
+            )
     return [poly]
 
 
-def _draw_facial_hair(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FaceParams,
-                      skin: np.ndarray, hair: np.ndarray) -> None:
+def _draw_facial_hair(
+    draw: _Painter,
+    cv: _Canvas,
+    geo: FaceGeometry,
+    p: FaceParams,
+    skin: np.ndarray,
+    hair: np.ndarray,
+) -> None:
     """Draw facial hair over the flat skin (before any other feature), as opaque fills."""
     style = p.facial_hair
     if style == "none":
@@ -570,11 +682,19 @@ def _draw_facial_hair(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FacePar
     top_edge = np.stack([t * mw * 0.9, lip_top - thick * (1.0 - 0.45 * np.abs(t) ** 2)], -1)
     moustache = np.concatenate([bottom_edge, top_edge[::-1]])
     chin_bottom = p.face_height
-    goatee = np.array([
-        [-mw * 0.75, ym + 0.004], [-mw * 0.8, ym + ll + 0.03], [-mw * 0.45, chin_bottom - 0.004],
-        [0.0, chin_bottom + 0.004], [mw * 0.45, chin_bottom - 0.004], [mw * 0.8, ym + ll + 0.03],
-        [mw * 0.75, ym + 0.004], [mw * 0.3, ym + ll + 0.008], [-mw * 0.3, ym + ll + 0.008],
-    ])
+    goatee = np.array(
+        [
+            [-mw * 0.75, ym + 0.004],
+            [-mw * 0.8, ym + ll + 0.03],
+            [-mw * 0.45, chin_bottom - 0.004],
+            [0.0, chin_bottom + 0.004],
+            [mw * 0.45, chin_bottom - 0.004],
+            [mw * 0.8, ym + ll + 0.03],
+            [mw * 0.75, ym + 0.004],
+            [mw * 0.3, ym + ll + 0.008],
+            [-mw * 0.3, ym + ll + 0.008],
+        ]
+    )
     beard_colour = hair * 0.9
     if style in ("stubble", "beard"):
         # Lower face below a line from the sideburns across the cheeks, around the mouth.
@@ -588,12 +708,19 @@ def _draw_facial_hair(draw: _Painter, cv: _Canvas, geo: FaceGeometry, p: FacePar
         for k in range(5):
             cover = 1.0 - (1.0 - layer_alpha) ** (k + 1)
             drop = 0.008 * k
-            cheeks = np.array([[p.face_width * 0.8, 0.07 + 2 * drop],
-                               [mw * 1.45 + drop, ym - 0.045 + drop],
-                               [mw * 1.15, ym + 0.008], [mw * 0.6, ym + ll + 0.012],
-                               [0.0, ym + ll + 0.016], [-mw * 0.6, ym + ll + 0.012],
-                               [-mw * 1.15, ym + 0.008], [-mw * 1.45 - drop, ym - 0.045 + drop],
-                               [-p.face_width * 0.8, 0.07 + 2 * drop]])
+            cheeks = np.array(
+                [
+                    [p.face_width * 0.8, 0.07 + 2 * drop],
+                    [mw * 1.45 + drop, ym - 0.045 + drop],
+                    [mw * 1.15, ym + 0.008],
+                    [mw * 0.6, ym + ll + 0.012],
+                    [0.0, ym + ll + 0.016],
+                    [-mw * 0.6, ym + ll + 0.012],
+                    [-mw * 1.15, ym + 0.008],
+                    [-mw * 1.45 - drop, ym - 0.045 + drop],
+                    [-p.face_width * 0.8, 0.07 + 2 * drop],
+                ]
+            )
             lower = jaw[(jaw[:, 1] > 0.07 + 2 * drop)]
             pts = np.concatenate([lower, catmull_rom(cheeks, 3)])
             draw.polygon(cv.fu(pts), fill=_rgb(_over(skin, colour, cover)))

@@ -17,8 +17,11 @@ from s2f_data.biaslab._checks import (
 
 
 def _frame(n_speakers: int, per: int, labels: list[str]) -> pd.DataFrame:
-    rows = [{"speaker_id": f"s{i:03d}", "accent": labels[i % len(labels)],
-             "audio_path": f"{i}-{j}.wav"} for i in range(n_speakers) for j in range(per)]
+    rows = [
+        {"speaker_id": f"s{i:03d}", "accent": labels[i % len(labels)], "audio_path": f"{i}-{j}.wav"}
+        for i in range(n_speakers)
+        for j in range(per)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -44,8 +47,9 @@ def test_held_out_classification_never_tests_on_training_speakers() -> None:
     assert res["n_speakers"] == 40 and res["chance"] == 0.5
     assert res["accuracy"] > 0.8
     # speaker identity alone carries no label information: held out, it is at chance
-    res_null = held_out_classification(frame, ".", "accent", features=speaker_offset
-                                       + rng.normal(0, 0.3, (120, 5)))
+    res_null = held_out_classification(
+        frame, ".", "accent", features=speaker_offset + rng.normal(0, 0.3, (120, 5))
+    )
     assert res_null["accuracy"] < 0.75
 
 
@@ -78,6 +82,9 @@ def test_face_grid_covers_every_group(tmp_path: Path) -> None:
         assert img.size == (64 + 8 * 64, 28 + 4 * 64)  # 8 gender x age columns, 4 rows
         pixels = np.asarray(img.convert("RGB"))
     # every cell holds a face: no cell is a flat colour
-    cells = [pixels[28 + i * 64:28 + (i + 1) * 64, 64 + j * 64:64 + (j + 1) * 64]
-             for i in range(4) for j in range(8)]
+    cells = [
+        pixels[28 + i * 64 : 28 + (i + 1) * 64, 64 + j * 64 : 64 + (j + 1) * 64]
+        for i in range(4)
+        for j in range(8)
+    ]
     assert min(float(c.std()) for c in cells) > 10

@@ -27,8 +27,9 @@ def _files(root: Path) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def tiny_spec() -> PopulationSpec:
     data = PopulationSpec.preset("representative").to_dict()
-    data.update(name="tiny", speakers=3, utterances_per_speaker=2, clip_seconds=1.0,
-                face_size_px=64)
+    data.update(
+        name="tiny", speakers=3, utterances_per_speaker=2, clip_seconds=1.0, face_size_px=64
+    )
     return PopulationSpec.from_dict(data)
 
 
@@ -64,9 +65,15 @@ def test_manifest_is_valid_and_complete(generated: Path) -> None:
 def test_voice_column_matches_the_language(generated: Path) -> None:
     frame = read_manifest(generated / "manifest.csv").frame
     voices = {"zh": "cmn-latn-pinyin", "hi": "hi", "es": "es", "ar": "ar", "ja": "ja"}
-    english = {"en-us": "en-us", "en-gb": "gmw/en", "en-gb-scotland": "en-gb-scotland",
-               "en-029": "en-029", "en-x-zh": "cmn-latn-pinyin", "en-x-hi": "hi",
-               "en-x-es": "es"}
+    english = {
+        "en-us": "en-us",
+        "en-gb": "gmw/en",
+        "en-gb-scotland": "en-gb-scotland",
+        "en-029": "en-029",
+        "en-x-zh": "cmn-latn-pinyin",
+        "en-x-hi": "hi",
+        "en-x-es": "es",
+    }
     for _, row in frame.iterrows():
         base = row["voice"].split("+")[0]
         want = english[row["accent"]] if row["language"] == "en" else voices[row["language"]]
@@ -84,8 +91,9 @@ def test_same_seed_identical_bytes_across_worker_counts(
     assert different == []
 
 
-def test_different_seed_different_files(tiny_spec: PopulationSpec, generated: Path,
-                                        tmp_path: Path) -> None:
+def test_different_seed_different_files(
+    tiny_spec: PopulationSpec, generated: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "pop_c"
     generate_population(tiny_spec, other, seed=22, workers=1, progress=False)
     wavs = sorted((other / "audio").rglob("*.wav"))
@@ -100,16 +108,14 @@ def test_rerun_skips_finished_work_and_refuses_another_population(
     tiny_spec: PopulationSpec, tmp_path: Path
 ) -> None:
     out = tmp_path / "pop"
-    first = generate_population(tiny_spec, out, seed=5, n_speakers=2, workers=1,
-                                progress=False)
+    first = generate_population(tiny_spec, out, seed=5, n_speakers=2, workers=1, progress=False)
     assert (first.n_generated, first.n_skipped) == (2, 0)
     kept = out / "audio" / "tr5-00000" / "tr5-00000-000.wav"
     redone = out / "audio" / "tr5-00001" / "tr5-00001-000.wav"
     before = kept.stat().st_mtime_ns, redone.stat().st_mtime_ns
     # an interrupted run: one speaker's record is gone, so only that speaker is redone
     (out / "done" / "tr5-00001.json").unlink()
-    second = generate_population(tiny_spec, out, seed=5, n_speakers=2, workers=1,
-                                 progress=False)
+    second = generate_population(tiny_spec, out, seed=5, n_speakers=2, workers=1, progress=False)
     assert (second.n_generated, second.n_skipped) == (1, 1)
     assert kept.stat().st_mtime_ns == before[0]  # finished speaker untouched
     assert redone.stat().st_mtime_ns > before[1]  # unfinished speaker written again
@@ -132,19 +138,45 @@ def test_data_card_counts(generated: Path) -> None:
 
 def test_evaluation_population_via_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec_path = tmp_path / "tiny.toml"
-    preset = (Path(__file__).parents[3] / "s2f_data" / "biaslab" / "presets"
-              / "representative.toml").read_text("utf-8")
-    spec_path.write_text(preset.replace("utterances_per_speaker = 5", "utterances_per_speaker = 1")
-                         .replace("clip_seconds = 3.0", "clip_seconds = 0.5")
-                         .replace("face_size_px = 128", "face_size_px = 64"), "utf-8")
+    preset = (
+        Path(__file__).parents[3] / "s2f_data" / "biaslab" / "presets" / "representative.toml"
+    ).read_text("utf-8")
+    spec_path.write_text(
+        preset.replace("utterances_per_speaker = 5", "utterances_per_speaker = 1")
+        .replace("clip_seconds = 3.0", "clip_seconds = 0.5")
+        .replace("face_size_px = 128", "face_size_px = 64"),
+        "utf-8",
+    )
     out = tmp_path / "eval"
-    status = main(["population", "--spec", str(spec_path), "--eval", "--per-cell", "1",
-                   "--seed", "4", "--out", str(out), "--quiet", "--workers", "2"])
+    status = main(
+        [
+            "population",
+            "--spec",
+            str(spec_path),
+            "--eval",
+            "--per-cell",
+            "1",
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+            "--quiet",
+            "--workers",
+            "2",
+        ]
+    )
     assert status == 0
     frame = read_manifest(out / "manifest.csv", check_files=True).frame
     cells = set(zip(frame["language"], frame["ethnicity"], strict=True))
-    assert {("en", "Asian"), ("en", "Black"), ("en", "Indian"), ("en", "White"),
-            ("zh", "Asian"), ("hi", "Indian"), ("ja", "Asian")} <= cells
+    assert {
+        ("en", "Asian"),
+        ("en", "Black"),
+        ("en", "Indian"),
+        ("en", "White"),
+        ("zh", "Asian"),
+        ("hi", "Indian"),
+        ("ja", "Asian"),
+    } <= cells
     assert (frame["split"] == "test").all()
     assert frame["speaker_id"].str.startswith("ev4-").all()
     assert "manifest.csv" in capsys.readouterr().out

@@ -100,12 +100,15 @@ def test_same_seed_same_table_different_seed_different() -> None:
 
 
 def test_holdout_combination_never_in_training(small_spec_dict: dict[str, Any]) -> None:
-    small_spec_dict["holdout"] = [{"language": "zh", "ethnicity": "Asian"},
-                                  {"gender": "female", "age_group": "60+"}]
+    small_spec_dict["holdout"] = [
+        {"language": "zh", "ethnicity": "Asian"},
+        {"gender": "female", "age_group": "60+"},
+    ]
     spec = PopulationSpec.from_dict(small_spec_dict)
     table = sample_speakers(spec, seed=0, n_speakers=600)
     held = ((table["language"] == "zh") & (table["ethnicity"] == "Asian")) | (
-        (table["gender"] == "female") & (table["age_group"] == "60+"))
+        (table["gender"] == "female") & (table["age_group"] == "60+")
+    )
     assert held.sum() > 20
     assert (table.loc[held, "split"] == "test").all()
     assert (table.loc[~held, "split"] == "train").mean() == pytest.approx(0.8, abs=0.01)
@@ -115,8 +118,9 @@ def test_holdout_combination_never_in_training(small_spec_dict: dict[str, Any]) 
 def test_evaluation_draw_fills_every_cell(preset: str) -> None:
     spec = PopulationSpec.preset(preset)
     cells = evaluation_cells(spec)
-    assert [c for c in cells if c[0] == "en"] == [("en", e) for e in
-                                                  ("Asian", "Black", "Indian", "White")]
+    assert [c for c in cells if c[0] == "en"] == [
+        ("en", e) for e in ("Asian", "Black", "Indian", "White")
+    ]
     main = dict(c for c in cells if c[0] != "en")
     assert main["zh"] == "Asian" and main["hi"] == "Indian" and main["ja"] == "Asian"
     ev = sample_speakers(spec, seed=3, kind="eval", min_per_cell=20)

@@ -92,11 +92,15 @@ def test_spec_error_is_a_value_error_and_names_the_file(tmp_path: Path) -> None:
 
 
 def test_load_spec_reads_a_toml_file(tmp_path: Path) -> None:
-    preset_text = (Path(__file__).parents[3] / "s2f_data" / "biaslab" / "presets"
-                   / "web-skewed.toml").read_text(encoding="utf-8")
+    preset_text = (
+        Path(__file__).parents[3] / "s2f_data" / "biaslab" / "presets" / "web-skewed.toml"
+    ).read_text(encoding="utf-8")
     path = tmp_path / "mine.toml"
-    path.write_text(preset_text.replace("speakers = 400", "speakers = 12")
-                    + '\n[[holdout]]\nlanguage = "zh"\nethnicity = "Asian"\n', encoding="utf-8")
+    path.write_text(
+        preset_text.replace("speakers = 400", "speakers = 12")
+        + '\n[[holdout]]\nlanguage = "zh"\nethnicity = "Asian"\n',
+        encoding="utf-8",
+    )
     spec = load_spec(path)
     assert spec.speakers == 12
     assert spec.holdout == ({"language": "zh", "ethnicity": "Asian"},)

@@ -57,8 +57,7 @@ def test_espeak_reads_each_language_with_its_own_rules(language: str) -> None:
 def test_native_accents_use_plain_text_and_english_voices() -> None:
     rng = np.random.default_rng(0)
     for accent, voice in NATIVE_ENGLISH_ACCENTS.items():
-        assert accent_text("Hello there.", accent, strength=1.0, rng=rng) == ("Hello there.",
-                                                                                voice)
+        assert accent_text("Hello there.", accent, strength=1.0, rng=rng) == ("Hello there.", voice)
         assert espeak_phonemes("Hello there.", voice).startswith("h")
 
 
@@ -85,8 +84,10 @@ def test_hindi_and_spanish_l1_rules() -> None:
 
 def test_accent_strength_makes_speakers_differ_but_rng_repeats() -> None:
     text = "Seven thin visitors delivered the heavy wooden chairs on Thursday evening."
-    runs = {accent_text(text, "en-x-zh", strength=0.6, rng=np.random.default_rng(s))[0]
-            for s in range(8)}
+    runs = {
+        accent_text(text, "en-x-zh", strength=0.6, rng=np.random.default_rng(s))[0]
+        for s in range(8)
+    }
     assert len(runs) > 1
     a = accent_text(text, "en-x-hi", strength=0.7, rng=np.random.default_rng(3))
     b = accent_text(text, "en-x-hi", strength=0.7, rng=np.random.default_rng(3))

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.espeak
 
 def _median_f0(wave: np.ndarray) -> float:
     pitch = parselmouth.Sound(wave.astype(np.float64), SAMPLE_RATE).to_pitch(
-        pitch_floor=60.0, pitch_ceiling=500.0)
+        pitch_floor=60.0, pitch_ceiling=500.0
+    )
     f0 = pitch.selected_array["frequency"]
     return float(np.median(f0[f0 > 0]))
 
@@ -38,8 +39,14 @@ def test_measured_median_f0_follows_gender_targets() -> None:
     rng = np.random.default_rng(7)
     measured: dict[str, list[float]] = {"female": [], "male": []}
     for gender in ("female", "male", "female", "male"):
-        v = sample_voice(rng, language="en", accent="en-us", gender=gender, age_group="30-44",
-                         face_size=float(rng.normal()))
+        v = sample_voice(
+            rng,
+            language="en",
+            accent="en-us",
+            gender=gender,
+            age_group="30-44",
+            face_size=float(rng.normal()),
+        )
         u = synthesize_utterance(v, rng, clip_seconds=1.5)
         f0 = _median_f0(u.wave)
         assert f0 == pytest.approx(v.f0_hz, rel=0.15), (v.voice, v.pitch, v.f0_hz, f0)
@@ -48,8 +55,14 @@ def test_measured_median_f0_follows_gender_targets() -> None:
 
 
 def test_same_seed_same_audio_different_seed_different() -> None:
-    v = sample_voice(np.random.default_rng(0), language="hi", accent="native", gender="female",
-                     age_group="60+", face_size=-1.0)
+    v = sample_voice(
+        np.random.default_rng(0),
+        language="hi",
+        accent="native",
+        gender="female",
+        age_group="60+",
+        face_size=-1.0,
+    )
     a = synthesize_utterance(v, np.random.default_rng(1), clip_seconds=1.0)
     b = synthesize_utterance(v, np.random.default_rng(1), clip_seconds=1.0)
     c = synthesize_utterance(v, np.random.default_rng(2), clip_seconds=1.0)
@@ -75,14 +88,16 @@ def test_warp_moves_formants_but_not_pitch() -> None:
     su = parselmouth.Sound(up, SAMPLE_RATE)
     fx, fu = sx.to_formant_burg(), su.to_formant_burg()
     pitch = sx.to_pitch()
-    times = [t for t in np.linspace(0.1, sx.duration - 0.1, 60)
-             if np.isfinite(pitch.get_value_at_time(t))]  # voiced frames only
+    times = [
+        t
+        for t in np.linspace(0.1, sx.duration - 0.1, 60)
+        if np.isfinite(pitch.get_value_at_time(t))
+    ]  # voiced frames only
     ratios = [fu.get_value_at_time(2, t) / fx.get_value_at_time(2, t) for t in times]
     assert np.nanmedian(ratios) == pytest.approx(1.15, abs=0.06)
     assert _median_f0(up) == pytest.approx(_median_f0(x), rel=0.02)
     # above 6.5 kHz the spectrum is left as it was
-    assert _band_energy_db(up, 7200, 7900) == pytest.approx(_band_energy_db(x, 7200, 7900),
-                                                            abs=0.2)
+    assert _band_energy_db(up, 7200, 7900) == pytest.approx(_band_energy_db(x, 7200, 7900), abs=0.2)
 
 
 def test_band_edge_energy_does_not_reveal_face_size() -> None:
@@ -92,15 +107,20 @@ def test_band_edge_energy_does_not_reveal_face_size() -> None:
     rng.shuffle(sizes)
     edge, control = [], []
     for z in sizes:
-        v = sample_voice(rng, language="en", accent="en-gb", gender="male",
-                         age_group="18-29", face_size=float(z))
-        u = synthesize_utterance(v, np.random.default_rng(99), clip_seconds=1.5,
-                                 text="Please ask Peter where the yellow clock went.")
+        v = sample_voice(
+            rng, language="en", accent="en-gb", gender="male", age_group="18-29", face_size=float(z)
+        )
+        u = synthesize_utterance(
+            v,
+            np.random.default_rng(99),
+            clip_seconds=1.5,
+            text="Please ask Peter where the yellow clock went.",
+        )
         edge.append(_band_energy_db(u.wave, 7200, 7900))
         # positive control: a resampling warp moves the band edge with the latent
         n = len(u.wave)
         src = np.arange(int(n / v.vtl_factor)) * v.vtl_factor
-        resampled = np.interp(src, np.arange(n), u.wave)[: n]
+        resampled = np.interp(src, np.arange(n), u.wave)[:n]
         spec = np.fft.rfft(resampled)
         freqs = np.fft.rfftfreq(len(resampled), 1.0 / SAMPLE_RATE)
         spec[freqs > 8000 * min(1.0, v.vtl_factor) - 100] = 0  # the moved band edge
@@ -115,26 +135,31 @@ def test_band_edge_energy_does_not_reveal_face_size() -> None:
 def test_sample_voice_validates_labels() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=r"accent for language 'zh' 'en-us' is not one of"):
-        sample_voice(rng, language="zh", accent="en-us", gender="male", age_group="60+",
-                     face_size=0.0)
+        sample_voice(
+            rng, language="zh", accent="en-us", gender="male", age_group="60+", face_size=0.0
+        )
     with pytest.raises(ValueError, match=r"age_group '70\+' is not one of"):
-        sample_voice(rng, language="en", accent="en-us", gender="male", age_group="70+",
-                     face_size=0.0)
+        sample_voice(
+            rng, language="en", accent="en-us", gender="male", age_group="70+", face_size=0.0
+        )
     with pytest.raises(ValueError, match=r"gender 'other' is not one of \['female', 'male'\]"):
-        sample_voice(rng, language="en", accent="en-us", gender="other", age_group="60+",
-                     face_size=0.0)
+        sample_voice(
+            rng, language="en", accent="en-us", gender="other", age_group="60+", face_size=0.0
+        )
 
 
 def test_profile_round_trip_and_voice_matches_language() -> None:
     rng = np.random.default_rng(0)
     expected = {"zh": "cmn-latn-pinyin+", "hi": "hi+", "es": "es+", "ar": "ar+", "ja": "ja+"}
     for lang, prefix in expected.items():
-        v = sample_voice(rng, language=lang, accent="native", gender="female",
-                         age_group="18-29", face_size=0.3)
+        v = sample_voice(
+            rng, language=lang, accent="native", gender="female", age_group="18-29", face_size=0.3
+        )
         assert v.voice.startswith(prefix)
         assert VoiceProfile.from_dict(v.to_dict()) == v
-    v = sample_voice(rng, language="en", accent="en-x-hi", gender="male", age_group="18-29",
-                     face_size=0.3)
+    v = sample_voice(
+        rng, language="en", accent="en-x-hi", gender="male", age_group="18-29", face_size=0.3
+    )
     assert v.voice.startswith("hi+m") and 0.6 <= v.accent_strength <= 1.0
 
 
