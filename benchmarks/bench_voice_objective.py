@@ -58,6 +58,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "standardized": STD,
     "standardized_aux": {**STD, "loss.aux_targets": AUX},
     "standardized_aux_meanstd": {**STD, "loss.aux_targets": AUX, "voice.pooling": "mean_std"},
+    "standardized_aux_w05": {**STD, "loss.aux_targets": AUX, "loss.aux_weight": 0.5},
+    "standardized_aux_w2": {**STD, "loss.aux_targets": AUX, "loss.aux_weight": 2.0},
 }
 
 

@@ -1,0 +1,91 @@
+"""Encoder-only face-side runs for choosing ``FaceSideSettings`` (issue 14): probes on fc7.
+
+Trains only the compact face encoder (no decoder) with the given settings on rendered persons
+(seed 0) and probes its fc7 on 1,000 held-out persons (``bench_face_side.PROBE_SEED``) with
+:func:`bench_face_side.probe_features`. Rendered sets are cached as pickles in ``--cache``.
+One JSON line per run is appended to ``CACHE/results.jsonl`` and printed.
+
+Run (one thread; the table in docs/benchmarks.md used ``n_persons=3000 encoder_steps=600``)::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_face_side_sweep.py --name fsw3 \\
+        n_persons=3000 encoder_steps=600 face_size_weight=3.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_face_side import PROBE_SEED, probe_features
+
+from s2f_model import S2FConfig, build_model
+from s2f_model._face_side import FaceSideSettings, _train_encoder, face_features
+from s2f_model._face_side_data import FaceSet, render_face_set
+
+
+def _cached(cache: Path, n: int, seed: int) -> FaceSet:
+    path = cache / f"faces_{n}_{seed}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    data = render_face_set(n, seed=seed)
+    path.write_bytes(pickle.dumps(data))
+    return data
+
+
+def _settings(pairs: list[str]) -> FaceSideSettings:
+    """``key=value`` strings -> settings (values cast to the field's default's type)."""
+    defaults = FaceSideSettings()
+    kw: dict[str, Any] = {"decoder_steps": 0}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not hasattr(defaults, key):
+            raise SystemExit(f"expected FIELD=VALUE with a FaceSideSettings field, got {pair!r}")
+        kw[key] = type(getattr(defaults, key))(value)
+    return dataclasses.replace(defaults, **kw)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/face_side_sweep"))
+    ap.add_argument("settings", nargs="*", help="FaceSideSettings FIELD=VALUE")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    s = _settings(args.settings)
+    data = _cached(args.cache, s.n_persons, s.seed)
+    probe = _cached(args.cache, 1000, PROBE_SEED)
+    # same draws as pretrain_face_side: model seed, then the seed of the global RNG
+    gen = torch.Generator().manual_seed(s.seed)
+    model = build_model(S2FConfig.compact(), seed=int(torch.randint(2**31, (1,), generator=gen)))
+    losses: dict[str, list[float]] = {}
+    start = time.process_time()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
+        _train_encoder(model, data, s, gen, losses)
+    cpu = time.process_time() - start
+    probes = probe_features(face_features(model.eval(), probe.images[:, 0]), probe)
+    out = {
+        "name": args.name,
+        "settings": dataclasses.asdict(s),
+        "encoder_cpu_s": round(cpu, 1),
+        "probes": {k: round(float(v), 3) for k, v in probes.items()},
+        "final_losses": {k: round(float(np.mean(v[-50:])), 4) for k, v in losses.items()},
+    }
+    print(json.dumps(out))
+    with (args.cache / "results.jsonl").open("a") as f:
+        f.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
