@@ -18,6 +18,8 @@ Examples
 from s2f_data.biaslab.faces._geometry import face_landmarks
 from s2f_data.biaslab.faces._params import (
     AGE_GROUPS,
+    BACKGROUND_COLORS,
+    CLOTHING_COLORS,
     ETHNICITIES,
     FACIAL_HAIR_STYLES,
     GENDERS,
@@ -33,6 +35,8 @@ from s2f_data.biaslab.faces._render import render_face
 
 __all__ = [
     "AGE_GROUPS",
+    "BACKGROUND_COLORS",
+    "CLOTHING_COLORS",
     "ETHNICITIES",
     "FACIAL_HAIR_STYLES",
     "GENDERS",

@@ -70,7 +70,9 @@ import numpy as np
 
 __all__ = [
     "AGE_GROUPS",
+    "BACKGROUND_COLORS",
     "BASE_SHAPE",
+    "CLOTHING_COLORS",
     "ETHNICITIES",
     "FACIAL_HAIR_STYLES",
     "GENDERS",
@@ -327,7 +329,8 @@ _SKIN_ANCHORS = np.array(
         [0.97, 0.84, 0.75],
     ]
 )
-_BACKGROUNDS = np.array(
+#: Background colours (RGB in [0, 1]) a face is drawn on, one picked per face (read-only).
+BACKGROUND_COLORS = np.array(
     [
         [0.80, 0.82, 0.85],
         [0.70, 0.74, 0.78],
@@ -337,7 +340,8 @@ _BACKGROUNDS = np.array(
         [0.55, 0.60, 0.70],
     ]
 )
-_CLOTHING = np.array(
+#: Clothing colours (RGB in [0, 1]), one picked per face (read-only).
+CLOTHING_COLORS = np.array(
     [
         [0.15, 0.20, 0.35],
         [0.30, 0.30, 0.32],
@@ -348,6 +352,10 @@ _CLOTHING = np.array(
         [0.10, 0.10, 0.12],
     ]
 )
+BACKGROUND_COLORS.setflags(write=False)
+CLOTHING_COLORS.setflags(write=False)
+# the old private names, until s2f_model/_face_side_data.py imports the public ones
+_BACKGROUNDS, _CLOTHING = BACKGROUND_COLORS, CLOTHING_COLORS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -698,9 +706,9 @@ def sample_face_params(
     wrinkles = _clip(age.wrinkles + 0.1 * rng.standard_normal(), 0.0, 1.0)
     fold = _clip(eth.eyelid_fold + 0.15 * rng.standard_normal(), 0.0, 1.0)
 
-    background = _BACKGROUNDS[int(rng.integers(len(_BACKGROUNDS)))]
+    background = BACKGROUND_COLORS[int(rng.integers(len(BACKGROUND_COLORS)))]
     background = np.clip(background + 0.03 * rng.standard_normal(3), 0.0, 1.0)
-    clothing = _CLOTHING[int(rng.integers(len(_CLOTHING)))]
+    clothing = CLOTHING_COLORS[int(rng.integers(len(CLOTHING_COLORS)))]
     clothing = np.clip(clothing * (1 + 0.1 * rng.standard_normal()), 0.0, 1.0)
     light_direction = _clip(0.35 * rng.standard_normal(), -1.0, 1.0)
     light_gain = _clip(1.0 + 0.04 * rng.standard_normal(), 0.85, 1.15)
