@@ -19,6 +19,7 @@ from s2fdata_media import tone
 
 from s2f_cli import main
 from s2f_data import read_manifest
+from s2f_data.adapters import SpeakerSplit, import_casual_conversations
 
 
 @pytest.mark.parametrize(
@@ -205,3 +206,43 @@ def test_data_import_parquet_table(tmp_path: Path, capsys):
     assert f[["utterance_id", "speaker_id", "split", "language"]].values.tolist() == [
         ["a", "s1", "train", "en"]
     ]
+
+
+def test_data_import_split_options_start_from_the_adapters_default(tmp_path: Path, capsys):
+    # Casual Conversations splits 10% val / 20% test by default: --val-fraction alone keeps
+    # its 20% test, and --seed is the split's seed (all recorded in the sidecar)
+    root = make_casual_conversations(tmp_path / "cc")
+    out = tmp_path / "m.csv"
+    argv = ["data", "import", "casual_conversations", str(root), "--out", str(out)]
+    assert main([*argv, "--no-frames", "--val-fraction", "0", "--seed", "4"]) == 0
+    extra = read_manifest(out).info.extra
+    assert extra["split_fractions"] == {"val": 0.0, "test": 0.2}
+    assert extra["split_seed"] == 4
+    # the same split as the adapter called with that SpeakerSplit
+    lib = import_casual_conversations(
+        root,
+        tmp_path / "lib.csv",
+        extract_frames=False,
+        split=SpeakerSplit(val_fraction=0.0, test_fraction=0.2, seed=4),
+    )
+    assert read_manifest(out).frame["split"].tolist() == lib.frame["split"].tolist()
+    capsys.readouterr()
+    # a split that cannot be made stops before anything is read or written
+    bad = tmp_path / "bad.csv"
+    assert main([*argv[:-1], str(bad), "--val-fraction", "0.5", "--test-fraction", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "need val_fraction, test_fraction >= 0 with sum < 1, got 0.5, 0.5" in err
+    assert not bad.exists()
+
+
+def test_data_import_split_options_only_for_formats_that_split(tmp_path: Path, capsys):
+    root = make_voxceleb2(tmp_path / "vox2")
+    argv = ["data", "import", "voxceleb2", str(root), "--out", str(tmp_path / "m.csv")]
+    assert main([*argv, "--val-fraction", "0.2"]) == 2
+    err = capsys.readouterr().err
+    assert "--val-fraction does not apply to format 'voxceleb2'" in err
+    assert "'--age-table', '--faces', '--meta'" in err  # what voxceleb2 takes instead
+    argv = ["data", "import", "common_voice", str(tmp_path / "no-cv"), "--out", "m.csv"]
+    assert main([*argv, "--frames-dir", "f"]) == 2
+    err = capsys.readouterr().err
+    assert "'--test-fraction', '--tsv', '--val-fraction'" in err  # common_voice splits
