@@ -40,8 +40,13 @@ def make_grid(size: int, per_cell: int, seed: int) -> tuple[np.ndarray, list[str
             tiles = []
             for age in AGE_GROUPS:
                 for _ in range(per_cell):
-                    p = sample_face_params(rng, ethnicity=eth, gender=gen, age_group=age,
-                                           face_size=float(rng.standard_normal()))
+                    p = sample_face_params(
+                        rng,
+                        ethnicity=eth,
+                        gender=gen,
+                        age_group=age,
+                        face_size=float(rng.standard_normal()),
+                    )
                     tiles.append(render_face(p, size)[0])
                 tiles.append(np.full((size, gap, 3), 255, np.uint8))  # gap between age groups
             rows.append(np.concatenate(tiles[:-1], axis=1))
@@ -59,15 +64,20 @@ def make_grid(size: int, per_cell: int, seed: int) -> tuple[np.ndarray, list[str
 def time_renderer(sizes: list[int], n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     params = [
-        sample_face_params(rng, ethnicity=ETHNICITIES[k % 4], gender=GENDERS[(k // 4) % 2],
-                           age_group=AGE_GROUPS[(k // 8) % 4],
-                           face_size=float(rng.standard_normal()))
+        sample_face_params(
+            rng,
+            ethnicity=ETHNICITIES[k % 4],
+            gender=GENDERS[(k // 4) % 2],
+            age_group=AGE_GROUPS[(k // 8) % 4],
+            face_size=float(rng.standard_normal()),
+        )
         for k in range(n)
     ]
     t0 = time.process_time()
     for k in range(n):
-        sample_face_params(rng, ethnicity=ETHNICITIES[k % 4], gender="male", age_group="60+",
-                           face_size=0.0)
+        sample_face_params(
+            rng, ethnicity=ETHNICITIES[k % 4], gender="male", age_group="60+", face_size=0.0
+        )
     sample_ms = 1000 * (time.process_time() - t0) / n
     print(f"sample_face_params: {sample_ms:.2f} ms CPU per face")
     for size in sizes:
@@ -79,8 +89,10 @@ def time_renderer(sizes: list[int], n: int, seed: int) -> None:
                 render_face(p, size)
             best_cpu = min(best_cpu, (time.process_time() - c0) / n)
             best_wall = min(best_wall, (time.perf_counter() - w0) / n)
-        print(f"render_face {size:>3} px: {1000 * best_cpu:.2f} ms CPU, {1000 * best_wall:.2f} ms "
-              f"wall per face -> {1 / best_cpu:.0f} faces/s (CPU), {1 / best_wall:.0f} (wall)")
+        print(
+            f"render_face {size:>3} px: {1000 * best_cpu:.2f} ms CPU, {1000 * best_wall:.2f} ms "
+            f"wall per face -> {1 / best_cpu:.0f} faces/s (CPU), {1 / best_wall:.0f} (wall)"
+        )
 
 
 def main() -> None:

@@ -52,8 +52,9 @@ def default_mean_face() -> np.ndarray:
     brow_r = np.stack((0.24 + 0.19 * brow_x, 0.33 - 0.03 * np.sin(np.pi * brow_x)), 1)  # 17-21
     brow_l = np.stack((0.57 + 0.19 * brow_x, 0.33 - 0.03 * np.sin(np.pi * brow_x)), 1)  # 22-26
     bridge = np.stack((np.full(4, 0.5), np.linspace(0.40, 0.56, 4)), 1)  # 27-30
-    base = np.stack((np.linspace(0.44, 0.56, 5), 0.61 - 0.015 * np.sin(
-        np.pi * np.linspace(0, 1, 5))), 1)  # 31-35
+    base = np.stack(
+        (np.linspace(0.44, 0.56, 5), 0.61 - 0.015 * np.sin(np.pi * np.linspace(0, 1, 5))), 1
+    )  # 31-35
     eye_angles = np.pi + np.arange(6) * 2 * np.pi / 6  # corner, top, top, corner, bottom, bottom
     eye_r = _ellipse(0.36, 0.42, 0.055, 0.022, eye_angles)  # 36-41
     eye_l = _ellipse(0.64, 0.42, 0.055, 0.022, eye_angles)  # 42-47
@@ -109,8 +110,7 @@ class FaceDecoder(nn.Module):
         c = c0
         for i in range(1, cfg.n_upsample + 1):
             out = max(c0 // 2**i, cfg.min_channels)
-            ups += [nn.ConvTranspose2d(c, out, 5, stride=2, padding=2, output_padding=1),
-                    nn.ReLU()]
+            ups += [nn.ConvTranspose2d(c, out, 5, stride=2, padding=2, output_padding=1), nn.ReLU()]
             c = out
         self.upsample = nn.Sequential(*ups)
         self.to_rgb = nn.Conv2d(c, 3, 1)
@@ -155,7 +155,9 @@ class FaceDecoder(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         texture = torch.sigmoid(self.to_rgb(self.upsample(x)))  # (batch, 3, S, S)
         image = warp_image(
-            texture, mean, landmarks,
+            texture,
+            mean,
+            landmarks,
             border_per_side=self.cfg.warp_border_points,
             regularization=self.cfg.warp_regularization,
             grid_size=self.cfg.warp_grid_size,

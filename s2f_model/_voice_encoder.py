@@ -81,8 +81,9 @@ def voice_layer_table(
         VoiceLayerShape("fc1", cfg.hidden_dim, 1, 1, flat * cfg.hidden_dim + cfg.hidden_dim)
     )
     rows.append(
-        VoiceLayerShape("fc2", cfg.feature_dim, 1, 1, cfg.hidden_dim * cfg.feature_dim
-                        + cfg.feature_dim)
+        VoiceLayerShape(
+            "fc2", cfg.feature_dim, 1, 1, cfg.hidden_dim * cfg.feature_dim + cfg.feature_dim
+        )
     )
     return rows
 
@@ -139,8 +140,9 @@ class VoiceEncoder(nn.Module):
         if cfg.standardize_output:
             self.register_buffer("target_mean", torch.zeros(cfg.feature_dim))
             self.register_buffer("target_std", torch.ones(cfg.feature_dim))
-        self.aux_head = nn.Linear(cfg.hidden_dim, sum(cfg.aux_classes)) \
-            if sum(cfg.aux_classes) else None
+        self.aux_head = (
+            nn.Linear(cfg.hidden_dim, sum(cfg.aux_classes)) if sum(cfg.aux_classes) else None
+        )
         if cfg.channels_last:
             self.convs.to(memory_format=torch.channels_last)
 
@@ -153,8 +155,10 @@ class VoiceEncoder(nn.Module):
             raise ValueError("set_target_stats needs voice.standardize_output=True")
         shape = (self.cfg.feature_dim,)
         if mean.shape != shape or std.shape != shape:
-            raise ValueError(f"target mean and std must both be {shape}, got "
-                             f"{tuple(mean.shape)} and {tuple(std.shape)}")
+            raise ValueError(
+                f"target mean and std must both be {shape}, got "
+                f"{tuple(mean.shape)} and {tuple(std.shape)}"
+            )
         if not bool((std > 0).all()):
             raise ValueError("target std must be > 0 in every dimension")
         self.target_mean.copy_(mean)
