@@ -29,6 +29,10 @@ from torch import Tensor, nn
 
 from s2f_model._config import S2FConfig
 from s2f_model._face_side_data import PERSON_TARGETS, FaceSet, render_face_set
+from s2f_model._face_side_io import save_face_side
+from s2f_model._losses import DecoderLossWeights, WarpSettings, decoder_losses
+from s2f_model._model import build_model
+from s2f_model._train_setup import init_face_encoder
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +93,7 @@ class FaceSideSettings:
                 raise ValueError(f"FaceSideSettings.{name} must be >= 0, got {getattr(self, name)}")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FaceSideResult:
     """A pretrained face side: the model (face encoder and decoder set) and its record."""
 
@@ -183,8 +187,6 @@ def _train_encoder(
     gen: torch.Generator,
     losses: dict[str, list[float]],
 ) -> None:
-    from s2f_model._train import init_face_encoder
-
     init_face_encoder(model, int(torch.randint(2**31, (1,), generator=gen)))
     targets = torch.from_numpy(data.targets)
     mean, std = targets.mean(0), targets.std(0).clamp_min(1e-6)
@@ -224,8 +226,6 @@ def _train_decoder(
     gen: torch.Generator,
     losses: dict[str, list[float]],
 ) -> None:
-    from s2f_model._losses import DecoderLossWeights, WarpSettings, decoder_losses
-
     cfg = model.cfg
     first = data.images[:, 0]
     feats = torch.from_numpy(face_features(model, first))
@@ -294,8 +294,6 @@ def pretrain_face_side(
     >>> sorted(r.seconds)
     ['decoder', 'encoder', 'render']
     """
-    from s2f_model._model import build_model
-
     s = settings or FaceSideSettings()
     cfg = cfg or S2FConfig.compact()
     seconds: dict[str, float] = {}
@@ -324,8 +322,6 @@ def main(argv: list[str] | None = None) -> int:
     measured numbers of the card come from ``benchmarks/bench_face_side.py --update-card``.
     """
     import argparse
-
-    from s2f_model._face_side_io import save_face_side
 
     defaults = FaceSideSettings()
     ap = argparse.ArgumentParser(

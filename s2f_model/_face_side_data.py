@@ -66,7 +66,7 @@ PERSON_TARGETS: tuple[str, ...] = (
 _RENDER_PX = 128  # the bias lab's face_size_px
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FaceSet:
     """Rendered persons, each in two scenes.
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from torch import nn
 
+from s2f_model._checkpoint import MODEL_CHECKPOINT, save_checkpoint
 from s2f_model._config import S2FConfig
+from s2f_model._model import build_model
 from s2f_model.exceptions import WeightImportError
 
 __all__ = [
@@ -160,8 +162,6 @@ def load_face_side_model(
     folder: str | os.PathLike[str] | None = None, cfg: S2FConfig | None = None
 ) -> nn.Module:
     """Build a compact model (seed 0) and load a pretrained face side into it (eval mode)."""
-    from s2f_model._model import build_model
-
     return load_face_side(build_model(cfg or S2FConfig.compact(), seed=0), folder).eval()
 
 
@@ -192,9 +192,6 @@ def write_face_side_run(
     pathlib.Path
         ``out_dir``.
     """
-    from s2f_model._checkpoint import MODEL_CHECKPOINT, save_checkpoint
-    from s2f_model._model import build_model
-
     model = load_face_side(build_model(cfg, seed=cfg.train.seed), folder)
     source = _SHIPPED_DIR if folder is None else Path(folder)
     card = _read_card(source)

@@ -12,7 +12,7 @@ from s2f_model._config import VoiceConfig
 __all__ = ["VoiceEncoder", "VoiceLayerShape", "voice_layer_table"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VoiceLayerShape:
     """One row of the voice encoder's layer table (output shape and parameter count)."""
 
@@ -64,25 +64,43 @@ def voice_layer_table(
             )
         f, t = _conv_out(f, k, sf), _conv_out(t, k, st)
         params = c * out * k * k + out + (2 * out if i != last else 0)  # conv + BatchNorm
-        rows.append(VoiceLayerShape(f"conv{i + 1}", out, f, t, params))
+        rows.append(
+            VoiceLayerShape(name=f"conv{i + 1}", channels=out, freq=f, time=t, params=params)
+        )
         c = out
         if pool:
             if t < 2:
                 raise ValueError(f"voice pool after conv{i + 1} gets {t} frame(s), needs >= 2")
             t //= 2
-            rows.append(VoiceLayerShape(f"pool{i + 1}", c, f, t, 0))
+            rows.append(VoiceLayerShape(name=f"pool{i + 1}", channels=c, freq=f, time=t, params=0))
     if cfg.pooling == "mean_std":  # mean and std over time, side by side: 2c channels
         c *= 2
-        rows.append(VoiceLayerShape("meanstdpool_time+relu+bn", c, f, 1, 2 * c))
+        rows.append(
+            VoiceLayerShape(
+                name="meanstdpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c
+            )
+        )
     else:
-        rows.append(VoiceLayerShape("avgpool_time+relu+bn", c, f, 1, 2 * c))
+        rows.append(
+            VoiceLayerShape(name="avgpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c)
+        )
     flat = c * f
     rows.append(
-        VoiceLayerShape("fc1", cfg.hidden_dim, 1, 1, flat * cfg.hidden_dim + cfg.hidden_dim)
+        VoiceLayerShape(
+            name="fc1",
+            channels=cfg.hidden_dim,
+            freq=1,
+            time=1,
+            params=flat * cfg.hidden_dim + cfg.hidden_dim,
+        )
     )
     rows.append(
         VoiceLayerShape(
-            "fc2", cfg.feature_dim, 1, 1, cfg.hidden_dim * cfg.feature_dim + cfg.feature_dim
+            name="fc2",
+            channels=cfg.feature_dim,
+            freq=1,
+            time=1,
+            params=cfg.hidden_dim * cfg.feature_dim + cfg.feature_dim,
         )
     )
     return rows
