@@ -271,7 +271,10 @@ def focus_changes(
         return pd.DataFrame(rows)
     rates = paired[paired["metric"] == metric]
     targets = list(dict.fromkeys(rates["target"]))
-    attributes = list(dict.fromkeys(changes["attribute"]))
+    # each attribute's grouping columns, read from the records' groups (never from its name)
+    attributes: dict[str, frozenset[str]] = {}
+    for attribute, group in zip(changes["attribute"], changes["group"], strict=True):
+        attributes.setdefault(attribute, frozenset(group))
     for question in questions:
         attribute = _attribute(question, attributes)
         target = _target(question, targets)
