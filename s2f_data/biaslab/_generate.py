@@ -503,72 +503,15 @@ def generate_population(
         "n_speakers": len(speakers),
         "min_per_cell": min_per_cell if kind == "eval" else None,
     }
-    fingerprint = json.dumps(identity, sort_keys=True)
-    marker = out / "population.json"
-    if marker.is_file():
-        old = json.loads(marker.read_text(encoding="utf-8"))
-        if {k: old.get(k) for k in identity} != identity:
-            raise ValueError(
-                f"{out} already holds a different population ({marker}: {old}); expected "
-                f"{identity}. Use a new folder."
-            )
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(marker, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+    _claim_folder(out, identity)
     records = speakers.to_dict("records")
-    jobs = [
-        {
-            "out_dir": str(out),
-            "speaker": rec,
-            "seed": int(seed),
-            "kind": kind,
-            "index": int(rec["speaker_id"].rsplit("-", 1)[1]),
-            "face_size_px": spec.face_size_px,
-            "utterances": spec.utterances_per_speaker,
-            "clip_seconds": spec.clip_seconds,
-            "fingerprint": fingerprint,
-            "utterances_per_language": spec.bilingual.get("utterances_per_language", 0),
-        }
-        for rec in records
-    ]
+    jobs = _speaker_jobs(records, spec, out, identity)
     n_utts = sum(
         2 * j["utterances_per_language"] if j["speaker"].get("bilingual") else j["utterances"]
         for j in jobs
     )
     results = list(_run_jobs(jobs, workers, progress, n_utts))
-    by_id = {r["speaker_id"]: r for r in results}
-    rows = []
-    for spk in records:
-        rec = by_id[spk["speaker_id"]]
-        for utt in rec["utterances"]:
-            rows.append(
-                {
-                    "utterance_id": utt["utterance_id"],
-                    "speaker_id": spk["speaker_id"],
-                    "audio_path": utt["audio_path"],
-                    "split": spk["split"],
-                    "face_path": rec["face_path"],
-                    "language": utt.get("language", spk["language"]),
-                    "accent": utt.get("accent", spk["accent"]),
-                    "gender": spk["gender"],
-                    "age_group": spk["age_group"],
-                    "ethnicity": spk["ethnicity"],
-                    "landmarks_path": rec["landmarks_path"],
-                    "face_size": f"{spk['face_size']:.6f}",
-                    "f0_hz": f"{spk['voice_f0_hz']:.2f}",
-                    "voice": utt.get("voice", spk["voice_voice"]),
-                    "text": utt["text"],
-                    **(
-                        {
-                            "first_language": spk["first_language"],
-                            "bilingual": str(bool(spk["bilingual"])).lower(),
-                        }
-                        if spec.bilingual
-                        else {}
-                    ),
-                }
-            )
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(_manifest_rows(records, results, bool(spec.bilingual)))
     info = ManifestInfo(
         source="biaslab",
         source_version=GENERATOR_VERSION,
@@ -603,3 +546,79 @@ def generate_population(
         n_generated=len(results) - n_skipped,
         n_skipped=n_skipped,
     )
+
+
+def _claim_folder(out: Path, identity: dict[str, Any]) -> None:
+    """Write ``population.json`` into a new folder; refuse one that holds another population."""
+    marker = out / "population.json"
+    if marker.is_file():
+        old = json.loads(marker.read_text(encoding="utf-8"))
+        if {k: old.get(k) for k in identity} != identity:
+            raise ValueError(
+                f"{out} already holds a different population ({marker}: {old}); expected "
+                f"{identity}. Use a new folder."
+            )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(marker, json.dumps(identity, indent=2, sort_keys=True) + "\n")
+
+
+def _speaker_jobs(
+    records: list[dict[str, Any]], spec: PopulationSpec, out: Path, identity: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Return one picklable job per speaker for :func:`_make_speaker_files`."""
+    fingerprint = json.dumps(identity, sort_keys=True)
+    return [
+        {
+            "out_dir": str(out),
+            "speaker": rec,
+            "seed": identity["seed"],
+            "kind": identity["kind"],
+            "index": int(rec["speaker_id"].rsplit("-", 1)[1]),
+            "face_size_px": spec.face_size_px,
+            "utterances": spec.utterances_per_speaker,
+            "clip_seconds": spec.clip_seconds,
+            "fingerprint": fingerprint,
+            "utterances_per_language": spec.bilingual.get("utterances_per_language", 0),
+        }
+        for rec in records
+    ]
+
+
+def _manifest_rows(
+    records: list[dict[str, Any]], results: list[dict[str, Any]], bilingual: bool
+) -> list[dict[str, Any]]:
+    """Return the manifest rows: one per utterance, speakers in draw order."""
+    by_id = {r["speaker_id"]: r for r in results}
+    rows = []
+    for spk in records:
+        rec = by_id[spk["speaker_id"]]
+        for utt in rec["utterances"]:
+            rows.append(
+                {
+                    "utterance_id": utt["utterance_id"],
+                    "speaker_id": spk["speaker_id"],
+                    "audio_path": utt["audio_path"],
+                    "split": spk["split"],
+                    "face_path": rec["face_path"],
+                    "language": utt.get("language", spk["language"]),
+                    "accent": utt.get("accent", spk["accent"]),
+                    "gender": spk["gender"],
+                    "age_group": spk["age_group"],
+                    "ethnicity": spk["ethnicity"],
+                    "landmarks_path": rec["landmarks_path"],
+                    "face_size": f"{spk['face_size']:.6f}",
+                    "f0_hz": f"{spk['voice_f0_hz']:.2f}",
+                    "voice": utt.get("voice", spk["voice_voice"]),
+                    "text": utt["text"],
+                    **(
+                        {
+                            "first_language": spk["first_language"],
+                            "bilingual": str(bool(spk["bilingual"])).lower(),
+                        }
+                        if bilingual
+                        else {}
+                    ),
+                }
+            )
+    return rows
