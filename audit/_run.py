@@ -148,7 +148,9 @@ def audit_model(
 
     Writes ``audit.json`` (provenance + every table), one CSV per table, ``evaluation.csv``
     (one row per utterance), ``errors.csv`` (utterances that could not be evaluated, each
-    with its reason) and sample reconstructions under ``samples/``. Everything is written
+    with its reason) and sample reconstructions under ``samples/`` (with, for speakers heard in
+    two languages, one speaker's pair per ethnicity x language pair:
+    ``artifacts.language_pairs``). Everything is written
     into a fresh folder beside ``out_dir`` that then replaces ``out_dir`` in one step, so a
     killed audit leaves either the earlier audit or the new one, never a mix (see
     :mod:`audit._output_dir`); a folder holding files an audit does not write is refused.
