@@ -33,7 +33,6 @@ from audit._estimates import (
     GroupIntervals,
     Reference,
     TableSettings,
-    collapsed,
     estimate_groups,
     group_intervals,
 )
@@ -68,10 +67,6 @@ FLAGS: tuple[str, ...] = (
     "unstable_ci",
 )
 _UNSTABLE_FRACTION = 0.05
-
-# Building blocks that audit._compare and audit._arms import under their former names.
-_collapsed = collapsed
-_CountCache = GroupCounts
 
 
 def _check_reference(reference: Reference) -> None:
