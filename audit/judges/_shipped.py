@@ -16,10 +16,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from audit.judges._biaslab import BiasLabJudge
+from audit.judges._biaslab import (
+    BiasLabJudge,
+    load_judge,
+    render_judge_dataset,
+    train_biaslab_judge,
+)
 
 __all__ = ["SHIPPED_DIR", "SHIPPED_RECIPE", "shipped_judge", "train_shipped_judge"]
 
@@ -35,8 +39,6 @@ SHIPPED_SHA256 = "75652aa70c7883626cd0eeee99eca6d80ff3d861c744bef441bccb9e1bcffc
 
 def shipped_judge() -> BiasLabJudge | None:
     """Load the shipped judge, or return None when the package carries none."""
-    from audit.judges._biaslab import load_judge
-
     if not (SHIPPED_DIR / "judge.json").is_file():
         return None
     return load_judge(SHIPPED_DIR)
@@ -55,9 +57,7 @@ def train_shipped_judge(out: str | Path = SHIPPED_DIR) -> Path:
     pathlib.Path
         The folder.
     """
-    import torch
-
-    from audit.judges._biaslab import render_judge_dataset, train_biaslab_judge
+    import torch  # lazily: `import audit.judges` stays torch-free
 
     r = SHIPPED_RECIPE
     threads = torch.get_num_threads()
