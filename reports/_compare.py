@@ -186,15 +186,12 @@ def render_comparison(
 ) -> Path:
     """Render a comparison of two audits, or two arms of audits, as one HTML file.
 
-    A is the baseline, B the candidate. An arm is one audit, or a list of audits of models
-    trained with different seeds on the same data (see :func:`audit.compare_arms`): the
-    page then compares the arm means, with intervals that include seed variance, and says
-    per focus group and headline row whether the seed spread is larger than the difference.
-    Refuses (:class:`IncompatibleAuditsError`) audits run on different rows or with
-    different label vocabularies. With ``comparison`` its paired differences (B - A, paired
-    speaker bootstrap), the focus answer, the disparities that grew or shrank and the
-    change of the language-swap effect are shown; without it the audits' own tables are set
-    side by side, labelled unpaired, with the reason.
+    A is the baseline, B the candidate; an arm is one audit or a list of audits of models
+    trained with different seeds on the same data (:func:`audit.compare_arms`). Refuses
+    (:class:`IncompatibleAuditsError`) audits of different rows or label vocabularies.
+    With ``comparison`` the page shows its paired differences, focus answer (with the seed
+    spread for arms), gaps that grew or shrank and language-swap change; without it the
+    audits' own tables side by side, labelled unpaired, with the reason.
 
     Parameters
     ----------

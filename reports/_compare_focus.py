@@ -32,15 +32,15 @@ _WORDS = {
     "too_few": "too few speakers to say",
 }
 _TESTED = ("grew", "shrank", "no_change")
-#: Words for the audit's seed verdicts (`audit._compare_focus.SEED_VERDICTS` codes).
+#: Words for the audit's seed verdicts (`audit._compare_focus.SEED_VERDICTS` codes): short,
+#: in the first-screen table; the sentence above the table and the intro say them in full.
 _SEED_WORDS = {
-    "seed_noise": "seed spread larger than the change: retraining with another seed moves "
-    "this gap more than the arms differ",
-    "beyond_seed_noise": "changed beyond speaker and seed noise",
-    "within_noise": "no change beyond speaker and seed noise",
-    "one_checkpoint": "one checkpoint per arm: training noise not measured",
-    "too_few": "too few speakers to say",
-    "value_unchanged": "value identical under A and B",
+    "seed_noise": "seed noise (seed SD > change)",
+    "beyond_seed_noise": "beyond seed noise",
+    "within_noise": "within speaker and seed noise",
+    "one_checkpoint": "training noise not measured",
+    "too_few": "too few speakers",
+    "value_unchanged": "value identical",
 }
 
 
