@@ -92,7 +92,6 @@ def align_evaluations(
     return a, b
 
 
-
 def metric_key(spec: MetricSpec) -> tuple[str, str, str | None]:
     """Identity of a metric spec across models: ``(metric, target, label)``."""
     return spec.metric, spec.target, spec.label

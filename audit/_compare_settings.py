@@ -119,7 +119,5 @@ def resolve_compare_settings(
     if settings is None:
         return CompareSettings(**options)  # type: ignore[arg-type]
     if not isinstance(settings, CompareSettings):
-        raise AuditInputError(
-            f"settings must be a CompareSettings, got {type(settings).__name__}"
-        )
+        raise AuditInputError(f"settings must be a CompareSettings, got {type(settings).__name__}")
     return dataclasses.replace(settings, **options) if options else settings
