@@ -7,7 +7,7 @@ feature similarity, the retrieval rank of the true face in a gallery, craniofaci
 of both faces and voice measures, and, per input duration (3 s and 6 s by default), the
 feature similarity and retrieval rank of the voice feature computed from that much speech,
 and, for speakers heard in two or more languages, the within-speaker shift of the predicted
-feature between languages (three columns, :func:`audit.feature_shift_columns`).
+feature between languages (four columns, :func:`audit.feature_shift_columns`).
 One bad file never stops the batch: it is listed in the error table with its path and reason.
 
 Every row of the evaluated split is accounted for: it is either in the table or in the error

@@ -20,7 +20,10 @@ Outcomes (those whose columns the evaluation table has):
   features): 1 means the language moves the prediction as far as swapping the speaker does.
   The evaluation stage that holds the features writes them as per-row columns
   (:func:`feature_shift_columns`); ``features=`` computes them here. Both are >= 0 by
-  construction, so they get an interval but no p-value.
+  construction, so they get an interval but no p-value. ``feature_shift_excess`` is the
+  shift minus its mean over random relabellings of the speaker's utterances (the part that
+  utterance-to-utterance variation does not explain): 0 in expectation when the language
+  changes nothing, so it gets a p-value.
 
 Groups: every speaker's pair falls in ``all`` and in each grouping of speaker attributes
 (ethnicity, first language and their intersections with gender and age group); the language
@@ -87,6 +90,8 @@ _EMPTY_DTYPES = {
 }
 #: Outcomes that are >= 0 by construction: an interval, no p-value.
 _NONNEGATIVE_OUTCOMES = ("feature_shift", "feature_shift_relative")
+#: Outcomes read from the feature-shift columns: measured from the speaker's base language.
+_SHIFT_OUTCOMES = (*_NONNEGATIVE_OUTCOMES, "feature_shift_excess")
 _SPEAKER_ATTRIBUTES = ("ethnicity", "first_language", "gender", "age_group")
 _DEFAULT_GROUPINGS: tuple[tuple[str, ...], ...] = (
     (),
@@ -133,7 +138,7 @@ def _outcomes(table: pd.DataFrame) -> pd.DataFrame:
         ok = (recon.notna() & true.notna()).to_numpy()
         agree = (recon == true).fillna(False).to_numpy(bool).astype(float)
         out[f"agree_{attr}"] = np.where(ok, agree, np.nan)
-    for col in ("cos_sim", *_NONNEGATIVE_OUTCOMES):
+    for col in ("cos_sim", *_SHIFT_OUTCOMES):
         if col in table.columns:
             out[col] = pd.to_numeric(table[col], errors="coerce").to_numpy(float)
     return pd.DataFrame(out, index=table.index)
@@ -209,7 +214,7 @@ def _pair_row(
         row["first_language"] = a if b == reference_language else "(unknown)"
     for j, name in enumerate(cells.names):
         ma, mb = cells.values[ia, j], cells.values[ib, j]
-        if name in _NONNEGATIVE_OUTCOMES and cells.base.get(spk) != b:
+        if name in _SHIFT_OUTCOMES and cells.base.get(spk) != b:
             ma = mb = np.nan  # the columns measure from the base language only
         row.update({f"{name}:a": ma, f"{name}:b": mb, name: ma - mb})
     return row

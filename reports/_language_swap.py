@@ -174,6 +174,7 @@ def _headline_table(
             "cos_sim",
             "feature_shift",
             "feature_shift_relative",
+            "feature_shift_excess",
         )
         for item in _cell_records(records, outcome)
     ]
@@ -211,7 +212,9 @@ _PAIRS_NOTE = (
     "random). feature_shift in the table is 1 - cosine between the speaker's mean predicted "
     "features in the two languages; feature_shift_relative divides it by the mean 1 - cosine "
     "between two different speakers (1: the language moves the prediction as far as another "
-    "speaker would)."
+    "speaker would); feature_shift_excess subtracts the shift that randomly relabelling the "
+    "speaker's utterances gives (0 when the language changes nothing beyond "
+    "utterance-to-utterance variation)."
 )
 
 

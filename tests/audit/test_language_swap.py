@@ -180,3 +180,51 @@ def test_feature_shift_undefined_for_pairs_without_the_base_language() -> None:
     assert d.loc["hi-en", "feature_shift"] == pytest.approx(1.0)
     assert np.isnan(d.loc["hi-zh", "feature_shift"])  # measured from English only
     assert d.loc["hi-zh", "cos_sim"] == pytest.approx(0.1)
+
+
+def test_feature_shift_excess_subtracts_the_relabelling_mean_by_hand() -> None:
+    rng = np.random.default_rng(11)
+    t = pd.DataFrame(
+        {
+            "speaker_id": ["s"] * 4 + ["t"] * 2,
+            "language": ["zh", "zh", "en", "en", "en", "en"],
+        }
+    )
+    feats = rng.normal(size=(6, 3))
+    cols = feature_shift_columns(t, feats)
+    unit = feats[:4] / np.linalg.norm(feats[:4], axis=1, keepdims=True)
+
+    def shift(a: list[int], b: list[int]) -> float:
+        ma, mb = unit[a].mean(axis=0), unit[b].mean(axis=0)
+        return 1.0 - float(ma @ mb) / (np.linalg.norm(ma) * np.linalg.norm(mb))
+
+    # the 6 ways to call 2 of the 4 utterances "zh" (each partition twice, once per side)
+    null = np.mean([shift(list(s), [i for i in range(4) if i not in s])
+                    for s in [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]])  # fmt: skip
+    assert cols.loc[0, "feature_shift"] == pytest.approx(shift([0, 1], [2, 3]), abs=1e-12)
+    assert cols.loc[0, "feature_shift_excess"] == pytest.approx(
+        shift([0, 1], [2, 3]) - null, abs=1e-12
+    )
+    assert cols.loc[2, "feature_shift_excess"] == 0.0  # the base language's rows
+    assert np.isnan(cols.loc[4, "feature_shift_excess"])  # t speaks one language
+
+
+@pytest.mark.parametrize("effect", [0.0, 0.6])
+def test_feature_shift_excess_is_flagged_only_with_a_planted_language_effect(effect: float) -> None:
+    rng = np.random.default_rng(5)
+    direction = rng.normal(size=16)
+    rows, feats = [], []
+    for s in range(40):
+        speaker = 3.0 * rng.normal(size=16)
+        for lang in ["zh"] * 3 + ["en"] * 3:
+            rows.append({"speaker_id": f"s{s}", "language": lang, "ethnicity": "Asian"})
+            feats.append(
+                speaker + (effect * direction if lang == "zh" else 0) + rng.normal(size=16)
+            )
+    out = language_swap_table(pd.DataFrame(rows), features=np.array(feats), n_boot=400)
+    row = out[(out["grouping"] == "all") & (out["outcome"] == "feature_shift_excess")].iloc[0]
+    raw = out[(out["grouping"] == "all") & (out["outcome"] == "feature_shift")].iloc[0]
+    assert raw["shift"] > 0  # the plain shift is positive even without any effect
+    assert bool(row["significant"]) == (effect > 0)
+    if effect == 0:
+        assert row["ci_low"] <= 0 <= row["ci_high"]
