@@ -1,7 +1,8 @@
 """Training from tar shards against the in-memory path, through ``s2f_model.train`` (issue #20).
 
 For each data set size (default 2,000 and 50,000 synthetic utterances) a synthetic manifest
-is written (500 speakers, one 64 px face each, every row in the ``train`` split), then its
+is written (500 speakers, one 64 px face each, every row in the ``train`` split; utterance
+``i`` is a hard link to audio file ``i mod 2000``, so that 50,000 rows need 2,000 files), then its
 shards (``s2f_data.write_shards``, 1,000 samples per shard). A fresh process per (size, path)
 trains the compact preset (shipped pretrained face side, the real voice objective) for a
 fixed number of voice steps with ``train.data="memory"`` (clips decoded into memory and
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -38,6 +40,7 @@ import numpy as np
 _SR = 16000
 _SECONDS = 0.25
 _SPEAKERS = 500
+_AUDIO_FILES = 2000  # utterance i is a hard link to file i mod 2000 (shards hold copies)
 
 
 def make_manifest(folder: Path, n: int) -> Path:
@@ -54,13 +57,18 @@ def make_manifest(folder: Path, n: int) -> Path:
     for s in range(_SPEAKERS):
         face = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
         Image.fromarray(face).save(folder / "faces" / f"s{s}.png")
+    for i in range(n):
+        if i < _AUDIO_FILES:
+            wave = (0.1 * rng.standard_normal(int(_SR * _SECONDS))).astype(np.float32)
+            sf.write(folder / "audio" / f"u{i}.wav", wave, _SR, subtype="PCM_16")
+        else:  # a hard link: its own path (the manifest wants one file per row), no new bytes
+            os.link(folder / "audio" / f"u{i % _AUDIO_FILES}.wav", folder / "audio" / f"u{i}.wav")
     rows = []
     for i in range(n):
-        wave = (0.1 * rng.standard_normal(int(_SR * _SECONDS))).astype(np.float32)
-        sf.write(folder / "audio" / f"u{i}.wav", wave, _SR, subtype="PCM_16")
         s = i % _SPEAKERS
         rows.append({"utterance_id": f"u{i}", "speaker_id": f"s{s}", "split": "train",
-                     "audio_path": f"audio/u{i}.wav", "face_path": f"faces/s{s}.png",
+                     "audio_path": f"audio/u{i}.wav",
+                     "face_path": f"faces/s{s}.png",
                      "gender": ("female", "male")[s % 2]})  # fmt: skip
     return write_manifest(pd.DataFrame(rows), folder / "manifest.csv", ManifestInfo(source="bench"))
 

@@ -120,7 +120,8 @@ def main() -> None:
                 raise RuntimeError(out.stderr[-3000:])
             results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{mode:8s}: {results[mode]['seconds']:.1f} s for {args.seeds} seeds", flush=True)
-        same = results["separate"]["sha"] == results["shared"]["sha"]
+        pairs = zip(results["separate"]["sha"], results["shared"]["sha"], strict=True)
+        same = [a == b for a, b in pairs]
         saved = results["separate"]["seconds"] - results["shared"]["seconds"]
         print(
             f"same weights: {same}; shared saves {saved:.1f} s "
