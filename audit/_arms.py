@@ -48,7 +48,12 @@ from audit._compare_base import (
     metric_key,
     read_evaluation_audit,
 )
-from audit._compare_focus import comparison_groupings, control_comparison, focus_changes
+from audit._compare_focus import (
+    add_seed_verdicts,
+    comparison_groupings,
+    control_comparison,
+    focus_changes,
+)
 from audit._compare_settings import CompareSettings, resolve_compare_settings
 from audit._counts import GroupCounts
 from audit._estimates import collapsed
@@ -337,6 +342,8 @@ def compare_arms(
     arms = _prepare(list_a, list_b, group_cols, cfg.labels, cfg.retrieval_ks)
     paired, changes = _rows(arms, grouping_list, cfg)
     control_comparison(paired, changes, cfg.correction, 1 - cfg.ci_level, cfg.error_control)  # type: ignore[arg-type]
+    for frame in (paired, changes):
+        add_seed_verdicts(frame)  # what the seeds say, decided here, worded by reports
     return {
         "paired": paired,
         "disparity_change": changes,

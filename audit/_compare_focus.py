@@ -38,6 +38,7 @@ from audit._simultaneous import ErrorControl, control_errors
 __all__ = [
     "COMPARE_VERDICTS",
     "SEED_VERDICTS",
+    "add_seed_verdicts",
     "comparison_groupings",
     "control_comparison",
     "focus_changes",
@@ -53,15 +54,16 @@ COMPARE_VERDICTS: dict[str, str] = {
     "too_few": "too few speakers to say",
 }
 #: Seed verdicts of a focus group in an arm comparison (column ``seed_verdict``): what the
-#: training seeds say about the change of its gap. Rule in `seed_verdict`.
+#: Seed verdicts of an arm comparison's rows (column ``seed_verdict`` of ``paired``,
+#: ``disparity_change`` and ``focus``): what the training seeds say. Rule in `seed_verdict`.
 SEED_VERDICTS: dict[str, str] = {
     "too_few": "too few speakers to say",
-    "value_unchanged": "value identical under A and B",
     "one_checkpoint": "one checkpoint per arm: training noise not measured",
-    "seed_noise": "the seed spread is larger than the change: retraining moves this gap more "
+    "seed_noise": "the seed spread is larger than the difference: retraining moves this more "
     "than the arms differ",
-    "beyond_seed_noise": "the gap changed beyond speaker and seed noise",
-    "within_noise": "no change beyond speaker and seed noise",
+    "beyond_seed_noise": "a difference beyond speaker and seed noise",
+    "value_unchanged": "value identical under A and B (not tested)",
+    "within_noise": "no difference beyond speaker and seed noise",
 }
 #: Columns of an arm comparison's ``disparity_change`` copied into the focus table.
 _SEED_COLUMNS = (
@@ -210,12 +212,12 @@ def _verdict(flags: Sequence[str]) -> str:
 
 
 def seed_verdict(flags: Sequence[str], n_seeds_a: int, n_seeds_b: int) -> str:
-    """Seed verdict of a focus group (a key of `SEED_VERDICTS`), first match wins.
+    """Seed verdict of an arm-comparison row (a key of `SEED_VERDICTS`), first match wins.
 
-    Too few speakers; a value identical under A and B; one checkpoint per arm;
-    ``seed_spread_exceeds_difference`` (the pooled seed SD of the gap is larger than the
-    change of its size); a gap that grew or shrank (significant with seed variance in the
-    interval); otherwise no change beyond speaker and seed noise.
+    Too few speakers; one checkpoint per arm; ``seed_spread_exceeds_difference`` (the
+    pooled seed SD of the value or gap is larger than the difference or change); a
+    ``significant`` difference or change (seed variance in the interval); a value identical
+    under A and B (not tested); otherwise no change beyond speaker and seed noise.
 
     Examples
     --------
@@ -226,24 +228,33 @@ def seed_verdict(flags: Sequence[str], n_seeds_a: int, n_seeds_b: int) -> str:
     """
     if _NOT_TESTED & set(flags):
         return "too_few"
-    if "value_unchanged" in flags:
-        return "value_unchanged"
     if n_seeds_a == 1 and n_seeds_b == 1:
         return "one_checkpoint"
     if "seed_spread_exceeds_difference" in flags:
         return "seed_noise"
-    if "grew" in flags or "shrank" in flags:
+    if "significant" in flags:
         return "beyond_seed_noise"
+    if "value_unchanged" in flags:
+        return "value_unchanged"
     return "within_noise"
+
+
+def add_seed_verdicts(frame: pd.DataFrame) -> None:
+    """Add ``seed_verdict`` to an arm comparison's ``paired`` or ``disparity_change``, in place."""
+    if len(frame) and "n_seeds_a" in frame.columns:
+        frame["seed_verdict"] = [
+            seed_verdict(flags, int(k_a), int(k_b))
+            for flags, k_a, k_b in zip(
+                frame["flags"], frame["n_seeds_a"], frame["n_seeds_b"], strict=True
+            )
+        ]
 
 
 def _seed_part(rec: pd.Series) -> dict[str, object]:
     """Seed columns of an arm comparison's focus row (none for a paired comparison)."""
     if "seed_sd" not in rec.index:
         return {}
-    out: dict[str, object] = {c: rec[c] for c in _SEED_COLUMNS}
-    out["seed_verdict"] = seed_verdict(rec["flags"], int(rec["n_seeds_a"]), int(rec["n_seeds_b"]))
-    return out
+    return {c: rec[c] for c in (*_SEED_COLUMNS, "seed_verdict")}
 
 
 def focus_changes(

@@ -4,7 +4,7 @@ Every number comes from the audit's arm comparison (`audit.compare_arms`): the a
 difference, its interval with seed variance (``diff_ci_*`` / ``change_ci_*``), the interval
 without (``speaker_ci_*``), the seed spread (``seed_sd``, per-arm SD and range) and the
 flags. This module only chooses the rows (headline metrics, overall and the focus
-attributes) and turns flags into a plain verdict.
+attributes) and words the audit's seed verdict (``seed_verdict``).
 """
 
 from __future__ import annotations
@@ -12,45 +12,42 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from reports._tables import has_flag
-
 __all__ = ["SEED_ROWS_MAX", "seed_rows", "seed_verdict"]
 
 #: Rows of each kind (metric, gap) shown at most; every row is in the exports.
 SEED_ROWS_MAX = 40
 _HEADLINE = ("agreement", "recall@1", "cos_sim", "cosine", "predicted_rate")
+_WORDS = {
+    "too_few": "too few speakers to say",
+    "one_checkpoint": "one checkpoint per arm: training noise not measured",
+    "seed_noise": "seed noise: retraining with another seed moves this more than the arms differ",
+}
 
 
 def seed_verdict(record: Mapping[str, Any]) -> str:
-    """Plain verdict of one arm-comparison record, from its flags and seed counts.
+    """Plain words for one arm-comparison record's seed verdict (decided by the audit).
 
-    Rule, first match wins: too few speakers; one checkpoint per arm (training noise not
-    measured); ``seed_spread_exceeds_difference`` (seed noise); ``significant`` (a
-    difference beyond speaker and seed noise, higher or lower by the sign of the
-    difference, after the family's multiple-testing correction); otherwise not significant.
+    The audit's ``seed_verdict`` code (`audit.compare_arms`) is worded; a difference beyond
+    speaker and seed noise says its direction (higher or lower, a gap larger or smaller)
+    from the sign of the estimate. A record without a code reads as not significant.
 
     Examples
     --------
-    >>> seed_verdict({"flags": ["seed_spread_exceeds_difference"], "n_seeds_a": 3,
-    ...               "n_seeds_b": 3, "difference": 0.02})
+    >>> seed_verdict({"seed_verdict": "seed_noise", "difference": 0.02})
     'seed noise: retraining with another seed moves this more than the arms differ'
-    >>> seed_verdict({"flags": ["significant"], "n_seeds_a": 3, "n_seeds_b": 3,
-    ...               "difference": -0.1})
+    >>> seed_verdict({"seed_verdict": "beyond_seed_noise", "difference": -0.1})
     'B lower than A beyond speaker and seed noise'
     """
-    if has_flag(record, "empty") or has_flag(record, "insufficient_data"):
-        return "too few speakers to say"
-    if record.get("n_seeds_a", 1) == 1 and record.get("n_seeds_b", 1) == 1:
-        return "one checkpoint per arm: training noise not measured"
-    if has_flag(record, "seed_spread_exceeds_difference"):
-        return "seed noise: retraining with another seed moves this more than the arms differ"
-    if has_flag(record, "significant"):
+    code = record.get("seed_verdict")
+    if code in _WORDS:
+        return _WORDS[code]
+    if code == "beyond_seed_noise":
         estimate = record.get("difference", record.get("change"))
-        word = "higher" if isinstance(estimate, int | float) and estimate > 0 else "lower"
+        up = isinstance(estimate, int | float) and estimate > 0
         if "change" in record and "difference" not in record:
-            word = "larger" if word == "higher" else "smaller"
-            return f"gap {word} under B beyond speaker and seed noise"
-        return f"B {word} than A beyond speaker and seed noise"
+            return f"gap {'larger' if up else 'smaller'} under B beyond speaker and seed noise"
+        return f"B {'higher' if up else 'lower'} than A beyond speaker and seed noise"
+    # within_noise, value_unchanged (never tested): no significant difference
     return "not significant after correction (speaker and seed noise included)"
 
 
