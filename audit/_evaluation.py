@@ -84,7 +84,7 @@ log = logging.getLogger(__name__)
 _retrieval_ranks = retrieval_ranks
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EvaluationResult:
     """What :func:`build_evaluation_table` returns.
 

@@ -106,7 +106,7 @@ def _known_voice_measures(given: bool | pd.DataFrame) -> dict[str, dict[str, flo
     }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Prepared:
     """What every process of an evaluation knows before the model runs on any utterance.
 
@@ -128,7 +128,7 @@ class _Prepared:
     measure_voice: bool
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RowsPart:
     """The per-utterance model work on one block of rows (what a shard of ranks computes).
 

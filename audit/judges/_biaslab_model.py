@@ -42,7 +42,7 @@ _WEIGHTS = "judge.safetensors"
 _META = "judge.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JudgeTrainConfig:
     """Settings of the bias-lab judge and its training.
 
@@ -145,7 +145,7 @@ def _to_tensor(images: np.ndarray, size: int) -> torch.Tensor:
     return x.clamp_(0.0, 1.0)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BiasLabJudge:
     """A trained bias-lab judge (implements the :class:`~audit.judges.Judge` protocol).
 
