@@ -9,7 +9,8 @@ side, ``--steps`` voice steps each) twice, in fresh processes:
   seed decodes the clips and faces and computes the front-end features again);
 - ``shared``: ``s2f_model.train_seeds`` (decode once, train N models).
 
-It prints the wall time of each and checks that both give the same weights.
+It prints the wall time of each mode, per run the time outside the stages' step loops (data,
+features, model, writing), and whether each seed's weights are the same in both modes.
 
 Example::
 
@@ -77,12 +78,17 @@ def worker(mode: str, manifest: Path, out: Path, seeds: int, steps: int) -> dict
     runs = [(out / f"seed-{i}", i) for i in range(seeds)]
     t0 = time.perf_counter()
     if mode == "shared":
-        train_seeds(cfg, manifest, runs, progress=False)
+        results = train_seeds(cfg, manifest, runs, progress=False)
     else:
-        for run, seed in runs:
+        results = [
             train(cfg.replace(**{"train.seed": seed}), manifest, run, progress=False)
+            for run, seed in runs
+        ]
     seconds = time.perf_counter() - t0
-    return {"mode": mode, "seconds": seconds, "sha": [_weights_sha(r) for r, _ in runs]}
+    # per run: wall time outside the stages' step loops (data, features, model, writing)
+    outside = [r.seconds - sum(r.stage_seconds.values()) for r in results]
+    return {"mode": mode, "seconds": seconds, "outside_loops_s": outside,
+            "sha": [_weights_sha(r) for r, _ in runs]}  # fmt: skip
 
 
 def main() -> None:
@@ -119,7 +125,9 @@ def main() -> None:
             if out.returncode:
                 raise RuntimeError(out.stderr[-3000:])
             results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{mode:8s}: {results[mode]['seconds']:.1f} s for {args.seeds} seeds", flush=True)
+            outside = ", ".join(f"{x:.1f}" for x in results[mode]["outside_loops_s"])
+            print(f"{mode:8s}: {results[mode]['seconds']:.1f} s for {args.seeds} seeds; outside "
+                  f"the step loops per run: {outside} s", flush=True)  # fmt: skip
         pairs = zip(results["separate"]["sha"], results["shared"]["sha"], strict=True)
         same = [a == b for a, b in pairs]
         saved = results["separate"]["seconds"] - results["shared"]["seconds"]
