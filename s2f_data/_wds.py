@@ -171,7 +171,7 @@ def write_shards(
     return out / INDEX_NAME
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Sample:
     """One training sample read from a shard: ``key``, waveform, labels, face bytes or None."""
 

@@ -126,7 +126,7 @@ class ShardTrainingData:
         return int(self.index["n_samples"])
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class EpochCount:
     """Samples one rank read in one epoch of the shards.
 
