@@ -72,7 +72,7 @@ class GroupCounts:
     Examples
     --------
     >>> import numpy as np
-    >>> from audit import SpeakerBootstrap
+    >>> from audit.stats import SpeakerBootstrap
     >>> boot = SpeakerBootstrap(np.array(["a", "a", "b", "c"]), 10, 0)
     >>> counts = GroupCounts(boot, np.array([0, 0, 0, 1]), 2)
     >>> [c.tolist() for c in counts(np.ones(4, dtype=bool))]
