@@ -15,6 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from s2f_data.biaslab.faces import (
+    AGE_GROUPS,
+    BACKGROUND_COLORS,
+    CLOTHING_COLORS,
+    ETHNICITIES,
+    GENDERS,
+    HAIR_STYLES,
+    render_face,
+    sample_face_params,
+)
+
 __all__ = ["PERSON_TARGETS", "FaceSet", "render_face_set", "scene_colour"]
 
 #: Regression targets that describe the person (not the scene), in column order.
@@ -110,11 +121,9 @@ def scene_colour(rng: np.random.Generator) -> dict[str, object]:
     dict
         ``background_rgb``, ``clothing_rgb``, ``light_direction``, ``light_gain``.
     """
-    from s2f_data.biaslab.faces._params import _BACKGROUNDS, _CLOTHING
-
-    background = _BACKGROUNDS[int(rng.integers(len(_BACKGROUNDS)))]
+    background = BACKGROUND_COLORS[int(rng.integers(len(BACKGROUND_COLORS)))]
     background = np.clip(background + 0.03 * rng.standard_normal(3), 0.0, 1.0)
-    clothing = _CLOTHING[int(rng.integers(len(_CLOTHING)))]
+    clothing = CLOTHING_COLORS[int(rng.integers(len(CLOTHING_COLORS)))]
     clothing = np.clip(clothing * (1 + 0.1 * rng.standard_normal()), 0.0, 1.0)
     light = float(np.clip(0.35 * rng.standard_normal(), -1.0, 1.0))
     gain = float(np.clip(1.0 + 0.04 * rng.standard_normal(), 0.85, 1.15))
@@ -127,8 +136,6 @@ def scene_colour(rng: np.random.Generator) -> dict[str, object]:
 
 
 def _person_targets(p: object) -> list[float]:
-    from s2f_data.biaslab.faces import HAIR_STYLES
-
     out = [float(getattr(p, name)) for name in PERSON_TARGETS[:21]]
     for name in ("skin_rgb", "lip_rgb", "iris_rgb", "hair_rgb"):
         out.extend(float(v) for v in getattr(p, name))
@@ -169,14 +176,6 @@ def render_face_set(n_persons: int, seed: int, image_size: int = 64) -> FaceSet:
     >>> s.images.shape, s.targets.shape
     ((2, 2, 64, 64, 3), (2, 43))
     """
-    from s2f_data.biaslab.faces import (
-        AGE_GROUPS,
-        ETHNICITIES,
-        GENDERS,
-        render_face,
-        sample_face_params,
-    )
-
     if n_persons < 1:
         raise ValueError(f"n_persons must be >= 1, got {n_persons}")
     rng = np.random.default_rng(seed)

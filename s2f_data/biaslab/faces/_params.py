@@ -354,8 +354,6 @@ CLOTHING_COLORS = np.array(
 )
 BACKGROUND_COLORS.setflags(write=False)
 CLOTHING_COLORS.setflags(write=False)
-# the old private names, until s2f_model/_face_side_data.py imports the public ones
-_BACKGROUNDS, _CLOTHING = BACKGROUND_COLORS, CLOTHING_COLORS
 
 
 @dataclass(frozen=True, kw_only=True)
