@@ -38,39 +38,73 @@ log = logging.getLogger("s2f_cli.train")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options."""
     parser.add_argument("--manifest", required=True, help="manifest.csv to train on")
-    parser.add_argument("--preset", default="compact", choices=("compact", "paper"),
-                        help="compact (default) | paper")
+    parser.add_argument(
+        "--preset",
+        default="compact",
+        choices=("compact", "paper"),
+        help="compact (default) | paper",
+    )
     parser.add_argument("--out", required=True, help="run folder (checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder")
-    parser.add_argument("--face-from", metavar="RUN",
-                        help="reuse the face encoder and decoder of a finished run (same "
-                             "preset) and train only the voice encoder")
-    parser.add_argument("--allow-unfinished", action="store_true",
-                        help="with --face-from: accept a run whose face stages did not finish")
-    parser.add_argument("--seeds", type=int, metavar="N",
-                        help="train N models with seeds SEED, SEED+1, ... into OUT/seed-0, "
-                             "OUT/seed-1, ... (one arm of `s2f-audit compare --a/--b`); "
-                             "they share --face-from when given")
-    parser.add_argument("--shards", metavar="DIR",
-                        help="stream the voice stage's clips from the tar shards in DIR "
-                             "(`s2f-audit data shards`; train.data='shards') instead of "
-                             "decoding every clip into memory first")
+    parser.add_argument(
+        "--face-from",
+        metavar="RUN",
+        help="reuse the face encoder and decoder of a finished run (same "
+        "preset) and train only the voice encoder",
+    )
+    parser.add_argument(
+        "--allow-unfinished",
+        action="store_true",
+        help="with --face-from: accept a run whose face stages did not finish",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="train N models with seeds SEED, SEED+1, ... into OUT/seed-0, "
+        "OUT/seed-1, ... (one arm of `s2f-audit compare --a/--b`); "
+        "they share --face-from when given",
+    )
+    parser.add_argument(
+        "--shards",
+        metavar="DIR",
+        help="stream the voice stage's clips from the tar shards in DIR "
+        "(`s2f-audit data shards`; train.data='shards') instead of "
+        "decoding every clip into memory first",
+    )
     group = parser.add_argument_group("overrides of the preset's training settings")
-    group.add_argument("--steps", type=int, metavar="N",
-                       help="steps of every stage (face encoder, decoder, voice encoder)")
-    group.add_argument("--face-steps", type=int, metavar="N",
-                       help="steps of the face encoder stage and of the decoder stage")
-    group.add_argument("--voice-steps", type=int, metavar="N",
-                       help="steps of the voice encoder stage")
+    group.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="steps of every stage (face encoder, decoder, voice encoder)",
+    )
+    group.add_argument(
+        "--face-steps",
+        type=int,
+        metavar="N",
+        help="steps of the face encoder stage and of the decoder stage",
+    )
+    group.add_argument(
+        "--voice-steps", type=int, metavar="N", help="steps of the voice encoder stage"
+    )
     group.add_argument("--batch-size", type=int, metavar="N", help="clips per step")
     group.add_argument("--lr", type=float, help="Adam learning rate")
-    group.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
-                       help="autocast precision")
-    group.add_argument("--checkpoint-every", type=int, metavar="N",
-                       help="write a resumable checkpoint every N steps (0: stage ends only)")
-    group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="any config setting by dotted path, value as JSON, e.g. "
-                            "--set face.image_size=32 (repeatable)")
+    group.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision")
+    group.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="write a resumable checkpoint every N steps (0: stage ends only)",
+    )
+    group.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config setting by dotted path, value as JSON, e.g. "
+        "--set face.image_size=32 (repeatable)",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -80,10 +114,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         out.update({"train.data": "shards", "train.shard_dir": str(args.shards)})
     if args.steps is not None:
         out["train.face_steps"] = out["train.voice_steps"] = args.steps
-    for flag, key in (("face_steps", "train.face_steps"), ("voice_steps", "train.voice_steps"),
-                      ("batch_size", "train.batch_size"), ("lr", "train.lr"),
-                      ("precision", "train.precision"),
-                      ("checkpoint_every", "train.checkpoint_every")):
+    for flag, key in (
+        ("face_steps", "train.face_steps"),
+        ("voice_steps", "train.voice_steps"),
+        ("batch_size", "train.batch_size"),
+        ("lr", "train.lr"),
+        ("precision", "train.precision"),
+        ("checkpoint_every", "train.checkpoint_every"),
+    ):
         value = getattr(args, flag)
         if value is not None:
             out[key] = value
@@ -123,9 +161,15 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         log.info("training %s with seeds %s", args.out, [seed for _, seed in runs])
     cfg = S2FConfig.preset(args.preset).replace(**_overrides(args))
-    results = train_seeds(cfg, args.manifest, runs, resume=args.resume,
-                          progress=progress_enabled(args), face_from=args.face_from,
-                          allow_unfinished=args.allow_unfinished)
+    results = train_seeds(
+        cfg,
+        args.manifest,
+        runs,
+        resume=args.resume,
+        progress=progress_enabled(args),
+        face_from=args.face_from,
+        allow_unfinished=args.allow_unfinished,
+    )
     for result in results:
         _report(result)
     return 0
@@ -137,7 +181,6 @@ def _report(result: TrainResult) -> None:
     steps = {stage: len(losses) for stage, losses in result.losses.items()}
     log.info("trained %s in %.1f s: steps %s", out, result.seconds, steps)
     if result.evaluation:
-        log.info("validation: %s", ", ".join(f"{k}={v:.4g}" for k, v in
-                                            result.evaluation.items()))
+        log.info("validation: %s", ", ".join(f"{k}={v:.4g}" for k, v in result.evaluation.items()))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
         print(f"model written to {result.run_dir / 'model.json'}")

@@ -54,8 +54,9 @@ def test_training_identities_are_sorted_train_speakers(tiny_manifest):
 
 def test_load_split_matches_files(tiny_manifest):
     manifest = read_manifest(tiny_manifest)
-    data = load_voice_face_data(manifest, "train", sample_rate=16000, clip_samples=20000,
-                                image_size=24)
+    data = load_voice_face_data(
+        manifest, "train", sample_rate=16000, clip_samples=20000, image_size=24
+    )
     frame = manifest.frame[manifest.frame["split"] == "train"].reset_index(drop=True)
     assert len(data) == len(frame) == 12
     assert data.waves.shape == (12, 20000) and data.waves.dtype == torch.float32
@@ -78,8 +79,7 @@ def test_load_split_matches_files(tiny_manifest):
 
 def test_load_split_resamples_and_marks_unknown_identities(manifest_factory):
     path = manifest_factory(sample_rate=8000, n_speakers=4, utts_per_speaker=1)
-    data = load_voice_face_data(path, "test", sample_rate=16000, clip_samples=4000,
-                                image_size=8)
+    data = load_voice_face_data(path, "test", sample_rate=16000, clip_samples=4000, image_size=8)
     assert data.waves.shape == (1, 4000)
     assert data.faces.identity.tolist() == [-1]  # test speakers are not fc8 classes
 
@@ -90,8 +90,7 @@ def test_rows_without_face_or_landmarks(manifest_factory):
     frame.loc[0, "face_path"] = ""
     frame.loc[2, "landmarks_path"] = ""
     frame.to_csv(path, index=False)
-    data = load_voice_face_data(path, "train", sample_rate=16000, clip_samples=100,
-                                image_size=8)
+    data = load_voice_face_data(path, "train", sample_rate=16000, clip_samples=100, image_size=8)
     assert data.n_dropped == 1 and len(data) == 3
     # spk00's face comes from row 1 (with landmarks), spk01's from row 2 (without)
     assert data.faces.has_landmarks.tolist() == [True, False]

@@ -143,8 +143,9 @@ def test_warp_moves_a_blob_from_src_to_dst():
     c = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     yy, xx = torch.meshgrid(c, c, indexing="ij")
     img = torch.exp(-((xx - 0.4) ** 2 + (yy - 0.45) ** 2) / (2 * 0.03**2)).view(1, 1, size, size)
-    out = warp_image(img, torch.tensor([[[0.4, 0.45]]]), torch.tensor([[[0.55, 0.6]]]),
-                     regularization=0.0)
+    out = warp_image(
+        img, torch.tensor([[[0.4, 0.45]]]), torch.tensor([[[0.55, 0.6]]]), regularization=0.0
+    )
     y, x = divmod(int(out[0, 0].argmax()), size)
     assert abs((x + 0.5) / size - 0.55) <= 1.0 / size
     assert abs((y + 0.5) / size - 0.60) <= 1.0 / size
@@ -182,8 +183,16 @@ def test_warp_is_differentiable_in_landmarks():
 def test_border_points():
     pts = border_points(3)
     assert pts.shape == (8, 2)
-    expected = {(0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0),
-                (0.0, 1.0), (0.0, 0.5)}
+    expected = {
+        (0.0, 0.0),
+        (0.5, 0.0),
+        (1.0, 0.0),
+        (1.0, 0.5),
+        (1.0, 1.0),
+        (0.5, 1.0),
+        (0.0, 1.0),
+        (0.0, 0.5),
+    }
     assert {tuple(p) for p in pts.tolist()} == expected
     with pytest.raises(ValueError, match="per_side must be >= 2"):
         border_points(1)

@@ -19,9 +19,24 @@ from s2f_model import (
     vggface_key_shapes,
 )
 
-VGG_LAYERS = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
-              "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3",
-              "fc6", "fc7", "fc8"]
+VGG_LAYERS = [
+    "conv1_1",
+    "conv1_2",
+    "conv2_1",
+    "conv2_2",
+    "conv3_1",
+    "conv3_2",
+    "conv3_3",
+    "conv4_1",
+    "conv4_2",
+    "conv4_3",
+    "conv5_1",
+    "conv5_2",
+    "conv5_3",
+    "fc6",
+    "fc7",
+    "fc8",
+]
 
 
 def _random_vggface_state(cfg: FaceConfig, seed: int) -> dict[str, torch.Tensor]:

@@ -21,8 +21,17 @@ def test_paper_parameter_count_matches_hand_table():
     # Hand-worked layer table (valid 4x4 convs; time pools do not touch frequency):
     # freq 257 -> 254 -> 251 -> 248 -> 245 -> 242 -> 239 -> 236 -> (236-4)//2+1 = 117
     # -> (117-4)//2+1 = 57 rows x 512 channels = 29,184 inputs to the first FC.
-    convs = [(2, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 256), (256, 512),
-             (512, 512), (512, 512)]
+    convs = [
+        (2, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 128),
+        (128, 256),
+        (256, 512),
+        (512, 512),
+        (512, 512),
+    ]
     conv_params = sum(16 * cin * cout + cout for cin, cout in convs)
     bn_params = 2 * sum(cout for _, cout in convs[:-1]) + 2 * 512  # none after the last conv
     fc1 = 57 * 512 * 4096 + 4096
