@@ -59,6 +59,7 @@ from audit._counts import GroupCounts
 from audit._estimates import collapsed
 from audit._groups import Grouping
 from audit._metrics import MetricSpec, _labels_of, detect_targets, label_vocabulary
+from audit._records import spec_fields
 from audit._swap_change import swap_change_table
 from audit.exceptions import AuditInputError
 
@@ -344,10 +345,12 @@ def compare_arms(
     control_comparison(paired, changes, cfg.correction, 1 - cfg.ci_level, cfg.error_control)  # type: ignore[arg-type]
     for frame in (paired, changes):
         add_seed_verdicts(frame)  # what the seeds say, decided here, worded by reports
+    focus = focus_changes(paired, changes, questions)
+    specs = [arms.specs[0][key] for key in arms.keys]
     return {
-        "paired": paired,
-        "disparity_change": changes,
-        "focus": focus_changes(paired, changes, questions),
+        "paired": spec_fields(paired, specs) if len(paired) else paired,
+        "disparity_change": spec_fields(changes, specs) if len(changes) else changes,
+        "focus": focus,
         "language_swap_change": swap_change_table(
             arms.tables[: arms.k_a], arms.tables[arms.k_a :], cfg
         ),

@@ -76,6 +76,10 @@ def compare_evaluations(
         counts are floats so that they can be NaN; they were -1 before).
         ``paired`` also holds ``diff_sim_low`` / ``diff_sim_high`` (the simultaneous
         interval of the family, see `audit._compare_focus`) and ``sim_alpha``.
+        ``paired`` and ``disparity_change`` end with the keys that say what a record is, as
+        on audit.json's ``metrics`` records (`audit._records.spec_fields`): ``section`` (the
+        report section) and, for input-length metrics, ``base_metric``, ``input_seconds``,
+        ``baseline_seconds``.
         ``disparity_change``: per metric and group the gap to the overall value under A and
         B and ``change = |gap_B| - |gap_A|`` with its paired interval, its simultaneous
         interval ``change_sim_low`` / ``change_sim_high`` and adjusted p, flagged ``grew``

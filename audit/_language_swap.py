@@ -27,9 +27,12 @@ Outcomes (those whose columns the evaluation table has):
 
 Groups: every speaker's pair falls in ``all`` and in each grouping of speaker attributes
 (ethnicity, first language and their intersections with gender and age group); the language
-pair is always part of the group. Intervals and p-values come from the stratified
-speaker-cluster bootstrap (:class:`audit.stats.SpeakerBootstrap`, one row per speaker and pair), and
-the p-values of the whole table form one family for the multiple-testing correction.
+pair is always part of the group. ``group`` is display text (the attribute values and the
+pair joined by " x "); ``speaker_group`` holds the same attribute values as a mapping
+(attribute -> value, empty for ``all``), so readers never split the text. Intervals and
+p-values come from the stratified speaker-cluster bootstrap
+(:class:`audit.stats.SpeakerBootstrap`, one row per speaker and pair), and the p-values of
+the whole table form one family for the multiple-testing correction.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ LANGUAGE_SWAP_COLUMNS: tuple[str, ...] = (
     "p_value",
     "p_adjusted",
     "significant",
+    "speaker_group",
 )
 _EMPTY_DTYPES = {
     "n_speakers": "int64",
@@ -472,6 +476,7 @@ def _grouping_rows(data: _PairedOutcomes, columns: tuple[str, ...]) -> pd.DataFr
                     "ci_low": low[g, j],
                     "ci_high": high[g, j],
                     "p_value": np.nan if name in _NONNEGATIVE_OUTCOMES else p[g, j],
+                    "speaker_group": dict(zip(columns, labels, strict=True)),
                 }
             )
     return pd.DataFrame(rows)

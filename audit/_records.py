@@ -39,6 +39,7 @@ __all__ = [
     "SECTIONS",
     "TABLE_SECTIONS",
     "record_fields",
+    "spec_fields",
     "table_sections",
 ]
 
@@ -166,6 +167,15 @@ def record_fields(metrics: pd.DataFrame, specs: Sequence[_Spec]) -> pd.DataFrame
     AuditInputError
         If a record matches no spec, or two specs share a family key with different fields.
     """
+    return finding_columns(spec_fields(metrics, specs))
+
+
+def spec_fields(metrics: pd.DataFrame, specs: Sequence[_Spec]) -> pd.DataFrame:
+    """Return a table of metric records with its specs' ``fields`` appended, ``section`` first.
+
+    The keys of `record_fields` without the findings decision: the comparison's ``paired``
+    and ``disparity_change`` tables carry them too. Raises as `record_fields`.
+    """
     by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for spec in specs:
         key = (spec.metric, spec.target, spec.label)
@@ -188,4 +198,4 @@ def record_fields(metrics: pd.DataFrame, specs: Sequence[_Spec]) -> pd.DataFrame
             out[name] = np.array([np.nan if v is None else v for v in values], dtype=float)
         else:
             out[name] = pd.Series(values, index=out.index, dtype=object)
-    return finding_columns(out)
+    return out

@@ -19,7 +19,7 @@ from reports._compare_swap import swap_change_context
 from reports._compare_tables import ComparisonPage, clean_records, paired_tables, unpaired_tables
 from reports._load import LoadedAudit, load_audit
 from reports._render import write_page
-from reports._report import DEFAULT_MAX_ROWS, _key_values, section_of
+from reports._report import DEFAULT_MAX_ROWS, _key_values
 from reports._tables import DEFAULT_FOCUS, check_focus
 from reports.exceptions import AuditFormatError, IncompatibleAuditsError
 
@@ -44,8 +44,9 @@ def _vocabularies(loaded: LoadedAudit) -> tuple[str, Any] | None:
         if vocab is not None:
             return where, vocab
     labels: dict[str, set[str]] = {}
+    sections = loaded.table_sections
     for name, records in loaded.tables.items():
-        if section_of(name) != "confusion":
+        if sections.get(name) != "confusion":
             continue
         for record in records:
             target = str(record.get("target", record.get("task", "")))

@@ -8,15 +8,16 @@ display. Unpaired: each table the two audits share, set side by side
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reports._compare_focus import moved_order
 from reports._compare_unpaired import simultaneous_gaps, unpaired_comparison
 from reports._load import LoadedAudit
-from reports._report import MIXED_TABLES, safe_name, section_of, section_of_metric, split_by_metric
+from reports._report import safe_name, split_by_metric
 from reports._tables import DisplayTable, build_table, check_focus, has_flag
+from reports._v1 import comparison_section
 from reports.exceptions import AuditFormatError
 
 __all__ = ["ComparisonPage", "clean_records", "paired_tables", "unpaired_tables"]
@@ -40,6 +41,12 @@ _SIMULTANEOUS_CHANGE = (("change", "change_sim_low", "change_sim_high"),)
 
 def _order_of_section(section: str | None) -> int:
     return _COMPARE_ORDER.index(section) if section in _COMPARE_ORDER else len(_COMPARE_ORDER)
+
+
+def _own_section(record: Mapping[str, Any]) -> str | None:
+    """Return a record's ``section`` key (None: "other tables")."""
+    section = record.get("section")
+    return section if isinstance(section, str) else None
 
 
 @dataclass(kw_only=True)
@@ -75,12 +82,12 @@ class ComparisonPage:
         section: str | None,
         estimates: tuple[tuple[str, str, str], ...] = (),
         *,
-        mixed: bool = False,
+        record_section: Callable[[Mapping[str, Any]], str | None] | None = None,
     ) -> None:
         """Export ``records`` and add its display tables (one per metric when split).
 
-        A ``mixed`` table's parts are placed by their metric's section, others by
-        ``section``.
+        With ``record_section`` each part (one metric, target and label) is placed by the
+        section that function reads from its first record, otherwise by ``section``.
         """
         self.exports[export] = records
         parts = split_by_metric(export, records, range(len(records)))
@@ -102,9 +109,7 @@ class ComparisonPage:
                 },
             )
             first = recs[0] if recs else {}
-            where = (
-                section_of_metric(first.get("metric"), first.get("target")) if mixed else section
-            )
+            where = record_section(first) if record_section is not None else section
             self.ranked.append((_order_of_section(where), len(self.ranked), table))
 
     def tables(self) -> list[DisplayTable]:
@@ -120,7 +125,7 @@ def paired_tables(page: ComparisonPage, tables: Mapping[str, list[dict[str, Any]
             records,
             None,
             _SIMULTANEOUS_CHANGE if name == "disparity_change" else (),
-            mixed=True,
+            record_section=comparison_section,
         )
         for record in records:
             if has_flag(record, "insufficient_data") or has_flag(record, "empty"):
@@ -135,15 +140,21 @@ def paired_tables(page: ComparisonPage, tables: Mapping[str, list[dict[str, Any]
 
 
 def unpaired_tables(page: ComparisonPage, la: LoadedAudit, lb: LoadedAudit) -> None:
-    """Add each table the audits share, side by side; gaps opened, closed or persisting."""
+    """Add each table the audits share, side by side; gaps opened, closed or persisting.
+
+    A table is placed by A's ``table_sections``; one without a section (``metrics``) by
+    each record's own ``section``.
+    """
+    sections = la.table_sections
     for name in (n for n in la.tables if n in lb.tables):
         records = unpaired_comparison(la.tables[name], lb.tables[name])
+        section = sections.get(name)
         page.add(
             f"unpaired_{safe_name(name)}",
             records,
-            section_of(name),
+            section,
             simultaneous_gaps(records),
-            mixed=name.lower() in MIXED_TABLES,
+            record_section=_own_section if section is None else None,
         )
         for record in records:
             if record["gap_status"] in page.changes:

@@ -19,6 +19,7 @@ from reports._figures import forest_plot
 from reports._load import LoadedAudit
 from reports._samples import _embed_image
 from reports._tables import build_table
+from reports._v1 import swap_speaker_group
 from reports.exceptions import AuditFormatError
 
 __all__ = [
@@ -47,9 +48,15 @@ def _finite(value: Any) -> bool:
 
 
 def _own_ethnicity(record: Mapping[str, Any]) -> str | None:
-    """Return the outcome P(judged <the group's ethnicity>) of an ethnicity x L1 record."""
-    group = str(record.get("group", ""))
-    ethnicity = group.split(" x ", 1)[0]
+    """Return the outcome P(judged <the group's ethnicity>) of an ethnicity x L1 record.
+
+    The ethnicity is the record's ``speaker_group["ethnicity"]``; a record written before
+    audit wrote ``speaker_group`` is read by `reports._v1.swap_speaker_group`.
+    """
+    speaker_group = record.get("speaker_group")
+    if not isinstance(speaker_group, Mapping):
+        speaker_group = swap_speaker_group(record)
+    ethnicity = speaker_group.get("ethnicity")
     return f"p_judged_ethnicity={ethnicity}" if ethnicity else None
 
 

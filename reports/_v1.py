@@ -21,7 +21,13 @@ from typing import Any
 
 from reports._tables import has_flag
 
-__all__ = ["section_of", "section_of_metric", "upgrade_v1"]
+__all__ = [
+    "comparison_section",
+    "section_of",
+    "section_of_metric",
+    "swap_speaker_group",
+    "upgrade_v1",
+]
 
 #: Version-1 routing of tables to sections by words in their names.
 _TABLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -81,6 +87,46 @@ def section_of_metric(metric: Any, target: Any = None) -> str:
     if name == "predicted_rate":
         return "pitch"
     return "agreement"
+
+
+def comparison_section(record: Mapping[str, Any]) -> str | None:
+    """Section of a record of audit's comparison: its ``section``, else the version-1 rule.
+
+    Comparisons computed before their records carried ``section`` (saved results) are
+    placed by their metric and target as version 1 did (`section_of_metric`).
+
+    Examples
+    --------
+    >>> comparison_section({"metric": "recall@1", "section": "input_length"})
+    'input_length'
+    >>> comparison_section({"metric": "recall@1", "target": "retrieval"})
+    'retrieval'
+    """
+    if "section" in record:
+        section = record["section"]
+        return section if isinstance(section, str) else None
+    return section_of_metric(record.get("metric"), record.get("target"))
+
+
+def swap_speaker_group(record: Mapping[str, Any]) -> dict[str, str]:
+    """Speaker attributes of a ``language_swap`` record written without ``speaker_group``.
+
+    Such records name their group only as text, the grouping's attribute values and the
+    language pair joined by " x " (``grouping`` names the attributes the same way).
+
+    Examples
+    --------
+    >>> swap_speaker_group(
+    ...     {"grouping": "ethnicity x first_language", "group": "Asian x ja x ja-en"}
+    ... )
+    {'ethnicity': 'Asian', 'first_language': 'ja'}
+    >>> swap_speaker_group({"grouping": "all", "group": "ja-en"})
+    {}
+    """
+    grouping = str(record.get("grouping", ""))
+    attributes = [] if grouping in ("", "all") else grouping.split(" x ")
+    values = str(record.get("group", "")).split(" x ")[: len(attributes)]
+    return dict(zip(attributes, values, strict=False))
 
 
 def _held_back_reason(record: Mapping[str, Any]) -> str:
