@@ -173,3 +173,19 @@ def test_compare_written_arms(seeds, tmp_path):
     pd.testing.assert_frame_equal(out["paired"], direct["paired"])
     with pytest.raises(AuditInputError, match="lists of audit paths"):
         compare_arm_audits(str(paths[0]), paths[1:])
+
+
+def test_paired_and_change_records_carry_their_report_section() -> None:
+    table = make_evaluation_table(40, 2, random_state=3)
+    out = compare_evaluations(table, table, groupings=["gender"], n_boot=20, min_group_size=2)
+    # sections worked out by hand from the metric (what audit.json's metrics records say)
+    expected = {"agreement": "agreement", "kappa": "agreement", "recall@1": "retrieval"}
+    expected |= {"cos_sim": "similarity", "l2": "similarity", "ece": "calibration"}
+    for name in ("paired", "disparity_change"):
+        frame = out[name]
+        # no input-length metric here, so section is the only key added, after the others
+        assert list(frame.columns)[-2:] == ["sim_alpha", "section"]
+        assert frame["section"].notna().all()
+        for metric, section in expected.items():
+            rows = frame[frame["metric"] == metric]
+            assert len(rows) > 0 and (rows["section"] == section).all(), (name, metric)

@@ -228,3 +228,18 @@ def test_feature_shift_excess_is_flagged_only_with_a_planted_language_effect(eff
     assert bool(row["significant"]) == (effect > 0)
     if effect == 0:
         assert row["ci_low"] <= 0 <= row["ci_high"]
+
+
+def test_speaker_group_holds_the_groups_attribute_values() -> None:
+    t = _bilingual_table(20, 0.0, seed=2)
+    out = language_swap_table(t, n_boot=50, random_state=0)
+    assert (out.loc[out["grouping"] == "all", "speaker_group"].map(len) == 0).all()
+    rows = out[(out["grouping"] == "ethnicity x gender") & (out["outcome"] == "cos_sim")]
+    assert sorted(r["gender"] for r in rows["speaker_group"]) == ["female", "male"]
+    for _, row in rows.iterrows():
+        group = row["speaker_group"]
+        # the speakers of that gender, counted in the input table (every one is bilingual)
+        speakers = t.loc[t["gender"] == group["gender"], "speaker_id"].nunique()
+        assert group == {"ethnicity": "Asian", "gender": group["gender"]}
+        assert row["n_speakers"] == speakers == 10
+        assert row["group"] == f"Asian x {group['gender']} x {row['language_pair']}"

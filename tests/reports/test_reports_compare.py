@@ -11,6 +11,7 @@ from report_helpers import rows_by_source, soup_of, table_cells
 from audit import paired_comparison
 from reports import AuditFormatError, IncompatibleAuditsError, render_comparison
 from reports._compare import NO_COMPARISON
+from reports._compare_tables import ComparisonPage, paired_tables
 from reports._compare_unpaired import unpaired_comparison
 
 
@@ -176,3 +177,22 @@ def test_unknown_layout_option_is_refused(tmp_path):
     pa, pb = _pair(tmp_path)
     with pytest.raises(TypeError, match=r"unexpected option\(s\) \['compare_options'\]"):
         render_comparison(pa, pb, tmp_path / "c.html", compare_options={"n_boot": 7})
+
+
+def _gap(metric: str, **keys: str) -> dict:
+    return {"metric": metric, "target": "gender", "label": None, "group": {"gender": "f"}, **keys}
+
+
+def test_paired_tables_are_placed_by_the_records_section_key() -> None:
+    # the keys disagree with the version-1 metric rule (agreement -> agreement, ece ->
+    # calibration): the page follows the keys, so ece comes first
+    keyed = ComparisonPage(focus=[], max_rows=10)
+    paired_tables(
+        keyed,
+        {"paired": [_gap("agreement", section="calibration"), _gap("ece", section="agreement")]},
+    )
+    assert [t.name for t in keyed.tables()] == ["paired__ece__gender", "paired__agreement__gender"]
+    # a comparison saved before records carried section: the version-1 rule
+    legacy = ComparisonPage(focus=[], max_rows=10)
+    paired_tables(legacy, {"paired": [_gap("ece"), _gap("agreement")]})
+    assert [t.name for t in legacy.tables()] == ["paired__agreement__gender", "paired__ece__gender"]

@@ -12,7 +12,7 @@ from report_helpers import rows_by_source, soup_of
 from audit import read_audit
 from audit._language_swap import language_swap_table
 from reports import render_report
-from reports._language_swap import language_swap_answer
+from reports._language_swap import _own_ethnicity, language_swap_answer
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "audit_small.json"
 
@@ -145,3 +145,22 @@ def test_language_pairs_of_real_faces_only_when_asked(tmp_path: Path) -> None:
     assert soup.find(id="faces-language_swap") is None  # real people: withheld by default
     soup = soup_of(render_report(path, tmp_path / "a" / "r2.html", include_faces=True))
     assert len(soup.find(id="faces-language_swap").find_all("img")) == 6
+
+
+def test_own_ethnicity_read_from_speaker_group_and_from_older_records() -> None:
+    record = {
+        "grouping": "ethnicity x first_language",
+        "group": "Asian x ja x ja-en",
+        "speaker_group": {"ethnicity": "Black", "first_language": "ja"},
+    }
+    assert _own_ethnicity(record) == "p_judged_ethnicity=Black"  # the key, not the text
+    older = {k: v for k, v in record.items() if k != "speaker_group"}
+    assert _own_ethnicity(older) == "p_judged_ethnicity=Asian"
+    assert _own_ethnicity({"grouping": "all", "group": "ja-en", "speaker_group": {}}) is None
+
+
+def test_written_language_swap_records_carry_speaker_group(rendered) -> None:
+    _, _, table = rendered
+    cells = table[table["grouping"] == "ethnicity x first_language"]
+    assert len(cells) > 0
+    assert {r["ethnicity"] for r in cells["speaker_group"]} == {"Asian", "White"}
