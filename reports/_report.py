@@ -45,19 +45,16 @@ from reports._tables import (
     focus_label,
     has_flag,
 )
-from reports._v1 import section_of, section_of_metric  # noqa: F401
 from reports._wording import ci_label_of, error_control_text, key_values, subject
 
-# The comparison modules import render_template, safe_name, split_by_metric, section_of,
-# section_of_metric and _key_values from here: re-exported from where they live now.
+# The comparison modules import render_template, safe_name, split_by_metric and _key_values
+# from here: re-exported from where they live now.
 _key_values = key_values
 
 __all__ = ["build_context", "render_report"]
 
 #: Rows shown per table in the HTML; every row is in the CSV/JSON exports.
 DEFAULT_MAX_ROWS = 400
-#: Version-1 name of the table mixing sections (for reports._compare until it reads keys).
-MIXED_TABLES = frozenset({"metrics"})
 
 
 def audit_focus(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[tuple[str, ...]]:
