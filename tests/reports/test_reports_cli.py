@@ -53,23 +53,20 @@ def test_compare_command_paired_with_n_boot(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake(a, b, **options):
+    def fake(a, b, settings=None, **options):  # the CLI's one call into audit's comparison
         seen.update(options)
-        return {
-            "paired": [
-                {
-                    "metric": "agreement",
-                    "target": "gender",
-                    "group": {},
-                    "value_a": 0.5,
-                    "value_b": 0.6,
-                    "difference": 0.1,
-                    "flags": [],
-                }
-            ]
+        paired = {
+            "metric": "agreement",
+            "target": "gender",
+            "group": {},
+            "value_a": 0.5,
+            "value_b": 0.6,
+            "difference": 0.1,
+            "flags": [],
         }
+        return audit.PairedComparison({"paired": [paired]})
 
-    monkeypatch.setattr(audit, "compare_audits", fake)
+    monkeypatch.setattr(audit, "paired_comparison", fake)
     pa = write_audit(tmp_path / "a", make_audit())
     pb = write_audit(tmp_path / "b", make_audit())
     for path in (pa, pb):

@@ -30,6 +30,13 @@ def test_quick_demo_with_two_seeds_compares_arms(tmp_path: Path) -> None:
     assert section is not None
     verdicts = [tr["data-verdict"] for tr in section.find_all("tr") if tr.get("data-verdict")]
     assert verdicts and all(v for v in verdicts)
+    # issue 19: the first screen's focus verdicts state the seed spread, per focus group
+    focus = soup.find(id="focus-first")
+    assert "seed" in focus.find(id="focus-seeds").get_text()
+    seed_cells = focus.select('#focus-table td[data-col="seed_sd"]')
+    seed_verdicts = focus.select("#focus-table span.seed-verdict")
+    assert seed_cells and len(seed_verdicts) == len(focus.select("#focus-table tbody tr"))
+    assert all(s["data-seed-verdict"] for s in seed_verdicts)
 
 
 def test_demo_seeds_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
