@@ -89,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options."""
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     nested = [common_parent(nested=True)]
+    _add_check_parser(sub, nested)
+    _add_import_parser(sub, nested)
+    add_shards_parser(sub, nested)
+
+
+def _add_check_parser(sub: argparse._SubParsersAction, nested: list) -> None:
+    """Declare the ``data check`` subcommand and its options."""
     check = sub.add_parser(
         "check", help="validate a manifest and list every problem", parents=nested
     )
@@ -109,6 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--strict", action="store_true", help="with --decode: stop at the first file that fails"
     )
 
+
+def _add_import_parser(sub: argparse._SubParsersAction, nested: list) -> None:
+    """Declare the ``data import`` subcommand and its options."""
     imp = sub.add_parser(
         "import",
         help="convert a data set's layout to a manifest",
@@ -123,6 +133,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     imp.add_argument("root", help="data set root folder or metadata file")
     imp.add_argument("--out", required=True, help="output manifest.csv")
+    _add_video_source_options(imp)
+    _add_table_source_options(imp)
+
+
+def _add_video_source_options(imp: argparse.ArgumentParser) -> None:
+    """Declare the import options of voxceleb, avspeech and casual_conversations."""
     imp.add_argument(
         "--meta",
         help="voxceleb1/2: meta file if not <root>/vox?_meta.csv; "
@@ -159,6 +175,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--exclude-dark", action="store_true", help="casual_conversations: leave out the dark_files"
     )
     imp.add_argument("--json", metavar="FILE", help="casual_conversations: annotation JSON")
+
+
+def _add_table_source_options(imp: argparse.ArgumentParser) -> None:
+    """Declare the import options of common_voice, table and mavceleb, and the split fractions."""
     imp.add_argument(
         "--tsv",
         action="append",
@@ -191,7 +211,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TXT",
         help="mavceleb: test identities, one per line (else a seeded split)",
     )
-    add_shards_parser(sub, nested)
 
 
 def run(args: argparse.Namespace) -> int:
