@@ -221,6 +221,50 @@ def _side_notes(
     return f"side table matched {matched} of {len(rows)} clips by {side_key}", vocab
 
 
+def _clips_folder(clips_dir: str | os.PathLike[str] | None, base: Path) -> Path:
+    """Return the clips folder: ``clips_dir``, else ``<base>/clips`` if it exists, else ``base``."""
+    clips = (
+        Path(clips_dir)
+        if clips_dir is not None
+        else (base / "clips" if (base / "clips").is_dir() else base)
+    )
+    if not clips.is_dir():
+        raise DataFormatError(f"{clips}: clips folder not found")
+    return clips
+
+
+def _clip_rows(
+    table: pd.DataFrame,
+    clips: Path,
+    frames: _Frames,
+    side_info: tuple[str | None, pd.DataFrame | None],
+    writer: PathWriter,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Build one manifest row per listed clip that has a file.
+
+    Returns the rows and the skipped ``(clip_id, reason)`` pairs: clips without a file are
+    left out; a clip whose face frame fails keeps its row and is also listed as skipped.
+    ``side_info`` is the side table's key column and the table (``(None, None)`` without one).
+    """
+    side_key, side = side_info
+    rows: list[dict[str, Any]] = []
+    skipped: list[tuple[str, str]] = []
+    for r in table.itertuples(index=False):
+        clip = _find_clip(clips, r.ytid, r.clip_id)
+        if clip is None:
+            skipped.append((r.clip_id, "clip file not found"))
+            continue
+        row = _clip_row(r, clip, writer)
+        if frames.folder is not None and (problem := _add_face(row, r, clip, frames, writer)):
+            skipped.append((r.clip_id, problem))
+        if side is not None:
+            key = r.clip_id if side_key == "clip_id" else r.ytid
+            if key in side.index:
+                row.update({str(col): val or None for col, val in side.loc[key].items()})
+        rows.append(row)
+    return rows, skipped
+
+
 def import_avspeech(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -264,32 +308,12 @@ def import_avspeech(
     """
     root = Path(root)
     csvs, base = _csv_files(root)
-    clips = (
-        Path(clips_dir)
-        if clips_dir is not None
-        else (base / "clips" if (base / "clips").is_dir() else base)
-    )
-    if not clips.is_dir():
-        raise DataFormatError(f"{clips}: clips folder not found")
+    clips = _clips_folder(clips_dir, base)
     frames = _Frames(None if frames_dir is None else Path(frames_dir), face_side)
     side_key, side = (None, None) if side_table is None else _side_table(Path(side_table))
     table = _clip_table(csvs, split)
     writer = PathWriter(out, [clips] + ([frames.folder] if frames.folder is not None else []))
-    rows: list[dict[str, Any]] = []
-    skipped: list[tuple[str, str]] = []
-    for r in table.itertuples(index=False):
-        clip = _find_clip(clips, r.ytid, r.clip_id)
-        if clip is None:
-            skipped.append((r.clip_id, "clip file not found"))
-            continue
-        row = _clip_row(r, clip, writer)
-        if frames.folder is not None and (problem := _add_face(row, r, clip, frames, writer)):
-            skipped.append((r.clip_id, problem))
-        if side is not None:
-            key = r.clip_id if side_key == "clip_id" else r.ytid
-            if key in side.index:
-                row.update({str(col): val or None for col, val in side.loc[key].items()})
-        rows.append(row)
+    rows, skipped = _clip_rows(table, clips, frames, (side_key, side), writer)
     notes = [SPEAKER_NOTE]
     vocab: dict[str, tuple[str, ...]] = {}
     if side is not None:

@@ -110,6 +110,82 @@ def _label(path: Path, sid: str, label: dict[str, Any]) -> dict[str, Any]:
     return {"age": age, "gender": GENDERS.get(g_raw), "skin_type": skin}
 
 
+def _annotation_json(root: Path, json_path: str | os.PathLike[str] | None) -> Path:
+    """Check the root folder and return the annotation JSON (default: the only one in root)."""
+    if not root.is_dir():
+        raise DataFormatError(f"{root}: Casual Conversations root folder not found")
+    if json_path is None:
+        found = sorted(root.glob("*.json"))
+        if len(found) != 1:
+            raise DataFormatError(
+                f"{root}: expected one annotation *.json, found "
+                f"{[p.name for p in found]}; pass json_path"
+            )
+        json_path = found[0]
+    return Path(json_path)
+
+
+def _video_row(
+    video: Path,
+    sid: str,
+    split_name: str,
+    label: dict[str, Any],
+    lighting: str,
+    writer: PathWriter,
+) -> dict[str, Any]:
+    """Return the manifest row of one video (without ``face_path``)."""
+    return {
+        "utterance_id": f"{sid}/{video.stem}",
+        "speaker_id": sid,
+        "audio_path": writer.cell(video),
+        "split": split_name,
+        "gender": label["gender"],
+        "age_group": age_group(label["age"]),
+        "age": None if label["age"] is None else f"{label['age']:g}",
+        "skin_type": label["skin_type"],
+        "lighting": lighting,
+    }
+
+
+def _add_frame(
+    row: dict[str, Any],
+    video: Path,
+    frames: Path,
+    frame_time: float | None,
+    writer: PathWriter,
+) -> str | None:
+    """Save the video's face frame and set ``face_path``; return the problem, or None.
+
+    A frame that cannot be read leaves ``face_path`` empty; the row is kept.
+    """
+    sid = row["speaker_id"]
+    png = frames / sid / f"{video.stem}.png"
+    try:
+        save_frame(video, png, frame_time)
+        row["face_path"] = writer.cell(png)
+    except DataFormatError as err:
+        row["face_path"] = None
+        return f"no face frame (row kept): {err}"
+    return None
+
+
+def _manifest_info(
+    rows: list[dict[str, Any]], writer: PathWriter, extra: dict[str, Any]
+) -> ManifestInfo:
+    """Return the sidecar info: the vocabularies of the written rows and the import settings."""
+    vocab = {
+        "gender": ("female", "male", "other"),
+        "age_group": age_vocabulary(r["age_group"] for r in rows),
+        "skin_type": SKIN_TYPES,
+    }
+    return ManifestInfo(
+        source="casual_conversations",
+        vocabularies=vocab,
+        data_root=writer.data_root(),
+        extra=extra,
+    )
+
+
 def import_casual_conversations(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -148,17 +224,7 @@ def import_casual_conversations(
         The written manifest, skipped items and notes.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DataFormatError(f"{root}: Casual Conversations root folder not found")
-    if json_path is None:
-        found = sorted(root.glob("*.json"))
-        if len(found) != 1:
-            raise DataFormatError(
-                f"{root}: expected one annotation *.json, found "
-                f"{[p.name for p in found]}; pass json_path"
-            )
-        json_path = found[0]
-    json_path = Path(json_path)
+    json_path = _annotation_json(root, json_path)
     subjects = read_casual_conversations_json(json_path)
     frames = None
     if extract_frames:
@@ -180,44 +246,20 @@ def import_casual_conversations(
             if not video.is_file():  # missing, or what it is (a dangling link, a FIFO, ...)
                 skipped.append((str(rel), path_problem(video, "video file") or "not a file"))
                 continue
-            uid = f"{sid}/{video.stem}"
-            row: dict[str, Any] = {
-                "utterance_id": uid,
-                "speaker_id": sid,
-                "audio_path": writer.cell(video),
-                "split": split_of[sid],
-                "gender": label["gender"],
-                "age_group": age_group(label["age"]),
-                "age": None if label["age"] is None else f"{label['age']:g}",
-                "skin_type": label["skin_type"],
-                "lighting": lighting,
-            }
-            if frames is not None:
-                png = frames / sid / f"{video.stem}.png"
-                try:
-                    save_frame(video, png, frame_time)
-                    row["face_path"] = writer.cell(png)
-                except DataFormatError as err:
-                    row["face_path"] = None
-                    skipped.append((str(rel), f"no face frame (row kept): {err}"))
+            row = _video_row(video, sid, split_of[sid], label, lighting, writer)
+            if frames is not None and (
+                problem := _add_frame(row, video, frames, frame_time, writer)
+            ):
+                skipped.append((str(rel), problem))
             rows.append(row)
-    vocab = {
-        "gender": ("female", "male", "other"),
-        "age_group": age_vocabulary(r["age_group"] for r in rows),
-        "skin_type": SKIN_TYPES,
+    extra = {
+        "json": str(json_path),
+        "frames_dir": None if frames is None else str(frames),
+        "frame_time": frame_time,
+        "split_seed": split.seed,
+        "split_fractions": {"val": split.val_fraction, "test": split.test_fraction},
     }
-    info = ManifestInfo(
-        source="casual_conversations",
-        vocabularies=vocab,
-        data_root=writer.data_root(),
-        extra={
-            "json": str(json_path),
-            "frames_dir": None if frames is None else str(frames),
-            "frame_time": frame_time,
-            "split_seed": split.seed,
-            "split_fractions": {"val": split.val_fraction, "test": split.test_fraction},
-        },
-    )
+    info = _manifest_info(rows, writer, extra)
     notes = [
         "skin_type is Fitzpatrick skin type (1-6), kept as its own column; it is not ethnicity"
     ]

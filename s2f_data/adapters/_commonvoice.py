@@ -254,6 +254,40 @@ def _straddle_notes(rows: list[dict[str, Any]], age_scheme: AgeScheme) -> list[s
     ]
 
 
+def _check_folders(
+    root: Path, age_scheme: AgeScheme, clips_dir: str | os.PathLike[str] | None
+) -> Path:
+    """Check the locale folder and ``age_scheme``; return the clips folder."""
+    if not root.is_dir():
+        problem = path_problem(root, "Common Voice locale folder") or "a file, not a folder"
+        raise DataFormatError(f"{root}: {problem}")
+    if age_scheme not in ("project", "decades"):
+        raise ValueError(f"age_scheme must be 'project' or 'decades', got {age_scheme!r}")
+    clips = Path(clips_dir) if clips_dir is not None else root / "clips"
+    if not clips.is_dir():
+        raise DataFormatError(f"{clips}: clips folder not found")
+    return clips
+
+
+def _manifest_info(
+    root: Path, writer: PathWriter, age_scheme: AgeScheme, extra: dict[str, Any]
+) -> ManifestInfo:
+    """Return the sidecar info: the vocabularies of ``age_scheme`` and the import settings."""
+    vocab = {
+        "gender": ("female", "male", "other"),
+        "age_group": ("18-29", "30-44", "45-59", "60+")
+        if age_scheme == "project"
+        else CV_AGE_WORDS,
+    }
+    return ManifestInfo(
+        source="common_voice",
+        source_version=root.parent.name,
+        vocabularies=vocab,
+        data_root=writer.data_root(),
+        extra=extra,
+    )
+
+
 def import_common_voice(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -287,14 +321,7 @@ def import_common_voice(
         The written manifest, skipped items and notes.
     """
     root = Path(root)
-    if not root.is_dir():
-        problem = path_problem(root, "Common Voice locale folder") or "a file, not a folder"
-        raise DataFormatError(f"{root}: {problem}")
-    if age_scheme not in ("project", "decades"):
-        raise ValueError(f"age_scheme must be 'project' or 'decades', got {age_scheme!r}")
-    clips = Path(clips_dir) if clips_dir is not None else root / "clips"
-    if not clips.is_dir():
-        raise DataFormatError(f"{clips}: clips folder not found")
+    clips = _check_folders(root, age_scheme, clips_dir)
     table = _read_tables(root, tsv_files, split)
     source_cols = [c for c in table.columns if not c.startswith("_")]
 
@@ -326,25 +353,14 @@ def import_common_voice(
         row.update({f"cv_{c}": clean(r[c]) for c in source_cols})
         rows.append(row)
         sources.append(f"{root / r['_file']} line {r['_line']}")
-    vocab = {
-        "gender": ("female", "male", "other"),
-        "age_group": ("18-29", "30-44", "45-59", "60+")
-        if age_scheme == "project"
-        else CV_AGE_WORDS,
+    extra = {
+        "tsv_files": list(tsv_files),
+        "age_scheme": age_scheme,
+        "gender_mapping": {k: v for k, v in CV_GENDERS.items()},
+        "age_mapping": CV_AGE_GROUPS if age_scheme == "project" else None,
+        "split_seed": split.seed,
+        "locale_languages": languages,
     }
-    info = ManifestInfo(
-        source="common_voice",
-        source_version=root.parent.name,
-        vocabularies=vocab,
-        data_root=writer.data_root(),
-        extra={
-            "tsv_files": list(tsv_files),
-            "age_scheme": age_scheme,
-            "gender_mapping": {k: v for k, v in CV_GENDERS.items()},
-            "age_mapping": CV_AGE_GROUPS if age_scheme == "project" else None,
-            "split_seed": split.seed,
-            "locale_languages": languages,
-        },
-    )
+    info = _manifest_info(root, writer, age_scheme, extra)
     notes = _straddle_notes(rows, age_scheme)
     return finish(rows, out, info, skipped, notes, f"Common Voice at {root}", sources)
