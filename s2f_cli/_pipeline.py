@@ -328,6 +328,62 @@ def _audit(
     return out / "audit.json"
 
 
+def _audit_arms(
+    out: Path,
+    arms: dict[str, list[str]],
+    runs: dict[str, tuple[Path, Path]],
+    eval_manifest: Path,
+    settings: DemoSettings,
+    seed: int,
+    progress: bool,
+    paths: dict[str, Path],
+) -> dict[str, list[Path]]:
+    """Audit every run of every arm on the evaluation rows; return each arm's audit folders.
+
+    Adds the first audit and run of each arm (``audit_<preset>``, ``run_<preset>``) and the
+    web-skewed ``report`` to ``paths``. Later audits reuse the first one's voice measures.
+    """
+    judge_dir = out / "judge"
+    audits: dict[str, list[Path]] = {p: [] for p in arms}
+    for preset in arms:
+        for name in arms[preset]:
+            earlier = paths.get("audit_web-skewed")  # same evaluation rows: same voice measures
+            audits[preset].append(
+                _audit(
+                    out / "audits" / name,
+                    runs[name][0],
+                    eval_manifest,
+                    judge_dir,
+                    settings,
+                    seed,
+                    progress,
+                    None if earlier is None else earlier.parent,
+                )
+            )
+            paths.setdefault(f"audit_{preset}", audits[preset][0])
+            paths.setdefault(f"run_{preset}", runs[name][0])
+            if preset == "web-skewed" and "report" not in paths:
+                paths["report"] = render_report(paths["audit_web-skewed"], out / "report.html")
+    return audits
+
+
+def _compare_arms(audits: dict[str, list[Path]], several: bool, html: Path) -> Path:
+    """Render the web-skewed (A) versus representative (B) comparison page and return it.
+
+    With ``several`` seeds per arm the arms' audit lists are compared, else their one audit.
+    """
+    side_a = audits["web-skewed"] if several else audits["web-skewed"][0]
+    side_b = audits["representative"] if several else audits["representative"][0]
+    return render_comparison(
+        side_a,
+        side_b,
+        html,
+        comparison=paired_comparison(side_a, side_b),  # audit computes, reports renders
+        # with several seeds each audit is named after its seed folder: name the arms instead
+        title="Comparison: web-skewed (A) versus representative (B)" if several else None,
+    )
+
+
 def run_demo(
     out_dir: str | Path,
     *,
@@ -394,38 +450,9 @@ def run_demo(
         seed,
         {name: seed + i for p in presets for i, name in enumerate(arms[p])},
     )
-    judge_dir = out / "judge"
-    audits: dict[str, list[Path]] = {p: [] for p in presets}
-    for preset in presets:
-        for name in arms[preset]:
-            earlier = paths.get("audit_web-skewed")  # same evaluation rows: same voice measures
-            audits[preset].append(
-                _audit(
-                    out / "audits" / name,
-                    runs[name][0],
-                    eval_manifest,
-                    judge_dir,
-                    settings,
-                    seed,
-                    progress,
-                    None if earlier is None else earlier.parent,
-                )
-            )
-            paths.setdefault(f"audit_{preset}", audits[preset][0])
-            paths.setdefault(f"run_{preset}", runs[name][0])
-            if preset == "web-skewed" and "report" not in paths:
-                paths["report"] = render_report(paths["audit_web-skewed"], out / "report.html")
+    audits = _audit_arms(out, arms, runs, eval_manifest, settings, seed, progress, paths)
     paths["face_side"] = face_side
-    side_a = audits["web-skewed"] if seeds > 1 else audits["web-skewed"][0]
-    side_b = audits["representative"] if seeds > 1 else audits["representative"][0]
-    paths["compare"] = render_comparison(
-        side_a,
-        side_b,
-        out / "compare.html",
-        comparison=paired_comparison(side_a, side_b),  # audit computes, reports renders
-        # with several seeds each audit is named after its seed folder: name the arms instead
-        title="Comparison: web-skewed (A) versus representative (B)" if seeds > 1 else None,
-    )
+    paths["compare"] = _compare_arms(audits, seeds > 1, out / "compare.html")
     return paths
 
 
