@@ -126,34 +126,27 @@ def load_training_data(
     TrainingData
         Both splits, decoded in memory.
     """
-    audio, size = cfg.audio, cfg.face.image_size
+
+    def load(split: str, show: bool) -> VoiceFaceDataset:
+        return load_voice_face_data(
+            manifest,
+            split,
+            sample_rate=cfg.audio.sample_rate,
+            clip_samples=cfg.audio.clip_samples,
+            image_size=cfg.face.image_size,
+            identities=identities,
+            progress=show,
+        )
+
     if cfg.train.data == "shards":  # the voice stage streams its clips (issue #20)
         train = open_shard_training_set(manifest, cfg, identities)
     else:
-        train = load_voice_face_data(
-            manifest,
-            "train",
-            sample_rate=audio.sample_rate,
-            clip_samples=audio.clip_samples,
-            image_size=size,
-            identities=identities,
-            progress=progress,
-        )
+        train = load("train", progress)
     frame = manifest.frame
     val_rows = frame["split"] == "val"
     if "face_path" in frame:
         val_rows &= frame["face_path"].notna()
-    val = None
-    if bool(val_rows.any()):
-        val = load_voice_face_data(
-            manifest,
-            "val",
-            sample_rate=audio.sample_rate,
-            clip_samples=audio.clip_samples,
-            image_size=size,
-            identities=identities,
-            progress=False,
-        )
+    val = load("val", False) if bool(val_rows.any()) else None
     return TrainingData(train=train, val=val)
 
 
