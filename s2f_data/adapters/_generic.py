@@ -112,6 +112,60 @@ def _face_cell(
     return writer.cell(Path(face) if Path(face).is_absolute() else base / face)
 
 
+def _table_rows(
+    table: Path,
+    frame: pd.DataFrame,
+    columns: dict[str, str],
+    base: Path,
+    writer: PathWriter,
+    check_files: bool,
+    split_of: Mapping[str, str] | None,
+) -> tuple[list[dict[str, Any]], list[str], list[tuple[str, str]]]:
+    """Turn the table's records into manifest rows: (rows, their sources, skipped items)."""
+    used = set(columns.values())
+    extras = [c for c in frame.columns if c not in used]
+    rows: list[dict[str, Any]] = []
+    sources: list[str] = []  # file and line of each row, for error messages
+    skipped: list[tuple[str, str]] = []
+    for i, rec in enumerate(frame.to_dict("records")):
+        line = i + 2
+        audio_raw = clean(rec[columns["audio_path"]])
+        spk = clean(rec[columns["speaker_id"]])
+        if audio_raw is None or spk is None:
+            skipped.append((f"line {line}", "empty audio path or speaker id"))
+            continue
+        audio = Path(audio_raw) if Path(audio_raw).is_absolute() else base / audio_raw
+        if check_files and not audio.is_file():  # missing, or what it is (a FIFO, ...)
+            reason = path_problem(audio, "audio file") or "not a regular file"
+            skipped.append((f"line {line}: {audio_raw}", reason))
+            continue
+        row_split = clean(rec[columns["split"]]) if split_of is None else split_of[spk]
+        if row_split not in SPLITS:
+            raise DataFormatError(
+                f"{table}: line {line}, column {columns.get('split')!r}: "
+                f"split {row_split!r} is not one of {sorted(SPLITS)}"
+            )
+        uid = clean(rec[columns["utterance_id"]]) if "utterance_id" in columns else None
+        row: dict[str, Any] = {
+            "utterance_id": uid or Path(audio_raw).with_suffix("").as_posix(),
+            "speaker_id": spk,
+            "audio_path": writer.cell(audio),
+            "split": row_split,
+        }
+        if "face_path" in columns:
+            row["face_path"] = _face_cell(rec, columns, base, writer)
+        row.update(
+            {
+                col: clean(rec[columns[col]]) if col in columns else None
+                for col in DEMOGRAPHIC_COLUMNS
+            }
+        )
+        row.update({col: clean(rec[col]) for col in extras})
+        rows.append(row)
+        sources.append(f"{table} line {line}")
+    return rows, sources, skipped
+
+
 def import_table(
     table: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -153,51 +207,11 @@ def import_table(
     frame = _read_table(table)
     columns = _columns(table, frame, mapping)
     base = Path(base_dir) if base_dir is not None else table.parent
-    used = set(columns.values())
-    extras = [c for c in frame.columns if c not in used]
     speakers = frame[columns["speaker_id"]]
     split_of = None if "split" in columns else split.assign([s for s in speakers if s])
 
     writer = PathWriter(out, [base])
-    rows: list[dict[str, Any]] = []
-    sources: list[str] = []  # file and line of each row, for error messages
-    skipped: list[tuple[str, str]] = []
-    for i, rec in enumerate(frame.to_dict("records")):
-        line = i + 2
-        audio_raw = clean(rec[columns["audio_path"]])
-        spk = clean(rec[columns["speaker_id"]])
-        if audio_raw is None or spk is None:
-            skipped.append((f"line {line}", "empty audio path or speaker id"))
-            continue
-        audio = Path(audio_raw) if Path(audio_raw).is_absolute() else base / audio_raw
-        if check_files and not audio.is_file():  # missing, or what it is (a FIFO, ...)
-            reason = path_problem(audio, "audio file") or "not a regular file"
-            skipped.append((f"line {line}: {audio_raw}", reason))
-            continue
-        row_split = clean(rec[columns["split"]]) if split_of is None else split_of[spk]
-        if row_split not in SPLITS:
-            raise DataFormatError(
-                f"{table}: line {line}, column {columns.get('split')!r}: "
-                f"split {row_split!r} is not one of {sorted(SPLITS)}"
-            )
-        uid = clean(rec[columns["utterance_id"]]) if "utterance_id" in columns else None
-        row: dict[str, Any] = {
-            "utterance_id": uid or Path(audio_raw).with_suffix("").as_posix(),
-            "speaker_id": spk,
-            "audio_path": writer.cell(audio),
-            "split": row_split,
-        }
-        if "face_path" in columns:
-            row["face_path"] = _face_cell(rec, columns, base, writer)
-        row.update(
-            {
-                col: clean(rec[columns[col]]) if col in columns else None
-                for col in DEMOGRAPHIC_COLUMNS
-            }
-        )
-        row.update({col: clean(rec[col]) for col in extras})
-        rows.append(row)
-        sources.append(f"{table} line {line}")
+    rows, sources, skipped = _table_rows(table, frame, columns, base, writer, check_files, split_of)
     info = ManifestInfo(
         source=source,
         data_root=writer.data_root(),
