@@ -24,6 +24,7 @@ protocol and the language-swap audit cannot use them.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,71 @@ def _utterances(voices: Path, skipped: list[tuple[str, str]]) -> dict[str, list[
     return out
 
 
+def _split_of(
+    kept: Mapping[str, Any], test_ids: str | os.PathLike[str] | None, split: SpeakerSplit
+) -> dict[str, str]:
+    """Speaker id -> split: the listed test identities (the rest train), else a seeded split."""
+    if test_ids is not None:
+        wanted = {
+            line.strip() for line in Path(test_ids).read_text("utf-8").splitlines() if line.strip()
+        }
+        unknown = sorted(wanted - set(kept))
+        if unknown:
+            raise DataFormatError(f"{test_ids}: test id(s) without audio {unknown[:5]}")
+        return {s: "test" if s in wanted else "train" for s in kept}
+    return split.assign(kept)
+
+
+def _rows(
+    kept: Mapping[str, Any],
+    speakers: Mapping[str, Mapping[str, str]],
+    split_of: Mapping[str, str],
+    faces_or_none: Path | None,
+    writer: PathWriter,
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """One manifest row per utterance: (rows, their wav paths, single-language speakers)."""
+    rows: list[dict[str, Any]] = []
+    where: list[str] = []
+    single: list[str] = []
+    for spk, utts in sorted(kept.items()):
+        langs = sorted({MAVCELEB_LANGUAGES[lang] for lang, _, _ in utts})
+        if len(langs) < 2:
+            single.append(spk)
+        for lang, video, wav in utts:
+            face = _face(faces_or_none, spk, lang, video)
+            rows.append(
+                {
+                    "utterance_id": f"{spk}/{lang}/{video}/{wav.stem}",
+                    "speaker_id": spk,
+                    "audio_path": writer.cell(wav),
+                    "split": split_of[spk],
+                    "language": MAVCELEB_LANGUAGES[lang],
+                    "gender": speakers[spk]["gender"],
+                    "face_path": None if face is None else writer.cell(face),
+                    "video_id": video,
+                    "name": speakers[spk]["name"],
+                    "languages": ";".join(langs),
+                }
+            )
+            where.append(str(wav))
+    return rows, where, single
+
+
+def _notes(rows: list[dict[str, Any]], single: list[str]) -> list[str]:
+    """Return the notes on single-language speakers and utterances without a face crop."""
+    notes: list[str] = []
+    if single:
+        notes.append(
+            f"{len(single)} speaker(s) with a {SINGLE_LANGUAGE_REASON} (column "
+            f"'languages'), e.g. {single[:3]}: no heard/unheard or language-swap "
+            "pairs for them"
+        )
+    n_face = sum(r["face_path"] is not None for r in rows)
+    if n_face < len(rows):
+        notes.append(f"no face crop for {len(rows) - n_face} of {len(rows)} utterances")
+    return notes
+
+
 def import_mavceleb(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -181,49 +247,10 @@ def import_mavceleb(
     kept = {s: v for s, v in files.items() if s in speakers and v}
     for spk in sorted(set(speakers) - set(files)):
         skipped.append((spk, f"listed in {meta_path.name} but no audio found"))
-    if test_ids is not None:
-        wanted = {
-            line.strip() for line in Path(test_ids).read_text("utf-8").splitlines() if line.strip()
-        }
-        unknown = sorted(wanted - set(kept))
-        if unknown:
-            raise DataFormatError(f"{test_ids}: test id(s) without audio {unknown[:5]}")
-        split_of = {s: "test" if s in wanted else "train" for s in kept}
-    else:
-        split_of = split.assign(kept)
+    split_of = _split_of(kept, test_ids, split)
     writer = PathWriter(out, [root] + ([faces] if faces_or_none is not None else []))
-    rows, where, single = [], [], []
-    for spk, utts in sorted(kept.items()):
-        langs = sorted({MAVCELEB_LANGUAGES[lang] for lang, _, _ in utts})
-        if len(langs) < 2:
-            single.append(spk)
-        for lang, video, wav in utts:
-            face = _face(faces_or_none, spk, lang, video)
-            rows.append(
-                {
-                    "utterance_id": f"{spk}/{lang}/{video}/{wav.stem}",
-                    "speaker_id": spk,
-                    "audio_path": writer.cell(wav),
-                    "split": split_of[spk],
-                    "language": MAVCELEB_LANGUAGES[lang],
-                    "gender": speakers[spk]["gender"],
-                    "face_path": None if face is None else writer.cell(face),
-                    "video_id": video,
-                    "name": speakers[spk]["name"],
-                    "languages": ";".join(langs),
-                }
-            )
-            where.append(str(wav))
-    notes = []
-    if single:
-        notes.append(
-            f"{len(single)} speaker(s) with a {SINGLE_LANGUAGE_REASON} (column "
-            f"'languages'), e.g. {single[:3]}: no heard/unheard or language-swap "
-            "pairs for them"
-        )
-    n_face = sum(r["face_path"] is not None for r in rows)
-    if n_face < len(rows):
-        notes.append(f"no face crop for {len(rows) - n_face} of {len(rows)} utterances")
+    rows, where, single = _rows(kept, speakers, split_of, faces_or_none, writer)
+    notes = _notes(rows, single)
     info = ManifestInfo(
         source="mavceleb",
         source_version="",
