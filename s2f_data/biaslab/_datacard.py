@@ -95,6 +95,60 @@ def _bilingual_section(
     return md
 
 
+def _attribute_sections(
+    speakers: pd.DataFrame,
+    manifest: pd.DataFrame,
+    expected: dict[str, dict[str, float]],
+    tables: dict[str, list[dict[str, Any]]],
+) -> list[str]:
+    """Add one table per attribute to ``tables``; return its markdown lines."""
+    md: list[str] = []
+    for attr in _ATTRIBUTES:
+        n_spk = speakers.groupby(attr).size()
+        n_utt = manifest.groupby(attr).size()
+        rows = []
+        for label in sorted(n_spk.index):
+            row: dict[str, Any] = {
+                attr: label,
+                "speakers": int(n_spk[label]),
+                "share": float(n_spk[label] / len(speakers)),
+                "utterances": int(n_utt.get(label, 0)),
+            }
+            if attr in expected:
+                row["expected_share"] = float(expected[attr].get(label, 0.0))
+            rows.append(row)
+        tables[attr] = rows
+        md += [f"## {attr}", "", _md_table(pd.DataFrame(rows)), ""]
+    return md
+
+
+def _crosstab_sections(
+    speakers: pd.DataFrame, tables: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    """Add the language x ethnicity and ethnicity x split tables; return their markdown lines."""
+    md: list[str] = []
+    cross = pd.crosstab(speakers["language"], speakers["ethnicity"])
+    tables["language_x_ethnicity"] = [
+        {"language": lang, "ethnicity": eth, "speakers": int(cross.loc[lang, eth])}
+        for lang in cross.index
+        for eth in cross.columns
+    ]
+    md += [
+        "## speakers by language x ethnicity",
+        "",
+        _md_table(cross.reset_index().rename(columns={"language": "language \\ ethnicity"})),
+        "",
+    ]
+    by_split = pd.crosstab(speakers["ethnicity"], speakers["split"])
+    md += ["## speakers by ethnicity x split", "", _md_table(by_split.reset_index()), ""]
+    tables["ethnicity_x_split"] = [
+        {"ethnicity": e, "split": s, "speakers": int(by_split.loc[e, s])}
+        for e in by_split.index
+        for s in by_split.columns
+    ]
+    return md
+
+
 def data_card(
     spec: PopulationSpec,
     speakers: pd.DataFrame,
@@ -138,41 +192,8 @@ def data_card(
         f"- holdout combinations (never in train/val): {list(spec.holdout) or 'none'}",
         "",
     ]
-    for attr in _ATTRIBUTES:
-        n_spk = speakers.groupby(attr).size()
-        n_utt = manifest.groupby(attr).size()
-        rows = []
-        for label in sorted(n_spk.index):
-            row: dict[str, Any] = {
-                attr: label,
-                "speakers": int(n_spk[label]),
-                "share": float(n_spk[label] / len(speakers)),
-                "utterances": int(n_utt.get(label, 0)),
-            }
-            if attr in expected:
-                row["expected_share"] = float(expected[attr].get(label, 0.0))
-            rows.append(row)
-        tables[attr] = rows
-        md += [f"## {attr}", "", _md_table(pd.DataFrame(rows)), ""]
-    cross = pd.crosstab(speakers["language"], speakers["ethnicity"])
-    tables["language_x_ethnicity"] = [
-        {"language": lang, "ethnicity": eth, "speakers": int(cross.loc[lang, eth])}
-        for lang in cross.index
-        for eth in cross.columns
-    ]
-    md += [
-        "## speakers by language x ethnicity",
-        "",
-        _md_table(cross.reset_index().rename(columns={"language": "language \\ ethnicity"})),
-        "",
-    ]
-    by_split = pd.crosstab(speakers["ethnicity"], speakers["split"])
-    md += ["## speakers by ethnicity x split", "", _md_table(by_split.reset_index()), ""]
-    tables["ethnicity_x_split"] = [
-        {"ethnicity": e, "split": s, "speakers": int(by_split.loc[e, s])}
-        for e in by_split.index
-        for s in by_split.columns
-    ]
+    md += _attribute_sections(speakers, manifest, expected, tables)
+    md += _crosstab_sections(speakers, tables)
     if "bilingual" in speakers.columns:
         md += _bilingual_section(speakers, manifest, tables)
     card = {
