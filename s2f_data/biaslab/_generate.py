@@ -180,6 +180,71 @@ def _speaker_record(
     return record
 
 
+def _train_speakers(
+    spec: PopulationSpec, seed: int, n_speakers: int | None, prefix: str
+) -> pd.DataFrame:
+    """Speaker table of a training draw, split by speaker (see :func:`sample_speakers`)."""
+    kind = "train"
+    rows = []
+    n = spec.speakers if n_speakers is None else n_speakers
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n_speakers must be a positive integer, got {n!r}")
+    for i in range(int(n)):
+        rng = _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 1)
+        eth = _choice(rng, spec.ethnicity)
+        labels = {
+            "ethnicity": eth,
+            "language": _choice(rng, spec.language[eth]),
+            "gender": _choice(rng, spec.gender),
+            "age_group": _choice(rng, spec.age_group),
+        }
+        labels["accent"] = _choice(rng, spec.accent_table(labels["language"], eth))
+        two = labels["language"] != "en" and float(
+            _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 2).random()
+        ) < spec.bilingual.get("share", 0.0)
+        rows.append(_speaker_record(spec, seed, kind, i, labels, prefix, bilingual=two))
+    table = pd.DataFrame(rows)
+    table.insert(1, "split", _assign_splits(spec, table, seed))
+    return table
+
+
+def _eval_speakers(spec: PopulationSpec, seed: int, min_per_cell: int, prefix: str) -> pd.DataFrame:
+    """Speaker table of an evaluation draw, all in ``test`` (see :func:`sample_speakers`)."""
+    kind = "eval"
+    rows = []
+    if isinstance(min_per_cell, bool) or not isinstance(min_per_cell, int) or min_per_cell < 1:
+        raise ValueError(f"min_per_cell must be a positive integer, got {min_per_cell!r}")
+    i = 0
+    genders = [g for g in GENDERS if spec.gender.get(g, 0) > 0]
+    ages = [a for a in AGE_GROUPS if spec.age_group.get(a, 0) > 0]
+    for lang, eth in evaluation_cells(spec):
+        for j in range(min_per_cell):
+            labels = {
+                "ethnicity": eth,
+                "language": lang,
+                "gender": genders[j % len(genders)],
+                "age_group": ages[(j // len(genders)) % len(ages)],
+            }
+            rng = _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 1)
+            labels["accent"] = _choice(rng, spec.accent_table(lang, eth))
+            rows.append(_speaker_record(spec, seed, kind, i, labels, prefix))
+            i += 1
+    for eth, lang in spec.bilingual_cells():  # the counterfactual block, after the cells
+        for j in range(min_per_cell):
+            labels = {
+                "ethnicity": eth,
+                "language": lang,
+                "accent": "native",
+                "gender": genders[j % len(genders)],
+                "age_group": ages[(j // len(genders)) % len(ages)],
+            }
+            rows.append(_speaker_record(spec, seed, kind, i, labels, prefix, bilingual=True))
+            i += 1
+    table = pd.DataFrame(rows)
+    table.insert(1, "split", "test")
+    return table
+
+
 def sample_speakers(
     spec: PopulationSpec,
     *,
@@ -226,58 +291,10 @@ def sample_speakers(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     prefix = f"{'tr' if kind == 'train' else 'ev'}{seed}-"
-    rows = []
     if kind == "train":
-        n = spec.speakers if n_speakers is None else n_speakers
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ValueError(f"n_speakers must be a positive integer, got {n!r}")
-        for i in range(int(n)):
-            rng = _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 1)
-            eth = _choice(rng, spec.ethnicity)
-            labels = {
-                "ethnicity": eth,
-                "language": _choice(rng, spec.language[eth]),
-                "gender": _choice(rng, spec.gender),
-                "age_group": _choice(rng, spec.age_group),
-            }
-            labels["accent"] = _choice(rng, spec.accent_table(labels["language"], eth))
-            two = labels["language"] != "en" and float(
-                _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 2).random()
-            ) < spec.bilingual.get("share", 0.0)
-            rows.append(_speaker_record(spec, seed, kind, i, labels, prefix, bilingual=two))
-        table = pd.DataFrame(rows)
-        table.insert(1, "split", _assign_splits(spec, table, seed))
+        table = _train_speakers(spec, seed, n_speakers, prefix)
     else:
-        if isinstance(min_per_cell, bool) or not isinstance(min_per_cell, int) or min_per_cell < 1:
-            raise ValueError(f"min_per_cell must be a positive integer, got {min_per_cell!r}")
-        i = 0
-        genders = [g for g in GENDERS if spec.gender.get(g, 0) > 0]
-        ages = [a for a in AGE_GROUPS if spec.age_group.get(a, 0) > 0]
-        for lang, eth in evaluation_cells(spec):
-            for j in range(min_per_cell):
-                labels = {
-                    "ethnicity": eth,
-                    "language": lang,
-                    "gender": genders[j % len(genders)],
-                    "age_group": ages[(j // len(genders)) % len(ages)],
-                }
-                rng = _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 1)
-                labels["accent"] = _choice(rng, spec.accent_table(lang, eth))
-                rows.append(_speaker_record(spec, seed, kind, i, labels, prefix))
-                i += 1
-        for eth, lang in spec.bilingual_cells():  # the counterfactual block, after the cells
-            for j in range(min_per_cell):
-                labels = {
-                    "ethnicity": eth,
-                    "language": lang,
-                    "accent": "native",
-                    "gender": genders[j % len(genders)],
-                    "age_group": ages[(j // len(genders)) % len(ages)],
-                }
-                rows.append(_speaker_record(spec, seed, kind, i, labels, prefix, bilingual=True))
-                i += 1
-        table = pd.DataFrame(rows)
-        table.insert(1, "split", "test")
+        table = _eval_speakers(spec, seed, min_per_cell, prefix)
     return table.drop(columns="index")
 
 
@@ -440,6 +457,59 @@ def _vocabularies(spec: PopulationSpec) -> dict[str, tuple[str, ...]]:
     }
 
 
+def _identity(
+    spec: PopulationSpec, seed: int, kind: str, n_speakers: int, min_per_cell: int
+) -> dict[str, Any]:
+    """Return what identifies a draw in its folder (see :func:`_claim_folder`)."""
+    return {
+        "generator": GENERATOR_VERSION,
+        "spec": spec.fingerprint(),
+        "seed": seed,
+        "kind": kind,
+        "n_speakers": n_speakers,
+        "min_per_cell": min_per_cell if kind == "eval" else None,
+    }
+
+
+def _count_utterances(jobs: list[dict[str, Any]]) -> int:
+    """Return the utterances the jobs render (both languages of a bilingual speaker)."""
+    return sum(
+        2 * j["utterances_per_language"] if j["speaker"].get("bilingual") else j["utterances"]
+        for j in jobs
+    )
+
+
+def _write_outputs(
+    out: Path,
+    spec: PopulationSpec,
+    speakers: pd.DataFrame,
+    frame: pd.DataFrame,
+    seed: int,
+    kind: str,
+) -> Path:
+    """Write speakers.csv, the data card (md, json) and the manifest; return its path."""
+    info = ManifestInfo(
+        source="biaslab",
+        source_version=GENERATOR_VERSION,
+        vocabularies=_vocabularies(spec),
+        extra={
+            "spec": spec.to_dict(),
+            "seed": seed,
+            "kind": kind,
+            "sample_rate": SAMPLE_RATE,
+            "speakers_table": "speakers.csv",
+            "data_card": "data_card.md",
+            "note": "synthetic population: a simulation, not a claim about people",
+        },
+    )
+    speakers_csv = speakers.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    atomic_write_text(out / "speakers.csv", speakers_csv)
+    card_md, card_json = data_card(spec, speakers, frame, seed=seed, kind=kind)
+    atomic_write_text(out / "data_card.md", card_md)
+    atomic_write_text(out / "data_card.json", json.dumps(card_json, indent=2) + "\n")
+    return write_manifest(frame, out / "manifest.csv", info)
+
+
 def generate_population(
     spec: PopulationSpec,
     out_dir: str | os.PathLike[str],
@@ -495,43 +565,14 @@ def generate_population(
     speakers = sample_speakers(
         spec, seed=seed, n_speakers=n_speakers, kind=kind, min_per_cell=min_per_cell
     )
-    identity = {
-        "generator": GENERATOR_VERSION,
-        "spec": spec.fingerprint(),
-        "seed": int(seed),
-        "kind": kind,
-        "n_speakers": len(speakers),
-        "min_per_cell": min_per_cell if kind == "eval" else None,
-    }
+    identity = _identity(spec, int(seed), kind, len(speakers), min_per_cell)
     _claim_folder(out, identity)
     records = speakers.to_dict("records")
     jobs = _speaker_jobs(records, spec, out, identity)
-    n_utts = sum(
-        2 * j["utterances_per_language"] if j["speaker"].get("bilingual") else j["utterances"]
-        for j in jobs
-    )
+    n_utts = _count_utterances(jobs)
     results = list(_run_jobs(jobs, workers, progress, n_utts))
     frame = pd.DataFrame(_manifest_rows(records, results, bool(spec.bilingual)))
-    info = ManifestInfo(
-        source="biaslab",
-        source_version=GENERATOR_VERSION,
-        vocabularies=_vocabularies(spec),
-        extra={
-            "spec": spec.to_dict(),
-            "seed": int(seed),
-            "kind": kind,
-            "sample_rate": SAMPLE_RATE,
-            "speakers_table": "speakers.csv",
-            "data_card": "data_card.md",
-            "note": "synthetic population: a simulation, not a claim about people",
-        },
-    )
-    speakers_csv = speakers.to_csv(index=False, lineterminator="\n", float_format="%.6g")
-    atomic_write_text(out / "speakers.csv", speakers_csv)
-    card_md, card_json = data_card(spec, speakers, frame, seed=int(seed), kind=kind)
-    atomic_write_text(out / "data_card.md", card_md)
-    atomic_write_text(out / "data_card.json", json.dumps(card_json, indent=2) + "\n")
-    path = write_manifest(frame, out / "manifest.csv", info)
+    path = _write_outputs(out, spec, speakers, frame, int(seed), kind)
     n_skipped = sum(bool(r["skipped"]) for r in results)
     logger.info(
         "bias lab: %d speakers (%d generated, %d already done) -> %s",
