@@ -60,6 +60,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "standardized_aux_meanstd": {**STD, "loss.aux_targets": AUX, "voice.pooling": "mean_std"},
     "standardized_aux_w05": {**STD, "loss.aux_targets": AUX, "loss.aux_weight": 0.5},
     "standardized_aux_w2": {**STD, "loss.aux_targets": AUX, "loss.aux_weight": 2.0},
+    # + mean and std over time of the input spectrum, fed to fc1 (voice.input_stats)
+    "standardized_aux_stats": {**STD, "loss.aux_targets": AUX, "voice.input_stats": True},
 }
 
 

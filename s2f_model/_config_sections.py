@@ -144,6 +144,13 @@ class VoiceConfig:
         ``loss.aux_targets`` (1 for a regression, the number of labels for a classification,
         0 for a target without labels in the training data); set by the training code.
         Empty: no heads.
+    input_stats : bool
+        Input statistics branch (x-vector style statistics pooling, on the input): the
+        per-bin magnitude of the input spectrogram over its channels (the input itself when
+        there is one channel), its mean and std over time, BatchNorm, concatenated to the
+        flattened convolution features before the first FC layer (whose input grows by
+        ``2 * n_freq``). Keeps the long-term spectral envelope that a small convolution stack
+        can lose.
     """
 
     channels: tuple[int, ...] = (64, 64, 128, 128, 128, 256, 512, 512, 512)
@@ -158,6 +165,7 @@ class VoiceConfig:
     pooling: VoicePooling = "mean"
     standardize_output: bool = False
     aux_classes: tuple[int, ...] = ()
+    input_stats: bool = False
 
     def __post_init__(self) -> None:
         check_types(self, "voice")

@@ -42,8 +42,9 @@ def voice_layer_table(
     Returns
     -------
     list of VoiceLayerShape
-        Rows for each convolution, time pool, the time pooling and both FC layers (the
-        auxiliary heads of ``cfg.aux_classes`` are not listed).
+        Rows for each convolution, time pool, the time pooling, the input statistics branch
+        (``cfg.input_stats``: ``2 * n_freq`` channels, its BatchNorm's parameters) and both FC
+        layers (the auxiliary heads of ``cfg.aux_classes`` are not listed).
 
     Raises
     ------
@@ -85,6 +86,13 @@ def voice_layer_table(
             VoiceLayerShape(name="avgpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c)
         )
     flat = c * f
+    if cfg.input_stats:  # mean and std over time of each input bin's magnitude: 2F values
+        rows.append(
+            VoiceLayerShape(
+                name="input_stats+bn", channels=2 * n_freq, freq=1, time=1, params=4 * n_freq
+            )
+        )
+        flat += 2 * n_freq
     rows.append(
         VoiceLayerShape(
             name="fc1",
@@ -149,11 +157,13 @@ class VoiceEncoder(nn.Module):
             layers += block
             c = out
         self.convs = nn.Sequential(*layers)
-        self.out_freq = self.table[-3].freq
+        self.out_freq = self.table[-4 if cfg.input_stats else -3].freq  # the time pooling's
         self.out_channels = c
         pooled = 2 * c if cfg.pooling == "mean_std" else c
         self.norm = nn.BatchNorm1d(pooled)
-        self.fc1 = nn.Linear(pooled * self.out_freq, cfg.hidden_dim)
+        stats = 2 * n_freq if cfg.input_stats else 0  # input statistics branch's width
+        self.stats_norm = nn.BatchNorm1d(stats) if cfg.input_stats else None
+        self.fc1 = nn.Linear(pooled * self.out_freq + stats, cfg.hidden_dim)
         self.fc2 = nn.Linear(cfg.hidden_dim, cfg.feature_dim)
         if cfg.standardize_output:
             self.register_buffer("target_mean", torch.zeros(cfg.feature_dim))
@@ -182,8 +192,22 @@ class VoiceEncoder(nn.Module):
         self.target_mean.copy_(mean)
         self.target_std.copy_(std)
 
+    @staticmethod
+    def input_stats(spec: Tensor) -> Tensor:
+        """Mean and std over time of each bin's magnitude: ``(batch, C, F, T) -> (batch, 2F)``.
+
+        The magnitude is the Euclidean norm over the channels (real and imaginary parts of
+        the compressed STFT), i.e. the input itself when ``C == 1`` and it is non-negative.
+        """
+        mag = spec[:, 0] if spec.shape[1] == 1 else torch.linalg.vector_norm(spec, dim=1)
+        return torch.cat([mag.mean(dim=2), mag.std(dim=2, unbiased=False)], dim=1)
+
     def embed(self, spec: Tensor) -> Tensor:
-        """First FC layer's activations: ``(batch, C, F, frames) -> (batch, hidden_dim)``."""
+        """First FC layer's activations: ``(batch, C, F, frames) -> (batch, hidden_dim)``.
+
+        With ``cfg.input_stats`` the first FC layer also sees :meth:`input_stats` of ``spec``
+        (after a BatchNorm), after the flattened convolution features.
+        """
         if spec.ndim != 4 or spec.shape[1] != self.in_channels or spec.shape[2] != self.n_freq:
             raise ValueError(
                 f"voice encoder expects (batch, {self.in_channels}, {self.n_freq}, frames), "
@@ -198,6 +222,8 @@ class VoiceEncoder(nn.Module):
             x = x.mean(dim=3)  # average over time: (batch, C, F')
         x = self.norm(torch.relu(x))
         x = x.flatten(1)  # (batch, C * F'), channel-major
+        if self.stats_norm is not None:  # (batch, C * F' + 2F)
+            x = torch.cat([x, self.stats_norm(self.input_stats(spec))], dim=1)
         return torch.relu(self.fc1(x))
 
     def heads(self, hidden: Tensor) -> tuple[Tensor, Tensor | None]:

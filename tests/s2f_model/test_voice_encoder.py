@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
 from torch import nn
 
-from s2f_model import S2FConfig, VoiceConfig, VoiceEncoder, voice_layer_table
+from s2f_model import (
+    S2FConfig,
+    VoiceConfig,
+    VoiceEncoder,
+    build_model,
+    load_model,
+    save_checkpoint,
+    voice_layer_table,
+)
 
 
 def _paper_encoder_on_meta() -> VoiceEncoder:
@@ -185,3 +194,126 @@ def test_standardized_output_is_unstandardized_with_the_stored_stats():
     assert "target_mean" not in plain.state_dict() and plain.aux_head is None
     with pytest.raises(ValueError, match=r"needs voice\.standardize_output=True"):
         plain.set_target_stats(mean, std)
+
+
+# ------------------------------------------- compact option: input statistics branch (#14)
+def _stats_encoder(in_channels: int = 1, seed: int = 0, **changes) -> VoiceEncoder:
+    vcfg, audio = _compact_voice(input_stats=True, **changes)
+    torch.manual_seed(seed)
+    return VoiceEncoder(vcfg, in_channels, 257, audio.n_frames).eval()
+
+
+@pytest.mark.parametrize(("in_channels", "pooling"), [(1, "mean"), (2, "mean_std")])
+def test_input_stats_table_and_parameter_count_match_the_module(in_channels, pooling):
+    vcfg, audio = _compact_voice(input_stats=True, pooling=pooling)
+    enc = VoiceEncoder(vcfg, in_channels, 257, audio.n_frames)
+    table = voice_layer_table(vcfg, in_channels, 257, audio.n_frames)
+    assert sum(r.params for r in table) == sum(p.numel() for p in enc.parameters())
+    row = next(r for r in table if r.name == "input_stats+bn")
+    assert (row.channels, row.params) == (2 * 257, 2 * 2 * 257)  # BatchNorm: weight + bias
+    base_cfg = dataclasses.replace(vcfg, input_stats=False)
+    base = VoiceEncoder(base_cfg, in_channels, 257, audio.n_frames)
+    # mean and std of 257 bins: fc1 gets 514 more inputs, i.e. 514 * hidden more weights
+    assert enc.fc1.in_features == base.fc1.in_features + 514
+    assert enc.out_freq == base.out_freq == 3
+    extra = sum(p.numel() for p in enc.parameters()) - sum(p.numel() for p in base.parameters())
+    assert extra == 514 * vcfg.hidden_dim + 2 * 514
+    assert [r.name for r in table if r.name != "input_stats+bn"] == [
+        r.name for r in voice_layer_table(base_cfg, in_channels, 257, audio.n_frames)
+    ]
+
+
+@pytest.mark.parametrize("in_channels", [1, 2])
+def test_input_stats_forward_shape_and_longer_inputs(in_channels):
+    enc = _stats_encoder(in_channels)
+    frames = S2FConfig.compact().audio.n_frames
+    for t in (frames, frames + 100):
+        with torch.no_grad():
+            assert enc(torch.randn(3, in_channels, 257, t)).shape == (3, 256)
+
+
+def test_input_stats_are_mean_and_std_of_the_magnitude_over_channels():
+    # real 3, imaginary 4 in every frame: magnitude 5, std 0; a bin alternating between
+    # magnitudes 1 and 3 (real part only): mean 2, population std 1
+    spec = torch.zeros(1, 2, 2, 4)
+    spec[0, 0, 0], spec[0, 1, 0] = 3.0, -4.0
+    spec[0, 0, 1] = torch.tensor([1.0, -3.0, 1.0, -3.0])
+    torch.testing.assert_close(VoiceEncoder.input_stats(spec), torch.tensor([[5.0, 2.0, 0.0, 1.0]]))
+    one = torch.tensor([[[[1.0, 2.0, 3.0, 6.0]]]])  # one channel: used as is
+    std = ((1 + 2 * 2 + 3 * 3 + 6 * 6) / 4 - 3.0**2) ** 0.5  # sqrt(E[x^2] - E[x]^2) = sqrt(3.5)
+    torch.testing.assert_close(VoiceEncoder.input_stats(one), torch.tensor([[3.0, std]]))
+
+
+def test_input_stats_of_a_repeated_input_equal_those_of_one_period():
+    spec = torch.rand(2, 2, 257, 50)
+    torch.testing.assert_close(
+        VoiceEncoder.input_stats(spec.repeat(1, 1, 1, 3)), VoiceEncoder.input_stats(spec)
+    )
+
+
+def _flat_spectrum(level: torch.Tensor, frames: int) -> torch.Tensor:
+    """``(freq,)`` envelope -> ``(1, 1, freq, frames)``, constant over time."""
+    return level[None, None, :, None].expand(1, 1, -1, frames).contiguous()
+
+
+@pytest.mark.parametrize("input_stats", [True, False])
+def test_stats_branch_sees_the_spectral_envelope_when_the_convs_are_blind(input_stats):
+    vcfg, audio = _compact_voice(input_stats=input_stats)
+    torch.manual_seed(0)
+    enc = VoiceEncoder(vcfg, 1, 257, audio.n_frames).eval()
+    with torch.no_grad():
+        for m in enc.convs:  # the convolutions' output no longer depends on the input
+            if isinstance(m, nn.Conv2d):
+                m.weight.zero_()
+                m.bias.fill_(0.1)
+        low = _flat_spectrum(torch.linspace(1.0, 0.1, 257), audio.n_frames)
+        high = _flat_spectrum(torch.linspace(0.1, 1.0, 257), audio.n_frames)
+        conv_low, conv_high = enc.convs(low), enc.convs(high)
+        differ = (enc(low) - enc(high)).abs().max().item()
+    torch.testing.assert_close(conv_low, conv_high)
+    if input_stats:
+        assert differ > 1e-3
+        # independent composition: conv features, then BatchNorm'd [mean, std] over time
+        pooled = enc.norm(torch.relu(conv_low.mean(3))).flatten(1)
+        stats = torch.cat([low[:, 0].mean(2), torch.zeros(1, 257)], 1)  # constant: std 0
+        expected = torch.relu(enc.fc1(torch.cat([pooled, enc.stats_norm(stats)], 1)))
+        torch.testing.assert_close(enc.embed(low), expected)
+    else:
+        assert differ == 0.0  # the control: without the branch the encoder is blind here
+
+
+def test_input_stats_deterministic_and_seeded():
+    frames = S2FConfig.compact().audio.n_frames
+    x = torch.rand(2, 1, 257, frames)
+    a, b, c = _stats_encoder(seed=0), _stats_encoder(seed=0), _stats_encoder(seed=1)
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x), rtol=0, atol=0)
+        torch.testing.assert_close(a(x), a(x), rtol=0, atol=0)
+        assert not torch.equal(a(x), c(x))
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    assert {"stats_norm.weight", "stats_norm.running_mean"} <= set(a.state_dict())
+
+
+def test_input_stats_type_checked_and_default_off():
+    assert VoiceConfig().input_stats is False
+    assert S2FConfig.paper().voice.input_stats is False
+    with pytest.raises(ValueError, match="input_stats"):
+        VoiceConfig(input_stats="yes")
+    assert S2FConfig.compact().replace(**{"voice.input_stats": True}).voice.input_stats
+
+
+def test_checkpoint_without_the_input_stats_key_still_loads(tmp_path, tiny_config):
+    cfg = tiny_config()
+    model = build_model(cfg, seed=0).eval()
+    path = save_checkpoint(tmp_path, model, cfg.to_dict(), stage="done", name="model.json")
+    meta = json.loads(path.read_text())
+    del meta["config"]["voice"]["input_stats"]  # as written before the option existed
+    path.write_text(json.dumps(meta))
+    loaded = load_model(tmp_path)
+    assert loaded.cfg.voice.input_stats is False and loaded.voice_encoder.stats_norm is None
+    assert loaded.cfg == cfg
+    enc = model.voice_encoder
+    spec = torch.rand(2, enc.in_channels, enc.n_freq, cfg.audio.n_frames)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.voice_encoder(spec), model.voice_encoder(spec))
