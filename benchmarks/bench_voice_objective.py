@@ -44,6 +44,7 @@ PAPER = {
     "loss.aux_targets": [],
     "voice.aux_classes": [],
     "voice.pooling": "mean",
+    "voice.input_stats": False,
 }
 STD = {
     "loss.objective": "standardized",
@@ -51,6 +52,7 @@ STD = {
     "loss.aux_targets": [],
     "voice.aux_classes": [],
     "voice.pooling": "mean",
+    "voice.input_stats": False,
 }
 AUX = ["gender", "age_group", "language", "accent", "face_size"]
 VARIANTS: dict[str, dict[str, Any]] = {

@@ -167,6 +167,7 @@ class S2FConfig:
                 pool_first=True,
                 channels_last=True,
                 standardize_output=True,
+                input_stats=True,
             ),
             face=FaceConfig(
                 image_size=64,

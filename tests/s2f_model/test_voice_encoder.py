@@ -155,17 +155,17 @@ def _compact_voice(**changes):
 
 
 def test_mean_std_pooling_table_and_parameter_count_match_the_module():
-    vcfg, audio = _compact_voice(pooling="mean_std")
+    vcfg, audio = _compact_voice(pooling="mean_std", input_stats=False)
     enc = VoiceEncoder(vcfg, 1, 257, audio.n_frames)
     table = voice_layer_table(vcfg, 1, 257, audio.n_frames)
     assert sum(r.params for r in table) == sum(p.numel() for p in enc.parameters())
-    base = VoiceEncoder(_compact_voice()[0], 1, 257, audio.n_frames)
+    base = VoiceEncoder(_compact_voice(input_stats=False)[0], 1, 257, audio.n_frames)
     c, f = base.out_channels, base.out_freq  # 128 channels x 3 bins: fc1 gets twice the input
     assert enc.fc1.in_features == 2 * base.fc1.in_features == 2 * c * f
 
 
 def test_mean_std_pooling_concatenates_mean_and_std_over_time():
-    vcfg, audio = _compact_voice(pooling="mean_std")
+    vcfg, audio = _compact_voice(pooling="mean_std", input_stats=False)
     torch.manual_seed(0)
     enc = VoiceEncoder(vcfg, 1, 257, audio.n_frames).eval()
     spec = torch.randn(2, 1, 257, audio.n_frames)
@@ -300,11 +300,13 @@ def test_input_stats_type_checked_and_default_off():
     assert S2FConfig.paper().voice.input_stats is False
     with pytest.raises(ValueError, match="input_stats"):
         VoiceConfig(input_stats="yes")
-    assert S2FConfig.compact().replace(**{"voice.input_stats": True}).voice.input_stats
+    assert S2FConfig.compact().voice.input_stats  # the compact preset's default (issue #14)
+    assert not S2FConfig.compact().replace(**{"voice.input_stats": False}).voice.input_stats
 
 
 def test_checkpoint_without_the_input_stats_key_still_loads(tmp_path, tiny_config):
-    cfg = tiny_config()
+    # a compact run written before the option existed: no branch, and no key in its JSON
+    cfg = tiny_config(**{"voice.input_stats": False})
     model = build_model(cfg, seed=0).eval()
     path = save_checkpoint(tmp_path, model, cfg.to_dict(), stage="done", name="model.json")
     meta = json.loads(path.read_text())
