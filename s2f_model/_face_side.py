@@ -62,6 +62,9 @@ class FaceSideSettings:
         Extra weight of the face-size column of the regression (standardised squared error),
         on top of its 1/43 share in ``targets_weight``: a 6 % scale per standard deviation is
         the subtlest person parameter and the voice side predicts it.
+    ethnicity_weight : float
+        Weight of the ethnicity cross-entropy (gender and age group weigh 1): the face-size
+        and person-parameter terms compete with it for the live fc7 units.
     invariance_weight : float
         Weight of the scene-invariance penalty: mean squared fc7 distance between the two
         scenes of a person over the mean squared distance between two persons.
@@ -72,11 +75,12 @@ class FaceSideSettings:
 
     seed: int = 0
     n_persons: int = 10000
-    encoder_steps: int = 3000
-    decoder_steps: int = 1000
+    encoder_steps: int = 6000
+    decoder_steps: int = 3000
     batch_size: int = 16
     encoder_lr: float = 3e-4
     decoder_lr: float = 1e-3
+    ethnicity_weight: float = 2.0
     invariance_weight: float = 1.0
     targets_weight: float = 3.0
     face_size_weight: float = 3.0
@@ -160,7 +164,7 @@ def _encoder_loss(
     parts["invariance"] = within / between.clamp_min(1e-6)
     total = (
         parts["gender"]
-        + parts["ethnicity"]
+        + s.ethnicity_weight * parts["ethnicity"]
         + parts["age_group"]
         + s.targets_weight * parts["targets"]
         + s.face_size_weight * parts["face_size"]
@@ -336,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=defaults.batch_size)
     ap.add_argument("--encoder-lr", type=float, default=defaults.encoder_lr)
     ap.add_argument("--face-size-weight", type=float, default=defaults.face_size_weight)
+    ap.add_argument("--ethnicity-weight", type=float, default=defaults.ethnicity_weight)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # same bits on every run: one thread, fixed reduction order
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -347,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         encoder_lr=args.encoder_lr,
         face_size_weight=args.face_size_weight,
+        ethnicity_weight=args.ethnicity_weight,
     )
     result = pretrain_face_side(settings)
     card = result.card()
@@ -354,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         f"python -m s2f_model.face_side --seed {args.seed} --persons {args.persons} "
         f"--encoder-steps {args.encoder_steps} --decoder-steps {args.decoder_steps} "
         f"--batch-size {args.batch_size} --encoder-lr {args.encoder_lr} "
-        f"--face-size-weight {args.face_size_weight} --out DIR"
+        f"--face-size-weight {args.face_size_weight} "
+        f"--ethnicity-weight {args.ethnicity_weight} --out DIR"
     )
     path = save_face_side(result.model, args.out, card)
     print(f"wrote {path} ({result.seconds})")
