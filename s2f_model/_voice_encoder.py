@@ -27,6 +27,53 @@ def _conv_out(size: int, kernel: int, stride: int) -> int:
     return (size - kernel) // stride + 1
 
 
+def _head_rows(cfg: VoiceConfig, c: int, f: int, n_freq: int) -> list[VoiceLayerShape]:
+    """Rows after the convolutions: time pooling, input statistics, fc1 and fc2.
+
+    ``c`` and ``f`` are the last convolution's channels and frequency bins, ``n_freq`` the
+    input's frequency bins (the input statistics branch has ``2 * n_freq`` values).
+    """
+    rows: list[VoiceLayerShape] = []
+    if cfg.pooling == "mean_std":  # mean and std over time, side by side: 2c channels
+        c *= 2
+        rows.append(
+            VoiceLayerShape(
+                name="meanstdpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c
+            )
+        )
+    else:
+        rows.append(
+            VoiceLayerShape(name="avgpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c)
+        )
+    flat = c * f
+    if cfg.input_stats:  # mean and std over time of each input bin's magnitude: 2F values
+        rows.append(
+            VoiceLayerShape(
+                name="input_stats+bn", channels=2 * n_freq, freq=1, time=1, params=4 * n_freq
+            )
+        )
+        flat += 2 * n_freq
+    rows.append(
+        VoiceLayerShape(
+            name="fc1",
+            channels=cfg.hidden_dim,
+            freq=1,
+            time=1,
+            params=flat * cfg.hidden_dim + cfg.hidden_dim,
+        )
+    )
+    rows.append(
+        VoiceLayerShape(
+            name="fc2",
+            channels=cfg.feature_dim,
+            freq=1,
+            time=1,
+            params=cfg.hidden_dim * cfg.feature_dim + cfg.feature_dim,
+        )
+    )
+    return rows
+
+
 def voice_layer_table(
     cfg: VoiceConfig, in_channels: int, n_freq: int, n_frames: int
 ) -> list[VoiceLayerShape]:
@@ -74,43 +121,7 @@ def voice_layer_table(
                 raise ValueError(f"voice pool after conv{i + 1} gets {t} frame(s), needs >= 2")
             t //= 2
             rows.append(VoiceLayerShape(name=f"pool{i + 1}", channels=c, freq=f, time=t, params=0))
-    if cfg.pooling == "mean_std":  # mean and std over time, side by side: 2c channels
-        c *= 2
-        rows.append(
-            VoiceLayerShape(
-                name="meanstdpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c
-            )
-        )
-    else:
-        rows.append(
-            VoiceLayerShape(name="avgpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c)
-        )
-    flat = c * f
-    if cfg.input_stats:  # mean and std over time of each input bin's magnitude: 2F values
-        rows.append(
-            VoiceLayerShape(
-                name="input_stats+bn", channels=2 * n_freq, freq=1, time=1, params=4 * n_freq
-            )
-        )
-        flat += 2 * n_freq
-    rows.append(
-        VoiceLayerShape(
-            name="fc1",
-            channels=cfg.hidden_dim,
-            freq=1,
-            time=1,
-            params=flat * cfg.hidden_dim + cfg.hidden_dim,
-        )
-    )
-    rows.append(
-        VoiceLayerShape(
-            name="fc2",
-            channels=cfg.feature_dim,
-            freq=1,
-            time=1,
-            params=cfg.hidden_dim * cfg.feature_dim + cfg.feature_dim,
-        )
-    )
+    rows += _head_rows(cfg, c, f, n_freq)
     return rows
 
 
