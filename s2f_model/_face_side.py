@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -269,6 +269,19 @@ def _train_decoder(
         p.requires_grad_(True)
 
 
+def _init_config(cfg: S2FConfig) -> S2FConfig:
+    """Return the configuration the face side is built from: ``cfg`` without ``input_stats``.
+
+    ``build_model`` draws the voice encoder's initial weights before the face decoder's, so
+    the decoder's starting point depends on the voice layer table even though the face side
+    never uses the voice encoder. The shipped face side (v4) was made before the compact
+    preset gained ``voice.input_stats``; building without it keeps ``python -m
+    s2f_model.face_side`` reproducing the shipped bits. ``tests/s2f_model/test_face_side.py``
+    pins the voice parameter shapes this draws.
+    """
+    return replace(cfg, voice=replace(cfg.voice, input_stats=False))
+
+
 def pretrain_face_side(
     settings: FaceSideSettings | None = None,
     cfg: S2FConfig | None = None,
@@ -306,7 +319,7 @@ def pretrain_face_side(
         data = render_face_set(s.n_persons, seed=s.seed, image_size=cfg.face.image_size)
     seconds["render"] = time.process_time() - start
     gen = torch.Generator().manual_seed(s.seed)
-    model = build_model(cfg, seed=int(torch.randint(2**31, (1,), generator=gen)))
+    model = build_model(_init_config(cfg), seed=int(torch.randint(2**31, (1,), generator=gen)))
     losses: dict[str, list[float]] = {}
     with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG: seed it
         torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))

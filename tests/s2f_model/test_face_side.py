@@ -28,6 +28,7 @@ from s2f_model._face_side import (
     FaceSideSettings,
     _encoder_loss,
     _Heads,
+    _init_config,
     face_features,
     main,
     pretrain_face_side,
@@ -82,6 +83,24 @@ def test_shipped_card_settings_are_the_defaults():
     """The documented command (the defaults) is the one that wrote the shipped weights."""
     card = json.loads(shipped_card_path().read_text())
     assert card["settings"] == dataclasses.asdict(FaceSideSettings())
+
+
+def test_face_side_is_built_beside_the_voice_encoder_it_was_shipped_with():
+    """The decoder's initial weights are drawn after the voice encoder's (``build_model``):
+    the shipped face side regenerates only if the voice parameters drawn first keep their
+    shapes. These are the compact voice encoder's without the input-statistics branch
+    (1,174,448 parameters in 40 tensors, docs/model.md); a change to the compact voice
+    layers must bump the face side instead of silently breaking its regeneration.
+    """
+    cfg = _init_config(S2FConfig.compact())
+    assert S2FConfig.compact().voice.input_stats and not cfg.voice.input_stats
+    assert cfg.face == S2FConfig.compact().face and cfg.decoder == S2FConfig.compact().decoder
+    with torch.device("meta"):
+        voice = build_model(cfg, seed=0).voice_encoder
+    shapes = [tuple(p.shape) for p in voice.parameters()]
+    assert sum(int(np.prod(s)) for s in shapes) == 1_174_448
+    assert len(shapes) == 40
+    assert shapes[-2:] == [(256, 512), (256,)]
 
 
 def test_face_size_weight_adds_the_weighted_face_size_error():
