@@ -14,7 +14,6 @@ Run (one thread)::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -24,29 +23,19 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_face_side import PROBE_SEED, _shipped_judge, upper_bound
-from bench_face_side_sweep import _cached, _settings
+from bench_face_side import _shipped_judge, upper_bound
+from bench_face_side_sweep import start_run, sweep_parser
 
-from s2f_model import S2FConfig, build_model
 from s2f_model._face_side import _train_decoder
 from s2f_model._face_side_io import load_face_side_model
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--name", required=True)
+    ap = sweep_parser(__doc__)
     ap.add_argument("--weights", default="shipped", help="face side whose encoder is kept")
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/face_side_sweep"))
-    ap.add_argument("settings", nargs="*", help="FaceSideSettings FIELD=VALUE")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    args.cache.mkdir(parents=True, exist_ok=True)
-    s = _settings(args.settings)
-    data = _cached(args.cache, s.n_persons, s.seed)
-    probe = _cached(args.cache, 1000, PROBE_SEED)
+    s, data, probe, gen, model = start_run(args)
     trained = load_face_side_model(None if args.weights == "shipped" else Path(args.weights))
-    gen = torch.Generator().manual_seed(s.seed)
-    model = build_model(S2FConfig.compact(), seed=int(torch.randint(2**31, (1,), generator=gen)))
     model.face_encoder.load_state_dict(trained.face_encoder.state_dict())
     model.eval()
     losses: dict[str, list[float]] = {}

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_face_side import PROBE_SEED, probe_features
 
 from s2f_model import S2FConfig, build_model
-from s2f_model._face_side import FaceSideSettings, _train_encoder, face_features
+from s2f_model._face_side import FaceSideSettings, _init_config, _train_encoder, face_features
 from s2f_model._face_side_data import FaceSet, render_face_set
 
 
@@ -54,20 +54,37 @@ def _settings(pairs: list[str]) -> FaceSideSettings:
     return dataclasses.replace(defaults, **kw)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def sweep_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every sweep script takes: ``--name``, ``--cache`` and ``FIELD=VALUE``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--name", required=True)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/face_side_sweep"))
     ap.add_argument("settings", nargs="*", help="FaceSideSettings FIELD=VALUE")
-    args = ap.parse_args()
+    return ap
+
+
+def start_run(
+    args: argparse.Namespace,
+) -> tuple[FaceSideSettings, FaceSet, FaceSet, torch.Generator, torch.nn.Module]:
+    """Settings, training and probe persons, and the model built as pretrain_face_side does.
+
+    Same draws as :func:`pretrain_face_side`: the model seed now, then (the caller's) the
+    seed of the global RNG.
+    """
     torch.set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
     s = _settings(args.settings)
     data = _cached(args.cache, s.n_persons, s.seed)
     probe = _cached(args.cache, 1000, PROBE_SEED)
-    # same draws as pretrain_face_side: model seed, then the seed of the global RNG
     gen = torch.Generator().manual_seed(s.seed)
-    model = build_model(S2FConfig.compact(), seed=int(torch.randint(2**31, (1,), generator=gen)))
+    cfg = _init_config(S2FConfig.compact())
+    model = build_model(cfg, seed=int(torch.randint(2**31, (1,), generator=gen)))
+    return s, data, probe, gen, model
+
+
+def main() -> None:
+    args = sweep_parser(__doc__).parse_args()
+    s, data, probe, gen, model = start_run(args)
     losses: dict[str, list[float]] = {}
     start = time.process_time()
     with torch.random.fork_rng(devices=[]):

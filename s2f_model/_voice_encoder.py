@@ -34,17 +34,12 @@ def _head_rows(cfg: VoiceConfig, c: int, f: int, n_freq: int) -> list[VoiceLayer
     input's frequency bins (the input statistics branch has ``2 * n_freq`` values).
     """
     rows: list[VoiceLayerShape] = []
+    pooled = "avgpool"
     if cfg.pooling == "mean_std":  # mean and std over time, side by side: 2c channels
-        c *= 2
-        rows.append(
-            VoiceLayerShape(
-                name="meanstdpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c
-            )
-        )
-    else:
-        rows.append(
-            VoiceLayerShape(name="avgpool_time+relu+bn", channels=c, freq=f, time=1, params=2 * c)
-        )
+        pooled, c = "meanstdpool", 2 * c
+    rows.append(
+        VoiceLayerShape(name=f"{pooled}_time+relu+bn", channels=c, freq=f, time=1, params=2 * c)
+    )
     flat = c * f
     if cfg.input_stats:  # mean and std over time of each input bin's magnitude: 2F values
         rows.append(
