@@ -48,24 +48,13 @@ def _head_rows(cfg: VoiceConfig, c: int, f: int, n_freq: int) -> list[VoiceLayer
             )
         )
         flat += 2 * n_freq
-    rows.append(
-        VoiceLayerShape(
-            name="fc1",
-            channels=cfg.hidden_dim,
-            freq=1,
-            time=1,
-            params=flat * cfg.hidden_dim + cfg.hidden_dim,
+    for name, n_in, n_out in (
+        ("fc1", flat, cfg.hidden_dim),
+        ("fc2", cfg.hidden_dim, cfg.feature_dim),
+    ):
+        rows.append(
+            VoiceLayerShape(name=name, channels=n_out, freq=1, time=1, params=n_in * n_out + n_out)
         )
-    )
-    rows.append(
-        VoiceLayerShape(
-            name="fc2",
-            channels=cfg.feature_dim,
-            freq=1,
-            time=1,
-            params=cfg.hidden_dim * cfg.feature_dim + cfg.feature_dim,
-        )
-    )
     return rows
 
 
