@@ -444,117 +444,136 @@ class FaceDistribution:
     @classmethod
     def default(cls) -> FaceDistribution:
         """Return the default settings (documented in the module docstring)."""
-        brown_eyes = {"dark_brown": 0.7, "brown": 0.3}
-        dark_hair = {"black": 0.8, "dark_brown": 0.2}
-        ethnicities = {
-            "Asian": EthnicityProfile(
-                skin_tone=0.70,
-                skin_hue=(0.005, 0.01, -0.015),
-                shifts={"face_width": 0.4, "eye_height": -0.5, "nose_width": 0.3, "eye_tilt": 0.3},
-                eyelid_fold=0.65,
-                hair_colours={"black": 0.9, "dark_brown": 0.1},
-                iris_colours=brown_eyes,
-                curly_weight=0.3,
-            ),
-            "Black": EthnicityProfile(
-                skin_tone=0.20,
-                skin_tone_sd=0.07,
-                shifts={"nose_width": 0.6, "upper_lip": 0.6, "lower_lip": 0.6, "face_height": 0.2},
-                eyelid_fold=0.1,
-                hair_colours=dark_hair,
-                iris_colours={"dark_brown": 0.85, "brown": 0.15},
-                curly_weight=3.0,
-            ),
-            "Indian": EthnicityProfile(
-                skin_tone=0.45,
-                skin_tone_sd=0.08,
-                skin_hue=(0.0, 0.005, -0.01),
-                shifts={"nose_length": 0.3, "brow_thickness": 0.4, "eye_height": 0.2},
-                eyelid_fold=0.15,
-                hair_colours=dark_hair,
-                iris_colours=brown_eyes,
-            ),
-            "White": EthnicityProfile(
-                skin_tone=0.80,
-                skin_hue=(0.015, -0.005, 0.0),
-                shifts={
-                    "nose_width": -0.3,
-                    "upper_lip": -0.3,
-                    "lower_lip": -0.3,
-                    "eye_height": 0.2,
-                    "face_width": -0.2,
-                },
-                eyelid_fold=0.05,
-                hair_colours={
-                    "black": 0.10,
-                    "dark_brown": 0.30,
-                    "brown": 0.25,
-                    "light_brown": 0.15,
-                    "blond": 0.15,
-                    "red": 0.05,
-                },
-                iris_colours={"brown": 0.40, "hazel": 0.15, "green": 0.15, "blue": 0.30},
-            ),
-        }
-        male_shifts = {
-            "jaw_squareness": 0.9,
-            "face_width": 0.3,
-            "brow_thickness": 0.8,
-            "brow_height": -0.4,
-            "upper_lip": -0.3,
-            "lower_lip": -0.3,
-            "eye_width": -0.2,
-            "eye_height": -0.2,
-            "chin_length": 0.3,
-            "nose_width": 0.3,
-            "brow_arch": -0.4,
-        }
-        genders = {
-            "female": GenderProfile(
-                shifts={k: -v for k, v in male_shifts.items()},
-                hair_styles={"long": 0.55, "bob": 0.25, "curly": 0.10, "short": 0.10},
-                facial_hair={"none": 1.0},
-                bald_weight=0.0,
-                lip_redness=0.5,
-            ),
-            "male": GenderProfile(
-                shifts=male_shifts,
-                hair_styles={"short": 0.60, "buzz": 0.25, "curly": 0.10, "long": 0.05},
-                facial_hair={
-                    "none": 0.50,
-                    "stubble": 0.20,
-                    "moustache": 0.08,
-                    "goatee": 0.07,
-                    "beard": 0.15,
-                },
-                bald_weight=1.0,
-                lip_redness=0.32,
-            ),
-        }
-        age_groups = {
-            "18-29": AgeProfile(wrinkles=0.0, grey=0.0, hairline_recession=0.0, bald_factor=0.0),
-            "30-44": AgeProfile(wrinkles=0.2, grey=0.05, hairline_recession=0.01, bald_factor=0.05),
-            "45-59": AgeProfile(
-                wrinkles=0.5,
-                grey=0.35,
-                hairline_recession=0.025,
-                bald_factor=0.15,
-                shifts={"upper_lip": -0.2, "lower_lip": -0.2},
-            ),
-            "60+": AgeProfile(
-                wrinkles=0.85,
-                grey=0.8,
-                hairline_recession=0.04,
-                bald_factor=0.35,
-                shifts={
-                    "upper_lip": -0.5,
-                    "lower_lip": -0.5,
-                    "eye_height": -0.3,
-                    "brow_height": -0.3,
-                },
-            ),
-        }
-        return cls(ethnicities=ethnicities, genders=genders, age_groups=age_groups)
+        return cls(
+            ethnicities=_default_ethnicities(),
+            genders=_default_genders(),
+            age_groups=_default_age_groups(),
+        )
+
+
+def _default_ethnicities() -> dict[str, EthnicityProfile]:
+    """Return the default ethnicity profiles of :meth:`FaceDistribution.default`."""
+    brown_eyes = {"dark_brown": 0.7, "brown": 0.3}
+    dark_hair = {"black": 0.8, "dark_brown": 0.2}
+    ethnicities = {
+        "Asian": EthnicityProfile(
+            skin_tone=0.70,
+            skin_hue=(0.005, 0.01, -0.015),
+            shifts={"face_width": 0.4, "eye_height": -0.5, "nose_width": 0.3, "eye_tilt": 0.3},
+            eyelid_fold=0.65,
+            hair_colours={"black": 0.9, "dark_brown": 0.1},
+            iris_colours=brown_eyes,
+            curly_weight=0.3,
+        ),
+        "Black": EthnicityProfile(
+            skin_tone=0.20,
+            skin_tone_sd=0.07,
+            shifts={"nose_width": 0.6, "upper_lip": 0.6, "lower_lip": 0.6, "face_height": 0.2},
+            eyelid_fold=0.1,
+            hair_colours=dark_hair,
+            iris_colours={"dark_brown": 0.85, "brown": 0.15},
+            curly_weight=3.0,
+        ),
+        "Indian": EthnicityProfile(
+            skin_tone=0.45,
+            skin_tone_sd=0.08,
+            skin_hue=(0.0, 0.005, -0.01),
+            shifts={"nose_length": 0.3, "brow_thickness": 0.4, "eye_height": 0.2},
+            eyelid_fold=0.15,
+            hair_colours=dark_hair,
+            iris_colours=brown_eyes,
+        ),
+        "White": EthnicityProfile(
+            skin_tone=0.80,
+            skin_hue=(0.015, -0.005, 0.0),
+            shifts={
+                "nose_width": -0.3,
+                "upper_lip": -0.3,
+                "lower_lip": -0.3,
+                "eye_height": 0.2,
+                "face_width": -0.2,
+            },
+            eyelid_fold=0.05,
+            hair_colours={
+                "black": 0.10,
+                "dark_brown": 0.30,
+                "brown": 0.25,
+                "light_brown": 0.15,
+                "blond": 0.15,
+                "red": 0.05,
+            },
+            iris_colours={"brown": 0.40, "hazel": 0.15, "green": 0.15, "blue": 0.30},
+        ),
+    }
+    return ethnicities
+
+
+def _default_genders() -> dict[str, GenderProfile]:
+    """Return the default gender profiles of :meth:`FaceDistribution.default`."""
+    male_shifts = {
+        "jaw_squareness": 0.9,
+        "face_width": 0.3,
+        "brow_thickness": 0.8,
+        "brow_height": -0.4,
+        "upper_lip": -0.3,
+        "lower_lip": -0.3,
+        "eye_width": -0.2,
+        "eye_height": -0.2,
+        "chin_length": 0.3,
+        "nose_width": 0.3,
+        "brow_arch": -0.4,
+    }
+    genders = {
+        "female": GenderProfile(
+            shifts={k: -v for k, v in male_shifts.items()},
+            hair_styles={"long": 0.55, "bob": 0.25, "curly": 0.10, "short": 0.10},
+            facial_hair={"none": 1.0},
+            bald_weight=0.0,
+            lip_redness=0.5,
+        ),
+        "male": GenderProfile(
+            shifts=male_shifts,
+            hair_styles={"short": 0.60, "buzz": 0.25, "curly": 0.10, "long": 0.05},
+            facial_hair={
+                "none": 0.50,
+                "stubble": 0.20,
+                "moustache": 0.08,
+                "goatee": 0.07,
+                "beard": 0.15,
+            },
+            bald_weight=1.0,
+            lip_redness=0.32,
+        ),
+    }
+    return genders
+
+
+def _default_age_groups() -> dict[str, AgeProfile]:
+    """Return the default age-group profiles of :meth:`FaceDistribution.default`."""
+    age_groups = {
+        "18-29": AgeProfile(wrinkles=0.0, grey=0.0, hairline_recession=0.0, bald_factor=0.0),
+        "30-44": AgeProfile(wrinkles=0.2, grey=0.05, hairline_recession=0.01, bald_factor=0.05),
+        "45-59": AgeProfile(
+            wrinkles=0.5,
+            grey=0.35,
+            hairline_recession=0.025,
+            bald_factor=0.15,
+            shifts={"upper_lip": -0.2, "lower_lip": -0.2},
+        ),
+        "60+": AgeProfile(
+            wrinkles=0.85,
+            grey=0.8,
+            hairline_recession=0.04,
+            bald_factor=0.35,
+            shifts={
+                "upper_lip": -0.5,
+                "lower_lip": -0.5,
+                "eye_height": -0.3,
+                "brow_height": -0.3,
+            },
+        ),
+    }
+    return age_groups
 
 
 @functools.lru_cache(maxsize=1)
@@ -654,7 +673,37 @@ def sample_face_params(
         raise ValueError(f"face_size must be finite, got {face_size!r}")
     size = _clip(size, -3.5, 3.5)
 
-    values: dict[str, Any] = {}
+    values = _draw_shape(rng, eth, gen, age)
+    colours = _draw_colours(rng, eth, gen, age)
+    hair = _draw_hair(rng, eth, gen, age)
+    features = {
+        "facial_hair": _choose(rng, gen.facial_hair),
+        "facial_hair_density": _clip(0.75 + 0.15 * rng.standard_normal(), 0.3, 1.0),
+        "wrinkles": _clip(age.wrinkles + 0.1 * rng.standard_normal(), 0.0, 1.0),
+        "eyelid_fold": _clip(eth.eyelid_fold + 0.15 * rng.standard_normal(), 0.0, 1.0),
+    }
+    return FaceParams(
+        ethnicity=ethnicity,
+        gender=gender,
+        age_group=age_group,
+        face_size=size,
+        **colours,
+        **hair,
+        **features,
+        **_draw_scene(rng),
+        **values,
+    )
+
+
+# The helpers below draw in the order sample_face_params calls them; that order fixes every
+# rendered face of a seed (and the shipped face side trained on them): do not reorder draws.
+
+
+def _draw_shape(
+    rng: np.random.Generator, eth: EthnicityProfile, gen: GenderProfile, age: AgeProfile
+) -> dict[str, float]:
+    """Draw the BASE_SHAPE settings: group shifts plus one standard normal each, clipped."""
+    values: dict[str, float] = {}
     z = rng.standard_normal(len(BASE_SHAPE))
     for zi, (name, (mean, sd, low, high)) in zip(z, BASE_SHAPE.items(), strict=True):
         shift = eth.shifts.get(name, 0.0) + gen.shifts.get(name, 0.0) + age.shifts.get(name, 0.0)
@@ -663,7 +712,13 @@ def sample_face_params(
     values["mouth_position"] = float(
         max(values["mouth_position"], values["nose_length"] + 0.045 + values["upper_lip"])
     )
+    return values
 
+
+def _draw_colours(
+    rng: np.random.Generator, eth: EthnicityProfile, gen: GenderProfile, age: AgeProfile
+) -> dict[str, tuple[float, ...]]:
+    """Draw the skin, lip, hair and iris colours."""
     tone = eth.skin_tone + eth.skin_tone_sd * rng.standard_normal()
     # Individual variation: brightness and warmth (red against blue), not free hue.
     brightness, warmth = rng.standard_normal(2)
@@ -679,7 +734,28 @@ def sample_face_params(
     grey = _clip(age.grey + grey_sd * rng.standard_normal(), 0.0, 1.0)
     hair = (1 - grey) * hair + grey * np.array(_GREY)
     iris = np.array(IRIS_COLOURS[_choose(rng, eth.iris_colours)])
+    return {
+        "skin_rgb": tuple(skin),
+        "lip_rgb": tuple(lip),
+        "iris_rgb": tuple(iris),
+        "hair_rgb": tuple(hair),
+    }
 
+
+_HAIR_VOLUME = {
+    "short": 0.025,
+    "buzz": 0.008,
+    "long": 0.03,
+    "bob": 0.035,
+    "curly": 0.07,
+    "bald": 0.0,
+}
+
+
+def _draw_hair(
+    rng: np.random.Generator, eth: EthnicityProfile, gen: GenderProfile, age: AgeProfile
+) -> dict[str, Any]:
+    """Draw the hair style (curly by ethnicity, bald by gender and age), volume, hairline."""
     styles = dict(gen.hair_styles)
     if "curly" in styles:
         styles["curly"] *= eth.curly_weight
@@ -687,49 +763,21 @@ def sample_face_params(
     if bald > 0:
         styles["bald"] = styles.get("bald", 0.0) + bald
     hair_style = _choose(rng, styles)
-    volume = {
-        "short": 0.025,
-        "buzz": 0.008,
-        "long": 0.03,
-        "bob": 0.035,
-        "curly": 0.07,
-        "bald": 0.0,
-    }[hair_style]
-    volume = _clip(volume * (1 + 0.2 * rng.standard_normal()), 0.0, 0.12)
+    volume = _clip(_HAIR_VOLUME[hair_style] * (1 + 0.2 * rng.standard_normal()), 0.0, 0.12)
     recession = age.hairline_recession * gen.bald_weight
-    hairline = 0.245 + recession + 0.012 * rng.standard_normal()
-    hairline = _clip(hairline, 0.20, 0.32)
-    facial_hair = _choose(rng, gen.facial_hair)
-    density = _clip(0.75 + 0.15 * rng.standard_normal(), 0.3, 1.0)
-    wrinkles = _clip(age.wrinkles + 0.1 * rng.standard_normal(), 0.0, 1.0)
-    fold = _clip(eth.eyelid_fold + 0.15 * rng.standard_normal(), 0.0, 1.0)
+    hairline = _clip(0.245 + recession + 0.012 * rng.standard_normal(), 0.20, 0.32)
+    return {"hair_style": hair_style, "hair_volume": volume, "hairline": hairline}
 
+
+def _draw_scene(rng: np.random.Generator) -> dict[str, Any]:
+    """Draw the background and clothing colours and the side light: the scene, not the person."""
     background = BACKGROUND_COLORS[int(rng.integers(len(BACKGROUND_COLORS)))]
     background = np.clip(background + 0.03 * rng.standard_normal(3), 0.0, 1.0)
     clothing = CLOTHING_COLORS[int(rng.integers(len(CLOTHING_COLORS)))]
     clothing = np.clip(clothing * (1 + 0.1 * rng.standard_normal()), 0.0, 1.0)
-    light_direction = _clip(0.35 * rng.standard_normal(), -1.0, 1.0)
-    light_gain = _clip(1.0 + 0.04 * rng.standard_normal(), 0.85, 1.15)
-
-    return FaceParams(
-        ethnicity=ethnicity,
-        gender=gender,
-        age_group=age_group,
-        face_size=size,
-        eyelid_fold=fold,
-        skin_rgb=tuple(skin),
-        lip_rgb=tuple(lip),
-        iris_rgb=tuple(iris),
-        hair_rgb=tuple(hair),
-        hair_style=hair_style,
-        hair_volume=volume,
-        hairline=hairline,
-        facial_hair=facial_hair,
-        facial_hair_density=density,
-        wrinkles=wrinkles,
-        light_direction=light_direction,
-        light_gain=light_gain,
-        background_rgb=tuple(background),
-        clothing_rgb=tuple(clothing),
-        **values,
-    )
+    return {
+        "background_rgb": tuple(background),
+        "clothing_rgb": tuple(clothing),
+        "light_direction": _clip(0.35 * rng.standard_normal(), -1.0, 1.0),
+        "light_gain": _clip(1.0 + 0.04 * rng.standard_normal(), 0.85, 1.15),
+    }
