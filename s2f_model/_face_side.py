@@ -68,6 +68,12 @@ class FaceSideSettings:
     invariance_weight : float
         Weight of the scene-invariance penalty: mean squared fc7 distance between the two
         scenes of a person over the mean squared distance between two persons.
+    decoder_shrink : float
+        Lower end of the decoder's input shrinkage: each training feature ``f`` enters the
+        decoder as ``mean + a * (f - mean)`` with ``a`` uniform in ``[decoder_shrink, 1]``
+        (``mean``: the training features' mean) while the targets stay ``f``'s face. Voice
+        predictions are conditional means, nearer the mean feature than true faces; a
+        decoder trained only on true features renders such features as men. 1 turns it off.
     landmark_weight, texture_weight, embedding_weight : float
         Decoder loss weights (:func:`~s2f_model.decoder_losses`), pinned here rather than
         read from ``cfg.loss`` so that the shipped weights do not move with the loss config.
@@ -79,9 +85,10 @@ class FaceSideSettings:
     decoder_steps: int = 3000
     batch_size: int = 16
     encoder_lr: float = 3e-4
-    decoder_lr: float = 1e-3
+    decoder_lr: float = 3e-3
     ethnicity_weight: float = 2.0
     invariance_weight: float = 1.0
+    decoder_shrink: float = 0.3
     targets_weight: float = 3.0
     face_size_weight: float = 3.0
     landmark_weight: float = 100.0
@@ -95,6 +102,10 @@ class FaceSideSettings:
         for name in ("encoder_steps", "decoder_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"FaceSideSettings.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.decoder_shrink <= 1.0:
+            raise ValueError(
+                f"FaceSideSettings.decoder_shrink must be in [0, 1], got {self.decoder_shrink}"
+            )
 
 
 @dataclass(kw_only=True)
@@ -223,6 +234,17 @@ def face_features(model: nn.Module, images: np.ndarray, batch: int = 256) -> np.
     return np.concatenate(out) if out else np.zeros((0, model.cfg.face.feature_dim), "f4")
 
 
+def _shrink(feats: Tensor, centre: Tensor, low: float, gen: torch.Generator) -> Tensor:
+    """Move each row towards ``centre`` by a uniform factor in ``[low, 1]`` (``low=1``: as is).
+
+    Draws nothing from ``gen`` when ``low == 1``, so runs without shrinkage keep their bits.
+    """
+    if low >= 1.0:
+        return feats
+    a = low + (1.0 - low) * torch.rand((len(feats), 1), generator=gen)
+    return centre + a * (feats - centre)
+
+
 def _train_decoder(
     model: nn.Module,
     data: FaceSet,
@@ -233,6 +255,7 @@ def _train_decoder(
     cfg = model.cfg
     first = data.images[:, 0]
     feats = torch.from_numpy(face_features(model, first))
+    centre = feats.mean(0)
     marks = torch.from_numpy(data.landmarks)
     model.face_decoder.set_mean_face(marks.mean(0))
     for p in model.face_encoder.parameters():
@@ -243,7 +266,7 @@ def _train_decoder(
     dec.train()
     for _ in range(s.decoder_steps):
         idx = torch.randint(len(data), (s.batch_size,), generator=gen)
-        output = dec(feats[idx])
+        output = dec(_shrink(feats[idx], centre, s.decoder_shrink, gen))
         parts = decoder_losses(
             output,
             _to_images(first[idx.numpy()]),
@@ -274,10 +297,11 @@ def _init_config(cfg: S2FConfig) -> S2FConfig:
 
     ``build_model`` draws the voice encoder's initial weights before the face decoder's, so
     the decoder's starting point depends on the voice layer table even though the face side
-    never uses the voice encoder. The shipped face side (v4) was made before the compact
-    preset gained ``voice.input_stats``; building without it keeps ``python -m
-    s2f_model.face_side`` reproducing the shipped bits. ``tests/s2f_model/test_face_side.py``
-    pins the voice parameter shapes this draws.
+    never uses the voice encoder. Face side v4 was made before the compact preset gained
+    ``voice.input_stats``; building without it keeps ``python -m s2f_model.face_side``
+    reproducing the shipped bits, and kept v5's encoder bit for bit v4's (v5 changed only
+    the decoder's settings, chosen by decoder-only runs on that encoder).
+    ``tests/s2f_model/test_face_side.py`` pins the voice parameter shapes this draws.
     """
     return replace(cfg, voice=replace(cfg.voice, input_stats=False))
 
@@ -352,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--decoder-steps", type=int, default=defaults.decoder_steps)
     ap.add_argument("--batch-size", type=int, default=defaults.batch_size)
     ap.add_argument("--encoder-lr", type=float, default=defaults.encoder_lr)
+    ap.add_argument("--decoder-lr", type=float, default=defaults.decoder_lr)
+    ap.add_argument("--decoder-shrink", type=float, default=defaults.decoder_shrink)
     ap.add_argument("--face-size-weight", type=float, default=defaults.face_size_weight)
     ap.add_argument("--ethnicity-weight", type=float, default=defaults.ethnicity_weight)
     args = ap.parse_args(argv)
@@ -364,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         decoder_steps=args.decoder_steps,
         batch_size=args.batch_size,
         encoder_lr=args.encoder_lr,
+        decoder_lr=args.decoder_lr,
+        decoder_shrink=args.decoder_shrink,
         face_size_weight=args.face_size_weight,
         ethnicity_weight=args.ethnicity_weight,
     )
@@ -373,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         f"python -m s2f_model.face_side --seed {args.seed} --persons {args.persons} "
         f"--encoder-steps {args.encoder_steps} --decoder-steps {args.decoder_steps} "
         f"--batch-size {args.batch_size} --encoder-lr {args.encoder_lr} "
+        f"--decoder-lr {args.decoder_lr} --decoder-shrink {args.decoder_shrink} "
         f"--face-size-weight {args.face_size_weight} "
         f"--ethnicity-weight {args.ethnicity_weight} --out DIR"
     )

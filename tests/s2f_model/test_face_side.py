@@ -29,6 +29,7 @@ from s2f_model._face_side import (
     _encoder_loss,
     _Heads,
     _init_config,
+    _shrink,
     face_features,
     main,
     pretrain_face_side,
@@ -123,6 +124,27 @@ def test_face_size_weight_adds_the_weighted_face_size_error():
     assert float(t1 - t0) == pytest.approx(2.5 * p0["face_size"], rel=1e-5)
 
 
+def test_shrink_moves_rows_towards_the_centre_by_a_factor_in_range():
+    feats = torch.randn(500, 6, generator=torch.Generator().manual_seed(0))
+    centre = torch.arange(6, dtype=torch.float32)
+    gen = torch.Generator().manual_seed(1)
+    out = _shrink(feats, centre, 0.3, gen)
+    # each row is centre + a * (row - centre): recover a per row by least squares
+    d = feats - centre
+    a = ((out - centre) * d).sum(1) / (d * d).sum(1)
+    torch.testing.assert_close(out, centre + a[:, None] * d, rtol=0, atol=1e-5)
+    assert a.min() >= 0.3 - 1e-6 and a.max() <= 1 + 1e-6
+    assert a.min() < 0.35 and a.max() > 0.95  # uniform over the range, not one factor
+    state = gen.get_state()
+    assert _shrink(feats, centre, 1.0, gen) is feats  # off: as is, and nothing drawn
+    assert torch.equal(gen.get_state(), state)
+
+
+def test_settings_refuse_a_shrink_outside_0_1():
+    with pytest.raises(ValueError, match=r"decoder_shrink must be in \[0, 1\], got 1.5"):
+        FaceSideSettings(decoder_shrink=1.5)
+
+
 def face_features_tensor(model, data):
     """fc7 of both scenes of every person, person-major: ``(2N, D)``."""
     images = torch.from_numpy(data.images.reshape(-1, *data.images.shape[2:]))
@@ -165,6 +187,39 @@ def test_upper_bound_reconstructions_are_closest_to_their_own_face(held_out):
     # pixels as an independent distance: own true face nearer than the average other one
     d = ((recon_u8[:, None].astype(float) - true[None].astype(float)) ** 2).mean((2, 3, 4))
     assert (np.diag(d) < d.mean(1)).mean() >= 0.9
+
+
+def _judged_gender(images):
+    from audit.judges._shipped import shipped_judge
+
+    judge = shipped_judge()
+    proba = judge.predict_proba(images)["gender"]
+    return np.asarray(judge.vocabularies["gender"])[proba.argmax(1)]
+
+
+def _decode_u8(model, feats):
+    with torch.no_grad():
+        image = model.face_decoder(torch.from_numpy(feats.astype(np.float32))).image
+    return (image.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+
+
+def test_features_moved_towards_the_mean_keep_their_judged_gender(held_out):
+    """Issue 14: features moved towards the mean still decode as the true face's gender.
+
+    Voice predictions sit nearer the mean feature than true faces (median 0.70-0.82 of a true
+    face's distance, six demo voice models); the shipped decoder is trained for that
+    (``FaceSideSettings.decoder_shrink``). Features moved 40 % of the way to the held-out
+    mean are judged the gender the judge gives the true face (120 persons, standard error
+    about 0.03). Measured: face side v4, trained without shrinkage, 0.70 (women 0.37: they
+    decode as men); v5 0.91 (women 0.89).
+    """
+    data, model = held_out
+    feats = face_features(model, data.images[:, 0])
+    centre = feats.mean(0)
+    truth = _judged_gender(data.images[:, 0])
+    shrunk = _judged_gender(_decode_u8(model, centre + 0.6 * (feats - centre)))
+    assert (shrunk == truth).mean() >= 0.8
+    assert (shrunk[truth == "female"] == "female").mean() >= 0.75
 
 
 def test_shipped_features_ignore_the_scene(held_out):
