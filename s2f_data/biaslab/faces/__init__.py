@@ -29,9 +29,9 @@ from s2f_data.biaslab.faces._params import (
     FaceDistribution,
     FaceParams,
     GenderProfile,
-    sample_face_params,
 )
 from s2f_data.biaslab.faces._render import render_face
+from s2f_data.biaslab.faces._sampling import sample_face_params
 
 __all__ = [
     "AGE_GROUPS",
