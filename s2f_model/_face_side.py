@@ -356,6 +356,22 @@ def pretrain_face_side(
     return FaceSideResult(model=model.eval(), settings=s, losses=losses, seconds=seconds)
 
 
+#: Command-line flags of ``main`` and the ``FaceSideSettings`` field each sets, in the order
+#: the card's ``command`` lists them.
+_CLI_FIELDS = (
+    ("seed", "seed"),
+    ("persons", "n_persons"),
+    ("encoder-steps", "encoder_steps"),
+    ("decoder-steps", "decoder_steps"),
+    ("batch-size", "batch_size"),
+    ("encoder-lr", "encoder_lr"),
+    ("decoder-lr", "decoder_lr"),
+    ("decoder-shrink", "decoder_shrink"),
+    ("face-size-weight", "face_size_weight"),
+    ("ethnicity-weight", "ethnicity_weight"),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m s2f_model.face_side --seed 0 --out DIR`` (one thread).
 
@@ -370,41 +386,17 @@ def main(argv: list[str] | None = None) -> int:
         description="Pretrain the compact face side on rendered faces.",
     )
     ap.add_argument("--out", required=True, help="output folder")
-    ap.add_argument("--seed", type=int, default=defaults.seed)
-    ap.add_argument("--persons", type=int, default=defaults.n_persons)
-    ap.add_argument("--encoder-steps", type=int, default=defaults.encoder_steps)
-    ap.add_argument("--decoder-steps", type=int, default=defaults.decoder_steps)
-    ap.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    ap.add_argument("--encoder-lr", type=float, default=defaults.encoder_lr)
-    ap.add_argument("--decoder-lr", type=float, default=defaults.decoder_lr)
-    ap.add_argument("--decoder-shrink", type=float, default=defaults.decoder_shrink)
-    ap.add_argument("--face-size-weight", type=float, default=defaults.face_size_weight)
-    ap.add_argument("--ethnicity-weight", type=float, default=defaults.ethnicity_weight)
+    for flag, name in _CLI_FIELDS:
+        default = getattr(defaults, name)
+        ap.add_argument(f"--{flag}", dest=name, type=type(default), default=default)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # same bits on every run: one thread, fixed reduction order
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    settings = FaceSideSettings(
-        seed=args.seed,
-        n_persons=args.persons,
-        encoder_steps=args.encoder_steps,
-        decoder_steps=args.decoder_steps,
-        batch_size=args.batch_size,
-        encoder_lr=args.encoder_lr,
-        decoder_lr=args.decoder_lr,
-        decoder_shrink=args.decoder_shrink,
-        face_size_weight=args.face_size_weight,
-        ethnicity_weight=args.ethnicity_weight,
-    )
+    settings = FaceSideSettings(**{name: getattr(args, name) for _, name in _CLI_FIELDS})
     result = pretrain_face_side(settings)
     card = result.card()
-    card["command"] = (
-        f"python -m s2f_model.face_side --seed {args.seed} --persons {args.persons} "
-        f"--encoder-steps {args.encoder_steps} --decoder-steps {args.decoder_steps} "
-        f"--batch-size {args.batch_size} --encoder-lr {args.encoder_lr} "
-        f"--decoder-lr {args.decoder_lr} --decoder-shrink {args.decoder_shrink} "
-        f"--face-size-weight {args.face_size_weight} "
-        f"--ethnicity-weight {args.ethnicity_weight} --out DIR"
-    )
+    flags = " ".join(f"--{flag} {getattr(args, name)}" for flag, name in _CLI_FIELDS)
+    card["command"] = f"python -m s2f_model.face_side {flags} --out DIR"
     path = save_face_side(result.model, args.out, card)
     print(f"wrote {path} ({result.seconds})")
     return 0

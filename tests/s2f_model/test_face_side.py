@@ -25,6 +25,7 @@ from s2f_model import (
     write_face_side_run,
 )
 from s2f_model._face_side import (
+    _CLI_FIELDS,
     FaceSideSettings,
     _encoder_loss,
     _Heads,
@@ -67,6 +68,10 @@ def test_regeneration_is_bit_for_bit(tmp_path):
     card = json.loads((tmp_path / "a" / "compact_face_side.json").read_text())
     assert card["sha256"] == _sha(a)
     assert card["settings"]["seed"] == 7 and card["settings"]["encoder_steps"] == 2
+    # the card's command, run again, names the same settings
+    argv = card["command"].split()[3:]
+    assert argv[-2:] == ["--out", "DIR"] and argv[argv.index("--seed") + 1] == "7"
+    assert argv[argv.index("--decoder-shrink") + 1] == str(FaceSideSettings().decoder_shrink)
     main([*TINY, "--seed", "8", "--out", str(tmp_path / "c")])
     assert _sha(tmp_path / "c" / "compact_face_side.safetensors") != _sha(a)
 
@@ -84,6 +89,10 @@ def test_shipped_card_settings_are_the_defaults():
     """The documented command (the defaults) is the one that wrote the shipped weights."""
     card = json.loads(shipped_card_path().read_text())
     assert card["settings"] == dataclasses.asdict(FaceSideSettings())
+    defaults = " ".join(
+        f"--{flag} {getattr(FaceSideSettings(), name)}" for flag, name in _CLI_FIELDS
+    )
+    assert card["command"] == f"python -m s2f_model.face_side {defaults} --out DIR"
 
 
 def test_face_side_is_built_beside_the_voice_encoder_it_was_shipped_with():
