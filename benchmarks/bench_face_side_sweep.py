@@ -59,8 +59,26 @@ def sweep_parser(doc: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--name", required=True)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/face_side_sweep"))
+    ap.add_argument(
+        "--model-set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=JSON",
+        help="change the compact model config, e.g. decoder.warp_grid_size=null (repeatable)",
+    )
     ap.add_argument("settings", nargs="*", help="FaceSideSettings FIELD=VALUE")
     return ap
+
+
+def _model_config(pairs: list[str]) -> S2FConfig:
+    """The compact config the face side is built from, with ``SECTION.FIELD=JSON`` changes."""
+    changes = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"expected SECTION.FIELD=JSON, got {pair!r}")
+        changes[key] = json.loads(value)
+    return _init_config(S2FConfig.compact().replace(**changes))
 
 
 def start_run(
@@ -77,7 +95,7 @@ def start_run(
     data = _cached(args.cache, s.n_persons, s.seed)
     probe = _cached(args.cache, 1000, PROBE_SEED)
     gen = torch.Generator().manual_seed(s.seed)
-    cfg = _init_config(S2FConfig.compact())
+    cfg = _model_config(args.model_set)
     model = build_model(cfg, seed=int(torch.randint(2**31, (1,), generator=gen)))
     return s, data, probe, gen, model
 
