@@ -141,6 +141,7 @@ def _encode(run: Path, manifest: Path) -> dict[str, Any]:
         "hidden": torch.cat(hidden).numpy(),
         "spectrum": torch.cat(stats).numpy(),
         "faces": faces.numpy(),
+        "face_set": data.faces,
         "face_index": data.face_index.numpy(),
         "frame": frame,
     }

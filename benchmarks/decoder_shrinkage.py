@@ -63,7 +63,7 @@ def measure_run(run: Path, demo: Path, decoders: dict[str, Any], judge: Any) -> 
     mean = _encode_mean_face(run, demo / "populations" / f"train-{arm}" / "manifest.csv")
     true = enc["faces"][enc["face_index"]]
     ratio = np.linalg.norm(enc["pred"] - mean, axis=1) / np.linalg.norm(true - mean, axis=1)
-    truth = _judge_labels(judge, _true_images(run, enc))["gender"]
+    truth = _judge_labels(judge, _true_images(enc))["gender"]
     rows = {}
     for name, decoder in decoders.items():
         rows[name] = {
@@ -74,21 +74,9 @@ def measure_run(run: Path, demo: Path, decoders: dict[str, Any], judge: Any) -> 
     return {"run": f"{arm}/{run.name}", "median_ratio": float(np.median(ratio)), "decoders": rows}
 
 
-def _true_images(run: Path, enc: dict[str, Any]) -> np.ndarray:
-    """The true face images (uint8) of the evaluation rows, as the judge saw them."""
-    from s2f_data import read_manifest
-    from s2f_model._data import load_voice_face_data
-
-    model = load_model(run)
-    data = load_voice_face_data(
-        read_manifest(run.parents[2] / "populations" / "eval" / "manifest.csv"),
-        None,
-        sample_rate=model.cfg.audio.sample_rate,
-        clip_samples=16,
-        image_size=model.cfg.face.image_size,
-        progress=False,
-    )
-    images = data.faces.batch(torch.from_numpy(enc["face_index"]))["image"]
+def _true_images(enc: dict[str, Any]) -> np.ndarray:
+    """The true face images (uint8) of the evaluation rows, as the judge sees them."""
+    images = enc["face_set"].batch(torch.from_numpy(enc["face_index"]))["image"]
     return (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
 
 
