@@ -51,6 +51,7 @@ def main() -> None:
     out = {
         "name": args.name,
         "weights": args.weights,
+        "model_set": args.model_set,
         "settings": dataclasses.asdict(s),
         "cpu_seconds": round(cpu, 1),
         "final_losses": {k: sum(v[-50:]) / len(v[-50:]) for k, v in losses.items() if v},

@@ -112,6 +112,7 @@ def main() -> None:
     probes = probe_features(face_features(model.eval(), probe.images[:, 0]), probe)
     out = {
         "name": args.name,
+        "model_set": args.model_set,
         "settings": dataclasses.asdict(s),
         "encoder_cpu_s": round(cpu, 1),
         "probes": {k: round(float(v), 3) for k, v in probes.items()},
