@@ -52,6 +52,10 @@ def run_numbers(record: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _mean_min_max(values: list[float]) -> tuple[float, float, float]:
+    return float(np.mean(values)), float(np.min(values)), float(np.max(values))
+
+
 def spread(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per group of seeds: ``names``, ``seeds``, ``label`` and ``numbers``.
 
@@ -63,11 +67,7 @@ def spread(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for key, runs in groups.items():
         per_run = [run_numbers(r) for r in runs]
-        numbers = {
-            q: (float(np.mean(v)), float(np.min(v)), float(np.max(v)))
-            for q in per_run[0]
-            for v in [[n[q] for n in per_run]]
-        }
+        numbers = {q: _mean_min_max([n[q] for n in per_run]) for q in per_run[0]}
         out.append(
             {
                 "names": [r["name"] for r in runs],
