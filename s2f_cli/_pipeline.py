@@ -2,7 +2,10 @@
 
 Every stage writes a marker ``.stage.json`` holding its settings when it finishes; a re-run
 with the same settings skips finished stages, so an interrupted demo continues where it
-stopped and a second run is fast.
+stopped and a second run is fast. A stage's settings include the finished settings of the
+stages it builds on (a voice run names its face side's, an audit its run's) and the sha256
+of the shipped face side it loads, so a changed upstream stage or a new shipped face side
+(a package upgrade) reruns everything downstream instead of reusing stale results.
 """
 
 from __future__ import annotations
@@ -179,12 +182,25 @@ def _train_config(settings: DemoSettings, seed: int, **overrides: Any) -> Any:
 
 
 def _train_key(manifest: Path, cfg: Any, face_from: Path | None) -> dict[str, Any]:
+    """Return the settings of a training stage (a voice run: with its face side's key)."""
     return {
         "stage": "train",
         "manifest": str(manifest),
         "config": cfg.to_dict(),
         "face_from": None if face_from is None else str(face_from),
+        "face_from_key": None if face_from is None else _read_key(face_from / _MARKER),
     }
+
+
+def _face_side_key(manifest: Path, cfg: Any) -> dict[str, Any]:
+    """Return the settings of the face-side stage (shipped: with its weights' sha256)."""
+    key = _train_key(manifest, cfg, None)
+    if cfg.train.face_side == "pretrained":
+        from s2f_model import shipped_card_path  # local: keeps torch out of the CLI import
+
+        card = json.loads(shipped_card_path().read_text(encoding="utf-8"))
+        key["shipped_face_side_sha256"] = card["sha256"]
+    return key
 
 
 def _train_face_side(
@@ -207,7 +223,7 @@ def _train_face_side(
         resume = (out / "checkpoint.json").is_file()
         train(cfg, manifest, out, resume=resume, progress=progress)
 
-    _stage(out, _train_key(manifest, cfg, None), work, f"train {out.name}")
+    _stage(out, _face_side_key(manifest, cfg), work, f"train {out.name}")
     return out
 
 
@@ -291,6 +307,7 @@ def _audit(
     key = {
         "stage": "audit",
         "run": str(run),
+        "run_key": _read_key(run / _MARKER),
         "manifest": str(manifest),
         "seed": seed,
         "n_boot": settings.n_boot,

@@ -62,3 +62,28 @@ def test_both_models_share_one_face_side(quick_demo: Path) -> None:
         assert (weights["web-skewed"][k] == weights["face-side"][k]).all(), k
         assert (weights["representative"][k] == weights["face-side"][k]).all(), k
     assert any((weights["web-skewed"][k] != weights["representative"][k]).any() for k in voice)
+
+
+def test_cached_stages_name_what_they_build_on(quick_demo: Path, tmp_path, monkeypatch) -> None:
+    """A new shipped face side (a package upgrade) must not reuse stale runs and audits:
+    the face-side stage's key holds the shipped weights' sha256, a voice run's key holds the
+    face side's key, an audit's key holds its run's key."""
+    from s2f_cli import _pipeline as pipe
+    from s2f_model import shipped_card_path
+
+    def marker(*parts: str) -> dict:
+        return json.loads((quick_demo.joinpath(*parts) / ".stage.json").read_text())
+
+    face, run = marker("runs", "face-side"), marker("runs", "web-skewed")
+    shipped = json.loads(shipped_card_path().read_text())["sha256"]
+    assert face["shipped_face_side_sha256"] == shipped
+    assert run["face_from_key"] == face
+    assert marker("audits", "web-skewed")["run_key"] == run
+    # the key the demo computes now is the finished one; with other shipped weights it is not
+    cfg = pipe._train_config(pipe.DemoSettings.quick(), 3, **{"train.voice_steps": 0})
+    manifest = Path(face["manifest"])
+    assert json.loads(json.dumps(pipe._face_side_key(manifest, cfg), sort_keys=True)) == face
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"sha256": "0" * 64}))
+    monkeypatch.setattr("s2f_model.shipped_card_path", lambda: card)
+    assert pipe._face_side_key(manifest, cfg)["shipped_face_side_sha256"] == "0" * 64
