@@ -227,7 +227,7 @@ def main() -> None:
     ap.add_argument(
         "--weights",
         default="shipped",
-        help="'shipped' or a folder from python -m s2f_model.face_side --out DIR",
+        help="'shipped' or a folder from s2f-audit face-side --out DIR",
     )
     ap.add_argument("--persons", type=int, default=2000)
     ap.add_argument(

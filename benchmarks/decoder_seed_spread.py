@@ -24,6 +24,10 @@ import numpy as np
 
 from s2f_model._face_side import FaceSideSettings
 
+#: Settings that do not change one decoder-only run: its seed, and the choice among several
+#: decoders that only the full face side makes (recorded since the choice existed).
+_IGNORED = frozenset({"seed", "decoder_candidates", "validation_persons", "validation_seed"})
+
 
 def _group_key(record: dict[str, Any]) -> str:
     """What a run was, without its seed: the settings that differ from the defaults (or
@@ -34,7 +38,7 @@ def _group_key(record: dict[str, Any]) -> str:
     changed = [
         f"{k}={settings.get(k, 'unrecorded')}"
         for k in sorted(defaults)
-        if k != "seed" and settings.get(k, "unrecorded") != defaults[k]
+        if k not in _IGNORED and settings.get(k, "unrecorded") != defaults[k]
     ]
     parts = [*changed, *record.get("model_set", []), f"encoder={record.get('weights')}"]
     return " ".join(parts)

@@ -49,6 +49,7 @@ from s2f_model._face_side import FaceSideResult, FaceSideSettings, pretrain_face
 from s2f_model._face_side_io import (
     load_face_side,
     load_face_side_model,
+    save_face_side,
     shipped_card_path,
     shipped_weights_path,
     write_face_side_run,
@@ -152,6 +153,7 @@ __all__ = [
     "require_finished",
     "resolve_device",
     "save_checkpoint",
+    "save_face_side",
     "shipped_card_path",
     "shipped_weights_path",
     "shutdown",

@@ -4,7 +4,7 @@
 and the face decoder (``face_decoder.*``, with its mean face) of a compact
 :class:`~s2f_model.Speech2Face`; ``compact_face_side.json`` beside it is the model card
 (settings, CPU time, measured numbers, the config sections it fits and the file's sha256).
-Regenerate both with ``python -m s2f_model.face_side --seed 0 --out DIR``.
+Regenerate both with ``s2f-audit face-side --seed 0 --out DIR`` (one thread).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from audit.judges._real import (
     MediaPipeFaceMesh,
     face_recognition_models_dir,
 )
+from audit.judges._shipped import shipped_judge
 
 __all__ = [
     "AGE_BINS",
@@ -62,5 +63,6 @@ __all__ = [
     "load_judge_plugin",
     "real_face_judge",
     "render_judge_dataset",
+    "shipped_judge",
     "train_biaslab_judge",
 ]

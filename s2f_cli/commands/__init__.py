@@ -5,6 +5,7 @@ from s2f_cli.commands import (
     compare,
     data,
     demo,
+    face_side,
     population,
     predict,
     report,
@@ -12,6 +13,17 @@ from s2f_cli.commands import (
     verify,
 )
 
-COMMANDS = (demo, population, train, predict, audit, verify, report, compare, data)
+COMMANDS = (
+    demo,
+    population,
+    train,
+    predict,
+    audit,
+    verify,
+    report,
+    compare,
+    data,
+    face_side,
+)
 
 __all__ = ["COMMANDS"]
