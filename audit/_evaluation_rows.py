@@ -36,9 +36,13 @@ NO_FACE_REASON = (
 
 
 def _to_uint8(images: Any) -> np.ndarray:
-    """``(batch, 3, H, W)`` float tensor in [0, 1] -> ``(batch, H, W, 3)`` uint8."""
-    arr = images.detach().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()  # (B, H, W, 3)
-    return np.round(arr * 255.0).astype(np.uint8)
+    """``(batch, 3, H, W)`` float tensor in [0, 1] -> ``(batch, H, W, 3)`` uint8.
+
+    :func:`s2f_model.images_to_uint8`, imported here: ``import audit`` must not load torch.
+    """
+    from s2f_model import images_to_uint8
+
+    return images_to_uint8(images)
 
 
 def _load_face(path: Path, size: int) -> np.ndarray:

@@ -87,15 +87,15 @@ def upper_bound(model: Any, data: Any, judge: Any) -> dict[str, Any]:
     """Judge true faces and their reconstructions; per-ethnicity agreement and nearest-own."""
     import torch
 
-    from audit._evaluation_rows import _to_uint8
     from s2f_data.biaslab.faces import ETHNICITIES, GENDERS
+    from s2f_model import images_to_uint8
     from s2f_model._face_side import face_features
 
     true = data.images[:, 0]
     feats = face_features(model, true)
     with torch.no_grad():
         recon = model.face_decoder(torch.from_numpy(feats)).image
-    recon_u8 = _to_uint8(recon)
+    recon_u8 = images_to_uint8(recon)
     p_true, p_rec = _judge_labels(judge, true), _judge_labels(judge, recon_u8)
     eth = np.array(ETHNICITIES)[data.ethnicity]
     gen = np.array(GENDERS)[data.gender]

@@ -33,14 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_face_side import _judge_labels, _shipped_judge
 from bench_voice_objective import _encode, _encode_mean_face
 
-from audit._evaluation_rows import _to_uint8
-from s2f_model import load_model
+from s2f_model import images_to_uint8, load_model
 from s2f_model._face_side_io import load_face_side_model
 
 
 def _decode(decoder: Any, feats: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return _to_uint8(decoder(torch.from_numpy(feats.astype(np.float32))).image)
+        return images_to_uint8(decoder(torch.from_numpy(feats.astype(np.float32))).image)
 
 
 def _same_encoder(a: Any, b: Any) -> bool:
@@ -76,7 +75,7 @@ def measure_run(run: Path, demo: Path, decoders: dict[str, Any], judge: Any) -> 
 
 def _true_images(enc: dict[str, Any]) -> np.ndarray:
     """The true face images (uint8) of the evaluation rows, as the judge sees them."""
-    return _to_uint8(enc["face_set"].batch(torch.from_numpy(enc["face_index"]))["image"])
+    return images_to_uint8(enc["face_set"].batch(torch.from_numpy(enc["face_index"]))["image"])
 
 
 def main() -> int:

@@ -45,6 +45,7 @@ from s2f_model._face_encoder import (
     load_vggface_state_dict,
     vggface_key_shapes,
 )
+from s2f_model._face_images import images_to_uint8
 from s2f_model._face_side import FaceSideResult, FaceSideSettings, pretrain_face_side
 from s2f_model._face_side_io import (
     load_face_side,
@@ -138,6 +139,7 @@ __all__ = [
     "evaluate",
     "find_checkpoint",
     "fit_clip",
+    "images_to_uint8",
     "init_distributed",
     "init_face_encoder",
     "load_checkpoint",

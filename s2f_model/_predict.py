@@ -30,6 +30,7 @@ from s2f_data import (
     read_manifest,
 )
 from s2f_model._config import AudioConfig
+from s2f_model._face_images import images_to_uint8
 from s2f_model._frontend import fit_clip
 
 __all__ = ["AUDIO_SUFFIXES", "PredictionReport", "collect_inputs", "predict_faces"]
@@ -176,9 +177,8 @@ def _to_png(image: np.ndarray) -> bytes:
     """``(3, S, S)`` float in [0, 1] -> PNG bytes."""
     from PIL import Image
 
-    hwc = np.clip(np.rint(image.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(hwc).save(buf, format="PNG")
+    Image.fromarray(images_to_uint8(image[None])[0]).save(buf, format="PNG")
     return buf.getvalue()
 
 

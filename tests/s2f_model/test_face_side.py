@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from audit._evaluation_rows import _to_uint8
 from s2f_cli.commands.face_side import command_line as face_side_command
 from s2f_model import (
     S2FConfig,
     TrainingError,
     WeightImportError,
     build_model,
+    images_to_uint8,
     load_face_side,
     load_face_side_model,
     shipped_card_path,
@@ -167,7 +167,7 @@ def test_upper_bound_reconstructions_are_closest_to_their_own_face(held_out):
     feats = face_features(model, true)
     with torch.no_grad():
         recon = model.face_decoder(torch.from_numpy(feats)).image
-    recon_u8 = _to_uint8(recon)
+    recon_u8 = images_to_uint8(recon)
     rec = face_features(model, recon_u8)
     rec /= np.linalg.norm(rec, axis=1, keepdims=True)
     tru = feats / np.linalg.norm(feats, axis=1, keepdims=True)
@@ -189,7 +189,7 @@ def _judged_gender(images):
 
 def _decode_u8(model, feats):
     with torch.no_grad():
-        return _to_uint8(model.face_decoder(torch.from_numpy(feats.astype(np.float32))).image)
+        return images_to_uint8(model.face_decoder(torch.from_numpy(feats.astype(np.float32))).image)
 
 
 def test_features_moved_towards_the_mean_keep_their_judged_gender(held_out):

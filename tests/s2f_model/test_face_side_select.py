@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from audit._evaluation_rows import _to_uint8
 from s2f_model import FaceSideSettings, pretrain_face_side
 from s2f_model._face_images import decode_features
 from s2f_model._face_side import face_features
@@ -74,14 +73,14 @@ def test_candidates_differ_and_the_score_sees_their_reconstructions(runs):
     expected = render_face_set(8, seed=777, image_size=64)
     np.testing.assert_array_equal(persons.images, expected.images)
     # the kept candidate's images are its decodings of the validation persons' features
-    # moved towards their mean, decoded as the audit decodes (independent path: fc7 ->
-    # decoder -> the audit's uint8 rounding)
+    # moved towards their mean (independent path: fc7 -> decoder -> pixels by hand)
     feats = face_features(last.model, expected.images[:, 0])
     centre = feats.mean(0, keepdims=True)
     for i, a in enumerate(SCORED_SHRINKS):
         moved = torch.from_numpy(centre + a * (feats - centre))
         with torch.no_grad():
-            again = _to_uint8(last.model.face_decoder(moved).image)
+            pixels = last.model.face_decoder(moved).image.clamp(0, 1) * 255.0
+        again = pixels.round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
         np.testing.assert_array_equal(images[2 * n + i], again)
         np.testing.assert_array_equal(decode_features(last.model, moved.numpy()), again)
     assert SCORED_SHRINKS[0] == 1.0  # the first is the upper bound itself
@@ -108,3 +107,15 @@ def test_candidate_seeds_are_fixed_and_distinct():
     seeds = [candidate_seed(s, k) for s in (0, 1) for k in (1, 2, 3)]
     assert len(set(seeds)) == len(seeds) and all(0 <= s < 2**32 for s in seeds)
     assert candidate_seed(0, 1) == int(np.random.SeedSequence([0, 1]).generate_state(1)[0])
+
+
+def test_images_to_uint8_clips_and_rounds_half_to_even():
+    from s2f_model import images_to_uint8
+
+    values = np.array([-0.2, 0.0, 0.5 / 255, 1.5 / 255, 0.5, 1.0, 1.3], "f4")
+    images = np.broadcast_to(values, (2, 3, 4, 7)).copy()
+    out = images_to_uint8(torch.from_numpy(images))
+    assert out.shape == (2, 4, 7, 3) and out.dtype == np.uint8
+    # 0.5 and 1.5 grey levels round to the even neighbours 0 and 2; 127.5 to 128
+    assert out[0, 0, :, 0].tolist() == [0, 0, 0, 2, 128, 255, 255]
+    np.testing.assert_array_equal(images_to_uint8(images), out)  # numpy in, same pixels
