@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from audit.judges import judge_labels
 from s2f_cli.exceptions import CLIError
 from s2f_data.biaslab.faces import ETHNICITIES, GENDERS
 
@@ -91,8 +92,8 @@ def judged_agreement(judge: Any) -> Any:
     """
 
     def score(images: np.ndarray, persons: Any) -> float:
-        proba = judge.predict_proba(images)
-        said = {a: np.asarray(judge.vocabularies[a])[proba[a].argmax(1)] for a in proba}
+        labels = judge_labels(judge, images)
+        said = {a: labels[a].fillna("").to_numpy(dtype=object) for a in ("gender", "ethnicity")}
         gender = np.asarray(GENDERS)[persons.gender]
         ethnicity = np.asarray(ETHNICITIES)[persons.ethnicity]
         shares = []
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if result.choice is not None:
         card["decoder_choice"]["score"] = SCORE
     path = save_face_side(result.model, args.out, card)
-    print(f"wrote {path} (CPU seconds {result.card()['cpu_seconds']})")
+    print(f"wrote {path} (CPU seconds {card['cpu_seconds']})")
     if args.keep_candidates and result.choice is not None:
         _save_candidates(result, Path(args.out), card)
     return 0
