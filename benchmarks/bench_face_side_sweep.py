@@ -33,11 +33,11 @@ from s2f_model._face_side import FaceSideSettings, _init_config, _train_encoder,
 from s2f_model._face_side_data import FaceSet, render_face_set
 
 
-def _cached(cache: Path, n: int, seed: int) -> FaceSet:
-    path = cache / f"faces_{n}_{seed}.pkl"
+def _cached(cache: Path, n: int, seed: int, canonical: bool = False) -> FaceSet:
+    path = cache / f"faces_{n}_{seed}{'_canonical' if canonical else ''}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes())
-    data = render_face_set(n, seed=seed)
+    data = render_face_set(n, seed=seed, canonical=canonical)
     path.write_bytes(pickle.dumps(data))
     return data
 
@@ -92,7 +92,7 @@ def start_run(
     torch.set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
     s = _settings(args.settings)
-    data = _cached(args.cache, s.n_persons, s.seed)
+    data = _cached(args.cache, s.n_persons, s.seed, s.decoder_target == "canonical")
     probe = _cached(args.cache, 1000, PROBE_SEED)
     gen = torch.Generator().manual_seed(s.seed)
     cfg = _model_config(args.model_set)

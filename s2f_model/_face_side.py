@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -78,6 +78,17 @@ class FaceSideSettings:
     landmark_weight, texture_weight, embedding_weight : float
         Decoder loss weights (:func:`~s2f_model.decoder_losses`), pinned here rather than
         read from ``cfg.loss`` so that the shipped weights do not move with the loss config.
+    texture_target : {"texture", "image"}
+        What the decoder's L1 term compares (:func:`~s2f_model.decoder_losses`):
+        ``"texture"`` (Cole et al.) the predicted texture with the true face warped to the
+        mean face; ``"image"`` the decoded image (texture warped to the predicted landmarks)
+        with the true face.
+    decoder_target : {"scene", "canonical"}
+        The face the decoder learns to draw from a person's features: ``"scene"`` the
+        training image itself (its background, clothing and light), ``"canonical"`` the same
+        person rendered in one fixed scene (:data:`~s2f_model._face_side_data.CANONICAL_SCENE`),
+        as Cole et al. decode to a normalised face. The features ignore the scene, so with
+        ``"scene"`` the decoder can only draw the median of the scenes it has seen.
     decoder_candidates : int
         Decoders trained on the frozen encoder, each from its own seed; the one with the
         best score on the validation persons is kept (``pretrain_face_side``'s ``score``;
@@ -102,6 +113,8 @@ class FaceSideSettings:
     landmark_weight: float = 100.0
     texture_weight: float = 10.0
     embedding_weight: float = 1.0
+    texture_target: Literal["texture", "image"] = "texture"
+    decoder_target: Literal["scene", "canonical"] = "scene"
     decoder_candidates: int = 4
     validation_persons: int = 1000
     validation_seed: int = 777
@@ -113,6 +126,16 @@ class FaceSideSettings:
         for name in ("encoder_steps", "decoder_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"FaceSideSettings.{name} must be >= 0, got {getattr(self, name)}")
+        if self.texture_target not in ("texture", "image"):
+            raise ValueError(
+                "FaceSideSettings.texture_target must be 'texture' or 'image', got "
+                f"{self.texture_target!r}"
+            )
+        if self.decoder_target not in ("scene", "canonical"):
+            raise ValueError(
+                "FaceSideSettings.decoder_target must be 'scene' or 'canonical', got "
+                f"{self.decoder_target!r}"
+            )
         if not 0.0 <= self.decoder_shrink <= 1.0:
             raise ValueError(
                 f"FaceSideSettings.decoder_shrink must be in [0, 1], got {self.decoder_shrink}"
@@ -253,6 +276,15 @@ def _shrink(feats: Tensor, centre: Tensor, low: float, gen: torch.Generator) -> 
     return centre + a * (feats - centre)
 
 
+def _canonical(data: FaceSet) -> np.ndarray:
+    if data.canonical is None:
+        raise ValueError(
+            "decoder_target='canonical' needs the persons rendered in the canonical scene: "
+            "render_face_set(..., canonical=True)"
+        )
+    return data.canonical
+
+
 def _train_decoder(
     model: nn.Module,
     data: FaceSet,
@@ -264,6 +296,7 @@ def _train_decoder(
     cfg = model.cfg
     first = data.images[:, 0]
     feats = torch.from_numpy(face_features(model, first))
+    target = first if s.decoder_target == "scene" else _canonical(data)
     centre = feats.mean(0)
     marks = torch.from_numpy(data.landmarks)
     model.face_decoder.set_mean_face(marks.mean(0))
@@ -278,11 +311,12 @@ def _train_decoder(
         output = dec(_shrink(feats[idx], centre, s.decoder_shrink, gen))
         parts = decoder_losses(
             output,
-            to_images(first[idx.numpy()]),
+            to_images(target[idx.numpy()]),
             marks[idx],
             model.face_encoder,
             mean_face=dec.mean_face,
             weights=DecoderLossWeights(s.landmark_weight, s.texture_weight, s.embedding_weight),
+            texture_target=s.texture_target,
             warp=WarpSettings(
                 cfg.decoder.warp_border_points,
                 cfg.decoder.warp_regularization,
@@ -360,7 +394,12 @@ def pretrain_face_side(
     seconds: dict[str, float] = {}
     start = time.process_time()
     if data is None:
-        data = render_face_set(s.n_persons, seed=s.seed, image_size=cfg.face.image_size)
+        data = render_face_set(
+            s.n_persons,
+            seed=s.seed,
+            image_size=cfg.face.image_size,
+            canonical=s.decoder_target == "canonical",
+        )
     seconds["render"] = time.process_time() - start
     gen = torch.Generator().manual_seed(s.seed)
     model = build_model(_init_config(cfg), seed=int(torch.randint(2**31, (1,), generator=gen)))

@@ -26,7 +26,7 @@ from s2f_data.biaslab.faces import (
     sample_face_params,
 )
 
-__all__ = ["PERSON_TARGETS", "FaceSet", "render_face_set", "scene_colour"]
+__all__ = ["CANONICAL_SCENE", "PERSON_TARGETS", "FaceSet", "render_face_set", "scene_colour"]
 
 #: Regression targets that describe the person (not the scene), in column order.
 PERSON_TARGETS: tuple[str, ...] = (
@@ -76,6 +76,15 @@ PERSON_TARGETS: tuple[str, ...] = (
 )
 _RENDER_PX = 128  # the bias lab's face_size_px
 
+#: The scene of the decoder's canonical targets: the mean background of the bias lab's
+#: palette, its lightest clothing, frontal light at gain 1 (no random draws).
+CANONICAL_SCENE: dict[str, object] = {
+    "background_rgb": tuple(float(v) for v in BACKGROUND_COLORS.mean(0)),
+    "clothing_rgb": tuple(float(v) for v in CLOTHING_COLORS[CLOTHING_COLORS.sum(1).argmax()]),
+    "light_direction": 0.0,
+    "light_gain": 1.0,
+}
+
 
 @dataclass(frozen=True, kw_only=True)
 class FaceSet:
@@ -93,6 +102,9 @@ class FaceSet:
         ``(persons, len(PERSON_TARGETS))`` float32 person parameters.
     background : numpy.ndarray
         ``(persons, 2, 3)`` float32 background RGB of each scene.
+    canonical : numpy.ndarray or None
+        ``(persons, S, S, 3)`` uint8: the person in :data:`CANONICAL_SCENE` (rendered only
+        when asked for: the decoder's targets with ``decoder_target="canonical"``).
     """
 
     images: np.ndarray
@@ -102,6 +114,7 @@ class FaceSet:
     age_group: np.ndarray
     targets: np.ndarray
     background: np.ndarray
+    canonical: np.ndarray | None = None
 
     def __len__(self) -> int:
         """Return the number of persons."""
@@ -153,7 +166,9 @@ def _shrink(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
 
 
-def render_face_set(n_persons: int, seed: int, image_size: int = 64) -> FaceSet:
+def render_face_set(
+    n_persons: int, seed: int, image_size: int = 64, canonical: bool = False
+) -> FaceSet:
     """Render ``n_persons`` balanced bias-lab persons, each in two scenes.
 
     Parameters
@@ -165,6 +180,9 @@ def render_face_set(n_persons: int, seed: int, image_size: int = 64) -> FaceSet:
         Seed of the ``numpy.random.Generator`` that draws everything.
     image_size : int
         Output side in pixels.
+    canonical : bool
+        Also render each person in :data:`CANONICAL_SCENE` (draws nothing: the two scenes
+        are the same with or without it).
 
     Returns
     -------
@@ -191,6 +209,7 @@ def render_face_set(n_persons: int, seed: int, image_size: int = 64) -> FaceSet:
     labels = np.empty((n_persons, 3), dtype=np.int64)
     targets = np.empty((n_persons, len(PERSON_TARGETS)), dtype=np.float32)
     background = np.empty((n_persons, 2, 3), dtype=np.float32)
+    still = np.empty((n_persons, image_size, image_size, 3), np.uint8) if canonical else None
     for i, c in enumerate(order):
         g, a, e = cells[int(c)]
         p = sample_face_params(
@@ -205,6 +224,10 @@ def render_face_set(n_persons: int, seed: int, image_size: int = 64) -> FaceSet:
             image, marks = render_face(scene, size=_RENDER_PX)
             images[i, view] = _shrink(image, image_size)
             background[i, view] = scene.background_rgb
+        if still is not None:
+            still[i] = _shrink(
+                render_face(dataclasses.replace(p, **CANONICAL_SCENE), _RENDER_PX)[0], image_size
+            )
         landmarks[i] = marks
         labels[i] = (g, e, a)
         targets[i] = _person_targets(p)
@@ -216,4 +239,5 @@ def render_face_set(n_persons: int, seed: int, image_size: int = 64) -> FaceSet:
         age_group=labels[:, 2],
         targets=targets,
         background=background,
+        canonical=still,
     )

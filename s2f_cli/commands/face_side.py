@@ -47,6 +47,8 @@ FIELDS: dict[str, type] = {
     "landmark_weight": float,
     "texture_weight": float,
     "embedding_weight": float,
+    "texture_target": str,
+    "decoder_target": str,
     "decoder_candidates": int,
     "validation_persons": int,
     "validation_seed": int,

@@ -18,6 +18,7 @@ from s2f_model import (
     TrainingError,
     WeightImportError,
     build_model,
+    decoder_losses,
     images_to_uint8,
     load_face_side,
     load_face_side_model,
@@ -35,7 +36,7 @@ from s2f_model._face_side import (
     face_features,
     pretrain_face_side,
 )
-from s2f_model._face_side_data import PERSON_TARGETS, render_face_set
+from s2f_model._face_side_data import CANONICAL_SCENE, PERSON_TARGETS, render_face_set
 
 
 def _sha(path: Path) -> str:
@@ -94,6 +95,26 @@ def test_face_side_is_built_beside_the_voice_encoder_it_was_shipped_with():
     assert shapes[-2:] == [(256, 512), (256,)]
 
 
+def test_canonical_renders_add_a_fixed_scene_and_draw_nothing():
+    plain = render_face_set(6, seed=3, image_size=64)
+    s = render_face_set(6, seed=3, image_size=64, canonical=True)
+    assert plain.canonical is None and s.canonical.shape == (6, 64, 64, 3)
+    np.testing.assert_array_equal(s.images, plain.images)  # the two scenes are unchanged
+    np.testing.assert_array_equal(s.targets, plain.targets)
+    # every canonical corner is the canonical background (1/255 rounding, bilinear shrink
+    # of a flat area: exact up to one level)
+    expected = np.round(np.array(CANONICAL_SCENE["background_rgb"]) * 255)
+    assert np.abs(s.canonical[:, 1, 1].astype(float) - expected).max() <= 1.0
+    assert np.abs(s.images[:, :, 1, 1].astype(float) - expected).max() > 10  # random scenes
+    # the person is the same: the face centre matches one of its scenes far better than
+    # another person's canonical render does
+    canon = s.canonical[:, 24:40, 24:40].astype(float)
+    scene = s.images[:, 0, 24:40, 24:40].astype(float)
+    own = np.abs(canon - scene).mean((1, 2, 3))
+    other = np.abs(canon[::-1] - scene).mean((1, 2, 3))
+    assert (own < other).all()
+
+
 def test_face_size_weight_adds_the_weighted_face_size_error():
     data = render_face_set(4, seed=5, image_size=64)
     model = build_model(S2FConfig.compact(), seed=0).eval()
@@ -133,6 +154,66 @@ def test_shrink_moves_rows_towards_the_centre_by_a_factor_in_range():
 def test_settings_refuse_a_shrink_outside_0_1():
     with pytest.raises(ValueError, match=r"decoder_shrink must be in \[0, 1\], got 1.5"):
         FaceSideSettings(decoder_shrink=1.5)
+
+
+def test_settings_refuse_an_unknown_texture_target():
+    with pytest.raises(ValueError, match="texture_target must be 'texture' or 'image', got 'pix'"):
+        FaceSideSettings(texture_target="pix")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("target", ["texture", "image"])
+def test_texture_target_chooses_what_the_decoder_l1_compares(monkeypatch, target):
+    """The logged L1 term is the decoded texture's or the decoded image's distance."""
+    import s2f_model._face_side as face_side
+
+    seen = []
+
+    def spy(output, images, landmarks, face_encoder=None, **kw):
+        out = decoder_losses(output, images, landmarks, face_encoder, **kw)
+        other = output.image if kw["texture_target"] == "image" else output.texture
+        seen.append((kw["texture_target"], float(out.texture.detach()), other.detach(), images))
+        return out
+
+    monkeypatch.setattr(face_side, "decoder_losses", spy)
+    settings = FaceSideSettings(
+        n_persons=4,
+        encoder_steps=1,
+        decoder_steps=2,
+        batch_size=2,
+        decoder_candidates=1,
+        texture_target=target,
+    )
+    r = pretrain_face_side(settings)
+    assert [s[0] for s in seen] == [target, target]
+    assert r.losses["decoder_texture"] == [s[1] for s in seen]
+    if target == "image":  # independent: the mean absolute pixel error of the decoded image
+        _, logged, image, truth = seen[0]
+        assert logged == pytest.approx(float((image - truth).abs().mean()), rel=1e-6)
+
+
+def test_decoder_target_canonical_draws_the_person_in_the_canonical_scene(monkeypatch):
+    import s2f_model._face_side as face_side
+
+    data = render_face_set(4, seed=6, image_size=64, canonical=True)
+    seen = []
+
+    def spy(output, images, landmarks, face_encoder=None, **kw):
+        seen.append(images)
+        return decoder_losses(output, images, landmarks, face_encoder, **kw)
+
+    monkeypatch.setattr(face_side, "decoder_losses", spy)
+    kw = {"n_persons": 4, "encoder_steps": 1, "decoder_steps": 2, "batch_size": 3}
+    settings = FaceSideSettings(**kw, decoder_candidates=1, decoder_target="canonical")
+    pretrain_face_side(settings, data=data)
+    canonical = torch.from_numpy(data.canonical).permute(0, 3, 1, 2).float() / 255
+    for images in seen:  # each target image is one of the persons' canonical renders
+        dist = (images[:, None] - canonical[None]).abs().amax((2, 3, 4))
+        assert (dist.amin(1) == 0).all()
+    plain = render_face_set(4, seed=6, image_size=64)
+    with pytest.raises(ValueError, match=r"render_face_set\(\.\.\., canonical=True\)"):
+        pretrain_face_side(settings, data=plain)
+    with pytest.raises(ValueError, match="decoder_target must be 'scene' or 'canonical'"):
+        FaceSideSettings(decoder_target="studio")  # type: ignore[arg-type]
 
 
 def face_features_tensor(model, data):
