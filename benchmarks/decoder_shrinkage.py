@@ -33,13 +33,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_face_side import _judge_labels, _shipped_judge
 from bench_voice_objective import _encode, _encode_mean_face
 
-from s2f_model import images_to_uint8, load_model
+from s2f_model import S2FConfig, images_to_uint8, load_model
 from s2f_model._face_side_io import load_face_side_model
 
 
 def _decode(decoder: Any, feats: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         return images_to_uint8(decoder(torch.from_numpy(feats.astype(np.float32))).image)
+
+
+def _load_face_side(folder: Path) -> Any:
+    """A face side with the decoder layout its card records (a sweep may change it)."""
+    card = json.loads((folder / "compact_face_side.json").read_text())
+    changes = {f"decoder.{k}": v for k, v in card["config"]["decoder"].items()}
+    return load_face_side_model(folder, S2FConfig.compact().replace(**changes))
 
 
 def _same_encoder(a: Any, b: Any) -> bool:
@@ -93,7 +100,7 @@ def main() -> int:
         model = load_model(run).eval()
         decoders = {"run": model.face_decoder}
         for folder in args.face_side:
-            other = load_face_side_model(folder)
+            other = _load_face_side(folder)
             if not _same_encoder(other.face_encoder, model.face_encoder):
                 raise SystemExit(f"{folder}: its face encoder is not {run}'s")
             decoders[str(folder)] = other.face_decoder

@@ -111,7 +111,7 @@ class FaceSideSettings:
     targets_weight: float = 3.0
     face_size_weight: float = 3.0
     landmark_weight: float = 100.0
-    texture_weight: float = 10.0
+    texture_weight: float = 30.0
     embedding_weight: float = 1.0
     texture_target: Literal["texture", "image"] = "texture"
     decoder_target: Literal["scene", "canonical"] = "scene"
