@@ -4,8 +4,8 @@ A decoder candidate ``k >= 1`` depends only on the frozen encoder, the training 
 settings and ``candidate_seed(seed, k)`` (``s2f_model._face_side_select``), so the kept
 decoder of a face side can be checked in about 15 CPU-minutes instead of rerunning the whole
 ``s2f-audit face-side`` command (65 CPU-minutes): this loads the face side, renders its
-training persons again, trains candidate ``k`` from a fresh decoder as ``choose_decoder``
-does and prints how many decoder tensors equal the saved ones.
+training persons again, trains candidate ``k`` with ``train_candidate`` (what
+``choose_decoder`` runs) and prints how many decoder tensors equal the saved ones.
 
 Run (one thread)::
 
@@ -25,7 +25,7 @@ import torch
 from s2f_model import load_face_side_model, shipped_card_path
 from s2f_model._face_side import FaceSideSettings, _train_decoder
 from s2f_model._face_side_data import render_face_set
-from s2f_model._face_side_select import _fresh_decoder, candidate_seed
+from s2f_model._face_side_select import candidate_seed, train_candidate
 
 
 def main() -> int:
@@ -45,10 +45,11 @@ def main() -> int:
     start = time.process_time()
     data = render_face_set(s.n_persons, seed=s.seed, image_size=model.cfg.face.image_size)
     seed = candidate_seed(s.seed, args.candidate)
-    _fresh_decoder(model, seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        _train_decoder(model, data, s, torch.Generator().manual_seed(seed), {})
+
+    def train(m: torch.nn.Module, gen: torch.Generator, out: dict[str, list[float]]) -> None:
+        _train_decoder(m, data, s, gen, out)
+
+    train_candidate(model, train, seed, {})
     new = model.face_decoder.state_dict()
     equal = sum(torch.equal(saved[k], new[k]) for k in saved)
     out = {

@@ -122,6 +122,21 @@ def _fresh_decoder(model: nn.Module, seed: int) -> None:
         model.face_decoder = FaceDecoder(cfg.decoder, cfg.feature_dim)
 
 
+def train_candidate(
+    model: nn.Module, train: _Trainer, seed: int, history: dict[str, list[float]]
+) -> None:
+    """Give ``model`` a fresh decoder drawn from ``seed`` and train it as candidate ``k >= 1``.
+
+    Initial weights, batch order and the global RNG (dropout) all come from ``seed``
+    (:func:`candidate_seed`), so a candidate can be retrained on its own from the frozen
+    encoder (``benchmarks/regenerate_decoder_candidate.py``).
+    """
+    _fresh_decoder(model, seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        train(model, torch.Generator().manual_seed(seed), history)
+
+
 def choose_decoder(
     model: nn.Module,
     train: _Trainer,
@@ -150,10 +165,7 @@ def choose_decoder(
             train(model, gen, history)
         else:
             seeds.append(candidate_seed(s.seed, k))
-            _fresh_decoder(model, seeds[k])
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seeds[k])
-                train(model, torch.Generator().manual_seed(seeds[k]), history)
+            train_candidate(model, train, seeds[k], history)
         model.face_decoder.eval()
         parts.append(_score(model, feats, validation, score))
         log.info(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 from s2f_model import FaceSideSettings, pretrain_face_side
 from s2f_model._face_images import decode_features
-from s2f_model._face_side import face_features
+from s2f_model._face_side import _train_decoder, face_features
 from s2f_model._face_side_data import render_face_set
-from s2f_model._face_side_select import SCORED_SHRINKS, candidate_seed
+from s2f_model._face_side_select import SCORED_SHRINKS, candidate_seed, train_candidate
 
 TINY = {"n_persons": 6, "encoder_steps": 2, "decoder_steps": 3, "batch_size": 2}
 
@@ -119,3 +121,27 @@ def test_images_to_uint8_clips_and_rounds_half_to_even():
     # 0.5 and 1.5 grey levels round to the even neighbours 0 and 2; 127.5 to 128
     assert out[0, 0, :, 0].tolist() == [0, 0, 0, 2, 128, 255, 255]
     np.testing.assert_array_equal(images_to_uint8(images), out)  # numpy in, same pixels
+
+
+def test_a_kept_candidate_is_retrained_alone_bit_for_bit(runs):
+    """``train_candidate`` on the frozen encoder reproduces candidate 2 of a full run.
+
+    What ``benchmarks/regenerate_decoder_candidate.py`` relies on: a candidate ``k >= 1``
+    depends on the encoder, the persons, the settings and its seed only.
+    """
+    _, _, last, _, _ = runs
+    s = last.settings
+    data = render_face_set(s.n_persons, seed=s.seed, image_size=64)
+    model = copy.deepcopy(last.model)  # the fixture is shared
+    kept = {k: v.clone() for k, v in model.face_decoder.state_dict().items()}
+    before = torch.random.get_rng_state()
+
+    def train(m, gen, out):
+        _train_decoder(m, data, s, gen, out)
+
+    train_candidate(model, train, candidate_seed(s.seed, 2), {})
+    new = model.face_decoder.state_dict()
+    assert kept.keys() == new.keys() and all(torch.equal(kept[k], new[k]) for k in kept)
+    assert torch.equal(torch.random.get_rng_state(), before)  # the global RNG is left alone
+    train_candidate(model, train, candidate_seed(s.seed, 1), {})
+    assert not torch.equal(model.face_decoder.state_dict()["to_rgb.weight"], kept["to_rgb.weight"])
