@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -38,8 +37,7 @@ def main() -> int:
     torch.set_num_threads(1)
     card_path = (args.weights or shipped_card_path().parent) / "compact_face_side.json"
     card = json.loads(card_path.read_text())
-    known = {f.name for f in fields(FaceSideSettings)}
-    s = FaceSideSettings(**{k: v for k, v in card["settings"].items() if k in known})
+    s = FaceSideSettings(**card["settings"])  # the card holds asdict(settings)
     model = load_face_side_model(args.weights)
     saved = {k: v.clone() for k, v in model.face_decoder.state_dict().items()}
     start = time.process_time()
