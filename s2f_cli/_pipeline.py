@@ -129,6 +129,20 @@ def _stage_end(folder: Path, key: dict[str, Any], name: str, start: float | None
         log.info("%s: done in %.1f s", name, time.perf_counter() - start)
 
 
+def _judge_key(seed: int) -> dict[str, Any]:
+    """Name the judge an audit stage uses, so that a new shipped judge re-runs the audits.
+
+    The shipped judge's SHA-256, or (a package without one) the seed of the judge the stage
+    trains in its place.
+    """
+    from audit.judges._shipped import SHIPPED_DIR, file_sha256
+
+    weights = SHIPPED_DIR / "judge.safetensors"
+    if weights.is_file():
+        return {"shipped_judge_sha256": file_sha256(weights)}
+    return {"trained_judge_seed": seed}
+
+
 def _stage(folder: Path, key: dict[str, Any], work: Callable[[], Any], name: str) -> bool:
     """Run ``work`` unless ``folder`` holds a marker with the same ``key``; return True if run."""
     ready = _stage_begin(folder, key, name)
@@ -314,6 +328,7 @@ def _audit(
         "min_group_size": settings.min_group_size,
         "input_seconds": "none",
         "voice_measures_from": None if voice_measures_from is None else str(voice_measures_from),
+        "judge": _judge_key(seed),
     }
 
     def work() -> None:

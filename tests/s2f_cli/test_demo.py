@@ -65,9 +65,9 @@ def test_both_models_share_one_face_side(quick_demo: Path) -> None:
 
 
 def test_cached_stages_name_what_they_build_on(quick_demo: Path, tmp_path, monkeypatch) -> None:
-    """A new shipped face side (a package upgrade) must not reuse stale runs and audits:
-    the face-side stage's key holds the shipped weights' sha256, a voice run's key holds the
-    face side's key, an audit's key holds its run's key."""
+    """A new shipped face side or judge (a package upgrade) must not reuse stale runs and
+    audits: the face-side stage's key holds the shipped weights' sha256, a voice run's key
+    holds the face side's key, an audit's key holds its run's key and the judge's sha256."""
     from s2f_cli import _pipeline as pipe
     from s2f_model import shipped_card_path
 
@@ -79,6 +79,13 @@ def test_cached_stages_name_what_they_build_on(quick_demo: Path, tmp_path, monke
     assert face["shipped_face_side_sha256"] == shipped
     assert run["face_from_key"] == face
     assert marker("audits", "web-skewed")["run_key"] == run
+    from audit.judges._shipped import SHIPPED_SHA256
+
+    judged = marker("audits", "web-skewed")["judge"]
+    assert judged == {"shipped_judge_sha256": SHIPPED_SHA256}
+    monkeypatch.setattr("audit.judges._shipped.SHIPPED_DIR", tmp_path / "no-judge")
+    assert pipe._judge_key(5) == {"trained_judge_seed": 5}
+    monkeypatch.undo()
     # the key the demo computes now is the finished one; with other shipped weights it is not
     cfg = pipe._train_config(pipe.DemoSettings.quick(), 3, **{"train.voice_steps": 0})
     manifest = Path(face["manifest"])
