@@ -34,7 +34,7 @@ def resolve_judge(
     ----------
     judge : "auto", "none", path or judge object
         ``"auto"``: for bias-lab data the judge shipped with the package
-        (``audit/judges/weights``, trained once on 32,000 rendered faces); without one, a
+        (``audit/judges/weights``, trained once on 16,000 rendered faces); without one, a
         bias-lab judge loaded from ``cache_dir`` or trained there on ``n_faces`` rendered
         faces. For other sources none (attributes not measured).
         Any other string: resolved by :func:`audit.judges.get_judge` (a judge folder saved by

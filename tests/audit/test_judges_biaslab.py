@@ -285,8 +285,8 @@ def test_auto_judge_for_biaslab_is_the_shipped_one_and_trains_nothing(tmp_path):
 def test_shipped_judge_on_freshly_rendered_faces():
     """Faces from another seed than the judge's: accuracy well above the majority rate.
 
-    On 4,000 such faces (docs/benchmarks.md) the judge scored gender 0.968, ethnicity 0.994,
-    age group 0.820; with 600 faces the standard errors are about 0.007, 0.003 and 0.016,
+    On 4,000 such faces (docs/benchmarks.md) the judge scored gender 0.955, ethnicity 0.990,
+    age group 0.786; with 600 faces the standard errors are about 0.008, 0.004 and 0.017,
     and each bound sits about 4 standard errors below.
     """
     from audit.judges._shipped import shipped_judge
@@ -298,9 +298,9 @@ def test_shipped_judge_on_freshly_rendered_faces():
         a: float(np.mean(np.asarray(judge.vocabularies[a])[p.argmax(1)] == labels[a]))
         for a, p in probs.items()
     }
-    assert acc["gender"] >= 0.94 and acc["ethnicity"] >= 0.98 and acc["age_group"] >= 0.76
+    assert acc["gender"] >= 0.92 and acc["ethnicity"] >= 0.97 and acc["age_group"] >= 0.72
     # reconstructions are blurry: a 2 px Gaussian blur (at 64 px) costs the judge little
-    # (1,000 faces: gender 0.973, ethnicity 0.995, age group 0.798 blurred)
+    # (1,000 faces: gender 0.964, ethnicity 0.995, age group 0.793 blurred)
     from audit.judges._biaslab import _gaussian_blur
 
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255  # (N, 3, 64, 64)
@@ -310,7 +310,7 @@ def test_shipped_judge_on_freshly_rendered_faces():
         a: float(np.mean(np.asarray(judge.vocabularies[a])[p.argmax(1)] == labels[a]))
         for a, p in probs.items()
     }
-    assert acc["gender"] >= 0.94 and acc["ethnicity"] >= 0.98 and acc["age_group"] >= 0.76
+    assert acc["gender"] >= 0.92 and acc["ethnicity"] >= 0.97 and acc["age_group"] >= 0.72
 
 
 @pytest.mark.slow
