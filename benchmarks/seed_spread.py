@@ -3,8 +3,9 @@
 Reads ``DEMO/audits/<arm>/seed-*/audit.json`` (and each audit's ``evaluation.csv``) and prints,
 per arm, the mean and range over seeds of: judged gender and ethnicity agreement, the
 upper bound's (true face -> face side) ethnicity agreement, retrieval recall@1 in the
-100-face gallery, cosine(prediction, true face feature) and the share of reconstructions
-judged Asian. Usage::
+100-face gallery, cosine(prediction, true face feature), the share of reconstructions
+judged Asian, and the share of true faces, upper bounds and reconstructions judged the
+speaker's recorded gender (what bounds the gender agreement). Usage::
 
     python benchmarks/seed_spread.py DEMO_DIR
 """
@@ -27,6 +28,14 @@ HEADLINE = (
 )
 
 
+#: (row label, evaluation column) judged against the speaker's recorded gender.
+LABEL_CHECKS = (
+    ("true face judged the recorded gender", "true_gender"),
+    ("upper bound judged the recorded gender", "upper_gender"),
+    ("reconstruction judged the recorded gender", "recon_gender"),
+)
+
+
 def audit_numbers(audit_json: Path) -> dict[str, float]:
     """The headline numbers of one audit (overall records) and its judged-Asian share."""
     records = json.loads(audit_json.read_text(encoding="utf-8"))["tables"]["metrics"]
@@ -34,6 +43,11 @@ def audit_numbers(audit_json: Path) -> dict[str, float]:
     out = {label: overall[(metric, target)] for label, metric, target in HEADLINE}
     evaluation = pd.read_csv(audit_json.with_name("evaluation.csv"))
     out["share judged Asian"] = float((evaluation["recon_ethnicity"] == "Asian").mean())
+    # what caps the gender agreement: the judge's reading of the true faces against the
+    # speakers' labels, and the reconstructions' against the same labels
+    labelled = evaluation["gender"].astype(str)
+    for label, column in LABEL_CHECKS:
+        out[label] = float((evaluation[column].astype(str) == labelled).mean())
     return out
 
 
