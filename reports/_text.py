@@ -85,6 +85,10 @@ OUT_OF_SCOPE = (
 LIMITATIONS = (
     "The attribute labels come from an automatic judge, not from the people themselves; judge "
     "errors and biases are part of every rate (see judge calibration).",
+    "Reconstructions lie between the categories the judge learned on true faces, so their "
+    "judged attributes depend on the judge more than its accuracy suggests: two bias-lab "
+    "judges of similar accuracy named a different ethnicity for 10-19% of voice "
+    "reconstructions. Agreement is also capped by how often the judge reads true faces right.",
     "Ethnicity, gender and age categories are coarse and socially constructed; they do not "
     "describe individuals.",
     "A synthetic population measures what the model learned from the synthetic cues; results "
