@@ -44,10 +44,10 @@ def audit_numbers(audit_json: Path) -> dict[str, float]:
     evaluation = pd.read_csv(audit_json.with_name("evaluation.csv"))
     out["share judged Asian"] = float((evaluation["recon_ethnicity"] == "Asian").mean())
     # what caps the gender agreement: the judge's reading of the true faces against the
-    # speakers' labels, and the reconstructions' against the same labels
-    labelled = evaluation["gender"].astype(str)
+    # speakers' recorded gender, and the reconstructions' against the same
+    recorded = evaluation["gender"].astype(str)
     for label, column in LABEL_CHECKS:
-        out[label] = float((evaluation[column].astype(str) == labelled).mean())
+        out[label] = float((evaluation[column].astype(str) == recorded).mean())
     return out
 
 

@@ -55,7 +55,8 @@ class JudgeTrainConfig:
     stem_stride : int
         Stride of the first convolution (1 or 2). With 2 the first stage already works at a
         quarter of the side (16 px of a 64 px face) after its max-pool; 1 keeps twice the
-        resolution through every stage, at about 4x the compute.
+        resolution through every stage, at 4x the multiply-adds (2.3x the training time
+        measured on one CPU thread; docs/benchmarks.md, "Longer-trained judges").
     epochs, batch_size, lr, weight_decay : number
         AdamW training settings (10% linear warm-up, then cosine decay).
     fractions : tuple of float
