@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from audit import audit_model, paired_comparison, resolve_judge
+from audit.judges import shipped_judge_sha256
 from reports import render_comparison, render_report
 from s2f_data import atomic_write_text
 from s2f_data.biaslab import PopulationSpec, generate_population
@@ -135,11 +136,9 @@ def _judge_key(seed: int) -> dict[str, Any]:
     The shipped judge's SHA-256, or (a package without one) the seed of the judge the stage
     trains in its place.
     """
-    from audit.judges._shipped import SHIPPED_DIR, file_sha256
-
-    weights = SHIPPED_DIR / "judge.safetensors"
-    if weights.is_file():
-        return {"shipped_judge_sha256": file_sha256(weights)}
+    sha = shipped_judge_sha256()
+    if sha is not None:
+        return {"shipped_judge_sha256": sha}
     return {"trained_judge_seed": seed}
 
 

@@ -36,7 +36,7 @@ from audit.judges._real import (
     MediaPipeFaceMesh,
     face_recognition_models_dir,
 )
-from audit.judges._shipped import shipped_judge
+from audit.judges._shipped import shipped_judge, shipped_judge_sha256
 
 __all__ = [
     "AGE_BINS",
@@ -64,5 +64,6 @@ __all__ = [
     "real_face_judge",
     "render_judge_dataset",
     "shipped_judge",
+    "shipped_judge_sha256",
     "train_biaslab_judge",
 ]

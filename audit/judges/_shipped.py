@@ -25,7 +25,13 @@ from audit.judges._biaslab import (
     train_biaslab_judge,
 )
 
-__all__ = ["SHIPPED_DIR", "SHIPPED_RECIPE", "shipped_judge", "train_shipped_judge"]
+__all__ = [
+    "SHIPPED_DIR",
+    "SHIPPED_RECIPE",
+    "shipped_judge",
+    "shipped_judge_sha256",
+    "train_shipped_judge",
+]
 
 #: Folder of the shipped judge inside the package.
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
@@ -42,6 +48,16 @@ def shipped_judge() -> BiasLabJudge | None:
     if not (SHIPPED_DIR / "judge.json").is_file():
         return None
     return load_judge(SHIPPED_DIR)
+
+
+def shipped_judge_sha256() -> str | None:
+    """SHA-256 of the shipped judge's weights file, or None when the package carries none.
+
+    What a cached result judged by the shipped judge should name it by: a package upgrade
+    that ships another judge changes it.
+    """
+    weights = SHIPPED_DIR / "judge.safetensors"
+    return file_sha256(weights) if weights.is_file() else None
 
 
 def train_shipped_judge(out: str | Path = SHIPPED_DIR) -> Path:

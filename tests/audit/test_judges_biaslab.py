@@ -268,6 +268,9 @@ def test_shipped_judge_checksum_and_recipe():
 
     weights = SHIPPED_DIR / "judge.safetensors"
     assert hashlib.sha256(weights.read_bytes()).hexdigest() == SHIPPED_SHA256
+    from audit.judges import shipped_judge_sha256
+
+    assert shipped_judge_sha256() == SHIPPED_SHA256
     meta = json.loads((SHIPPED_DIR / "judge.json").read_text())
     assert meta["training"]["request"] == SHIPPED_RECIPE
     assert weights.stat().st_size < 2_000_000  # small enough to ship
