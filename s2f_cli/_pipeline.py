@@ -4,8 +4,9 @@ Every stage writes a marker ``.stage.json`` holding its settings when it finishe
 with the same settings skips finished stages, so an interrupted demo continues where it
 stopped and a second run is fast. A stage's settings include the finished settings of the
 stages it builds on (a voice run names its face side's, an audit its run's) and the sha256
-of the shipped face side it loads, so a changed upstream stage or a new shipped face side
-(a package upgrade) reruns everything downstream instead of reusing stale results.
+of the shipped face side or judge it loads, so a changed upstream stage or a new shipped face
+side or judge (a package upgrade) reruns everything downstream instead of reusing stale
+results.
 """
 
 from __future__ import annotations
