@@ -276,9 +276,12 @@ def _read_meta(json_path: Path) -> dict[str, Any]:
             f"{json_path}: checkpoint version {version!r}; this s2f-audit reads up to "
             f"{CHECKPOINT_VERSION}"
         )
-    tensor_name = str(meta.get("tensors", ""))
-    if not tensor_name or Path(tensor_name).name != tensor_name:
-        raise CheckpointError(f"{json_path}: bad tensor file name {tensor_name!r}")
+    tensor_name = meta.get("tensors")
+    if not isinstance(tensor_name, str) or not tensor_name or Path(tensor_name).name != tensor_name:
+        raise CheckpointError(
+            f"{json_path}: bad tensor file name {tensor_name!r} (expected the name of a "
+            ".safetensors file in the same folder)"
+        )
     validate_meta(meta, json_path)
     return meta
 

@@ -148,3 +148,11 @@ def test_missing_and_foreign_checkpoints(tmp_path):
     )
     with pytest.raises(CheckpointError, match="bad tensor file name"):
         load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("name", [123, None, ["x.safetensors"], ""])
+def test_tensor_file_name_that_is_not_a_string_is_refused(tmp_path, name):
+    doc = {"format": "s2f-audit-checkpoint", "version": 1, "tensors": name}
+    (tmp_path / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match=r"model\.json: bad tensor file name"):
+        load_checkpoint(tmp_path)
