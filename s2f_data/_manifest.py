@@ -249,12 +249,17 @@ def _line(i: Any) -> int:
     return int(i) + 2
 
 
+def _blank(column: pd.Series) -> pd.Series:
+    """Mask of the cells that are missing, empty or whitespace only."""
+    return column.isna() | (column.astype("string").str.strip() == "")
+
+
 def _empty_required_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
-    """One issue per empty cell of a required column."""
+    """One issue per empty (or whitespace-only) cell of a required column."""
     return [
         ManifestIssue(line=_line(i), column=col, value="", message="required value is empty")
         for col in REQUIRED_COLUMNS
-        for i in frame.index[frame[col].isna() | (frame[col].astype("string") == "")]
+        for i in frame.index[_blank(frame[col])]
     ]
 
 
@@ -286,8 +291,8 @@ def _split_issues(frame: pd.DataFrame) -> list[ManifestIssue]:
             value=str(v),
             message=f"value {v!r} is not one of {allowed}",
         )
-        for i, v in frame["split"].items()
-        if pd.notna(v) and v != "" and v not in SPLITS
+        for i, v in frame["split"][~_blank(frame["split"])].items()
+        if v not in SPLITS
     ]
 
 
@@ -321,9 +326,7 @@ def _path_issues(
     for col in PATH_COLUMNS:
         if col not in frame.columns:
             continue
-        for i, v in frame[col].items():
-            if pd.isna(v) or v == "":
-                continue
+        for i, v in frame[col][~_blank(frame[col])].items():
             try:
                 full = _resolve(str(v), folder, root, real_folders)
             except ValueError as err:

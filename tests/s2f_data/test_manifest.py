@@ -143,6 +143,16 @@ def test_empty_required_value(tmp_path: Path) -> None:
         read_manifest(path)
 
 
+@pytest.mark.parametrize("column", ["utterance_id", "speaker_id", "audio_path", "split"])
+@pytest.mark.parametrize("blank", [" ", "   ", "\t"])
+def test_whitespace_only_required_value_is_empty(tmp_path: Path, column: str, blank: str) -> None:
+    frame = _frame()
+    frame.loc[1, column] = blank
+    path = _write_raw(tmp_path, frame)
+    with pytest.raises(ManifestError, match=f"line 3, column '{column}': required value is empty"):
+        read_manifest(path)
+
+
 def test_write_refuses_invalid_frame(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="not in the declared vocabulary"):
         write_manifest(
