@@ -342,6 +342,27 @@ def test_v1_single_class_groups_are_held_back(tmp_path) -> None:
     assert load_audit(plain).tables["metrics"][0]["held_back_reason"] == ""
 
 
+def test_long_held_back_list_starts_collapsed(tmp_path) -> None:
+    """Up to 10 held-back gaps are shown open; more start folded so the findings stay in view."""
+
+    def audit(n: int) -> dict:
+        records = [
+            _one_gap_audit(2, section="agreement", finding=False, held_back_reason="made up")[
+                "tables"
+            ]["metrics"][0]
+            | {"group": {"language": f"l{i}"}}
+            for i in range(n)
+        ]
+        return {"schema_version": 2, "tables": {"metrics": records}}
+
+    short = soup_of(render_report(audit(10), tmp_path / "short.html")).find(id="held-back")
+    long = soup_of(render_report(audit(11), tmp_path / "long.html")).find(id="held-back")
+    assert short.name == long.name == "details"
+    assert short.has_attr("open") and not long.has_attr("open")
+    assert "11 gap(s) flagged significant are held back" in long.summary.get_text(" ")
+    assert len(long.find_all("li")) == 11
+
+
 def test_v2_shows_the_audits_decision(tmp_path) -> None:
     """A version-2 audit's ``held_back_reason`` is shown as written; the renderer decides none."""
     audit = _one_gap_audit(2, section="agreement", finding=False, held_back_reason="made up")
