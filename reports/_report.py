@@ -177,11 +177,13 @@ def _insufficient(loaded: LoadedAudit) -> list[tuple[str, Any]]:
 def _cards(loaded: LoadedAudit, sections: Mapping[str, Section]) -> dict[str, Any]:
     """Model card, data card and the fixed prose of the report."""
     model = loaded.section("model")
+    # a finished run's step counter is that of its last stage ("done", step 0): not shown
+    hidden = {"config"} | ({"training_step"} if model.get("finished") is True else set())
     return {
         "model_card": {
             "intended_use": _text.INTENDED_USE,
             "out_of_scope": _text.OUT_OF_SCOPE,
-            "fields": key_values({k: v for k, v in model.items() if k != "config"}),
+            "fields": key_values({k: v for k, v in model.items() if k not in hidden}),
             # an audit of a run that stopped early (allowed only on request) says so first
             "unfinished": model.get("finished") is False,
             "config": key_values(model.get("config", {}) or {}),

@@ -383,3 +383,16 @@ def test_an_empty_table_of_no_section_is_listed_under_other_tables(tmp_path, ver
     other = soup.find(attrs={"data-section": "other-tables"})
     assert other is not None and other.find("table", attrs={"data-table": "errors"}) is not None
     assert other.find("table", attrs={"data-table": "groups"}) is None
+
+
+@pytest.mark.parametrize(("finished", "shown"), [(True, False), (False, True)])
+def test_model_card_shows_the_step_only_of_an_unfinished_run(tmp_path, finished, shown) -> None:
+    """A finished run's step counter is its "done" stage's 0, which says nothing: not shown."""
+    audit = make_audit(xss=False)
+    audit["model"] |= {"training_stage": "done" if finished else "voice", "training_step": 0}
+    audit["model"]["finished"] = finished
+    soup = soup_of(render_report(write_audit(tmp_path, audit), tmp_path / "r.html"))
+    fields = soup.find(id="model-card").get_text(" ", strip=True)
+    assert "training_stage" in fields
+    assert ("training_step" in fields) is shown
+    assert (soup.find(id="model-unfinished") is not None) is not finished
