@@ -29,6 +29,7 @@ from s2f_data.adapters._common import (
     SpeakerSplit,
     age_group,
     age_vocabulary,
+    check_age,
     clean,
     finish,
 )
@@ -92,6 +93,7 @@ def _label(path: Path, sid: str, label: dict[str, Any]) -> dict[str, Any]:
             raise DataFormatError(
                 f"{path}: subject {sid!r}, label 'age': expected a number or N/A, got {age_raw!r}"
             ) from err
+        age = check_age(age, f"{path}: subject {sid!r}, label 'age'")
     g_raw = (clean(label.get("gender")) or "").lower()
     if g_raw not in GENDERS and g_raw not in MISSING:
         raise DataFormatError(

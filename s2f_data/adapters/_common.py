@@ -28,6 +28,8 @@ __all__ = [
 AGE_GROUPS: tuple[str, ...] = ("18-29", "30-44", "45-59", "60+")
 UNDER_18 = "0-17"
 SKIPPED_COLUMNS = ("item", "reason")
+#: Ages (years) a source may state; anything else is a damaged cell, not a person's age.
+AGE_RANGE: tuple[float, float] = (0.0, 130.0)
 
 
 @dataclass(kw_only=True)
@@ -89,6 +91,26 @@ def age_group(age: float | None) -> str | None:
     if age < 60:
         return "45-59"
     return "60+"
+
+
+def check_age(age: float, where: str) -> float:
+    """Return ``age`` if it is a finite number of years in :data:`AGE_RANGE`, else raise.
+
+    ``where`` names the file, line or subject and column for the message.
+
+    Examples
+    --------
+    >>> check_age(36.0, "t.csv: line 2")
+    36.0
+    >>> check_age(-78.0, "t.csv: line 2")
+    Traceback (most recent call last):
+    ...
+    s2f_data.exceptions.DataFormatError: t.csv: line 2: age -78 is not in [0, 130] years
+    """
+    low, high = AGE_RANGE
+    if not (np.isfinite(age) and low <= age <= high):
+        raise DataFormatError(f"{where}: age {age:g} is not in [{low:g}, {high:g}] years")
+    return age
 
 
 def age_vocabulary(values: Iterable[Any]) -> tuple[str, ...]:

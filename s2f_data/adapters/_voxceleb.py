@@ -34,6 +34,7 @@ from s2f_data.adapters._common import (
     PathWriter,
     age_group,
     age_vocabulary,
+    check_age,
     clean,
     finish,
     read_delimited,
@@ -163,8 +164,12 @@ def read_age_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     birth, rec = num("birth_year"), num("recording_year")
     age = rec - birth
+    source = pd.Series("recording_year - birth_year", index=raw.index)
     if "speaker_age" in raw:
+        source = source.where(age.notna(), "speaker_age")
         age = age.fillna(num("speaker_age"))
+    for i in age.index[age.notna()]:
+        check_age(float(age[i]), f"{path}: line {i + 2} ({source[i]})")
     out = pd.DataFrame(
         {
             "speaker_id": raw["voxceleb_id"],

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from s2fdata_fixtures import (
+    AGE_TABLE,
     AVSPEECH_ROWS,
     make_avspeech,
     make_casual_conversations,
@@ -520,3 +521,35 @@ def test_split_defaults_are_the_adapters_own_defaults():
         else:
             assert "split" not in params, fmt
     assert SPLIT_DEFAULTS["casual_conversations"].test_fraction == 0.2
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        (
+            "1978,2014,1900,",
+            r"line 2 \(recording_year - birth_year\): age -78 is not in \[0, 130\]",
+        ),
+        (",2014,,inf", r"line 2 \(speaker_age\): age inf is not in \[0, 130\]"),
+        (",2014,,1e6", r"line 2 \(speaker_age\): age 1e\+06 is not in \[0, 130\]"),
+    ],
+)
+def test_age_table_refuses_impossible_ages(tmp_path: Path, cells: str, message: str):
+    root = make_voxceleb1(tmp_path / "vox1")
+    table = tmp_path / "age.csv"
+    table.write_text(AGE_TABLE.replace("1978,2014,2014,36", cells), encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"age\.csv: " + message):
+        import_voxceleb1(root, tmp_path / "m.csv", age_table=table)
+
+
+@pytest.mark.parametrize("age", ["-3", "inf", "nan", "400"])
+def test_casual_conversations_refuses_impossible_age(tmp_path: Path, age: str):
+    root = make_casual_conversations(tmp_path / "cc")
+    data = json.loads((root / "CasualConversations.json").read_text())
+    data["1001"]["label"]["age"] = age
+    (root / "CasualConversations.json").write_text(json.dumps(data))
+    with pytest.raises(
+        DataFormatError,
+        match=r"CasualConversations\.json: subject '1001', label 'age': age \S+ is not in",
+    ):
+        import_casual_conversations(root, tmp_path / "m.csv", extract_frames=False)
