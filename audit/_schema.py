@@ -328,6 +328,8 @@ class AuditResult:
             obj = json.loads(text)
         except json.JSONDecodeError as err:
             raise AuditSchemaError(f"audit.json is not valid JSON: {err}") from err
+        except RecursionError as err:  # e.g. "[[[[...": no audit.json nests that deep
+            raise AuditSchemaError("audit.json is not an audit: JSON nested too deeply") from err
         return cls.from_dict(obj)
 
     def write(self, folder: str | os.PathLike[str], evaluation: pd.DataFrame | None = None) -> Path:
@@ -387,6 +389,8 @@ def read_audit(path: str | os.PathLike[str]) -> AuditResult:
         text = p.read_text(encoding="utf-8")
     except OSError as err:
         raise AuditSchemaError(f"cannot read {p}: {err}") from err
+    except UnicodeDecodeError as err:
+        raise AuditSchemaError(f"{p}: not UTF-8 text (audit.json is UTF-8 JSON): {err}") from err
     try:
         return AuditResult.from_json(text)
     except AuditSchemaError as err:

@@ -153,3 +153,18 @@ def test_version_2_adds_keys_and_changes_nothing_else():
     }
     with pytest.raises(AuditSchemaError, match="'table_sections' must map table names"):
         validate_audit({**v2, "table_sections": {"metrics": 3}})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe{}", r"audit\.json: not UTF-8 text"),
+        ('{"a": 1}'.encode("utf-16"), r"audit\.json: not UTF-8 text"),
+        (b"[" * 100_000 + b"]" * 100_000, r"audit\.json: .*nested too deeply"),
+    ],
+)
+def test_read_audit_names_the_file_of_undecodable_or_deep_json(tmp_path, content, message):
+    path = tmp_path / "audit.json"
+    path.write_bytes(content)
+    with pytest.raises(AuditSchemaError, match=message):
+        read_audit(path)
