@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 
-from s2f_cli._common import progress_enabled
+from s2f_cli._common import int_at_least, progress_enabled
 from s2f_cli.exceptions import CLIError
-from s2f_data.biaslab import PopulationSpec, generate_population, load_spec
+from s2f_data.biaslab import MAX_SPEAKERS, PopulationSpec, generate_population, load_spec
 
 NAME = "population"
 HELP = "generate a built-in synthetic speaker population"
@@ -41,18 +41,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--per-cell",
-        type=int,
+        type=int_at_least(1),
         default=20,
         help="speakers per cell of an evaluation draw (default: 20)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    parser.add_argument("--workers", type=int_at_least(1), default=2, help="processes (default: 2)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command."""
     spec = load_spec(args.spec) if args.spec else PopulationSpec.preset(args.preset)
-    if args.speakers is not None and args.speakers < 1:
-        raise CLIError(f"--speakers must be a positive integer, got {args.speakers}")
+    if args.speakers is not None and not 1 <= args.speakers <= MAX_SPEAKERS:
+        raise CLIError(
+            f"--speakers must be an integer in [1, {MAX_SPEAKERS:,}], got {args.speakers}"
+        )
     if args.eval and args.speakers is not None:
         raise CLIError("--speakers applies to training draws; use --per-cell with --eval")
     result = generate_population(

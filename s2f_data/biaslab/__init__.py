@@ -35,6 +35,7 @@ from s2f_data.biaslab._generate import (
 )
 from s2f_data.biaslab._spec import (
     ETHNICITIES,
+    MAX_SPEAKERS,
     PRESETS,
     PopulationSpec,
     load_spec,
@@ -61,6 +62,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "LANGUAGES",
     "LANGUAGE_VOICES",
+    "MAX_SPEAKERS",
     "NATIVE_ENGLISH_ACCENTS",
     "NON_NATIVE_ACCENTS",
     "PRESETS",

@@ -45,7 +45,7 @@ from s2f_data.biaslab._bilingual import (
 )
 from s2f_data.biaslab._datacard import data_card
 from s2f_data.biaslab._espeak import _engine, run_isolated
-from s2f_data.biaslab._spec import ETHNICITIES, PopulationSpec
+from s2f_data.biaslab._spec import ETHNICITIES, MAX_SPEAKERS, PopulationSpec
 from s2f_data.biaslab._text import LANGUAGES
 from s2f_data.biaslab._voice import (
     AGE_GROUPS,
@@ -187,8 +187,8 @@ def _train_speakers(
     kind = "train"
     rows = []
     n = spec.speakers if n_speakers is None else n_speakers
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n_speakers must be a positive integer, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= MAX_SPEAKERS:
+        raise ValueError(f"n_speakers must be an integer in [1, {MAX_SPEAKERS:,}], got {n!r}")
     for i in range(int(n)):
         rng = _rng(seed, kind, i, _STREAM_DEMOGRAPHICS, 1)
         eth = _choice(rng, spec.ethnicity)
@@ -214,6 +214,12 @@ def _eval_speakers(spec: PopulationSpec, seed: int, min_per_cell: int, prefix: s
     rows = []
     if isinstance(min_per_cell, bool) or not isinstance(min_per_cell, int) or min_per_cell < 1:
         raise ValueError(f"min_per_cell must be a positive integer, got {min_per_cell!r}")
+    n_cells = len(evaluation_cells(spec)) + len(spec.bilingual_cells())
+    if min_per_cell * n_cells > MAX_SPEAKERS:
+        raise ValueError(
+            f"min_per_cell {min_per_cell:,} x {n_cells} cells is more than {MAX_SPEAKERS:,} "
+            f"speakers; at most {MAX_SPEAKERS // n_cells:,} per cell"
+        )
     i = 0
     genders = [g for g in GENDERS if spec.gender.get(g, 0) > 0]
     ages = [a for a in AGE_GROUPS if spec.age_group.get(a, 0) > 0]

@@ -59,7 +59,11 @@ from s2f_data.biaslab._text import LANGUAGES
 from s2f_data.biaslab._voice import AGE_GROUPS, GENDERS
 from s2f_data.exceptions import PopulationSpecError
 
-__all__ = ["ETHNICITIES", "PRESETS", "PopulationSpec", "load_spec"]
+__all__ = ["ETHNICITIES", "MAX_SPEAKERS", "PRESETS", "PopulationSpec", "load_spec"]
+
+#: Most speakers one draw may hold (training draw, or all cells of an evaluation draw): a
+#: larger count is a typo, and generating it would run for days.
+MAX_SPEAKERS = 1_000_000
 
 #: Ethnicity vocabulary of the bias lab (the face renderer's groups).
 ETHNICITIES: tuple[str, ...] = ("Asian", "Black", "Indian", "White")
@@ -354,7 +358,7 @@ class PopulationSpec:
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise PopulationSpecError(f"{_where(source, 'name')}: expected a non-empty string")
-        speakers = _integer(data, "speakers", 1, 1_000_000, source)
+        speakers = _integer(data, "speakers", 1, MAX_SPEAKERS, source)
         upp = _integer(data, "utterances_per_speaker", 1, 1000, source)
         seed = _integer(data, "seed", 0, 2**63 - 1, source)
         face_px = _integer(data, "face_size_px", 64, 224, source)

@@ -107,7 +107,12 @@ CLI_CASES = [
     CliCase(
         "population_negative_speakers",
         lambda t: ["population", "--speakers", "-5", "--out", str(t / "pop")],
-        r"--speakers must be a positive integer, got -5",
+        r"--speakers must be an integer in \[1, 1,000,000\], got -5",
+    ),
+    CliCase(
+        "population_absurd_speakers",  # used to run for ever (a loop over 10**13 speakers)
+        lambda t: ["population", "--speakers", str(10**13), "--out", str(t / "pop")],
+        r"--speakers must be an integer in \[1, 1,000,000\], got 10000000000000",
     ),
     CliCase(
         "predict_tensor_file_without_json",

@@ -147,8 +147,14 @@ def test_evaluation_draw_fills_every_cell(preset: str) -> None:
 
 def test_bad_arguments() -> None:
     spec = PopulationSpec.preset("representative")
-    with pytest.raises(ValueError, match="n_speakers must be a positive integer, got 0"):
+    match = r"n_speakers must be an integer in \[1, 1,000,000\], got 0"
+    with pytest.raises(ValueError, match=match):
         sample_speakers(spec, n_speakers=0)
+    # absurd counts are refused before any speaker is drawn (they used to run for ever)
+    with pytest.raises(ValueError, match=r"in \[1, 1,000,000\], got 10000000000000"):
+        sample_speakers(spec, n_speakers=10**13)
+    with pytest.raises(ValueError, match=r"min_per_cell 100,000,000 x \d+ cells is more than"):
+        sample_speakers(spec, kind="eval", min_per_cell=10**8)
     with pytest.raises(ValueError, match=r"kind must be one of \['eval', 'train'\], got 'dev'"):
         sample_speakers(spec, kind="dev")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="seed must be a non-negative integer, got -2"):
