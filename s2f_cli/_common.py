@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import random
 import sys
@@ -17,6 +18,7 @@ __all__ = [
     "CLIError",
     "common_parent",
     "configure_logging",
+    "float_at_least",
     "int_at_least",
     "seed_everything",
 ]
@@ -48,6 +50,34 @@ def int_at_least(low: int) -> Callable[[str], int]:
         return value
 
     parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def float_at_least(low: float) -> Callable[[str], float]:
+    """Return an argparse ``type`` that accepts finite numbers ``>= low`` at parse time.
+
+    ``nan`` and ``inf`` are refused: they parse as floats but are no amount of anything.
+
+    Examples
+    --------
+    >>> float_at_least(0)("1.5")
+    1.5
+    >>> float_at_least(0)("nan")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a finite number >= 0, got 'nan'
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= low):
+            raise argparse.ArgumentTypeError(f"must be a finite number >= {low:g}, got {text!r}")
+        return value
+
+    parse.__name__ = f"number >= {low:g}"
     return parse
 
 

@@ -6,6 +6,7 @@ The audio track of a video is read by :func:`s2f_data.load_audio` (PyAV decoder)
 from __future__ import annotations
 
 import io
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +122,8 @@ def video_frame(path: str | os.PathLike[str], time_s: float | None = None) -> np
     if time_s is None:
         duration = video_info(path).duration_s
         time_s = 0.0 if duration is None else duration / 2
-    if time_s < 0:
-        raise ValueError(f"time_s must be >= 0, got {time_s}")
+    if not (math.isfinite(time_s) and time_s >= 0):
+        raise ValueError(f"{path}: time_s must be a finite number of seconds >= 0, got {time_s}")
     container = _open(path)
     chosen = None
     try:

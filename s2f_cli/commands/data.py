@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from s2f_cli._common import common_parent
+from s2f_cli._common import common_parent, float_at_least
 from s2f_cli.commands._data_shards import add_shards_parser, run_shards
 from s2f_cli.exceptions import CLIError
 from s2f_data import (
@@ -167,7 +167,7 @@ def _add_video_source_options(imp: argparse.ArgumentParser) -> None:
     )
     imp.add_argument(
         "--frame-time",
-        type=float,
+        type=float_at_least(0),
         metavar="SECONDS",
         help="casual_conversations: frame time (default: middle of the video)",
     )

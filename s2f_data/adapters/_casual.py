@@ -16,6 +16,7 @@ missing. Ages are numbers -> project age groups (the number is kept in ``age``).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,8 @@ def import_casual_conversations(
     ImportResult
         The written manifest, skipped items and notes.
     """
+    if frame_time is not None and not (math.isfinite(frame_time) and frame_time >= 0):
+        raise ValueError(f"frame_time must be a finite number of seconds >= 0, got {frame_time}")
     root = Path(root)
     json_path = _annotation_json(root, json_path)
     subjects = read_casual_conversations_json(json_path)

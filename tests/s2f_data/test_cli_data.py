@@ -246,3 +246,18 @@ def test_data_import_split_options_only_for_formats_that_split(tmp_path: Path, c
     assert main([*argv, "--frames-dir", "f"]) == 2
     err = capsys.readouterr().err
     assert "'--test-fraction', '--tsv', '--val-fraction'" in err  # common_voice splits
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_import_refuses_a_frame_time_that_is_no_time(tmp_path: Path, capsys, value: str):
+    root = make_casual_conversations(tmp_path / "cc")
+    out = tmp_path / "m.csv"
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "import", "casual_conversations", str(root), "--out", str(out),
+              "--frame-time", value])  # fmt: skip
+    assert exc.value.code == 2
+    assert f"--frame-time: must be a finite number >= 0, got '{value}'" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(ValueError, match=r"frame_time must be a finite number of seconds >= 0"):
+        import_casual_conversations(root, out, frame_time=float(value))
+    assert not out.exists()

@@ -112,6 +112,13 @@ def test_video_frame_at_time(video: Path, t: float | None, frame: int):
     assert img[2, 2].tolist()[0] > 240 and img[2, 2].tolist()[2] < 15  # red corner: RGB order
 
 
+@pytest.mark.parametrize("t", [float("nan"), float("inf"), -0.5])
+def test_video_frame_refuses_a_time_that_is_no_time(video: Path, t: float):
+    # NaN compared false with everything and silently gave some frame
+    with pytest.raises(ValueError, match=r"time_s must be a finite number of seconds >= 0"):
+        video_frame(video, t)
+
+
 def test_video_frame_past_the_end(video: Path):
     with pytest.raises(DataFormatError, match=r"v\.mp4: time 5 s is past the end"):
         video_frame(video, 5.0)
