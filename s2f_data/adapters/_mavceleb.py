@@ -120,7 +120,7 @@ def _utterances(voices: Path, skipped: list[tuple[str, str]]) -> dict[str, list[
                     f"{item}: unknown language folder {item.name!r}; expected one of "
                     f"{sorted(MAVCELEB_LANGUAGES)}"
                 )
-            wavs = sorted(item.glob("*/*.wav"))
+            wavs = sorted(w for w in item.glob("*/*.wav") if not w.is_dir())
             if not wavs:
                 skipped.append((str(item), "language folder without <video>/<n>.wav files"))
             out.setdefault(spk_dir.name, []).extend((item.name, w.parent.name, w) for w in wavs)

@@ -80,7 +80,9 @@ def _speaker_files(audio_dirs: list[Path], suffixes: tuple[str, ...]) -> dict[st
     out: dict[str, list[Path]] = {}
     for d in audio_dirs:
         for spk in sorted(p for p in d.iterdir() if p.is_dir()):
-            files = sorted(f for f in spk.glob("*/*") if f.suffix.lower() in suffixes)
+            files = sorted(
+                f for f in spk.glob("*/*") if f.suffix.lower() in suffixes and not f.is_dir()
+            )
             out.setdefault(spk.name, []).extend(files)
     return out
 

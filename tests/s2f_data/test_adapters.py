@@ -553,3 +553,12 @@ def test_casual_conversations_refuses_impossible_age(tmp_path: Path, age: str):
         match=r"CasualConversations\.json: subject '1001', label 'age': age \S+ is not in",
     ):
         import_casual_conversations(root, tmp_path / "m.csv", extract_frames=False)
+
+
+def test_voxceleb_folder_named_like_a_wav_is_not_an_utterance(tmp_path: Path):
+    root = make_voxceleb1(tmp_path / "vox1")
+    (root / "vox1_dev_wav/wav/id10001/1zcIwhmdeo4/00009.wav").mkdir()
+    res = import_voxceleb1(root, tmp_path / "m.csv")
+    assert "id10001/1zcIwhmdeo4/00009" not in set(res.frame["utterance_id"])
+    assert len(res.frame) == 5
+    read_manifest(res.path, check_files=True)  # every audio_path is a file

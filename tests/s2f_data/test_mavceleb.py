@@ -126,3 +126,11 @@ def test_cli_data_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     _wav(root / "voices" / "id0001" / "Klingon" / "v" / "00001.wav")
     assert main(["data", "import", "mavceleb", str(root), "--out", str(out)]) == 2
     assert "unknown language folder 'Klingon'" in capsys.readouterr().err
+
+
+def test_folder_named_like_a_wav_is_not_an_utterance(tmp_path: Path) -> None:
+    root = _fixture(tmp_path / "v1")
+    (root / "voices" / "id0001" / "English" / "EnvidA" / "00009.wav").mkdir()
+    res = import_mavceleb(root, tmp_path / "m.csv")
+    assert len(res.frame) == 3 * 2 * 2 * 2
+    read_manifest(res.path, check_files=True)  # every audio_path is a file
