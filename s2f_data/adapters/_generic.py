@@ -207,6 +207,11 @@ def import_table(
     frame = _read_table(table)
     columns = _columns(table, frame, mapping)
     base = Path(base_dir) if base_dir is not None else table.parent
+    if base_dir is not None and not base.is_dir():  # else every row is "audio file not found"
+        what = "not found" if not os.path.lexists(base) else "not a folder"
+        raise DataFormatError(
+            f"{base}: base_dir (--base-dir) {what}; the table's paths are relative to it"
+        )
     speakers = frame[columns["speaker_id"]]
     split_of = None if "split" in columns else split.assign([s for s in speakers if s])
 

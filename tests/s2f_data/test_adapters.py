@@ -562,3 +562,14 @@ def test_voxceleb_folder_named_like_a_wav_is_not_an_utterance(tmp_path: Path):
     assert "id10001/1zcIwhmdeo4/00009" not in set(res.frame["utterance_id"])
     assert len(res.frame) == 5
     read_manifest(res.path, check_files=True)  # every audio_path is a file
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_generic_table_base_dir_that_is_no_folder_is_named(tmp_path: Path, kind: str):
+    (tmp_path / "t.csv").write_text("audio_path,speaker_id\na.wav,s1\n")
+    base = tmp_path / "base"
+    if kind == "file":
+        base.write_text("x")
+    what = "not found" if kind == "missing" else "not a folder"
+    with pytest.raises(DataFormatError, match=rf"base: base_dir \(--base-dir\) {what}"):
+        import_table(tmp_path / "t.csv", tmp_path / "m.csv", base_dir=base)
