@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from s2f_data._atomic import atomic_write_text
+from s2f_data._csvlines import index_by_line
 from s2f_data._files import path_problem
 from s2f_data._sidecar import MANIFEST_SCHEMA_VERSION, ManifestInfo, sidecar_path
 from s2f_data.exceptions import ManifestError
@@ -88,11 +89,19 @@ class Manifest:
         Sidecar metadata.
     folder : pathlib.Path
         Folder the manifest lives in; relative paths resolve against it.
+    lines : tuple of int or None
+        CSV line on which each row starts (blank lines and cells spanning several lines move
+        rows down); ``None`` when row ``i`` is on line ``i + 2``.
     """
 
     frame: pd.DataFrame
     info: ManifestInfo
     folder: Path
+    lines: tuple[int, ...] | None = None
+
+    def line(self, position: int) -> int:
+        """Return the CSV line of the row at ``position`` (the header is line 1)."""
+        return _line(position) if self.lines is None else self.lines[position]
 
     @property
     def data_root(self) -> Path:
@@ -471,11 +480,14 @@ def read_manifest(
     else:
         info = ManifestInfo(source="unknown")
     frame = _read_csv(path)
+    by_line = index_by_line(frame, path)  # label i is the row on line i + 2
     if validate:
-        issues = validate_manifest(frame, info, path.parent, check_files=check_files)
+        issues = validate_manifest(by_line, info, path.parent, check_files=check_files)
         if issues:
             raise ManifestError.from_issues(path, issues)
-    return Manifest(frame=frame, info=info, folder=path.parent)
+    lines = tuple(_line(i) for i in by_line.index)
+    plain = lines == tuple(range(2, len(frame) + 2))
+    return Manifest(frame=frame, info=info, folder=path.parent, lines=None if plain else lines)
 
 
 def write_manifest(frame: pd.DataFrame, path: str | os.PathLike[str], info: ManifestInfo) -> Path:

@@ -260,7 +260,7 @@ def _decode(args: argparse.Namespace, manifest: Any) -> int:
     for flag, k in counts.items():
         print(f"  flag {flag}: {k} utterance(s)")
     for row in errors.itertuples():
-        line = int(row.index) + 2
+        line = manifest.line(int(row.index))
         print(f"  line {line}: {row.kind} {row.path}: {row.reason}")
     return 2 if len(errors) else 0
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from s2f_data._csvlines import index_by_line
 from s2f_data._files import path_problem
 from s2f_data._manifest import DEMOGRAPHIC_COLUMNS, ManifestInfo, write_manifest
 from s2f_data.exceptions import DataFormatError, ManifestError
@@ -280,6 +281,11 @@ def read_delimited(
         )
     if header:
         frame.columns = [str(c).strip() for c in frame.columns]
+    # label i is the row on line i + 2 (i + 1 without a header), blank lines and cells
+    # spanning several lines included, so every "line {i + 2}" message names the right line
+    frame = index_by_line(
+        frame, path, first_line=2 if header else 1, sep=sep, quoting=quoting, encoding="utf-8-sig"
+    )
     return frame.apply(lambda col: col.str.strip())
 
 

@@ -127,8 +127,8 @@ def _table_rows(
     rows: list[dict[str, Any]] = []
     sources: list[str] = []  # file and line of each row, for error messages
     skipped: list[tuple[str, str]] = []
-    for i, rec in enumerate(frame.to_dict("records")):
-        line = i + 2
+    for i, rec in zip(frame.index, frame.to_dict("records"), strict=True):
+        line = int(i) + 2  # read_delimited: label i is the row on line i + 2
         audio_raw = clean(rec[columns["audio_path"]])
         spk = clean(rec[columns["speaker_id"]])
         if audio_raw is None or spk is None:

@@ -573,3 +573,24 @@ def test_generic_table_base_dir_that_is_no_folder_is_named(tmp_path: Path, kind:
     what = "not found" if kind == "missing" else "not a folder"
     with pytest.raises(DataFormatError, match=rf"base: base_dir \(--base-dir\) {what}"):
         import_table(tmp_path / "t.csv", tmp_path / "m.csv", base_dir=base)
+
+
+def test_table_errors_name_the_line_after_blank_lines_and_multiline_cells(tmp_path: Path):
+    import soundfile as sf
+
+    for name in ("a", "b", "c"):
+        sf.write(tmp_path / f"{name}.wav", tone(0.2), 16000)
+    (tmp_path / "t.csv").write_text(
+        "file,speaker_id,set,note\n"
+        'a.wav,s0,train,"two\nlines"\n'  # lines 2-3
+        "\n"  # line 4: blank
+        "gone.wav,s1,train,x\n"  # line 5
+        "c.wav,s2,dev,y\n"  # line 6
+    )
+    mapping = {"audio_path": "file", "split": "set"}
+    with pytest.raises(DataFormatError, match=r"t\.csv: line 6, column 'set': split 'dev'"):
+        import_table(tmp_path / "t.csv", tmp_path / "m.csv", mapping=mapping)
+    (tmp_path / "t.csv").write_text((tmp_path / "t.csv").read_text().replace("dev", "test"))
+    res = import_table(tmp_path / "t.csv", tmp_path / "m.csv", mapping=mapping)
+    assert res.skipped.values.tolist() == [["line 5: gone.wav", "audio file not found"]]
+    assert res.frame["note"].tolist() == ["two\nlines", "y"]

@@ -261,3 +261,18 @@ def test_import_refuses_a_frame_time_that_is_no_time(tmp_path: Path, capsys, val
     with pytest.raises(ValueError, match=r"frame_time must be a finite number of seconds >= 0"):
         import_casual_conversations(root, out, frame_time=float(value))
     assert not out.exists()
+
+
+def test_data_check_decode_names_the_line_after_blank_lines_and_multiline_cells(
+    tmp_path: Path, capsys
+):
+    sf.write(tmp_path / "ok.wav", tone(1.0), 16000)
+    (tmp_path / "bad.wav").write_text("not audio")
+    (tmp_path / "m.csv").write_text(
+        "utterance_id,speaker_id,audio_path,split,text\n"
+        'u1,s1,ok.wav,train,"two\nlines"\n'  # lines 2-3
+        "\n"  # line 4: blank
+        "u2,s2,bad.wav,test,x\n"  # line 5
+    )
+    assert main(["data", "check", str(tmp_path / "m.csv"), "--decode"]) == 2
+    assert f"  line 5: audio {tmp_path / 'bad.wav'}:" in capsys.readouterr().out

@@ -190,3 +190,36 @@ def test_atomic_write_gives_the_usual_file_mode(tmp_path: Path) -> None:
     mask = os.umask(0o022)
     os.umask(mask)
     assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_problem_lines_count_blank_lines_and_multiline_cells(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.csv"
+    path.write_text(
+        "utterance_id,speaker_id,audio_path,split,text\n"
+        'u1,s1,a.wav,train,"hello\nworld"\n'  # lines 2-3: a transcript with a line break
+        "\n"  # line 4: blank (pandas skips it)
+        "u2,s2,b.wav,exam,x\n"  # line 5
+        "u1,s3,c.wav,test,y\n"  # line 6
+    )
+    with pytest.raises(ManifestError) as err:
+        read_manifest(path)
+    text = str(err.value)
+    assert "line 5, column 'split': value 'exam'" in text
+    assert (
+        "line 6, column 'utterance_id': duplicate utterance_id 'u1' (first seen on line 2)" in text
+    )
+
+
+def test_manifest_line_of_each_row(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.csv"
+    path.write_text(
+        "utterance_id,speaker_id,audio_path,split,text\n"
+        "\n"
+        'u1,s1,a.wav,train,"a\nb\nc"\nu2,s2,b.wav,test,x\n'
+    )
+    manifest = read_manifest(path)
+    assert manifest.frame.index.tolist() == [0, 1]  # positions, as before
+    assert [manifest.line(i) for i in range(2)] == [3, 6]
+    (tmp_path / "p").mkdir()
+    plain = _write_raw(tmp_path / "p", _frame())
+    assert [read_manifest(plain).line(i) for i in range(3)] == [2, 3, 4]
