@@ -7,6 +7,7 @@ bad file in an error table instead of stopping.
 
 from s2f_data._atomic import atomic_open, atomic_write_bytes, atomic_write_text
 from s2f_data._audio import (
+    SAMPLE_RATE_RANGE,
     VIDEO_SUFFIXES,
     AudioFileInfo,
     Clip,
@@ -60,6 +61,7 @@ __all__ = [
     "MANIFEST_SCHEMA_VERSION",
     "QUALITY_FLAGS",
     "REQUIRED_COLUMNS",
+    "SAMPLE_RATE_RANGE",
     "SPLITS",
     "VIDEO_SUFFIXES",
     "AudioFileInfo",

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from s2f_data._decoders import SAMPLE_RATE_RANGE
 from s2f_data._manifest import Manifest
 from s2f_data.exceptions import ShardError
 
@@ -135,6 +136,21 @@ def write_shards(
     """
     from s2f_data import atomic_open, file_digest, read_manifest
 
+    low, high = SAMPLE_RATE_RANGE
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, int)
+        or not low <= sample_rate <= high
+    ):
+        raise ValueError(
+            f"sample_rate must be an integer in [{low}, {high}] Hz, got {sample_rate!r}"
+        )
+    if (
+        isinstance(samples_per_shard, bool)
+        or not isinstance(samples_per_shard, int)
+        or samples_per_shard < 1
+    ):
+        raise ValueError(f"samples_per_shard must be a positive integer, got {samples_per_shard!r}")
     manifest_sha256 = None
     if not isinstance(manifest, Manifest):
         manifest_sha256 = file_digest(manifest)

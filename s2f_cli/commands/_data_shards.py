@@ -57,12 +57,13 @@ def add_shards_parser(sub: argparse._SubParsersAction, parents: list) -> None:
 
 def run_shards(args: argparse.Namespace) -> int:
     """Write the shards; bad input (manifest, unreadable file) exits with status 2."""
-    from s2f_data import ManifestError, ShardError, write_shards
+    from s2f_data import SAMPLE_RATE_RANGE, ManifestError, ShardError, write_shards
 
     if args.samples_per_shard < 1:
         raise CLIError(f"--samples-per-shard must be at least 1, got {args.samples_per_shard}")
-    if args.sample_rate < 1:
-        raise CLIError(f"--sample-rate must be positive, got {args.sample_rate}")
+    low, high = SAMPLE_RATE_RANGE
+    if not low <= args.sample_rate <= high:
+        raise CLIError(f"--sample-rate must be in [{low}, {high}] Hz, got {args.sample_rate}")
     out = Path(args.out) if args.out else Path(args.manifest).parent / "shards"
     started = time.perf_counter()
     try:

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from s2f_cli import main
-from s2f_data import ShardStream, load_audio, read_manifest
+from s2f_data import ShardStream, load_audio, read_manifest, write_shards
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
 from _tiny_run import make_manifest
@@ -45,3 +46,15 @@ def test_bad_input_exits_2_naming_what_is_wrong(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "row 's0u1': cannot read audio a1.wav" in err
     assert not (tmp_path / "s" / "shards.json").exists()  # no index for a partial write
+
+
+def test_sample_rate_outside_the_audio_range_exits_2(tmp_path, capsys):
+    # 99999999 Hz used to try to allocate terabytes for the resampled audio (a traceback)
+    manifest = make_tiny_manifest(tmp_path / "m")
+    for rate in ("0", "999", "99999999"):
+        assert main(["data", "shards", str(manifest), "--sample-rate", rate]) == 2
+        err = capsys.readouterr().err
+        assert f"--sample-rate must be in [1000, 768000] Hz, got {rate}" in err
+    assert not (tmp_path / "m" / "shards").exists()
+    with pytest.raises(ValueError, match=r"sample_rate must be an integer in \[1000, 768000\]"):
+        write_shards(manifest, tmp_path / "s", sample_rate=99_999_999)
