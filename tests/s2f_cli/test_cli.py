@@ -100,3 +100,27 @@ def test_parser_builds_without_heavy_imports() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
     assert build_parser().prog == "s2f-audit"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "not an audit.json: JSON nested too deeply"),
+        (b"\xff\xfe{}", "not UTF-8 text (an audit.json is UTF-8 JSON)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_report_and_compare_name_an_audit_json_that_is_no_json_text(
+    tmp_path, capsys, content, message, command
+):
+    # these used to end in a RecursionError traceback, or an error without the file's name
+    bad = tmp_path / "bad" / "audit.json"
+    bad.parent.mkdir()
+    bad.write_bytes(content)
+    good = Path(__file__).resolve().parents[1] / "fixtures" / "audit_small.json"
+    inputs = [str(bad)] if command == "report" else [str(good), str(bad.parent)]
+    assert main([command, *inputs, "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert f"s2f-audit {command}: error: {bad}: {message}" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
