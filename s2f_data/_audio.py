@@ -167,7 +167,7 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     wave : numpy.ndarray
         Shape ``(samples,)``, float32.
     orig_sr, target_sr : int
-        Sample rates in Hz.
+        Sample rates in Hz, inside :data:`SAMPLE_RATE_RANGE`.
 
     Returns
     -------
@@ -181,8 +181,17 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """
     if wave.ndim != 1:
         raise ValueError(f"resample expects a 1-D signal, got shape {wave.shape}")
-    if orig_sr <= 0 or target_sr <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
+    low, high = SAMPLE_RATE_RANGE
+    for rate in (orig_sr, target_sr):  # 1e9 Hz would allocate gigabytes, NaN fails in gcd
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | np.integer)
+            or not low <= rate <= high
+        ):
+            raise ValueError(
+                f"sample rates must be integers in [{low}, {high}] Hz, got {orig_sr!r} -> "
+                f"{target_sr!r}"
+            )
     if orig_sr == target_sr:
         return wave.astype(np.float32, copy=False)
     import torch

@@ -113,11 +113,20 @@ def test_resample_matches_scipy_resample_poly(sr: int):
     assert np.sqrt(np.mean(d**2)) < 0.003
 
 
-def test_resample_rejects_bad_input():
+def _tone_wav(folder: Path) -> Path:
+    sf.write(folder / "t.wav", tone(1.0), 16000, subtype="PCM_16")
+    return folder / "t.wav"
+
+
+def test_resample_rejects_bad_input(tmp_path: Path):
     with pytest.raises(ValueError, match=r"1-D signal, got shape \(2, 3\)"):
         resample(np.zeros((2, 3), dtype=np.float32), 8000, 16000)
-    with pytest.raises(ValueError, match="sample rates must be positive"):
-        resample(np.zeros(3, dtype=np.float32), 0, 16000)
+    for orig, target in [(0, 16000), (16000, 10**9), (16000, float("nan")), ("8000", 16000)]:
+        with pytest.raises(ValueError, match=r"sample rates must be integers in \[1000, 768000\]"):
+            resample(np.zeros(3, dtype=np.float32), orig, target)
+    # the loaders pass their target rate through: 1e9 Hz used to allocate 4 GB for 1 s
+    with pytest.raises(ValueError, match=r"got 16000 -> 1000000000"):
+        load_audio(_tone_wav(tmp_path), 10**9)
 
 
 def test_load_audio_resamples_any_rate_file(tmp_path: Path):
