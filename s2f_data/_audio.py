@@ -398,6 +398,8 @@ def fit_clip(wave: np.ndarray, sample_rate: int, policy: ClipPolicy | None = Non
     policy = policy or ClipPolicy()
     if wave.ndim != 1 or wave.shape[0] == 0:
         raise ValueError(f"fit_clip expects a non-empty 1-D signal, got shape {wave.shape}")
+    if not (isinstance(sample_rate, int | np.integer) and sample_rate >= 1):
+        raise ValueError(f"fit_clip expects a positive integer sample_rate, got {sample_rate!r}")
     length = round(policy.seconds * sample_rate)
     total = wave.shape[0]
     looped = total < length

@@ -293,3 +293,10 @@ def test_fit_clip_properties(n, seconds, crop, k):
     assert clip.looped == (n < length)
     for w in clip.windows:  # every window is a contiguous (cyclic if looped) run of x
         assert np.all(np.diff(w) % n == 1 % n) or n == 1
+
+
+@pytest.mark.parametrize("rate", [0, -16000, 16000.0, float("nan")])
+def test_fit_clip_refuses_a_sample_rate_that_is_no_rate(rate):
+    # 0 used to end in a ZeroDivisionError
+    with pytest.raises(ValueError, match=r"fit_clip expects a positive integer sample_rate"):
+        fit_clip(np.ones(10, dtype=np.float32), rate)
