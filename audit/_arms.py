@@ -40,7 +40,7 @@ import pandas as pd
 
 from audit._arms_rows import base_flags, change_row, paired_row
 from audit._arms_stats import seed_interval, seed_spread
-from audit._audit import DEFAULT_GROUPING_COLUMNS, build_metric_specs
+from audit._audit import build_metric_specs, default_groupings
 from audit._bootstrap import SpeakerBootstrap, bootstrap_interval, bootstrap_p_value
 from audit._compare_base import (
     align_evaluations,
@@ -337,7 +337,7 @@ def compare_arms(
     list_a, list_b = _check_tables(tables_a, "A"), _check_tables(tables_b, "B")
     groupings = cfg.groupings
     if groupings is None:
-        groupings = [c for c in DEFAULT_GROUPING_COLUMNS if c in list_a[0].columns]
+        groupings = default_groupings(list_a[0])
     grouping_list, questions = comparison_groupings(list_a[0], groupings, cfg.max_order, cfg.focus)
     group_cols = sorted({c for g in grouping_list for c in g.columns})
     arms = _prepare(list_a, list_b, group_cols, cfg.labels, cfg.retrieval_ks)

@@ -18,9 +18,16 @@ from audit._audit_steps import (
     pitch_table,
 )
 from audit._bootstrap import SpeakerBootstrap, check_random_state
-from audit._focus import DEFAULT_FOCUS, check_focus, focus_tables, summary_findings
-from audit._groups import Grouping, build_groupings
+from audit._focus import (
+    DEFAULT_FOCUS,
+    check_focus,
+    focus_metric_of,
+    focus_tables,
+    summary_findings,
+)
+from audit._groups import Grouping, _is_missing, build_groupings
 from audit._input_length_metrics import input_length_specs
+from audit._labels import detect_recorded_targets, recorded_labels
 from audit._metrics import (
     MetricSpec,
     agreement_specs,
@@ -41,6 +48,7 @@ __all__ = [
     "AuditSettings",
     "build_metric_specs",
     "check_evaluation_table",
+    "default_groupings",
     "run_audit_tables",
 ]
 
@@ -140,7 +148,9 @@ def build_metric_specs(
     Returns
     -------
     specs : list of MetricSpec
-        Agreement, kappa, macro and per-class recall (and their ``upper_`` versions),
+        Agreement, kappa, macro and per-class recall (and their ``upper_`` versions; for
+        attributes judged on reconstructions only, their ``recorded_`` versions against the
+        speaker's recorded value),
         recall@K, feature similarity, the input-length metrics (target ``input_length``:
         similarity and recall@K per input duration and their paired differences), ECE.
     confusions : list of MetricSpec
@@ -158,6 +168,12 @@ def build_metric_specs(
         if f"upper_{target}" in table.columns:
             specs += agreement_specs(table, target, vocab[target], source="upper")
             confusions.append(confusion_spec(table, target, vocab[target], source="upper"))
+    for target in detect_recorded_targets(table):  # no face images: the recorded value
+        target_labels = label_vocabulary(table, target, (labels or {}).get(target))
+        # not measured when no speaker's recorded value is one the judge can output
+        if target_labels and recorded_labels(table, target, target_labels).notna().any():
+            specs += agreement_specs(table, target, target_labels, source="recorded")
+            confusions.append(confusion_spec(table, target, target_labels, source="recorded"))
     specs += retrieval_specs(table, retrieval_ks)
     specs += similarity_specs(table)
     specs += input_length_specs(table, retrieval_ks)
@@ -219,13 +235,14 @@ def run_audit_tables(
     metrics, confusion = run.metric_tables(
         specs, confusion=confusions, reference=run.settings.reference
     )
+    metrics = _drop_impossible_recalls(metrics)
     crani = craniofacial_table(run)
     control_audit_errors(run, metrics, crani)
     pitch = pitch_table(run)
     judge_acc, corrected = judge_error_tables(run)
     groups = _groups_table(run.groupings, run.boot, run.settings.min_group_size)
     _warn_small_groups(groups, run.settings.min_group_size)
-    focus_q, focus_g = focus_tables(metrics, run.questions)
+    focus_q, focus_g = focus_tables(metrics, run.questions, focus_metric_of(metrics))
     return {
         "groups": groups,
         "metrics": record_fields(metrics, specs),
@@ -248,7 +265,7 @@ def _prepare_run(evaluation_table: pd.DataFrame, settings: AuditSettings) -> Aud
     settings.check_choices()
     groupings = settings.groupings
     if groupings is None:
-        groupings = [c for c in DEFAULT_GROUPING_COLUMNS if c in table.columns]
+        groupings = default_groupings(table)
     grouping_columns = {c for g in groupings for c in ([g] if isinstance(g, str) else g)}
     questions = resolve_focus(table, settings.focus, grouping_columns)
     grouping_list = build_groupings(table, groupings, settings.max_order)
@@ -271,8 +288,45 @@ def _prepare_run(evaluation_table: pd.DataFrame, settings: AuditSettings) -> Aud
         boot=boot,
         weights=weights,
         targets=targets,
-        vocab={t: label_vocabulary(table, t, labels.get(t)) for t in targets},
+        vocab={
+            t: label_vocabulary(table, t, labels.get(t))
+            for t in [*targets, *detect_recorded_targets(table)]
+        },
     )
+
+
+def default_groupings(table: pd.DataFrame) -> list[str]:
+    """`DEFAULT_GROUPING_COLUMNS` that split the table: two or more recorded values.
+
+    A column with no value at all (Common Voice's ethnicity, say) is an attribute the data
+    does not record, and one with a single value (a one-language set) a group equal to the
+    whole table: grouping by either repeats every row under a second name.
+    """
+    out = []
+    for column in DEFAULT_GROUPING_COLUMNS:
+        if column in table.columns:
+            values = table[column][~_is_missing(table[column])]
+            if values.astype(str).nunique() >= 2:
+                out.append(column)
+    return out
+
+
+def _drop_impossible_recalls(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Drop ``recorded_recall`` of label L in groups recorded as another value than L.
+
+    Against the recorded attribute, speakers recorded "male" hold no speaker recorded
+    "female", so that recall is empty by construction; kept, it would list "gender=male"
+    among the empty groups.
+    """
+    if not len(metrics):
+        return metrics
+    impossible = [
+        m == "recorded_recall" and isinstance(g, Mapping) and t in g and g[t] != lab
+        for m, g, t, lab in zip(
+            metrics["metric"], metrics["group"], metrics["target"], metrics["label"], strict=True
+        )
+    ]
+    return metrics[~np.asarray(impossible, dtype=bool)].reset_index(drop=True)
 
 
 def _warn_small_groups(groups: pd.DataFrame, min_group_size: int) -> None:

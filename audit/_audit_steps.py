@@ -58,7 +58,7 @@ class AuditRun:
     targets : list of str
         Judged attributes of the table.
     vocab : dict of str to list of str
-        Label list of every judged attribute.
+        Label list of every judged attribute (those judged on reconstructions only too).
     """
 
     table: pd.DataFrame
@@ -124,7 +124,7 @@ def control_audit_errors(run: AuditRun, metrics: pd.DataFrame, crani: pd.DataFra
 def pitch_table(run: AuditRun) -> pd.DataFrame:
     """Predicted-gender rates by F0 bin and recorded gender (empty without those columns)."""
     table, s = run.table, run.settings
-    gender_target = "gender" if "gender" in run.targets else None
+    gender_target = "gender" if "gender" in run.vocab else None  # judged, face or not
     if (
         gender_target is None
         or "f0_median_hz" not in table.columns

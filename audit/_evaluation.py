@@ -50,6 +50,7 @@ from audit._evaluation_stages import (
     encode_faces,
     gather_voices,
     judge_columns,
+    recon_judge_columns,
     retrieval_ranks,
     similarity_columns,
     voice_measure_table_columns,
@@ -242,7 +243,8 @@ def finish_evaluation(
 
     Stages (:mod:`audit._evaluation_stages`): voices -> faces -> similarity and retrieval ->
     judge -> craniofacial -> samples -> voice measures -> feature shift; the input-length
-    columns come last. Without face files only the voice stages run.
+    columns come last. Without face files the judge reads the reconstructions alone
+    (compared later with the recorded attributes) and the face stages are skipped.
     """
     voices = gather_voices(prep, parts)
     rng = np.random.default_rng(settings.random_state)
@@ -266,6 +268,9 @@ def finish_evaluation(
         cols.update(craniofacial_columns(prep, voices, faces))
         if settings.samples_dir is not None:
             samples, pairs = _write_sample_images(prep, voices, faces, settings, rng)
+    elif judge is not None:
+        cols.update(recon_judge_columns(judge, voices))
+        info["judge"] = getattr(judge, "name", type(judge).__name__)
     cols.update(voice_measure_table_columns(prep, voices))
     cols.update(length_cols)
     cols.update(_feature_shift(voices))

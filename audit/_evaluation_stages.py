@@ -34,6 +34,7 @@ __all__ = [
     "encode_faces",
     "gather_voices",
     "judge_columns",
+    "recon_judge_columns",
     "resize_image",
     "retrieval_ranks",
     "similarity_columns",
@@ -293,6 +294,15 @@ def judge_columns(judge: Any, prep: _Prepared, voices: VoiceRows, faces: FaceSid
     cols.update(_judged(judge, voices.recon, "recon"))
     cols.update(_judged(judge, faces.upper[faces.owner], "upper"))
     return cols
+
+
+def recon_judge_columns(judge: Any, voices: VoiceRows) -> Columns:
+    """Stage 4 without face images: the judge on the reconstructions alone.
+
+    The audit then compares them with the speaker's recorded attributes (``recorded_``
+    metrics), the only truth voice-only data (Common Voice, say) has.
+    """
+    return _judged(judge, voices.recon, "recon")
 
 
 def craniofacial_columns(prep: _Prepared, voices: VoiceRows, faces: FaceSide) -> Columns:

@@ -50,7 +50,7 @@ def held_back_reason(record: Mapping[str, Any]) -> str:
     for flag, reason in _HOLDING_FLAGS:
         if flag in flags:
             return reason
-    metric = str(record.get("metric", "")).removeprefix("upper_")
+    metric = str(record.get("metric", "")).removeprefix("upper_").removeprefix("recorded_")
     group = record.get("group")
     if metric in _MULTICLASS_METRICS and isinstance(group, Mapping):
         if record.get("target") in group:

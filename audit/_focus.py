@@ -33,8 +33,10 @@ __all__ = [
     "DEFAULT_FOCUS",
     "FOCUS_METRIC",
     "MAX_FINDINGS",
+    "RECORDED_FOCUS_METRIC",
     "VERDICTS",
     "check_focus",
+    "focus_metric_of",
     "focus_tables",
     "summary_findings",
 ]
@@ -43,6 +45,8 @@ __all__ = [
 DEFAULT_FOCUS: tuple[tuple[str, ...], ...] = (("language", "ethnicity"), ("gender", "age_group"))
 #: Metric answering a focus question.
 FOCUS_METRIC = "agreement"
+#: Focus metric of an audit of data without face images (`focus_metric_of`).
+RECORDED_FOCUS_METRIC = "recorded_agreement"
 #: Judged attributes in the order a focus question's target is chosen from.
 _TARGET_ORDER = ("ethnicity", "gender", "age_group")
 #: Findings of the executive summary at most.
@@ -121,6 +125,18 @@ def _target(question: Sequence[str], targets: Sequence[str]) -> str | None:
         if column in targets:
             return column
     return next((t for t in _TARGET_ORDER if t in targets), None)
+
+
+def focus_metric_of(metrics: pd.DataFrame) -> str:
+    """Return the metric that answers focus questions in this metric table.
+
+    ``agreement`` (true face against reconstruction) where measured; without face images,
+    ``recorded_agreement`` (the speaker's recorded attribute against the reconstruction).
+    """
+    names = set(metrics["metric"]) if len(metrics) else set()
+    if FOCUS_METRIC not in names and RECORDED_FOCUS_METRIC in names:
+        return RECORDED_FOCUS_METRIC
+    return FOCUS_METRIC
 
 
 def _verdict(flags: Sequence[str], p_adjusted: float) -> str:
@@ -227,8 +243,8 @@ def _eligible_finding(rec: Mapping) -> bool:
     metric = str(rec["metric"])
     if metric.startswith("upper_") or metric.endswith("_upper_bound"):
         return False
-    group = rec["group"]
-    return not (metric in _MULTICLASS and isinstance(group, Mapping) and rec["target"] in group)
+    group, base = rec["group"], metric.removeprefix("recorded_")
+    return not (base in _MULTICLASS and isinstance(group, Mapping) and rec["target"] in group)
 
 
 def summary_findings(

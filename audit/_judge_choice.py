@@ -65,7 +65,7 @@ def resolve_judge(
     if source != "biaslab":
         log.warning(
             "no attribute judge for data source %r: attribute agreement is not measured; "
-            "pass a judge to measure it",
+            "pass a judge to measure it (--judge biaslab for a model trained on the bias lab)",
             source,
         )
         return None, {"name": "none", "note": f"no judge available for source {source!r}"}

@@ -13,7 +13,13 @@ import pandas as pd
 from audit._groups import _is_missing
 from audit.exceptions import AuditInputError
 
-__all__ = ["detect_measures", "detect_targets", "label_vocabulary"]
+__all__ = [
+    "detect_measures",
+    "detect_recorded_targets",
+    "detect_targets",
+    "label_vocabulary",
+    "recorded_labels",
+]
 
 #: Infix of a judge-probability column: ``<source>_<target>_p_<label>``.
 _PROB = "_p_"
@@ -45,6 +51,41 @@ def detect_targets(table: pd.DataFrame) -> list[str]:
         if other in table.columns and not pd.api.types.is_numeric_dtype(table[col].dtype):
             out.append(target)
     return out
+
+
+def detect_recorded_targets(table: pd.DataFrame) -> list[str]:
+    """Attributes judged on reconstructions only, with the speaker's recorded value beside.
+
+    ``t`` with a label column ``recon_<t>``, a recorded column ``<t>`` and no ``true_<t>``:
+    voice-only data (Common Voice, say), where the reconstruction can only be compared
+    with what the manifest records about the speaker.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> detect_recorded_targets(pd.DataFrame({"gender": ["f"], "recon_gender": ["m"]}))
+    ['gender']
+    """
+    out = []
+    for col in table.columns:
+        if not (isinstance(col, str) and col.startswith("recon_")) or _PROB in col:
+            continue
+        target = col[len("recon_") :]
+        if pd.api.types.is_numeric_dtype(table[col].dtype) or f"true_{target}" in table.columns:
+            continue
+        if target in table.columns:
+            out.append(target)
+    return out
+
+
+def recorded_labels(table: pd.DataFrame, target: str, labels: Sequence[str]) -> pd.Series:
+    """Return the recorded ``<t>``, values outside the judge's ``labels`` set missing.
+
+    A recorded value the judge cannot output (Common Voice's "other", say) cannot be
+    compared with a judged label; such rows are not measured, never counted as errors.
+    """
+    recorded = _labels_of(table[target])
+    return recorded.where(recorded.isin(list(labels)))
 
 
 def detect_measures(table: pd.DataFrame) -> list[str]:

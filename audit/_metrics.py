@@ -22,6 +22,7 @@ from audit._labels import (
     detect_measures,
     detect_targets,
     label_vocabulary,
+    recorded_labels,
 )
 from audit._records import SECTION
 from audit.exceptions import AuditInputError
@@ -181,15 +182,37 @@ def cohen_kappa_from_counts(counts: np.ndarray) -> np.ndarray:
     return np.where((n > 0) & (pe < 1), kappa, np.nan)
 
 
+def _codes(
+    table: pd.DataFrame, target: str, labels: Sequence[str], source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label codes of the truth and the judged label compared by ``source``.
+
+    ``"recon"`` / ``"upper"``: ``true_<t>`` against ``<source>_<t>``; ``"recorded"``: the
+    speaker's recorded ``<t>`` (values the judge cannot output left unmeasured) against
+    ``recon_<t>``, for data without face images.
+    """
+    if source != "recorded":
+        return _pair_codes(table, f"true_{target}", f"{source}_{target}", labels)
+    pair = pd.DataFrame(
+        {
+            "recorded": recorded_labels(table, target, labels),
+            f"recon_{target}": table[f"recon_{target}"],
+        }
+    )
+    return _pair_codes(pair, "recorded", f"recon_{target}", labels)
+
+
 def confusion_spec(
     table: pd.DataFrame, target: str, labels: Sequence[str], source: str = "recon"
 ) -> MetricSpec:
-    """Confusion counts of ``true_<t>`` (rows) against ``<source>_<t>`` (columns).
+    """Confusion counts of the truth (rows) against the judged label (columns).
 
+    ``source`` picks the pair (`_codes`): ``true_<t>`` against ``recon_<t>`` or
+    ``upper_<t>``, or (``"recorded"``) the recorded ``<t>`` against ``recon_<t>``.
     ``func`` returns the counts ``(..., L, L)``; row-normalise them for rates.
     """
     n_lab = len(labels)
-    t, p, valid = _pair_codes(table, f"true_{target}", f"{source}_{target}", labels)
+    t, p, valid = _codes(table, target, labels, source)
     stats = np.zeros((len(table), n_lab * n_lab))
     rows = np.flatnonzero(valid)
     stats[rows, t[rows] * n_lab + p[rows]] = 1.0
@@ -220,7 +243,9 @@ def agreement_specs(
 ) -> list[MetricSpec]:
     """Agreement rate, Cohen's kappa, macro recall and per-class recall of one attribute.
 
-    ``source="upper"`` gives the upper-bound row (metric names prefixed ``upper_``). Every
+    ``source="upper"`` gives the upper-bound row (metric names prefixed ``upper_``),
+    ``source="recorded"`` the reconstruction against the recorded attribute (``recorded_``;
+    data without face images). Every
     metric is computed on the group's rows only. Macro recall averages the recall of the
     classes present among the group's true labels (sklearn's ``balanced_accuracy_score`` on
     those rows). Kappa is NaN where the group's true labels hold a single class (it would
@@ -271,7 +296,7 @@ def agreement_specs(
             fields=fields,
         ),
     ]
-    t, p, _ = _pair_codes(table, f"true_{target}", f"{source}_{target}", labels)
+    t, p, _ = _codes(table, target, labels, source)
     for i, label in enumerate(labels):
         in_class = valid & (t == i)
         spec = rate_spec(

@@ -14,6 +14,8 @@ __all__ = ["HEATMAPS_PER_TARGET", "Heatmap", "build_heatmaps", "is_long_confusio
 
 #: Heatmaps drawn per judged attribute (all cells are in the exports).
 HEATMAPS_PER_TARGET = 40
+#: Title prefix of a confusion metric by its first word (``upper_confusion`` -> "upper").
+_TITLE_PREFIX = {"upper": "upper bound: ", "recorded": "recorded against reconstruction: "}
 
 
 @dataclass(kw_only=True)
@@ -120,7 +122,7 @@ def build_heatmaps(
         if entry["category"] == OTHER:
             outside += 1
             continue
-        title = f"upper bound: {task}" if metric.startswith("upper_") else task
+        title = _TITLE_PREFIX.get(metric.split("_")[0], "") + task
         if entry["empty"]:
             skipped.append(f"{title} — {group} (empty)")
             continue

@@ -54,13 +54,15 @@ def verdict_sentence(code: str, mdd: Any, rate: bool) -> str:
     --------
     >>> verdict_sentence("no_evidence", 0.123, True)
     'No evidence; gaps smaller than 12.3 points could not have been detected'
+    >>> verdict_sentence("no_evidence", None, True)
+    'No evidence; the size of a detectable gap is unknown'
     """
     if code == "gap":
         return "Evidence of a gap"
     if code == "no_evidence":
-        size = f"{100 * mdd:.1f} points" if rate else f"{mdd:.3f}"
-        if not _finite(mdd):
+        if not _finite(mdd):  # JSON null: no interval to size the gap with
             return "No evidence; the size of a detectable gap is unknown"
+        size = f"{100 * mdd:.1f} points" if rate else f"{mdd:.3f}"
         return f"No evidence; gaps smaller than {size} could not have been detected"
     return "Too few speakers to say"
 
@@ -115,7 +117,7 @@ def _boxes(
             tuple(_group_row(g, rate) for g in mine if g.get("verdict") == "too_few")
             + rows[BOX_ROWS:]
         )
-        what = f"{q.get('metric')} of {q.get('target')}" if q.get("target") else "not measured"
+        what = _of(q.get("metric"), q.get("target")) if q.get("target") else "not measured"
         boxes.append(
             VerdictBox(
                 question=str(q.get("question", "")).replace(" x ", " × "),
@@ -132,6 +134,14 @@ def _boxes(
     return boxes
 
 
+def _of(metric: Any, target: Any, label: str = "") -> str:
+    """Return e.g. "agreement of gender" (``recorded_``: "... with the recorded value")."""
+    name = str(metric)
+    if name.startswith("recorded_"):
+        return f"{name.removeprefix('recorded_')}{label} of {target} with the recorded value"
+    return f"{name}{label} of {target}"
+
+
 def _sort_p(rec: Mapping[str, Any]) -> float:
     p = rec.get("p_adjusted")
     return p if _finite(p) else 2.0
@@ -141,7 +151,7 @@ def finding_sentence(rec: Mapping[str, Any], ci_label: str) -> str:
     """One executive-summary finding in plain language, with its numbers."""
     rate = _is_rate(rec.get("metric"))
     label = f" ({rec['label']})" if isinstance(rec.get("label"), str) else ""
-    what = f"{rec.get('metric')}{label} of {rec.get('target')}"
+    what = _of(rec.get("metric"), rec.get("target"), label)
     diff = rec.get("difference")
     direction = "higher" if _finite(diff) and diff > 0 else "lower"
     size = _num(abs(diff), rate, False).replace("%", " points") if _finite(diff) else "—"
@@ -176,11 +186,11 @@ def _headline(
             low="ci_low",
             high="ci_high",
             muted=muted,
-            title=f"{q.get('metric')} of {q.get('target')} (dashed: overall)",
+            title=f"{_of(q.get('metric'), q.get('target'))} (dashed: overall)",
             reference=float(overall) if _finite(overall) else None,
         )
         caption = (
-            f"Headline: {q.get('metric')} of {q.get('target')} per group of "
+            f"Headline: {_of(q.get('metric'), q.get('target'))} per group of "
             f"{str(q.get('question')).replace(' x ', ' × ')}, with intervals, against the "
             "overall value (dashed). Hollow grey: too few speakers to say."
         )

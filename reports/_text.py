@@ -31,13 +31,16 @@ SECTION_INTROS = {
     ),
     "confusion": (
         "Rows are the judge's label for the true face, columns its label for the "
-        "reconstruction; each cell shows the row-normalised rate and the count n behind it. "
-        "A row with no utterances shows a dash, never 0."
+        "reconstruction; each cell shows the row-normalised rate and the count n behind it "
+        "(for data without face images, 'recorded' matrices: rows are the speaker's recorded "
+        "attribute). A row with no utterances shows a dash, never 0."
     ),
     "agreement": (
         "Agreement between the judge's labels for the true face and for the reconstruction. "
         "Upper-bound rows (true face -> face encoder -> decoder -> judge) show what the decoder "
-        "and judge lose on their own."
+        "and judge lose on their own. For data without face images the reconstruction is "
+        "compared with the speaker's recorded attribute instead (rows 'with the recorded "
+        "value'): judge errors and recording conventions then count as disagreement."
     ),
     "disparities": (
         "Each group against its reference: difference and ratio with confidence intervals, raw "

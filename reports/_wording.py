@@ -42,15 +42,18 @@ def metric_name(metric: Any, target: Any = None, label: Any = None) -> str:
     'reconstructions judged Asian among true-Asian faces (ethnicity recall)'
     >>> metric_name("agreement", "gender")
     'gender agreement'
+    >>> metric_name("recorded_agreement", "gender")
+    'gender agreement with the recorded value'
     """
     if not isinstance(metric, str):
         return "value"
-    upper = metric.startswith("upper_")
-    base = metric.removeprefix("upper_")
+    upper, recorded = metric.startswith("upper_"), metric.startswith("recorded_")
+    base = metric.removeprefix("upper_").removeprefix("recorded_")
     target = target if isinstance(target, str) and target not in _UNTARGETED else ""
     label = label if isinstance(label, str) else ""
     if base == "recall" and label:
-        text = f"reconstructions judged {label} among true-{label} faces ({target} recall)".replace(
+        among = f"speakers recorded {label}" if recorded else f"true-{label} faces"
+        text = f"reconstructions judged {label} among {among} ({target} recall)".replace(
             " ( recall)", " (recall)"
         )
     elif base == "predicted_rate" and label:
@@ -65,6 +68,8 @@ def metric_name(metric: Any, target: Any = None, label: Any = None) -> str:
     else:
         readable = _text.METRIC_NAMES.get(base, base.replace("_", " "))
         text = f"{target} {readable}" if target else readable
+    if recorded and base != "recall":
+        text += " with the recorded value" if target else ""
     return f"upper bound: {text}" if upper else text
 
 

