@@ -103,12 +103,16 @@ def load_audit(audit: dict[str, Any] | str | os.PathLike[str]) -> LoadedAudit:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
         raise AuditFormatError(f"{path}: no such audit file") from err
+    except UnicodeDecodeError as err:
+        raise AuditFormatError(f"{path}: not UTF-8 text (an audit.json is UTF-8 JSON)") from err
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as err:
         raise AuditFormatError(
             f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
         ) from err
+    except RecursionError as err:  # "[[[[...": no audit.json nests that deep
+        raise AuditFormatError(f"{path}: not an audit.json: JSON nested too deeply") from err
     return LoadedAudit(_check(data, str(path)), path.parent, str(path), path)
 
 

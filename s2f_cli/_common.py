@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
 import random
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 # CLIError lives in s2f_cli.exceptions; re-exported for the subcommands that still import it
 # from here
@@ -18,7 +16,6 @@ from s2f_cli.exceptions import CLIError
 
 __all__ = [
     "CLIError",
-    "check_audit_json",
     "common_parent",
     "configure_logging",
     "float_at_least",
@@ -82,30 +79,6 @@ def float_at_least(low: float) -> Callable[[str], float]:
 
     parse.__name__ = f"number >= {low:g}"
     return parse
-
-
-def check_audit_json(path: str | os.PathLike[str]) -> None:
-    """Refuse an ``audit.json`` that is not UTF-8 or nests too deeply, naming the file.
-
-    The report loader names a missing file and a JSON syntax error itself; these two failed
-    there without the file's name or with a ``RecursionError`` traceback. ``path`` may be
-    the folder holding ``audit.json``.
-    """
-    p = Path(path)
-    if p.is_dir():
-        p = p / "audit.json"
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise CLIError(f"{p}: not UTF-8 text (an audit.json is UTF-8 JSON): {err}") from err
-    except OSError:
-        return  # missing or unreadable: the loader says so, with the file
-    try:
-        json.loads(text)
-    except RecursionError as err:  # "[[[[...": no audit.json nests that deep
-        raise CLIError(f"{p}: not an audit.json: JSON nested too deeply") from err
-    except ValueError:
-        return  # a syntax error: the loader names its line and column
 
 
 def common_parent(nested: bool = False) -> argparse.ArgumentParser:

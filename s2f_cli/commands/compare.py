@@ -23,7 +23,7 @@ import logging
 import shlex
 from pathlib import Path
 
-from s2f_cli._common import CLIError, check_audit_json
+from s2f_cli._common import CLIError
 
 NAME = "compare"
 HELP = "compare two models (or two arms of training seeds) audited on the same rows"
@@ -111,8 +111,6 @@ def run(args: argparse.Namespace) -> int:
     from reports import check_comparable, load_audit, render_comparison
 
     arm_a, arm_b, words = _arms(args)
-    for path in [*arm_a, *arm_b]:
-        check_audit_json(path)
     first, *others = [load_audit(p) for p in [*arm_a, *arm_b]]
     for other in others:  # refuse other rows or labels before the bootstrap runs
         check_comparable(first, other)

@@ -408,3 +408,16 @@ def test_no_evidence_without_a_detectable_size_is_worded_not_a_crash(mdd) -> Non
     assert verdict_sentence("no_evidence", 0.2, True).endswith(
         "20.0 points could not have been detected"
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"[" * 100_000, "nested too deeply"), (b'{"a": "\xff"}', "not UTF-8 text")],
+)
+def test_loader_names_the_file_of_json_it_cannot_read(tmp_path, content, message) -> None:
+    """A RecursionError or UnicodeDecodeError left the loader without the file's name."""
+    path = tmp_path / "audit.json"
+    path.write_bytes(content)
+    with pytest.raises(AuditFormatError, match=message) as err:
+        load_audit(path)
+    assert str(path) in str(err.value)
