@@ -19,6 +19,7 @@ Everything runs in one thread from one seed, so the same command gives the same 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
@@ -120,6 +121,7 @@ class FaceSideSettings:
     validation_seed: int = 777
 
     def __post_init__(self) -> None:
+        self._check_rates_and_weights()
         for name in ("n_persons", "batch_size", "decoder_candidates", "validation_persons"):
             if getattr(self, name) < 1:
                 raise ValueError(f"FaceSideSettings.{name} must be >= 1, got {getattr(self, name)}")
@@ -145,6 +147,25 @@ class FaceSideSettings:
                 f"FaceSideSettings.validation_seed must differ from seed ({self.seed}): the "
                 "decoder is chosen on persons it was not trained on"
             )
+
+    def _check_rates_and_weights(self) -> None:
+        """Learning rates finite and > 0, loss weights finite and >= 0 (NaN got to torch)."""
+        for name in ("encoder_lr", "decoder_lr"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"FaceSideSettings.{name} must be a number > 0, got {value}")
+        for name in (
+            "ethnicity_weight",
+            "invariance_weight",
+            "targets_weight",
+            "face_size_weight",
+            "landmark_weight",
+            "texture_weight",
+            "embedding_weight",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"FaceSideSettings.{name} must be a number >= 0, got {value}")
 
 
 @dataclass(kw_only=True)

@@ -156,6 +156,21 @@ def test_settings_refuse_a_shrink_outside_0_1():
         FaceSideSettings(decoder_shrink=1.5)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("encoder_lr", float("nan"), "encoder_lr must be a number > 0, got nan"),
+        ("decoder_lr", 0.0, "decoder_lr must be a number > 0, got 0.0"),
+        ("texture_weight", float("inf"), "texture_weight must be a number >= 0, got inf"),
+        ("ethnicity_weight", -1.0, "ethnicity_weight must be a number >= 0, got -1.0"),
+    ],
+)
+def test_settings_refuse_rates_and_weights_that_are_no_numbers(field, value, message):
+    """NaN reached torch, which refused it without naming the setting."""
+    with pytest.raises(ValueError, match=message):
+        FaceSideSettings(**{field: value})
+
+
 def test_settings_refuse_an_unknown_texture_target():
     with pytest.raises(ValueError, match="texture_target must be 'texture' or 'image', got 'pix'"):
         FaceSideSettings(texture_target="pix")  # type: ignore[arg-type]
