@@ -21,6 +21,7 @@ the stages in ``_stages.py``, the loop in ``_train_loop.py``, its parts in ``_tr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -36,6 +37,7 @@ from s2f_model._checkpoint import (
     LoadedCheckpoint,
     save_checkpoint,
 )
+from s2f_model._codec_augment import mix_codec
 from s2f_model._config import S2FConfig
 from s2f_model._data import VoiceFaceDataset, load_voice_face_data
 from s2f_model._data_cache import TrainingDataCache
@@ -142,6 +144,11 @@ def load_training_data(
         train = open_shard_training_set(manifest, cfg, identities)
     else:
         train = load("train", progress)
+        if cfg.train.codec_augment:
+            waves = mix_codec(
+                train.waves, cfg.train.codec_augment, cfg.train.seed, cfg.audio.sample_rate
+            )
+            train = dataclasses.replace(train, waves=waves)
     frame = manifest.frame
     val_rows = frame["split"] == "val"
     if "face_path" in frame:

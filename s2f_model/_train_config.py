@@ -86,6 +86,11 @@ class TrainConfig:
         ``train.shard_dir`` (``s2f-audit data shards``), each rank its own shards.
     shuffle_buffer : int
         With ``data="shards"``: samples held for shuffling (bounds the memory).
+    codec_augment : float
+        Share of the training clips heard through an MP3 round trip (0 to 1; default 0, as
+        the paper), chosen by ``seed`` once before the first step, so that the voice encoder
+        does not read codec noise as a voice cue (``s2f_model._codec_augment``; measured
+        effect in docs/model.md). Only with ``data="memory"``.
     """
 
     lr: float = 1e-3
@@ -103,6 +108,7 @@ class TrainConfig:
     seed: int = 0
     data: TrainData = "memory"
     shuffle_buffer: int = 256
+    codec_augment: float = 0.0
 
     def __post_init__(self) -> None:
         check_types(self, "train")
@@ -121,6 +127,12 @@ class TrainConfig:
             positive("train", "grad_clip", self.grad_clip)
         choice("train", "precision", self.precision, PRECISIONS)
         choice("train", "face_side", self.face_side, FACE_SIDES)
+        if not 0.0 <= self.codec_augment <= 1.0:  # NaN fails too
+            raise ConfigError(f"train.codec_augment must be in [0, 1], got {self.codec_augment!r}")
+        if self.codec_augment and self.data == "shards":
+            raise ConfigError(
+                "train.codec_augment works on clips in memory, not with train.data='shards'"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,7 +202,12 @@ TRAIN_LAYOUT: tuple[str, ...] = (
 #: Keys added after format 1, with their defaults: written after the layout's keys, and only
 #: when they differ from the default, so that a config that does not use them (every run
 #: before them) reads byte for byte as before.
-OPTIONAL_TRAIN_KEYS: dict[str, Any] = {"data": "memory", "shuffle_buffer": 256, "shard_dir": None}
+OPTIONAL_TRAIN_KEYS: dict[str, Any] = {
+    "data": "memory",
+    "shuffle_buffer": 256,
+    "shard_dir": None,
+    "codec_augment": 0.0,
+}
 #: The keys of that object that belong to :class:`RunSettings`.
 RUN_SETTING_KEYS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(RunSettings))
 
