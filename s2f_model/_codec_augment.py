@@ -2,8 +2,8 @@
 
 The bias lab writes clean WAV; Common Voice is MP3 and VoxCeleb AAC. A voice encoder trained
 on clean clips only reads codec noise as a voice cue: the compact demo model, audited on the
-same speakers after an MP3 round trip, reconstructed women as women 0.545 of the time instead
-of 0.991 (docs/benchmarks.md, "Voice-only audits and the MP3 round trip"). With
+same speakers after an MP3 round trip, reconstructed women as women 0.52 of the time instead
+of 0.98 (3 seeds; docs/benchmarks.md, "Voice-only audits and the MP3 round trip"). With
 ``train.codec_augment`` a fixed, seeded share of the in-memory training clips is replaced by
 its MP3 round trip before the first step (libsndfile's MP3 encoder, its default quality).
 """

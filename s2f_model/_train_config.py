@@ -90,7 +90,7 @@ class TrainConfig:
         Share of the training clips heard through an MP3 round trip (0 to 1; default 0, as
         the paper), chosen by ``seed`` once before the first step, so that the voice encoder
         does not read codec noise as a voice cue (``s2f_model._codec_augment``; measured
-        effect in docs/model.md). Only with ``data="memory"``.
+        effect in docs/model.md, deviation 12). Only with ``data="memory"``.
     """
 
     lr: float = 1e-3
