@@ -100,6 +100,43 @@ def _sample_members(manifest: Any, row: pd.Series, key: str, sample_rate: int) -
     return members
 
 
+def _check_shard_arguments(sample_rate: object, samples_per_shard: object) -> None:
+    """Raise ValueError unless the rate is in `SAMPLE_RATE_RANGE` and the shard size >= 1."""
+    low, high = SAMPLE_RATE_RANGE
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, int)
+        or not low <= sample_rate <= high
+    ):
+        raise ValueError(
+            f"sample_rate must be an integer in [{low}, {high}] Hz, got {sample_rate!r}"
+        )
+    if (
+        isinstance(samples_per_shard, bool)
+        or not isinstance(samples_per_shard, int)
+        or samples_per_shard < 1
+    ):
+        raise ValueError(f"samples_per_shard must be a positive integer, got {samples_per_shard!r}")
+
+
+def _write_shard(
+    manifest: Manifest, frame: pd.DataFrame, start: int, size: int, rate: int, path: Path
+) -> dict[str, object]:
+    """Write rows ``start`` .. ``start + size`` of ``frame`` as one tar; return its index entry."""
+    from s2f_data import atomic_open
+
+    chunk = frame.iloc[start : start + size]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for j, (_, row) in enumerate(chunk.iterrows()):
+            for member, data in _sample_members(manifest, row, f"{start + j:09d}", rate):
+                _add(tar, member, data)
+    with atomic_open(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    digest = hashlib.sha256(buf.getvalue()).hexdigest()
+    return {"name": path.name, "n_samples": len(chunk), "sha256": digest}
+
+
 def write_shards(
     manifest: Manifest | str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -136,21 +173,7 @@ def write_shards(
     """
     from s2f_data import atomic_open, file_digest, read_manifest
 
-    low, high = SAMPLE_RATE_RANGE
-    if (
-        isinstance(sample_rate, bool)
-        or not isinstance(sample_rate, int)
-        or not low <= sample_rate <= high
-    ):
-        raise ValueError(
-            f"sample_rate must be an integer in [{low}, {high}] Hz, got {sample_rate!r}"
-        )
-    if (
-        isinstance(samples_per_shard, bool)
-        or not isinstance(samples_per_shard, int)
-        or samples_per_shard < 1
-    ):
-        raise ValueError(f"samples_per_shard must be a positive integer, got {samples_per_shard!r}")
+    _check_shard_arguments(sample_rate, samples_per_shard)
     manifest_sha256 = None
     if not isinstance(manifest, Manifest):
         manifest_sha256 = file_digest(manifest)
@@ -160,19 +183,12 @@ def write_shards(
         raise ShardError(f"{manifest.folder}: the manifest has no row of split {split!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    shards = []
-    for k, start in enumerate(range(0, len(frame), samples_per_shard)):
-        chunk = frame.iloc[start : start + samples_per_shard]
-        name = f"shard-{k:06d}.tar"
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for j, (_, row) in enumerate(chunk.iterrows()):
-                for member, data in _sample_members(manifest, row, f"{start + j:09d}", sample_rate):
-                    _add(tar, member, data)
-        with atomic_open(out / name, "wb") as fh:
-            fh.write(buf.getvalue())
-        digest = hashlib.sha256(buf.getvalue()).hexdigest()
-        shards.append({"name": name, "n_samples": len(chunk), "sha256": digest})
+    shards = [
+        _write_shard(
+            manifest, frame, start, samples_per_shard, sample_rate, out / f"shard-{k:06d}.tar"
+        )
+        for k, start in enumerate(range(0, len(frame), samples_per_shard))
+    ]
     index = {
         "format": SHARD_FORMAT,
         "sample_rate": sample_rate,
