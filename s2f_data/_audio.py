@@ -31,6 +31,7 @@ from s2f_data._decoders import (
     _open_av,
     _use_pyav,
     _wav_truncated,
+    is_sample_rate,
     sf_reason,
     soundfile_blocks,
 )
@@ -181,17 +182,11 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """
     if wave.ndim != 1:
         raise ValueError(f"resample expects a 1-D signal, got shape {wave.shape}")
-    low, high = SAMPLE_RATE_RANGE
-    for rate in (orig_sr, target_sr):  # 1e9 Hz would allocate gigabytes, NaN fails in gcd
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, int | np.integer)
-            or not low <= rate <= high
-        ):
-            raise ValueError(
-                f"sample rates must be integers in [{low}, {high}] Hz, got {orig_sr!r} -> "
-                f"{target_sr!r}"
-            )
+    if not (is_sample_rate(orig_sr) and is_sample_rate(target_sr)):  # 1e9 Hz: gigabytes
+        low, high = SAMPLE_RATE_RANGE
+        raise ValueError(
+            f"sample rates must be integers in [{low}, {high}] Hz, got {orig_sr!r} -> {target_sr!r}"
+        )
     if orig_sr == target_sr:
         return wave.astype(np.float32, copy=False)
     import torch

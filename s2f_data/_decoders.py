@@ -18,7 +18,7 @@ import numpy as np
 from s2f_data._files import path_problem
 from s2f_data.exceptions import DataFormatError
 
-__all__ = ["SAMPLE_RATE_RANGE", "VIDEO_SUFFIXES", "soundfile_blocks"]
+__all__ = ["SAMPLE_RATE_RANGE", "VIDEO_SUFFIXES", "is_sample_rate", "soundfile_blocks"]
 
 #: Suffixes decoded with PyAV (audio track of a video or AAC container).
 VIDEO_SUFFIXES: frozenset[str] = frozenset(
@@ -27,6 +27,16 @@ VIDEO_SUFFIXES: frozenset[str] = frozenset(
 #: Native sample rates accepted, in Hz: below 1 kHz a file holds no speech band at all, and
 #: 768 kHz is the highest rate audio interfaces record.
 SAMPLE_RATE_RANGE: tuple[int, int] = (1000, 768000)
+
+
+def is_sample_rate(rate: object) -> bool:
+    """Whether ``rate`` is an integer number of Hz inside `SAMPLE_RATE_RANGE` (bools are not)."""
+    low, high = SAMPLE_RATE_RANGE
+    if isinstance(rate, bool) or not isinstance(rate, int | np.integer):
+        return False
+    return low <= rate <= high
+
+
 #: Frames per block when soundfile reads a file block by block.
 _BLOCK_FRAMES = 1 << 16
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from s2f_data._decoders import SAMPLE_RATE_RANGE
+from s2f_data._decoders import SAMPLE_RATE_RANGE, is_sample_rate
 from s2f_data._manifest import Manifest
 from s2f_data.exceptions import ShardError
 
@@ -102,12 +102,8 @@ def _sample_members(manifest: Any, row: pd.Series, key: str, sample_rate: int) -
 
 def _check_shard_arguments(sample_rate: object, samples_per_shard: object) -> None:
     """Raise ValueError unless the rate is in `SAMPLE_RATE_RANGE` and the shard size >= 1."""
-    low, high = SAMPLE_RATE_RANGE
-    if (
-        isinstance(sample_rate, bool)
-        or not isinstance(sample_rate, int)
-        or not low <= sample_rate <= high
-    ):
+    if not is_sample_rate(sample_rate):
+        low, high = SAMPLE_RATE_RANGE
         raise ValueError(
             f"sample_rate must be an integer in [{low}, {high}] Hz, got {sample_rate!r}"
         )
