@@ -33,6 +33,15 @@ def _labels_of(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
+def _named(table: pd.DataFrame, prefix: str) -> list[tuple[str, str]]:
+    """``(column, name)`` of the columns ``<prefix><name>`` that are not probability columns."""
+    return [
+        (col, col[len(prefix) :])
+        for col in table.columns
+        if isinstance(col, str) and col.startswith(prefix) and _PROB not in col
+    ]
+
+
 def detect_targets(table: pd.DataFrame) -> list[str]:
     """Judged attributes: ``t`` with label columns ``true_<t>`` and ``recon_<t>``.
 
@@ -42,15 +51,12 @@ def detect_targets(table: pd.DataFrame) -> list[str]:
     >>> detect_targets(pd.DataFrame({"true_gender": ["f"], "recon_gender": ["m"]}))
     ['gender']
     """
-    out = []
-    for col in table.columns:
-        if not (isinstance(col, str) and col.startswith("true_")) or _PROB in col:
-            continue
-        target = col[len("true_") :]
-        other = f"recon_{target}"
-        if other in table.columns and not pd.api.types.is_numeric_dtype(table[col].dtype):
-            out.append(target)
-    return out
+    return [
+        target
+        for col, target in _named(table, "true_")
+        if f"recon_{target}" in table.columns
+        and not pd.api.types.is_numeric_dtype(table[col].dtype)
+    ]
 
 
 def detect_recorded_targets(table: pd.DataFrame) -> list[str]:
@@ -66,16 +72,13 @@ def detect_recorded_targets(table: pd.DataFrame) -> list[str]:
     >>> detect_recorded_targets(pd.DataFrame({"gender": ["f"], "recon_gender": ["m"]}))
     ['gender']
     """
-    out = []
-    for col in table.columns:
-        if not (isinstance(col, str) and col.startswith("recon_")) or _PROB in col:
-            continue
-        target = col[len("recon_") :]
-        if pd.api.types.is_numeric_dtype(table[col].dtype) or f"true_{target}" in table.columns:
-            continue
-        if target in table.columns:
-            out.append(target)
-    return out
+    return [
+        target
+        for col, target in _named(table, "recon_")
+        if target in table.columns
+        and f"true_{target}" not in table.columns
+        and not pd.api.types.is_numeric_dtype(table[col].dtype)
+    ]
 
 
 def recorded_labels(table: pd.DataFrame, target: str, labels: Sequence[str]) -> pd.Series:
@@ -91,10 +94,7 @@ def recorded_labels(table: pd.DataFrame, target: str, labels: Sequence[str]) -> 
 def detect_measures(table: pd.DataFrame) -> list[str]:
     """Craniofacial measures: ``m`` with numeric columns ``true_<m>`` and ``recon_<m>``."""
     out = []
-    for col in table.columns:
-        if not (isinstance(col, str) and col.startswith("true_")) or _PROB in col:
-            continue
-        measure = col[len("true_") :]
+    for col, measure in _named(table, "true_"):
         other = f"recon_{measure}"
         if (
             other in table.columns
