@@ -23,7 +23,7 @@ True
 
 from audit import stats
 from audit._arms import compare_arm_audits, compare_arms
-from audit._audit import TABLE_NAMES, check_evaluation_table, run_audit_tables
+from audit._audit import TABLE_NAMES, check_evaluation_table, default_groupings, run_audit_tables
 from audit._audit_settings import DEFAULT_GROUPING_COLUMNS, DEFAULT_MIN_GROUP_SIZE, AuditSettings
 from audit._compare import (
     PairedComparison,
@@ -43,6 +43,7 @@ from audit._evaluation import (
 )
 from audit._fairlearn import FAIRLEARN_METRICS, to_metric_frame
 from audit._feature_shift import FEATURE_SHIFT_COLUMNS, feature_shift_columns
+from audit._focus import focus_metric_of
 from audit._groups import MISSING, OVERALL
 from audit._language_swap import (
     LANGUAGE_SWAP_COLUMNS,
@@ -122,9 +123,11 @@ __all__ += [
     "check_evaluation_table",
     "craniofacial_measures",
     "data_identity",
+    "default_groupings",
     "equal_error_rate",
     "f0_bin_column",
     "feature_shift_columns",
+    "focus_metric_of",
     "inter_ocular_distance",
     "language_swap_table",
     "make_trials",

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, cohen_kappa_score, recall_score
 
-from audit import SmallGroupWarning, run_audit_tables
-from audit._audit import default_groupings
+from audit import SmallGroupWarning, default_groupings, run_audit_tables
 from audit._labels import detect_recorded_targets
 
 N_SPEAKERS, PER_SPEAKER = 60, 2
