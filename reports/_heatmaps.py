@@ -28,6 +28,7 @@ class Heatmap:
     rows: list[dict[str, Any]]
     insufficient: bool = False
     source: str = ""
+    rows_are: str = "true"  # what the rows hold: the true face's label, or "recorded"
 
 
 def is_long_confusion(records: Sequence[Mapping[str, Any]]) -> bool:
@@ -143,6 +144,7 @@ def build_heatmaps(
                 rows=rows,
                 insufficient=all_small,
                 source=source,
+                rows_are="recorded" if metric.startswith("recorded_") else "true",
             )
         )
     return heatmaps, skipped, outside

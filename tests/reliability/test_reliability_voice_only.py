@@ -43,3 +43,7 @@ def test_voice_only_audit_judges_reconstructions_against_recorded_gender(tmp_pat
     soup = BeautifulSoup(html, "html.parser")
     section = soup.find(id="agreement").get_text(" ", strip=True)
     assert "gender agreement with the recorded value" in section
+    heatmap = soup.find(
+        "table", attrs={"data-heatmap": "recorded against reconstruction: gender|all"}
+    )
+    assert heatmap.find("thead").get_text(" ", strip=True).startswith("recorded \\ reconstruction")
